@@ -1,0 +1,20 @@
+/**
+ * WebGPU in Node through the `webgpu` package (Dawn). Used by tests, benchmarks and the headless runner only;
+ * never imported by the browser bundle. On CPU-only Linux it runs on SwiftShader (bundled with Debian's chromium) when
+ * VK_ICD_FILENAMES points at its ICD; scripts/gpu-env.sh sets that up.
+ */
+import { acquireDevice, type AcquiredDevice } from './device';
+
+let cached: Promise<AcquiredDevice> | null = null;
+
+export async function nodeDevice(): Promise<AcquiredDevice> {
+  if (!cached) {
+    cached = (async () => {
+      const webgpu = (await import('webgpu')) as unknown as { create: (flags: string[]) => GPU; globals: object };
+      Object.assign(globalThis, webgpu.globals);
+      const gpu = webgpu.create([]);
+      return acquireDevice(gpu);
+    })();
+  }
+  return cached;
+}
