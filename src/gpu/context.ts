@@ -3,6 +3,19 @@
  * prepared once per run (bind groups and uniforms included) so the step itself only records commands.
  */
 
+/**
+ * A tensor inside a GPU buffer; `offset` counts f32 (or i32/u32) elements. Kernels add the offset themselves, because
+ * binding offsets must be 256-byte aligned and parameter tensors sit at arbitrary offsets of one flat buffer.
+ */
+export interface TensorRef {
+  buffer: GPUBuffer;
+  offset: number;
+}
+
+export function tensorRef(buffer: GPUBuffer, offset = 0): TensorRef {
+  return { buffer, offset };
+}
+
 export interface Dispatch {
   label: string;
   pipeline: GPUComputePipeline;
