@@ -1,0 +1,53 @@
+/**
+ * A problem with the user's data that a person can act on: which file, which line, what was found and what was expected.
+ * Thrown by the data layer instead of a bare Error so the UI can show it next to the file and keep the previous dataset.
+ */
+export class DataError extends Error {
+  readonly file: string | null;
+  readonly line: number | null;
+  readonly problem: string;
+  readonly expected: string;
+
+  constructor(problem: string, expected: string, file: string | null = null, line: number | null = null) {
+    super(formatDataError(problem, expected, file, line));
+    this.name = 'DataError';
+    this.file = file;
+    this.line = line;
+    this.problem = problem;
+    this.expected = expected;
+  }
+
+  /** A structured-cloneable copy (Error subclasses lose their fields across postMessage). */
+  toInfo(): DataErrorInfo {
+    return { message: this.message, file: this.file, line: this.line, problem: this.problem, expected: this.expected };
+  }
+}
+
+export interface DataErrorInfo {
+  message: string;
+  file: string | null;
+  line: number | null;
+  problem: string;
+  expected: string;
+}
+
+/** `file: line N: problem; expected …` — the one wording every data message uses. */
+export function formatDataError(problem: string, expected: string, file: string | null, line: number | null): string {
+  const where = [file, line === null ? null : `line ${line}`].filter((part) => part !== null).join(': ');
+  return `${where ? `${where}: ` : ''}${problem}; expected ${expected}`;
+}
+
+/** A row that was left out of the dataset, with the reason, for the "skipped rows" list of the UI. */
+export interface SkippedRow {
+  file: string;
+  line: number;
+  reason: string;
+}
+
+export interface SkippedRows {
+  count: number;
+  /** The first few skipped rows (at most SKIPPED_EXAMPLES). */
+  examples: SkippedRow[];
+}
+
+export const SKIPPED_EXAMPLES = 10;

@@ -1,0 +1,57 @@
+import { validateModelConfig } from '../model/config';
+import { ISOLATION_LEVELS, POSITION_ENCODINGS } from '../prompt/types';
+import type { TrainConfig } from './protocol';
+
+export interface ConfigCheck {
+  /** Problems that prevent a run, each naming the setting and what is expected. */
+  errors: string[];
+  /** Consequences worth knowing that do not block a run. */
+  notes: string[];
+}
+
+const integerIn = (errors: string[], label: string, value: number, min: number, max: number) => {
+  if (!Number.isInteger(value) || value < min || value > max) errors.push(`${label} must be a whole number from ${min} to ${max} (got ${value})`);
+};
+
+/** Validates a training configuration; invalid values are explained, never clamped. */
+export function checkTrainConfig(config: TrainConfig): ConfigCheck {
+  const errors: string[] = [];
+  const notes: string[] = [];
+  integerIn(errors, 'n (context interactions)', config.n, 1, 200);
+  integerIn(errors, 'k (targets per prompt)', config.k, 1, 500);
+  integerIn(errors, 'batch size', config.batchSize, 1, 4096);
+  integerIn(errors, 'epochs', config.epochs, 1, 1000);
+  integerIn(errors, 'max steps', config.maxSteps, 0, 10_000_000);
+  integerIn(errors, 'seed', config.seed, 0, 2 ** 31 - 1);
+  integerIn(errors, 'eval every', config.evalEvery, 0, 10_000_000);
+  if (!(config.learningRate > 0 && config.learningRate <= 1)) errors.push(`learning rate must be in (0, 1] (got ${config.learningRate})`);
+  if (!(config.weightDecay >= 0 && config.weightDecay < 1)) errors.push(`weight decay must be in [0, 1) (got ${config.weightDecay})`);
+  if (!(config.maxGradNorm >= 0)) errors.push(`gradient clipping norm must be 0 (off) or positive (got ${config.maxGradNorm})`);
+  if (!ISOLATION_LEVELS.includes(config.isolation)) errors.push(`isolation must be one of ${ISOLATION_LEVELS.join(', ')} (got ${config.isolation})`);
+  if (!POSITION_ENCODINGS.includes(config.model.positionEncoding)) {
+    errors.push(`position encoding must be one of ${POSITION_ENCODINGS.join(', ')} (got ${config.model.positionEncoding})`);
+  }
+  const m = config.model;
+  integerIn(errors, 'layers', m.nLayers, 1, 48);
+  integerIn(errors, 'd_model', m.dModel, 4, 4096);
+  integerIn(errors, 'heads', m.nHeads, 1, 64);
+  integerIn(errors, 'd_ff', m.dFF, 4, 16384);
+  if (errors.length === 0) {
+    // Vocabulary and length come from the data; placeholders keep the shape checks meaningful.
+    errors.push(...validateModelConfig({ ...m, vocabSize: 1, maxSeqLen: 1, seed: config.seed }));
+  }
+  if (config.paradigm === 'sw' && config.k !== 1) notes.push(`sliding window packs one target per prompt, so k = ${config.k} is not used`);
+  if (config.paradigm === 'dti' && config.k === 1) notes.push('DTI with k = 1 is the sliding window');
+  if (config.paradigm === 'dti' && config.k > 1 && config.model.positionEncoding === 'learned') {
+    notes.push('learned absolute positions put each target at a different position than at serving time (positional bias; method §4.2)');
+  }
+  if (config.paradigm === 'dti' && config.k > 1 && (config.isolation === 'window' || config.isolation === 'full-causal')) {
+    notes.push(`with isolation "${config.isolation}" hidden states leak history beyond the window into later targets (method §4.1)`);
+  }
+  return { errors, notes };
+}
+
+/** Targets per prompt actually used: SW is DTI with k = 1. */
+export function effectiveK(config: TrainConfig): number {
+  return config.paradigm === 'sw' ? 1 : config.k;
+}

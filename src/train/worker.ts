@@ -1,0 +1,94 @@
+/// <reference lib="webworker" />
+/**
+ * The training worker: owns the GPU device and runs src/train/trainer.ts, so the page's thread never waits on the GPU.
+ * Speaks the protocol of src/train/protocol.ts.
+ */
+import { type AcquiredDevice, WebGpuUnavailableError, acquireDevice } from '../gpu/device';
+import type { TrainConfig, TrainerCommand, TrainerEvent } from './protocol';
+import { TrainingControl, TrainingError, type TrainingResult, train } from './trainer';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+const post = (event: TrainerEvent) => {
+  if (event.type === 'model') self.postMessage(event, [event.params.buffer]);
+  else self.postMessage(event);
+};
+
+let gpu: Promise<AcquiredDevice> | null = null;
+let control: TrainingControl | null = null;
+let lastResult: { config: TrainConfig; result: TrainingResult } | null = null;
+/** Set when the device reports an error mid-run; the run ends with it instead of a generic failure. */
+let deviceFailure: TrainingError | null = null;
+
+function device(): Promise<AcquiredDevice> {
+  if (!gpu) {
+    gpu = acquireDevice().then((acquired) => {
+      post({ type: 'device', adapter: acquired.adapterInfo, features: [...acquired.device.features] });
+      acquired.device.lost.then((info) => {
+        gpu = null; // the next run asks for a new device
+        if (info.reason === 'destroyed' && !control) return;
+        deviceFailure = new TrainingError('device-lost', `The GPU device was lost (${info.reason}): ${info.message || 'no details'}. Start the run again to use a new device.`);
+        control?.stop();
+      });
+      acquired.device.addEventListener('uncapturederror', (event) => {
+        const error = (event as GPUUncapturedErrorEvent).error;
+        const kind = error instanceof GPUOutOfMemoryError ? 'out of memory' : 'validation error';
+        deviceFailure ??= new TrainingError('gpu-error', `GPU ${kind}: ${error.message}`);
+        control?.stop();
+      });
+      return acquired;
+    });
+    gpu.catch(() => {
+      gpu = null;
+    });
+  }
+  return gpu;
+}
+
+async function start(command: Extract<TrainerCommand, { type: 'start' }>) {
+  if (control) {
+    post({ type: 'error', kind: 'internal', message: 'a run is already in progress in this worker' });
+    return;
+  }
+  control = new TrainingControl();
+  deviceFailure = null;
+  try {
+    post({ type: 'status', phase: 'device', message: 'Requesting a WebGPU device' });
+    const acquired = await device();
+    const result = await train(acquired, command.dataset, command.config, { emit: post, control });
+    if (deviceFailure) throw deviceFailure;
+    lastResult = { config: command.config, result };
+  } catch (error) {
+    const failure = deviceFailure ?? error;
+    if (failure instanceof TrainingError) post({ type: 'error', kind: failure.kind, message: failure.message });
+    else if (failure instanceof WebGpuUnavailableError) post({ type: 'error', kind: 'no-webgpu', message: failure.message });
+    else post({ type: 'error', kind: 'internal', message: (failure as Error)?.message ?? String(failure) });
+  } finally {
+    control = null;
+  }
+}
+
+self.onmessage = (message: MessageEvent<TrainerCommand>) => {
+  const command = message.data;
+  switch (command.type) {
+    case 'start':
+      void start(command);
+      break;
+    case 'pause':
+      control?.pause();
+      break;
+    case 'resume':
+      control?.resume();
+      break;
+    case 'stop':
+      control?.stop();
+      break;
+    case 'export-model':
+      if (!lastResult) post({ type: 'error', kind: 'internal', message: 'no finished run in this session to export' });
+      else {
+        const { config, result } = lastResult;
+        post({ type: 'model', config, params: result.params.slice(), vocabSize: result.modelConfig.vocabSize, maxSeqLen: result.modelConfig.maxSeqLen });
+      }
+      break;
+  }
+};
