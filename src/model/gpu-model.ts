@@ -64,6 +64,10 @@ export class ParamState {
   async readParams(): Promise<Float32Array> {
     return new Float32Array(await readBuffer(this.ctx.device, this.params, this.layout.total * 4));
   }
+
+  async readGrads(): Promise<Float32Array> {
+    return new Float32Array(await readBuffer(this.ctx.device, this.grads, this.layout.total * 4));
+  }
 }
 
 /** Bytes of GPU memory a run needs, by part, so the UI can show it and refuse runs that cannot fit. */
@@ -404,6 +408,20 @@ export class GpuModel {
       this.readbackPool.push(readback);
       return { loss: v[0], lossNonFinite: v[1] !== 0, gradNorm: v[4], gradNonFinite: v[5] !== 0 };
     });
+  }
+
+  /** Forward and backward without the optimizer (tests and gradient inspection); gradients stay in state.grads. */
+  async computeGradients(batch: Batch): Promise<void> {
+    if (!this.training) throw new Error('this model instance was built for evaluation only');
+    this.uploadBatch(batch);
+    const encoder = this.device.createCommandEncoder({ label: 'gradients' });
+    for (const buffer of this.clearOnStep) encoder.clearBuffer(buffer);
+    const pass = encoder.beginComputePass({ label: 'gradients' });
+    encodeDispatches(pass, this.forwardDispatches);
+    encodeDispatches(pass, this.backwardDispatches);
+    pass.end();
+    this.device.queue.submit([encoder.finish()]);
+    await this.device.queue.onSubmittedWorkDone();
   }
 
   /** Forward only; resolves to P(click) of the batch's targets. */

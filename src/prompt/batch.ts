@@ -1,11 +1,11 @@
 /** Padding prompts into the flat [B, L] batch layout the GPU consumes (docs/ENGINE.md), and epoch batching. */
 import type { Rng } from '../util/rng';
+import { promptMeta } from './pack';
 import { maskRanges } from './ranges';
 import {
   type Batch,
   type IsolationLevel,
   type PackedPrompt,
-  type Role,
   ROLE_PAD,
   TOKEN_PAD,
   packMeta,
@@ -42,7 +42,7 @@ export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions):
     const row = b * L;
     tokens.set(prompt.tokens, row);
     positions.set(prompt.position, row);
-    for (let t = 0; t < length; t++) meta[row + t] = packMeta(prompt.interaction[t], prompt.role[t] as Role);
+    meta.set(promptMeta(prompt), row);
     for (const target of prompt.targets) {
       targetIndex.push(row + target.sumPos);
       targetLabel.push(target.label);

@@ -177,7 +177,8 @@ describe('packPrompts: splits', () => {
   const dataset = makeDataset(
     [[W], [W + 1, W + 2], [W + 3]],
     [
-      { items: [0, 1, 2, 0, 1, 2, 0, 1], labels: [1, 0, 1, 0, 1, 0, 1, 0], split: [T, T, T, T, T, T, V, X] },
+      // Two consecutive valid targets: served one per prompt whatever k.
+      { items: [0, 1, 2, 0, 1, 2, 0, 1], labels: [1, 0, 1, 0, 1, 0, 1, 0], split: [T, T, T, T, T, V, V, X] },
       // No interaction has n predecessors.
       { items: [0, 1], labels: [1, 1], split: [T, V] },
       { items: [2, 1, 0], labels: [0, 1, 1], split: [T, T, V] },
@@ -192,7 +193,7 @@ describe('packPrompts: splits', () => {
 
   it('valid and test targets are exactly the split interactions with n predecessors, one per prompt', () => {
     for (const [split, expected] of [
-      ['valid', ['0/6', '2/2', '3/3']],
+      ['valid', ['0/5', '0/6', '2/2', '3/3']],
       ['test', ['0/7']],
     ] as [SplitName, string[]][]) {
       // k is ignored: evaluation is served by sliding window.
@@ -208,7 +209,7 @@ describe('packPrompts: splits', () => {
 
   it('train targets never include valid/test interactions and never span another split', () => {
     const prompts = packPrompts(dataset, { n, k: 5, split: 'train' });
-    expect(targetsOf(prompts)).toEqual(['0/2', '0/3', '0/4', '0/5', '3/2', '3/4', '3/5', '3/6', '4/2'].sort());
+    expect(targetsOf(prompts)).toEqual(['0/2', '0/3', '0/4', '3/2', '3/4', '3/5', '3/6', '4/2'].sort());
     expect(prompts.filter((p) => p.userIndex === 3).map((p) => [p.firstHistoryIndex, p.targets.length])).toEqual([
       [0, 1],
       [2, 3],

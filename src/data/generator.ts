@@ -1,0 +1,220 @@
+/**
+ * The built-in dataset: a deterministic, seeded, movie-like world (nothing is downloaded).
+ *
+ * Latent model, chosen so that a model reading the history can beat item popularity, and so that the most recent
+ * history matters more than old history:
+ * - items: 1–3 genres, a popularity weight (Zipf over a random rank) and a quality that leans with popularity;
+ * - users: a long-term taste per genre, a personal rating bias, and a mood per genre that drifts along the sequence
+ *   (an AR(1) walk), plus a focus genre that switches now and then and steers both what is watched and how it is rated;
+ * - rating = round(offset + bias + quality + mean over the item's genres of (taste + mood) + focus bonus + noise),
+ *   clipped to 1..5. Items are never repeated for a user (so a test target never re-appears as a train target).
+ */
+import { Rng } from '../util/rng';
+import { type RawDataset, RawBuilder } from './raw';
+
+export type Preset = 'small' | 'medium' | 'large';
+export const PRESETS_ORDER: readonly Preset[] = ['small', 'medium', 'large'];
+
+export interface GeneratorOptions {
+  users: number;
+  items: number;
+  /** Per-user history lengths are log-uniform in [minHistory, maxHistory]. */
+  minHistory: number;
+  maxHistory: number;
+}
+
+/** 'small' stays small because CI trains on software WebGPU at about 1 GFLOP/s. */
+export const PRESETS: Record<Preset, GeneratorOptions> = {
+  small: { users: 100, items: 300, minHistory: 20, maxHistory: 120 },
+  medium: { users: 1000, items: 1500, minHistory: 20, maxHistory: 300 },
+  large: { users: 6000, items: 4000, minHistory: 20, maxHistory: 300 },
+};
+
+export const GENRES = [
+  'Drama', 'Comedy', 'Action', 'Thriller', 'Romance', 'Adventure', 'Crime', 'Sci-Fi', 'Horror',
+  'Fantasy', 'Children', 'Mystery', 'Animation', 'Documentary', 'Musical', 'War', 'Western', 'Noir',
+] as const;
+/** Relative frequency of each genre as an item's first genre (drama and comedy dominate, as in MovieLens). */
+const GENRE_WEIGHTS = [18, 16, 10, 9, 8, 7, 6, 5, 5, 4, 3, 3, 2, 2, 2, 1.5, 1, 1];
+
+const TITLE_ADJECTIVES = [
+  'Silent', 'Golden', 'Broken', 'Hidden', 'Last', 'Lost', 'Dark', 'Bright', 'Frozen', 'Wild', 'Secret', 'Crimson',
+  'Distant', 'Endless', 'Burning', 'Quiet', 'Little', 'Savage', 'Midnight', 'Electric', 'Iron', 'Paper', 'Velvet',
+  'Hollow', 'Restless', 'Northern', 'Sudden', 'Gentle', 'Bitter', 'Lucky',
+];
+const TITLE_NOUNS = [
+  'River', 'Garden', 'Empire', 'Storm', 'Harbor', 'Mirror', 'Station', 'Kingdom', 'Letter', 'Island', 'Winter',
+  'Summer', 'Road', 'Heart', 'Shadow', 'City', 'Dream', 'Hunter', 'Engine', 'Forest', 'Witness', 'Signal', 'Crown',
+  'Desert', 'Orchard', 'Machine', 'Voyage', 'Castle', 'Ghost', 'Promise', 'Mountain', 'Canyon', 'Circus', 'Comet',
+];
+const TITLE_ENDINGS = ['Returns', 'Rising', 'Forever', 'Tales', 'Story', 'Song', 'Chronicles', 'Affair', 'Code', 'Run'];
+
+/** Tuned so that history beats popularity by a clear AUC margin while popularity stays better than chance. */
+const MODEL = {
+  ratingOffset: 3.3,
+  biasStd: 0.75,
+  tasteStd: 0.9,
+  qualityFromPopularity: 0.35,
+  qualityStd: 0.35,
+  moodStd: 0.9,
+  /** Mood persistence per interaction (time constant about 1 / (1 - 0.9) = 10 interactions). */
+  moodPersistence: 0.9,
+  focusBonus: 0.5,
+  focusSwitch: 0.1,
+  focusPick: 0.5,
+  noiseStd: 0.55,
+};
+
+const SECONDS_PER_DAY = 86_400;
+/** 2000-01-01, so generated timestamps look like MovieLens ones. */
+const FIRST_TIMESTAMP = 946_684_800;
+
+interface Item {
+  genres: number[];
+  quality: number;
+  /** Zipf weight (exponent 0.9) of the item's popularity rank: how often it is picked. */
+  popularity: number;
+}
+
+/** Generates the built-in dataset; the same preset and seed give the same data in every browser and in Node. */
+export function generateDataset(preset: Preset | GeneratorOptions, seed = 1): RawDataset {
+  const options = typeof preset === 'string' ? PRESETS[preset] : preset;
+  const rng = new Rng(seed);
+  const builder = new RawBuilder();
+  builder.setColumns({ rating: true, label: false, timestamp: true });
+
+  const items = makeCatalog(builder, options.items, rng);
+  const pickers = makePickers(items);
+
+  // Each user's ratings, generated per user, then written out in global time order like a real log.
+  const rows: { user: number; item: number; rating: number; time: number }[] = [];
+  for (let u = 0; u < options.users; u++) {
+    const user = builder.user(`u${u + 1}`);
+    const length = Math.round(
+      Math.exp(Math.log(options.minHistory) + rng.next() * (Math.log(options.maxHistory) - Math.log(options.minHistory))),
+    );
+    const taste = GENRES.map(() => rng.normal() * MODEL.tasteStd);
+    const bias = rng.normal() * MODEL.biasStd;
+    const mood = GENRES.map(() => rng.normal() * MODEL.moodStd);
+    let focus = sampleIndex(taste.map((t) => Math.exp(t)), rng);
+    let time = FIRST_TIMESTAMP + Math.floor(rng.next() * 3 * 365 * SECONDS_PER_DAY);
+    const seen = new Set<number>();
+    for (let t = 0; t < length; t++) {
+      if (rng.next() < MODEL.focusSwitch) focus = sampleIndex(taste.map((x) => Math.exp(x)), rng);
+      for (let g = 0; g < mood.length; g++) {
+        mood[g] = MODEL.moodPersistence * mood[g] + Math.sqrt(1 - MODEL.moodPersistence ** 2) * MODEL.moodStd * rng.normal();
+      }
+      const item = pickUnseen(rng.next() < MODEL.focusPick ? pickers.byGenre[focus] : pickers.all, seen, pickers.all, rng);
+      const { genres, quality } = items[item];
+      let affinity = 0;
+      for (const g of genres) affinity += taste[g] + mood[g];
+      affinity /= genres.length;
+      const score =
+        MODEL.ratingOffset + bias + quality + affinity + (genres.includes(focus) ? MODEL.focusBonus : 0) + MODEL.noiseStd * rng.normal();
+      // A tenth of ratings share the previous timestamp, as when a user rates several films in one sitting.
+      if (t > 0 && rng.next() >= 0.1) time += 1 + Math.floor(-Math.log(1 - rng.next()) * 2 * SECONDS_PER_DAY);
+      rows.push({ user, item, rating: Math.min(5, Math.max(1, Math.round(score))), time });
+    }
+  }
+  rows.sort((a, b) => a.time - b.time || a.user - b.user);
+  for (const row of rows) builder.push(row.user, row.item, row.rating, 0, row.time);
+  const name = typeof preset === 'string' ? `Built-in (${preset}, seed ${seed})` : `Built-in (seed ${seed})`;
+  return builder.finish(name, 'builtin');
+}
+
+function makeCatalog(builder: RawBuilder, count: number, rng: Rng): Item[] {
+  const ranks = rng.shuffle(Array.from({ length: count }, (_, i) => i));
+  const logPopularity = ranks.map((rank) => -Math.log(rank + 5));
+  const mean = logPopularity.reduce((a, b) => a + b, 0) / count;
+  const std = Math.sqrt(logPopularity.reduce((a, b) => a + (b - mean) ** 2, 0) / count) || 1;
+  const items: Item[] = [];
+  for (let i = 0; i < count; i++) {
+    const genreCount = pickCount(rng, [0.5, 0.35, 0.15]);
+    const genres: number[] = [];
+    while (genres.length < genreCount) {
+      const g = sampleIndex(GENRE_WEIGHTS, rng);
+      if (!genres.includes(g)) genres.push(g);
+    }
+    const quality = MODEL.qualityFromPopularity * ((logPopularity[i] - mean) / std) + MODEL.qualityStd * rng.normal();
+    items.push({ genres, quality, popularity: 1 / (ranks[i] + 5) ** 0.9 });
+    const index = builder.item(`m${i + 1}`);
+    builder.describeItem(index, makeTitle(rng), genres.map((g) => GENRES[g]));
+  }
+  return items;
+}
+
+function makeTitle(rng: Rng): string {
+  const words = pickCount(rng, [0.4, 0.45, 0.15]);
+  const noun = TITLE_NOUNS[rng.int(TITLE_NOUNS.length)];
+  if (words === 1) return noun;
+  const adjective = TITLE_ADJECTIVES[rng.int(TITLE_ADJECTIVES.length)];
+  if (words === 2) return `${adjective} ${noun}`;
+  return `${adjective} ${noun} ${TITLE_ENDINGS[rng.int(TITLE_ENDINGS.length)]}`;
+}
+
+/** Popularity-weighted samplers: one over the whole catalog, one per genre. */
+interface Picker {
+  items: Int32Array;
+  cumulative: Float64Array;
+}
+
+function makePickers(items: Item[]): { all: Picker; byGenre: Picker[] } {
+  const build = (members: number[]): Picker => {
+    const cumulative = new Float64Array(members.length);
+    let total = 0;
+    members.forEach((item, i) => (cumulative[i] = total += items[item].popularity));
+    return { items: Int32Array.from(members), cumulative };
+  };
+  const all = build(items.map((_, i) => i));
+  const byGenre = GENRES.map((_, g) => {
+    const members = items.flatMap((item, i) => (item.genres.includes(g) ? [i] : []));
+    return members.length > 0 ? build(members) : all;
+  });
+  return { all, byGenre };
+}
+
+function pick(picker: Picker, rng: Rng): number {
+  const target = rng.next() * picker.cumulative[picker.cumulative.length - 1];
+  let lo = 0;
+  let hi = picker.cumulative.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (picker.cumulative[mid] > target) hi = mid;
+    else lo = mid + 1;
+  }
+  return picker.items[lo];
+}
+
+/** A popularity-weighted item the user has not seen; falls back to the whole catalog when the genre is exhausted. */
+function pickUnseen(picker: Picker, seen: Set<number>, all: Picker, rng: Rng): number {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const item = pick(attempt < 25 ? picker : all, rng);
+    if (!seen.has(item)) {
+      seen.add(item);
+      return item;
+    }
+  }
+  // Rejection sampling failed (a user who has seen most of the catalog): take the first unseen item.
+  for (let item = 0; item < all.items.length; item++) {
+    if (!seen.has(item)) {
+      seen.add(item);
+      return item;
+    }
+  }
+  throw new Error('generator: a user history is longer than the catalog');
+}
+
+function sampleIndex(weights: readonly number[], rng: Rng): number {
+  const total = weights.reduce((a, b) => a + b, 0);
+  let target = rng.next() * total;
+  for (let i = 0; i < weights.length; i++) {
+    target -= weights[i];
+    if (target < 0) return i;
+  }
+  return weights.length - 1;
+}
+
+/** 1 + an index drawn with the given probabilities. */
+function pickCount(rng: Rng, probabilities: readonly number[]): number {
+  return sampleIndex(probabilities, rng) + 1;
+}

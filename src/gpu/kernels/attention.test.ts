@@ -1,0 +1,284 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as reference from '../../model/reference/ops';
+import { isAllowed } from '../../prompt/mask';
+import { maskRanges, tileStats } from '../../prompt/ranges';
+import { type IsolationLevel, ROLE_ITEM, ROLE_LABEL, ROLE_PAD, ROLE_SUM, type Role, packMeta } from '../../prompt/types';
+import { Rng } from '../../util/rng';
+import { GpuContext, type Dispatch, submitDispatches } from '../context';
+import { nodeDevice } from '../node-device';
+import { ATTENTION_TILE, attentionBackward, attentionFlops, attentionForward } from './attention';
+import { assertClose, expectPaddingIntact, placeTensor, randomFloats, readTensor, type Tolerance } from './testing';
+
+// GPU f32 against the reference (float64 sums): differences come from f32 rounding and exp, a few 1e-6 in practice.
+const FORWARD_TOL: Tolerance = { abs: 2e-4, rel: 2e-4 };
+const BACKWARD_TOL: Tolerance = { abs: 5e-4, rel: 1e-3 };
+
+interface MaskBatch {
+  B: number;
+  L: number;
+  n: number;
+  level: IsolationLevel;
+  meta: Uint32Array;
+  positions: Int32Array;
+  keyStart: Int32Array;
+  queryEnd: Int32Array;
+}
+
+/**
+ * A DTI-like batch: each sequence is interactions `1–maxItems item tokens, [SUM], label`; sequence 0 fills L, the
+ * others are shorter and padded (their last interaction may be cut, as a real packer never does, to stress the rule).
+ */
+function dtiBatch(rng: Rng, B: number, L: number, n: number, level: IsolationLevel, maxItems = 4): MaskBatch {
+  const meta = new Uint32Array(B * L);
+  const positions = new Int32Array(B * L);
+  for (let b = 0; b < B; b++) {
+    const length = b === 0 ? L : L - 1 - rng.int(Math.floor(L / 2));
+    let t = 0;
+    for (let interaction = 0; t < length; interaction++) {
+      const roles: Role[] = [...Array<Role>(1 + rng.int(maxItems)).fill(ROLE_ITEM), ROLE_SUM, ROLE_LABEL];
+      for (const role of roles) {
+        if (t >= length) break;
+        meta[b * L + t] = packMeta(interaction, role);
+        positions[b * L + t] = t;
+        t++;
+      }
+    }
+    for (; t < L; t++) meta[b * L + t] = packMeta(0, ROLE_PAD);
+  }
+  return { B, L, n, level, meta, positions, ...maskRanges(meta, B, L, n, level) };
+}
+
+function allowedCells(batch: MaskBatch): number {
+  let cells = 0;
+  for (let b = 0; b < batch.B; b++) {
+    for (let q = 0; q < batch.L; q++) {
+      for (let p = 0; p <= q; p++) {
+        if (isAllowed(q, p, batch.meta[b * batch.L + q], batch.meta[b * batch.L + p], batch.n, batch.level)) cells++;
+      }
+    }
+  }
+  return cells;
+}
+
+interface Inputs {
+  qkv: Float32Array;
+  dout: Float32Array;
+  dqkvStart: Float32Array;
+}
+
+function randomInputs(rng: Rng, batch: MaskBatch, nHeads: number, headDim: number): Inputs {
+  const rows = batch.B * batch.L;
+  const d = nHeads * headDim;
+  return {
+    qkv: randomFloats(rng, rows * 3 * d),
+    dout: randomFloats(rng, rows * d),
+    dqkvStart: randomFloats(rng, rows * 3 * d, 0.5),
+  };
+}
+
+interface Results {
+  out: Float32Array;
+  lse: Float32Array;
+  dqkv: Float32Array;
+}
+
+function referenceResults(batch: MaskBatch, nHeads: number, headDim: number, alibi: boolean, inputs: Inputs): Results {
+  const shape: reference.AttentionShape = { B: batch.B, L: batch.L, nHeads, headDim, n: batch.n, level: batch.level, alibi };
+  const rows = batch.B * batch.L;
+  const d = nHeads * headDim;
+  const qkv = Float64Array.from(inputs.qkv);
+  const out = new Float64Array(rows * d);
+  const lse = new Float64Array(batch.B * nHeads * batch.L);
+  const dqkv = Float64Array.from(inputs.dqkvStart);
+  reference.attentionForward(out, lse, qkv, batch.meta, batch.positions, shape);
+  reference.attentionBackward(dqkv, Float64Array.from(inputs.dout), out, lse, qkv, batch.meta, batch.positions, shape);
+  return { out: Float32Array.from(out), lse: Float32Array.from(lse), dqkv: Float32Array.from(dqkv) };
+}
+
+let device: GPUDevice;
+beforeAll(async () => {
+  device = (await nodeDevice()).device;
+});
+
+/**
+ * Runs forward then `backwardRuns` backwards on the GPU, every tensor placed at its own odd offset inside a
+ * NaN-padded buffer (testing.ts), and checks nothing outside the outputs was written.
+ */
+async function gpuResults(
+  batch: MaskBatch,
+  nHeads: number,
+  headDim: number,
+  alibi: boolean,
+  inputs: Inputs,
+  backwardRuns = 1,
+): Promise<Results> {
+  const ctx = new GpuContext(device);
+  const rows = batch.B * batch.L;
+  const d = nHeads * headDim;
+  const lseCount = batch.B * nHeads * batch.L;
+  const qkv = placeTensor(ctx, 'qkv', inputs.qkv, 3);
+  const meta = placeTensor(ctx, 'meta', batch.meta, 5);
+  const positions = placeTensor(ctx, 'positions', batch.positions, 7);
+  const keyStart = placeTensor(ctx, 'keyStart', batch.keyStart, 9);
+  const queryEnd = placeTensor(ctx, 'queryEnd', batch.queryEnd, 11);
+  const out = placeTensor(ctx, 'out', new Float32Array(rows * d).fill(Number.NaN), 13);
+  const lse = placeTensor(ctx, 'lse', new Float32Array(lseCount).fill(Number.NaN), 17);
+  const dout = placeTensor(ctx, 'dout', inputs.dout, 19);
+  const dqkv = placeTensor(ctx, 'dqkv', inputs.dqkvStart, 23);
+  const common = { qkv, meta, positions, keyStart, out, lse, B: batch.B, L: batch.L, nHeads, headDim, n: batch.n, level: batch.level, alibi };
+  const dispatches: Dispatch[] = [...attentionForward(ctx, common)];
+  const backward = attentionBackward(ctx, { ...common, queryEnd, dout, dqkv });
+  for (let i = 0; i < backwardRuns; i++) dispatches.push(...backward);
+  submitDispatches(device, dispatches);
+  const results = {
+    out: await readTensor(device, out, rows * d),
+    lse: await readTensor(device, lse, lseCount),
+    dqkv: await readTensor(device, dqkv, rows * 3 * d),
+  };
+  await expectPaddingIntact(device, out, rows * d, 'out');
+  await expectPaddingIntact(device, lse, lseCount, 'lse');
+  await expectPaddingIntact(device, dqkv, rows * 3 * d, 'dqkv');
+  ctx.destroy();
+  return results;
+}
+
+interface Case {
+  level: IsolationLevel;
+  alibi: boolean;
+  B: number;
+  L: number;
+  nHeads: number;
+  headDim: number;
+  n: number;
+}
+
+// Every level × ALiBi, lengths that are not multiples of the tile, head dims 8, 12, 16, 1–3 heads.
+const CASES: Case[] = [
+  { level: 'full-causal', alibi: false, B: 2, L: 37, nHeads: 2, headDim: 16, n: 2 },
+  { level: 'full-causal', alibi: true, B: 3, L: 70, nHeads: 1, headDim: 8, n: 3 },
+  { level: 'window', alibi: false, B: 3, L: 70, nHeads: 3, headDim: 12, n: 2 },
+  { level: 'window', alibi: true, B: 2, L: 37, nHeads: 2, headDim: 16, n: 1 },
+  { level: 'sum-isolated', alibi: false, B: 2, L: 70, nHeads: 2, headDim: 8, n: 3 },
+  { level: 'sum-isolated', alibi: true, B: 3, L: 37, nHeads: 3, headDim: 12, n: 2 },
+  { level: 'strict', alibi: false, B: 3, L: 70, nHeads: 2, headDim: 16, n: 2 },
+  { level: 'strict', alibi: true, B: 2, L: 70, nHeads: 3, headDim: 8, n: 4 },
+];
+
+describe('attention kernels against the CPU reference', () => {
+  it('uses the tile size the shader declares', () => {
+    expect([16, 32, 64]).toContain(ATTENTION_TILE);
+    expect(attentionFlops(10, 16, 4)).toBe(4 * 10 * 16 * 4);
+  });
+
+  for (const c of CASES) {
+    const name = `${c.level}, alibi ${c.alibi ? 'on' : 'off'}: B=${c.B} L=${c.L} H=${c.nHeads} hd=${c.headDim} n=${c.n}`;
+    it(`forward out + lse and backward dqkv (accumulated): ${name}`, async () => {
+      const rng = new Rng(1000 + CASES.indexOf(c));
+      const batch = dtiBatch(rng, c.B, c.L, c.n, c.level);
+      const inputs = randomInputs(rng, batch, c.nHeads, c.headDim);
+      const expected = referenceResults(batch, c.nHeads, c.headDim, c.alibi, inputs);
+      const actual = await gpuResults(batch, c.nHeads, c.headDim, c.alibi, inputs);
+      assertClose(actual.out, expected.out, FORWARD_TOL, 'out');
+      assertClose(actual.lse, expected.lse, FORWARD_TOL, 'lse');
+      assertClose(actual.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
+    });
+  }
+
+  it('accumulates: two backward runs add the gradient twice to the pre-filled dqkv', async () => {
+    const rng = new Rng(77);
+    const batch = dtiBatch(rng, 2, 45, 2, 'sum-isolated');
+    const inputs = randomInputs(rng, batch, 2, 8);
+    const once = referenceResults(batch, 2, 8, true, inputs);
+    const twice = once.dqkv.map((value, i) => 2 * value - inputs.dqkvStart[i]);
+    const actual = await gpuResults(batch, 2, 8, true, inputs, 2);
+    assertClose(actual.dqkv, twice, BACKWARD_TOL, 'dqkv after two backward runs');
+  });
+
+  it('handles the largest head dimension (128)', async () => {
+    const rng = new Rng(5);
+    const batch = dtiBatch(rng, 2, 40, 2, 'strict');
+    const inputs = randomInputs(rng, batch, 1, 128);
+    const expected = referenceResults(batch, 1, 128, true, inputs);
+    const actual = await gpuResults(batch, 1, 128, true, inputs);
+    assertClose(actual.out, expected.out, FORWARD_TOL, 'out');
+    assertClose(actual.lse, expected.lse, FORWARD_TOL, 'lse');
+    assertClose(actual.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
+  });
+});
+
+describe('attention tile skipping', () => {
+  it('skips tiles on a strict DTI batch, and skipping changes nothing but cost', async () => {
+    const rng = new Rng(2024);
+    const batch = dtiBatch(rng, 2, 160, 3, 'strict', 3);
+    const stats = tileStats(batch.meta, batch.keyStart, batch.B, batch.L, ATTENTION_TILE, allowedCells(batch));
+    expect(stats.visited).toBeLessThan(stats.causal);
+    expect(stats.allowedFraction).toBeLessThan(stats.causalFraction / 2);
+
+    const inputs = randomInputs(rng, batch, 2, 16);
+    const skipping = await gpuResults(batch, 2, 16, false, inputs);
+    // No skipping at all: every query range starts at key 0, every key range ends at the last row.
+    const dense: MaskBatch = {
+      ...batch,
+      keyStart: new Int32Array(batch.B * batch.L),
+      queryEnd: new Int32Array(batch.B * batch.L).fill(batch.L - 1),
+    };
+    const notSkipping = await gpuResults(dense, 2, 16, false, inputs);
+    // Skipped tiles hold only masked cells, which never touch the running max or sums: bitwise equal.
+    expect(Array.from(skipping.out)).toEqual(Array.from(notSkipping.out));
+    expect(Array.from(skipping.lse)).toEqual(Array.from(notSkipping.lse));
+    expect(Array.from(skipping.dqkv)).toEqual(Array.from(notSkipping.dqkv));
+    const expected = referenceResults(batch, 2, 16, false, inputs);
+    assertClose(skipping.out, expected.out, FORWARD_TOL, 'out');
+    assertClose(skipping.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
+  });
+});
+
+// Timing on the present adapter (SwiftShader here): ATTENTION_BENCH=1 npx vitest run src/gpu/kernels/attention
+describe.runIf(process.env.ATTENTION_BENCH)('attention timing', () => {
+  it('forward + backward, B=4 L=128 H=4 hd=16: strict DTI vs full-causal', async () => {
+    const B = 4;
+    const L = 128;
+    const nHeads = 4;
+    const headDim = 16;
+    for (const level of ['strict', 'full-causal'] as const) {
+      const rng = new Rng(9);
+      const batch = dtiBatch(rng, B, L, 4, level, 4);
+      const inputs = randomInputs(rng, batch, nHeads, headDim);
+      const ctx = new GpuContext(device);
+      const t = (data: Float32Array | Int32Array | Uint32Array) => ({ buffer: ctx.storage('t', data.byteLength, data), offset: 0 });
+      const common = {
+        qkv: t(inputs.qkv),
+        meta: t(batch.meta),
+        positions: t(batch.positions),
+        keyStart: t(batch.keyStart),
+        out: t(new Float32Array(B * L * nHeads * headDim)),
+        lse: t(new Float32Array(B * nHeads * L)),
+        B,
+        L,
+        nHeads,
+        headDim,
+        n: batch.n,
+        level,
+        alibi: true,
+      };
+      const forward = attentionForward(ctx, common);
+      const backward = attentionBackward(ctx, { ...common, queryEnd: t(batch.queryEnd), dout: t(inputs.dout), dqkv: t(inputs.dqkvStart) });
+      const time = async (dispatches: Dispatch[], reps: number) => {
+        submitDispatches(device, dispatches);
+        await device.queue.onSubmittedWorkDone();
+        const start = performance.now();
+        for (let i = 0; i < reps; i++) submitDispatches(device, dispatches);
+        await device.queue.onSubmittedWorkDone();
+        return (performance.now() - start) / reps;
+      };
+      const fwd = await time(forward, 20);
+      const bwd = await time(backward, 20);
+      const stats = tileStats(batch.meta, batch.keyStart, B, L, ATTENTION_TILE, allowedCells(batch));
+      console.log(
+        `${level}: forward ${fwd.toFixed(2)} ms, backward ${bwd.toFixed(2)} ms; tiles visited ${stats.visited}/${stats.causal} causal, ` +
+          `allowed ${(100 * stats.allowedFraction).toFixed(1)}% of L×L`,
+      );
+      ctx.destroy();
+    }
+  });
+});

@@ -1,0 +1,163 @@
+import source from '../../../shaders/attention.wgsl?raw';
+import type { IsolationLevel } from '../../prompt/types';
+import type { Dispatch, GpuContext, TensorRef } from '../context';
+
+/**
+ * Query/key tile size of shaders/attention.wgsl (its `const TILE`, read from the source so the two never disagree).
+ * Pass it to tileStats (src/prompt/ranges.ts) to count the tiles the kernels visit.
+ */
+export const ATTENTION_TILE: number = readTile(source);
+/** Largest head dimension the kernels hold in registers (`HD_MAX` in the shader). */
+export const ATTENTION_MAX_HEAD_DIM = 128;
+
+function readTile(wgsl: string): number {
+  const match = /const TILE: u32 = (\d+)u;/.exec(wgsl);
+  if (!match) throw new Error('attention.wgsl: no `const TILE: u32 = …u;` line');
+  return Number(match[1]);
+}
+
+const LEVEL_CODE: Record<IsolationLevel, number> = { 'full-causal': 0, window: 1, 'sum-isolated': 2, strict: 3 };
+const ROWDOT_WORKGROUP = 64; // @workgroup_size of attention_backward_rowdot
+const MAX_WORKGROUPS = 65535;
+
+/**
+ * Forward FLOPs of attention over `allowedCells` (q, p) cells per head (the count tileStats takes: cells of the B×L×L
+ * mask): q·k and p·v, 2·hd each per cell. The backward with recomputation costs about 2.5× this (q·k twice, dout·v
+ * twice, dq, dk, dv).
+ */
+export function attentionFlops(allowedCells: number, headDim: number, nHeads: number): number {
+  return 4 * allowedCells * headDim * nHeads;
+}
+
+export interface AttentionForwardArgs {
+  qkv: TensorRef; // [B*L, 3d]
+  meta: TensorRef; // u32 [B*L], (interaction << 2) | role
+  positions: TensorRef; // i32 [B*L]; read only with alibi
+  keyStart: TensorRef; // i32 [B*L], maskRanges
+  out: TensorRef; // [B*L, d], overwritten
+  lse: TensorRef; // [B, H, L], overwritten
+  B: number;
+  L: number;
+  nHeads: number;
+  headDim: number;
+  n: number;
+  level: IsolationLevel;
+  alibi: boolean;
+}
+
+export interface AttentionBackwardArgs extends Omit<AttentionForwardArgs, 'out' | 'lse'> {
+  queryEnd: TensorRef; // i32 [B*L], maskRanges
+  out: TensorRef; // [B*L, d], the forward's output
+  lse: TensorRef; // [B, H, L], the forward's lse
+  dout: TensorRef; // [B*L, d]
+  dqkv: TensorRef; // [B*L, 3d], accumulated into (+=)
+}
+
+interface Shape {
+  B: number;
+  L: number;
+  nHeads: number;
+  headDim: number;
+  n: number;
+  level: IsolationLevel;
+  alibi: boolean;
+}
+
+function check(label: string, s: Shape): void {
+  const { B, L, nHeads, headDim } = s;
+  for (const [name, value] of Object.entries({ B, L, nHeads, headDim })) {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${label}: ${name} must be a positive integer, got ${value}`);
+  }
+  if (headDim > ATTENTION_MAX_HEAD_DIM) {
+    throw new Error(`${label}: head dimension ${headDim} exceeds the kernel's maximum of ${ATTENTION_MAX_HEAD_DIM}`);
+  }
+  if (!Number.isInteger(s.n) || s.n < 0) throw new Error(`${label}: n must be a non-negative integer, got ${s.n}`);
+  if (Math.ceil(L / ATTENTION_TILE) > MAX_WORKGROUPS || nHeads > MAX_WORKGROUPS || B > MAX_WORKGROUPS) {
+    throw new Error(`${label}: B=${B}, L=${L}, H=${nHeads} exceed the dispatch limits`);
+  }
+}
+
+/** The `Params` uniform of attention.wgsl (16 × 4 bytes; `scale` is the only f32). */
+function params(
+  s: Shape,
+  offsets: { qkv: number; meta: number; positions: number; range: number; out?: number; lse: number; dout?: number; dqkv?: number },
+): Uint32Array {
+  const words = new Uint32Array(16);
+  const floats = new Float32Array(words.buffer);
+  words.set([s.B, s.L, s.nHeads, s.n, LEVEL_CODE[s.level], s.alibi ? 1 : 0]);
+  floats[6] = 1 / Math.sqrt(s.headDim);
+  words.set(
+    [offsets.qkv, offsets.meta, offsets.positions, offsets.range, offsets.out ?? 0, offsets.lse, offsets.dout ?? 0, offsets.dqkv ?? 0],
+    7,
+  );
+  return words;
+}
+
+function workgroups(s: Shape): [number, number, number] {
+  return [Math.ceil(s.L / ATTENTION_TILE), s.nHeads, s.B];
+}
+
+/** out, lse = masked causal attention of qkv (flash style: online softmax, tiles outside keyStart skipped). */
+export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): Dispatch[] {
+  check('attentionForward', args);
+  const { qkv, meta, positions, keyStart, out, lse } = args;
+  const uniform = params(args, {
+    qkv: qkv.offset,
+    meta: meta.offset,
+    positions: positions.offset,
+    range: keyStart.offset,
+    out: out.offset,
+    lse: lse.offset,
+  });
+  const pipeline = ctx.pipeline(source, 'attention_forward', { HEAD_DIM: args.headDim });
+  return [
+    ctx.dispatch(
+      'attention.forward',
+      pipeline,
+      [uniform, qkv.buffer, meta.buffer, positions.buffer, keyStart.buffer, out.buffer, lse.buffer],
+      workgroups(args),
+    ),
+  ];
+}
+
+/**
+ * dqkv += the gradient of attention given dout: D = rowsum(dout ∘ out) into scratch (allocated here, once), then dQ per
+ * query tile and dK/dV per key tile, each with one writer per row (no atomics, deterministic).
+ */
+export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs): Dispatch[] {
+  check('attentionBackward', args);
+  const { qkv, meta, positions, keyStart, queryEnd, out, lse, dout, dqkv, B, L, nHeads, headDim } = args;
+  const constants = { HEAD_DIM: headDim };
+  const rows = B * L * nHeads;
+  const rowDot = ctx.storage('attention.rowDot', rows * 4);
+
+  const rowDotShape = new Uint32Array([rows, L, nHeads, out.offset, dout.offset, 0, 0, 0]);
+  const rowDotGroups = Math.max(1, Math.min(MAX_WORKGROUPS, Math.ceil(rows / ROWDOT_WORKGROUP)));
+
+  const common = { qkv: qkv.offset, meta: meta.offset, positions: positions.offset, lse: lse.offset, dout: dout.offset, dqkv: dqkv.offset };
+  const dqUniform = params(args, { ...common, range: keyStart.offset });
+  const dkvUniform = params(args, { ...common, range: queryEnd.offset });
+  const shared = [qkv.buffer, meta.buffer, positions.buffer];
+  const tail = [dout.buffer, lse.buffer, rowDot, dqkv.buffer];
+
+  return [
+    ctx.dispatch(
+      'attention.backward.rowdot',
+      ctx.pipeline(source, 'attention_backward_rowdot', constants),
+      [rowDotShape, out.buffer, dout.buffer, rowDot],
+      [rowDotGroups],
+    ),
+    ctx.dispatch(
+      'attention.backward.dq',
+      ctx.pipeline(source, 'attention_backward_dq', constants),
+      [dqUniform, ...shared, keyStart.buffer, ...tail],
+      workgroups(args),
+    ),
+    ctx.dispatch(
+      'attention.backward.dkv',
+      ctx.pipeline(source, 'attention_backward_dkv', constants),
+      [dkvUniform, ...shared, queryEnd.buffer, ...tail],
+      workgroups(args),
+    ),
+  ];
+}

@@ -1,0 +1,69 @@
+/** What the lab keeps about a training run: enough to compare, export and reproduce it. */
+import type { Metrics, TrainConfig, TrainerEvent } from '../train/protocol';
+
+export interface StepPoint {
+  step: number;
+  epoch: number;
+  loss: number;
+  /** Training wall-clock so far (evaluation and pauses excluded). */
+  elapsedMs: number;
+  targetsPerSec: number;
+  tokensPerSec: number;
+  /** Targets and tokens of this step's batch. */
+  targets: number;
+  tokens: number;
+}
+
+export interface EvalPoint extends Metrics {
+  step: number;
+  split: 'valid' | 'test';
+}
+
+export interface RunResult {
+  steps: number;
+  trainMs: number;
+  tokensProcessed: number;
+  targetsProcessed: number;
+  valid: Metrics;
+  test: Metrics;
+  stopped: boolean;
+}
+
+export type RunStatus = 'running' | 'done' | 'stopped' | 'failed' | 'interrupted' | 'imported';
+
+export interface RunDatasetInfo {
+  name: string;
+  /** Built-in preset, when the run used the built-in generator (uploads cannot be put in a link). */
+  preset: string | null;
+  users: number;
+  interactions: number;
+}
+
+export interface RunRecord {
+  id: string;
+  name: string;
+  createdAt: number;
+  config: TrainConfig;
+  dataset: RunDatasetInfo;
+  status: RunStatus;
+  steps: StepPoint[];
+  evals: EvalPoint[];
+  result: RunResult | null;
+  error: { kind: Extract<TrainerEvent, { type: 'error' }>['kind']; message: string } | null;
+  /** The GPU adapter the run trained on. */
+  adapter: string | null;
+  /** Whether trained parameters are stored (IndexedDB 'models') for safetensors export. */
+  hasModel: boolean;
+}
+
+/** Trained parameters of a run, stored apart from the run so listing runs stays cheap. */
+export interface StoredModel {
+  runId: string;
+  config: TrainConfig;
+  params: Float32Array;
+  vocabSize: number;
+  maxSeqLen: number;
+  /** The vocabulary, so an exported file can be read without the dataset it was trained on. */
+  vocab: string[];
+  datasetName: string;
+}

@@ -1,0 +1,103 @@
+/**
+ * The whole experiment in the URL hash, so a link reproduces it: `#ds=small&n=10&k=10&p=dti&iso=strict&pe=rope…`.
+ * Every field is always written (a link must not change meaning when defaults change). Reading never clamps:
+ * a value that cannot be parsed keeps the default and is reported; a parsed but out-of-range value is kept and
+ * left to the configuration check to explain.
+ */
+import { PRESETS_ORDER, type Preset } from '../data/generator';
+import { ISOLATION_LEVELS, type IsolationLevel, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
+import { DEFAULT_TRAIN_CONFIG, type Paradigm, type TrainConfig } from '../train/protocol';
+
+export interface HashState {
+  config: TrainConfig;
+  preset: Preset;
+}
+
+export const DEFAULT_PRESET: Preset = 'small';
+
+type NumberField = {
+  key: string;
+  label: string;
+  get: (c: TrainConfig) => number;
+  set: (c: TrainConfig, v: number) => void;
+};
+
+/** Numeric fields in link order; keys are short because the hash is meant to be pasted. */
+const NUMBER_FIELDS: NumberField[] = [
+  { key: 'n', label: 'n', get: (c) => c.n, set: (c, v) => (c.n = v) },
+  { key: 'k', label: 'k', get: (c) => c.k, set: (c, v) => (c.k = v) },
+  { key: 'd', label: 'd_model', get: (c) => c.model.dModel, set: (c, v) => (c.model.dModel = v) },
+  { key: 'h', label: 'heads', get: (c) => c.model.nHeads, set: (c, v) => (c.model.nHeads = v) },
+  { key: 'l', label: 'layers', get: (c) => c.model.nLayers, set: (c, v) => (c.model.nLayers = v) },
+  { key: 'ff', label: 'd_ff', get: (c) => c.model.dFF, set: (c, v) => (c.model.dFF = v) },
+  { key: 'lr', label: 'learning rate', get: (c) => c.learningRate, set: (c, v) => (c.learningRate = v) },
+  { key: 'bs', label: 'batch size', get: (c) => c.batchSize, set: (c, v) => (c.batchSize = v) },
+  { key: 'ep', label: 'epochs', get: (c) => c.epochs, set: (c, v) => (c.epochs = v) },
+  { key: 'steps', label: 'max steps', get: (c) => c.maxSteps, set: (c, v) => (c.maxSteps = v) },
+  { key: 'seed', label: 'seed', get: (c) => c.seed, set: (c, v) => (c.seed = v) },
+  { key: 'wd', label: 'weight decay', get: (c) => c.weightDecay, set: (c, v) => (c.weightDecay = v) },
+  { key: 'clip', label: 'gradient clip', get: (c) => c.maxGradNorm, set: (c, v) => (c.maxGradNorm = v) },
+  { key: 'eval', label: 'eval every', get: (c) => c.evalEvery, set: (c, v) => (c.evalEvery = v) },
+];
+
+const PARADIGMS: readonly Paradigm[] = ['sw', 'dti'];
+
+export function cloneConfig(config: TrainConfig): TrainConfig {
+  return { ...config, model: { ...config.model } };
+}
+
+export function encodeHash(state: HashState): string {
+  const params = new URLSearchParams();
+  params.set('ds', state.preset);
+  params.set('p', state.config.paradigm);
+  params.set('iso', state.config.isolation);
+  params.set('pe', state.config.model.positionEncoding);
+  for (const field of NUMBER_FIELDS) params.set(field.key, String(field.get(state.config)));
+  return params.toString();
+}
+
+export interface DecodedHash extends HashState {
+  /** One sentence per value of the link that could not be used, saying what was kept instead. */
+  problems: string[];
+}
+
+function pickEnum<T extends string>(
+  params: URLSearchParams,
+  key: string,
+  label: string,
+  allowed: readonly T[],
+  fallback: T,
+  problems: string[],
+): T {
+  const raw = params.get(key);
+  if (raw === null) return fallback;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  problems.push(`The link sets ${label} to "${raw}", which is not one of ${allowed.join(', ')}; using ${fallback}.`);
+  return fallback;
+}
+
+/** Reads a hash (with or without the leading '#'); missing fields take the defaults silently (short links). */
+export function decodeHash(hash: string, defaults: HashState = { config: DEFAULT_TRAIN_CONFIG, preset: DEFAULT_PRESET }): DecodedHash {
+  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  const problems: string[] = [];
+  const config = cloneConfig(defaults.config);
+  const preset = pickEnum(params, 'ds', 'the dataset preset', PRESETS_ORDER, defaults.preset, problems);
+  config.paradigm = pickEnum(params, 'p', 'the paradigm', PARADIGMS, config.paradigm, problems);
+  config.isolation = pickEnum<IsolationLevel>(params, 'iso', 'the isolation level', ISOLATION_LEVELS, config.isolation, problems);
+  config.model.positionEncoding = pickEnum<PositionEncoding>(
+    params,
+    'pe',
+    'the position encoding',
+    POSITION_ENCODINGS,
+    config.model.positionEncoding,
+    problems,
+  );
+  for (const field of NUMBER_FIELDS) {
+    const raw = params.get(field.key);
+    if (raw === null) continue;
+    const value = raw.trim() === '' ? NaN : Number(raw);
+    if (Number.isFinite(value)) field.set(config, value);
+    else problems.push(`The link sets ${field.label} to "${raw}", which is not a number; using ${field.get(config)}.`);
+  }
+  return { config, preset, problems };
+}
