@@ -1,7 +1,7 @@
 // Block-masked causal attention, flash style (docs/ENGINE.md), forward and backward.
 //
 // Layouts: qkv [B*L, 3d] (q cols [0,d), k [d,2d), v [2d,3d); head h uses cols h*hd .. of each part), out/dout [B*L, d]
-// head-major, lse/D [B, H, L]. meta[row] = (interaction << 2) | role (role 0 item, 1 sum, 2 label, 3 pad).
+// head-major, lse/D [B, H, L]. tokenMeta[row] = (interaction << 2) | role (role 0 item, 1 sum, 2 label, 3 pad).
 //
 // Work split: a workgroup owns one TILE of rows of one (batch, head); one thread per row keeps that row's vectors and
 // accumulators in registers (private arrays). The other side (keys for forward/dQ, queries for dK/dV) streams through
@@ -51,7 +51,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
-@group(0) @binding(2) var<storage, read> meta: array<u32>;
+@group(0) @binding(2) var<storage, read> tokenMeta: array<u32>;
 @group(0) @binding(3) var<storage, read> positions: array<i32>;
 @group(0) @binding(4) var<storage, read> ranges: array<i32>;
 // attention_forward
@@ -133,7 +133,7 @@ fn loadKeyTile(rowBase: u32, k0: u32, lane: u32, h: u32) {
       tileA[lane * HEAD_DIM + c] = qkv[kBase + c];
       tileB[lane * HEAD_DIM + c] = qkv[kBase + d + c];
     }
-    tileMeta[lane] = meta[P.metaOffset + row];
+    tileMeta[lane] = tokenMeta[P.metaOffset + row];
     tilePos[lane] = positions[P.positionsOffset + row];
   } else {
     tileMeta[lane] = ROLE_PAD;
@@ -158,16 +158,16 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   var posQ = 0;
   var keyStartQ = L;
   if (q < L) {
-    metaQ = meta[P.metaOffset + rowBase + q];
+    metaQ = tokenMeta[P.metaOffset + rowBase + q];
     posQ = positions[P.positionsOffset + rowBase + q];
     keyStartQ = u32(ranges[P.rangeOffset + rowBase + q]);
   }
-  let active = (metaQ & 3u) != ROLE_PAD;
+  let live = (metaQ & 3u) != ROLE_PAD;
 
   var qv: array<f32, HD_MAX>; // q row, pre-scaled
   var acc: array<f32, HD_MAX>; // unnormalised output
   var score: array<f32, TILE>;
-  if (active) {
+  if (live) {
     let qBase = P.qkvOffset + (rowBase + q) * 3u * d + h * HEAD_DIM;
     for (var c = 0u; c < HEAD_DIM; c++) {
       qv[c] = qkv[qBase + c] * P.scale;
@@ -184,7 +184,7 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
     workgroupBarrier();
     let first = max(k0, keyStartQ);
     let last = min(k0 + TILE - 1u, q);
-    if (active && first <= last) {
+    if (live && first <= last) {
       // Scores of this tile, then one rescale of the accumulator per tile (not per key).
       var tileMax = NEG_BIG;
       for (var p = first; p <= last; p++) {
@@ -226,7 +226,7 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   if (q < L) {
     let outBase = P.outOffset + (rowBase + q) * d + h * HEAD_DIM;
     let lseIndex = P.lseOffset + (b * P.H + h) * L + q;
-    if (active) {
+    if (live) {
       // Non-pad rows always see themselves (keyStart <= q), so l >= 1.
       let inv = 1.0 / l;
       for (var c = 0u; c < HEAD_DIM; c++) {
@@ -297,18 +297,18 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   var posQ = 0;
   var keyStartQ = L;
   if (q < L) {
-    metaQ = meta[P.metaOffset + rowBase + q];
+    metaQ = tokenMeta[P.metaOffset + rowBase + q];
     posQ = positions[P.positionsOffset + rowBase + q];
     keyStartQ = u32(ranges[P.rangeOffset + rowBase + q]);
   }
-  let active = (metaQ & 3u) != ROLE_PAD;
+  let live = (metaQ & 3u) != ROLE_PAD;
 
   var qv: array<f32, HD_MAX>; // pre-scaled
   var dov: array<f32, HD_MAX>; // dout row
   var dq: array<f32, HD_MAX>;
   var lseQ = 0.0;
   var dotQ = 0.0;
-  if (active) {
+  if (live) {
     let qBase = P.qkvOffset + (rowBase + q) * 3u * d + h * HEAD_DIM;
     let oBase = P.doutOffset + (rowBase + q) * d + h * HEAD_DIM;
     for (var c = 0u; c < HEAD_DIM; c++) {
@@ -328,7 +328,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
     workgroupBarrier();
     let first = max(k0, keyStartQ);
     let last = min(k0 + TILE - 1u, q);
-    if (active && first <= last) {
+    if (live && first <= last) {
       for (var p = first; p <= last; p++) {
         let j = p - k0;
         if (allowed(q, p, metaQ, tileMeta[j])) {
@@ -349,7 +349,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
     workgroupBarrier();
   }
 
-  if (active) {
+  if (live) {
     let base = P.dqkvOffset + (rowBase + q) * 3u * d + h * HEAD_DIM;
     for (var c = 0u; c < HEAD_DIM; c++) {
       dqkv[base + c] += dq[c] * P.scale;
@@ -386,17 +386,17 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   var posP = 0;
   var queryEndP = -1;
   if (p < L) {
-    metaP = meta[P.metaOffset + rowBase + p];
+    metaP = tokenMeta[P.metaOffset + rowBase + p];
     posP = positions[P.positionsOffset + rowBase + p];
     queryEndP = ranges[P.rangeOffset + rowBase + p];
   }
-  let active = (metaP & 3u) != ROLE_PAD;
+  let live = (metaP & 3u) != ROLE_PAD;
 
   var kv: array<f32, HD_MAX>; // k row, pre-scaled
   var vv: array<f32, HD_MAX>;
   var dk: array<f32, HD_MAX>;
   var dv: array<f32, HD_MAX>;
-  if (active) {
+  if (live) {
     let kBase = P.qkvOffset + (rowBase + p) * 3u * d + d + h * HEAD_DIM;
     for (var c = 0u; c < HEAD_DIM; c++) {
       kv[c] = qkv[kBase + c] * P.scale;
@@ -422,7 +422,7 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
       let index = (b * P.H + h) * L + t;
       tileLse[lane] = lseIn[P.lseOffset + index];
       tileDot[lane] = rowDot[index];
-      tileMeta[lane] = meta[P.metaOffset + row];
+      tileMeta[lane] = tokenMeta[P.metaOffset + row];
       tilePos[lane] = positions[P.positionsOffset + row];
     } else {
       tileMeta[lane] = ROLE_PAD;
@@ -431,7 +431,7 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
       tileDot[lane] = 0.0;
     }
     workgroupBarrier();
-    if (active && queryEndP >= i32(t0)) {
+    if (live && queryEndP >= i32(t0)) {
       let first = max(t0, p);
       let last = min(t0 + TILE - 1u, u32(queryEndP));
       for (var q = first; q <= last; q++) {
@@ -455,7 +455,7 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
     workgroupBarrier();
   }
 
-  if (active) {
+  if (live) {
     let base = P.dqkvOffset + (rowBase + p) * 3u * d + d + h * HEAD_DIM;
     for (var c = 0u; c < HEAD_DIM; c++) {
       dqkv[base + c] += dk[c] * P.scale;

@@ -1,0 +1,240 @@
+/**
+ * From a raw interaction table to the TokenizedDataset the packer reads (method doc §1, §5):
+ * labels, per-user chronological order, the minimum-history filter, the temporal split, and the tokenizer.
+ *
+ * Split rules (method doc §5):
+ * - 'per-user' (default): for each user, the last `test` fraction of their interactions (at least 1) are test targets,
+ *   the `valid` fraction before them (at least 1) validation, the rest training. Works without timestamps.
+ * - 'global-time': one timestamp cut for everybody at the (1 - valid - test) and (1 - test) quantiles of all
+ *   timestamps (80/10/10 by default). Needs timestamps.
+ * Either way a user's splits are non-decreasing along the history, so no test interaction is ever a training target
+ * and a test target's context holds only interactions before it.
+ */
+import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type TokenizedDataset, type UserHistory } from '../prompt/types';
+import { DataError } from './errors';
+import type { FormatId, RawDataset } from './raw';
+import { type DatasetStats, computeStats } from './stats';
+import { DEFAULT_MAX_ITEM_TOKENS, DEFAULT_VOCAB_CAP, Tokenizer, buildVocabulary, itemWords } from './tokenizer';
+
+/** click = rating > threshold, or rating >= threshold when inclusive. */
+export interface LabelRule {
+  threshold: number;
+  inclusive: boolean;
+}
+
+export interface SplitRule {
+  kind: 'per-user' | 'global-time';
+  valid: number;
+  test: number;
+}
+
+export interface PreprocessOptions {
+  /** Context interactions per target (the training n): users with fewer than n + 1 interactions are dropped. */
+  n: number;
+  /** null: the format's default (see defaultLabelRule). */
+  labelRule: LabelRule | null;
+  split: SplitRule;
+  /** Vocabulary size, special tokens included. */
+  vocabCap: number;
+  /** Most tokens one item renders to (before [SUM] and the label token). */
+  maxItemTokens: number;
+}
+
+export const DEFAULT_PREPROCESS_OPTIONS: PreprocessOptions = {
+  n: 10,
+  labelRule: null,
+  split: { kind: 'per-user', valid: 0.1, test: 0.1 },
+  vocabCap: DEFAULT_VOCAB_CAP,
+  maxItemTokens: DEFAULT_MAX_ITEM_TOKENS,
+};
+
+/** Where the 0/1 labels came from. */
+export type LabelSource = 'labels' | 'binary-ratings' | 'threshold';
+
+const MOVIELENS_RULE: LabelRule = { threshold: 3, inclusive: false };
+const BOOKCROSSING_RULE: LabelRule = { threshold: 5, inclusive: true };
+
+/**
+ * MovieLens and the built-in data: rating > 3; BookCrossing: rating >= 5 (of 10). Generic files: rating > 3 on a
+ * scale up to 5, otherwise rating >= half the largest rating (BookCrossing's convention carried to other scales).
+ */
+export function defaultLabelRule(format: FormatId, maxRating: number): LabelRule {
+  switch (format) {
+    case 'bookcrossing':
+      return BOOKCROSSING_RULE;
+    case 'csv':
+    case 'jsonl':
+      return maxRating <= 5 ? MOVIELENS_RULE : { threshold: maxRating / 2, inclusive: true };
+    default:
+      return MOVIELENS_RULE;
+  }
+}
+
+export interface PreprocessResult {
+  dataset: TokenizedDataset;
+  stats: DatasetStats;
+}
+
+export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS): PreprocessResult {
+  validateOptions(raw, options);
+  const { labels, source, rule } = makeLabels(raw, options.labelRule);
+  const order = chronologicalOrder(raw);
+
+  // Keep users with at least n + 1 interactions (n context + 1 target), in order of first appearance.
+  const kept: { user: number; start: number; end: number }[] = [];
+  let droppedUsers = 0;
+  let droppedInteractions = 0;
+  for (let u = 0; u < raw.userKeys.length; u++) {
+    const length = order.starts[u + 1] - order.starts[u];
+    if (length >= options.n + 1) kept.push({ user: u, start: order.starts[u], end: order.starts[u + 1] });
+    else if (length > 0) {
+      droppedUsers++;
+      droppedInteractions += length;
+    }
+  }
+  if (kept.length === 0) {
+    throw new DataError(
+      `no user has ${options.n + 1} or more interactions (${droppedUsers} users, ${droppedInteractions} interactions)`,
+      `users with at least n + 1 = ${options.n + 1} interactions; lower n or load more data`,
+    );
+  }
+
+  const splitOf = assignSplits(raw, order.order, kept, options.split);
+
+  // Compact item indices to the items that kept users touch (catalog order), counting training uses for the vocabulary.
+  const newIndex = new Int32Array(raw.catalog.keys.length).fill(-1);
+  for (const { start, end } of kept) for (let p = start; p < end; p++) newIndex[raw.item[order.order[p]]] = 0;
+  const usedItems: number[] = [];
+  newIndex.forEach((mark, item) => {
+    if (mark === 0) newIndex[item] = usedItems.push(item) - 1;
+  });
+  const trainUses = new Float64Array(usedItems.length).fill(1);
+  for (const { start, end } of kept) {
+    for (let p = start; p < end; p++) if (splitOf[p] === SPLIT_TRAIN) trainUses[newIndex[raw.item[order.order[p]]]]++;
+  }
+
+  const words = usedItems.map((item) =>
+    itemWords(raw.catalog.keys[item], raw.catalog.titles[item], raw.catalog.genres[item], options.maxItemTokens),
+  );
+  const tokenizer = new Tokenizer(buildVocabulary(words, trainUses, options.vocabCap));
+
+  const users: UserHistory[] = kept.map(({ user, start, end }) => {
+    const rows = order.order.subarray(start, end);
+    return {
+      userId: raw.userKeys[user],
+      items: Int32Array.from(rows, (row) => newIndex[raw.item[row]]),
+      labels: Uint8Array.from(rows, (row) => labels[row]),
+      split: splitOf.slice(start, end),
+    };
+  });
+  const dataset: TokenizedDataset = {
+    name: raw.name,
+    vocab: tokenizer.vocab,
+    itemTokens: words.map((list) => tokenizer.encodeWords(list)),
+    itemTitles: usedItems.map((item) => raw.catalog.titles[item] || `item ${raw.catalog.keys[item]}`),
+    users,
+  };
+  const stats = computeStats(dataset, {
+    droppedUsers,
+    droppedInteractions,
+    labelSource: source,
+    labelRule: rule,
+    hasTimestamps: raw.timestamp !== null,
+    split: options.split,
+  });
+  return { dataset, stats };
+}
+
+function validateOptions(raw: RawDataset, options: PreprocessOptions): void {
+  if (!Number.isInteger(options.n) || options.n < 1) {
+    throw new DataError(`n = ${options.n} is not a positive integer`, 'n >= 1 context interactions');
+  }
+  const { valid, test, kind } = options.split;
+  if (!(valid >= 0 && test > 0 && valid + test < 1)) {
+    throw new DataError(`split fractions valid ${valid}, test ${test}`, 'valid >= 0, test > 0 and valid + test < 1');
+  }
+  if (kind === 'global-time' && raw.timestamp === null) {
+    throw new DataError(`${raw.name} has no timestamps, so a global timestamp cut is impossible`, "the 'per-user' split");
+  }
+  if (options.vocabCap < 8) throw new DataError(`vocabulary cap ${options.vocabCap}`, 'at least 8 tokens');
+  if (options.maxItemTokens < 1) throw new DataError(`max item tokens ${options.maxItemTokens}`, 'at least 1');
+}
+
+function makeLabels(
+  raw: RawDataset,
+  requested: LabelRule | null,
+): { labels: Uint8Array; source: LabelSource; rule: LabelRule | null } {
+  if (raw.label) return { labels: raw.label, source: 'labels', rule: null };
+  const ratings = raw.rating!;
+  let maxRating = -Infinity;
+  let binary = true;
+  for (let i = 0; i < raw.count; i++) {
+    if (ratings[i] > maxRating) maxRating = ratings[i];
+    if (ratings[i] !== 0 && ratings[i] !== 1) binary = false;
+  }
+  // A generic file whose "ratings" are all 0/1 already holds click labels.
+  if (binary && requested === null && (raw.format === 'csv' || raw.format === 'jsonl')) {
+    return { labels: Uint8Array.from(ratings), source: 'binary-ratings', rule: null };
+  }
+  const rule = requested ?? defaultLabelRule(raw.format, maxRating);
+  const labels = new Uint8Array(raw.count);
+  for (let i = 0; i < raw.count; i++) {
+    labels[i] = (rule.inclusive ? ratings[i] >= rule.threshold : ratings[i] > rule.threshold) ? 1 : 0;
+  }
+  return { labels, source: 'threshold', rule };
+}
+
+/**
+ * Row indices grouped by user (users in index order), each user's rows in time order: by timestamp, equal timestamps
+ * (and files without timestamps) in file order. starts[u]..starts[u+1] is user u's range.
+ */
+function chronologicalOrder(raw: RawDataset): { order: Int32Array; starts: Int32Array } {
+  const starts = new Int32Array(raw.userKeys.length + 1);
+  for (let i = 0; i < raw.count; i++) starts[raw.user[i] + 1]++;
+  for (let u = 0; u < raw.userKeys.length; u++) starts[u + 1] += starts[u];
+  const next = starts.slice(0, raw.userKeys.length);
+  const order = new Int32Array(raw.count);
+  // A counting sort visits rows in file order, so each user's rows start out in file order.
+  for (let i = 0; i < raw.count; i++) order[next[raw.user[i]]++] = i;
+  const time = raw.timestamp;
+  if (time) {
+    for (let u = 0; u < raw.userKeys.length; u++) {
+      order.subarray(starts[u], starts[u + 1]).sort((a, b) => time[a] - time[b] || a - b);
+    }
+  }
+  return { order, starts };
+}
+
+/** Split of each ordered row (indexed like `order`). */
+function assignSplits(
+  raw: RawDataset,
+  order: Int32Array,
+  kept: { start: number; end: number }[],
+  rule: SplitRule,
+): Uint8Array {
+  const split = new Uint8Array(order.length);
+  if (rule.kind === 'per-user') {
+    for (const { start, end } of kept) {
+      const length = end - start;
+      const test = Math.max(1, Math.floor(length * rule.test));
+      const valid = rule.valid > 0 ? Math.min(length - test - 1, Math.max(1, Math.floor(length * rule.valid))) : 0;
+      split.fill(SPLIT_VALID, end - test - valid, end - test);
+      split.fill(SPLIT_TEST, end - test, end);
+    }
+    return split;
+  }
+  const time = raw.timestamp!;
+  const keptTimes = new Float64Array(kept.reduce((sum, { start, end }) => sum + end - start, 0));
+  let k = 0;
+  for (const { start, end } of kept) for (let p = start; p < end; p++) keptTimes[k++] = time[order[p]];
+  keptTimes.sort();
+  const validCut = keptTimes[Math.floor(keptTimes.length * (1 - rule.valid - rule.test))];
+  const testCut = keptTimes[Math.floor(keptTimes.length * (1 - rule.test))];
+  for (const { start, end } of kept) {
+    for (let p = start; p < end; p++) {
+      const t = time[order[p]];
+      split[p] = t >= testCut ? SPLIT_TEST : t >= validCut ? SPLIT_VALID : SPLIT_TRAIN;
+    }
+  }
+  return split;
+}
