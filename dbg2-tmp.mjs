@@ -2,6 +2,7 @@ import { create, globals } from 'webgpu';
 Object.assign(globalThis, globals);
 const adapter = await create([]).requestAdapter();
 const device = await adapter.requestDevice();
+const keep = setInterval(() => {}, 1000);
 const wg = Number(process.argv[2]);
 const m = device.createShaderModule({ code: `
       @group(0) @binding(0) var<storage, read_write> data: array<f32>;
@@ -19,4 +20,4 @@ for (let it = 0; it < 10; it++) {
   await st.mapAsync(GPUMapMode.READ);
   process.stdout.write(it + ':' + new Float32Array(st.getMappedRange())[0] + ' ');
 }
-device.destroy();
+device.destroy(); clearInterval(keep);

@@ -129,7 +129,8 @@ async function gpuResults(
   const dispatches: Dispatch[] = [...attentionForward(ctx, common)];
   const backward = attentionBackward(ctx, { ...common, queryEnd, dout, dqkv });
   for (let i = 0; i < backwardRuns; i++) dispatches.push(...backward);
-  submitDispatches(device, dispatches);
+  console.log('submit', dispatches.map(d=>d.label));
+  for (const dd of dispatches) { submitDispatches(device, [dd]); await device.queue.onSubmittedWorkDone(); console.log('ran', dd.label); }
   const results = {
     out: await readTensor(device, out, rows * d),
     lse: await readTensor(device, lse, lseCount),

@@ -101,8 +101,9 @@ function testParams(config: ModelConfig, seed: number): Float64Array {
 }
 
 describe('reference model gradient', () => {
-  // Float64 central differences with step 1e-5 on the mean loss: truncation ≈ 1e-10, round-off ≈ 1e-11.
-  // Tolerance |analytic − numeric| <= 1e-8 + 1e-5·max(|analytic|, |numeric|), checked on every parameter.
+  // Float64 central differences with step 1e-5 on the mean loss: truncation ≈ 1e-10, round-off ≈ 1e-11 (observed
+  // worst absolute error ≈ 2e-11). Tolerance |analytic − numeric| <= 1e-9 + 1e-5·max(|analytic|, |numeric|), checked
+  // on every parameter.
   const levels: IsolationLevel[] = ['full-causal', 'strict'];
   for (const encoding of POSITION_ENCODINGS) {
     for (const level of levels) {
@@ -116,7 +117,7 @@ describe('reference model gradient', () => {
         const { grads, loss } = referenceForwardBackward(config, params, batch);
         expect(Number.isFinite(loss)).toBe(true);
         const numeric = numericGradient(params, () => referenceForward(config, params, batch).loss, 1e-5);
-        const worst = worstMismatch(grads, numeric, 1e-8, 1e-5);
+        const worst = worstMismatch(grads, numeric, 1e-9, 1e-5);
         const tensor = worst && layout.tensors.find((t) => worst.index >= t.offset && worst.index < t.offset + t.size);
         expect(worst, `${tensor?.name}: ${JSON.stringify(worst)}`).toBeNull();
 
@@ -222,9 +223,9 @@ describe('ReferenceTrainer', () => {
     for (let s = 0; s < 30; s++) losses.push(trainer.step(batch));
     const finalLoss = referenceForward(config, trainer.params, batch).loss;
     expect(trainer.t).toBe(30);
-    // Starts near ln 2 (tiny init); 30 Adam steps memorise 8 targets well below it.
+    // Starts near ln 2 (tiny init); 30 Adam steps memorise the 8 targets (observed: 0.694 -> 0.019).
     expect(losses[0]).toBeGreaterThan(0.6);
-    expect(finalLoss).toBeLessThan(0.5 * losses[0]);
+    expect(finalLoss).toBeLessThan(0.3 * losses[0]);
     expect(losses[29]).toBeLessThan(losses[0]);
     expect(Array.from(initial)).toEqual(Array.from(original));
   });

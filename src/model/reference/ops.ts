@@ -467,10 +467,11 @@ export function adamwStep(params: FloatArray, grads: FloatArray, m: FloatArray, 
   const correction2 = 1 - Math.pow(beta2, step);
   for (let i = 0; i < params.length; i++) {
     const g = grads[i] * clipScale;
-    const mi = beta1 * m[i] + (1 - beta1) * g;
-    const vi = beta2 * v[i] + (1 - beta2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
+    m[i] = beta1 * m[i] + (1 - beta1) * g;
+    v[i] = beta2 * v[i] + (1 - beta2) * g * g;
+    // Read the moments back as stored (f32 in the engine), as the GPU kernel does.
+    const mi = m[i];
+    const vi = v[i];
     const decay = i < decayedCount ? weightDecay * params[i] : 0;
     params[i] -= lr * (mi / correction1 / (Math.sqrt(vi / correction2) + eps) + decay);
   }

@@ -1,0 +1,30 @@
+import { it } from 'vitest';
+import { maskRanges } from '../../prompt/ranges';
+import { packMeta, ROLE_ITEM } from '../../prompt/types';
+import { GpuContext, submitDispatches } from '../context';
+import { nodeDevice } from '../node-device';
+import { attentionForward } from './attention';
+import { placeTensor, readTensor } from './testing';
+
+it('fwd', async () => {
+  const { device } = await nodeDevice();
+  const ctx = new GpuContext(device);
+  const B = 2, L = 37, H = 2, hd = 16, d = H * hd;
+  const metaA = new Uint32Array(B * L).fill(packMeta(0, ROLE_ITEM));
+  if (process.env.PADS) for (let t = 30; t < L; t++) metaA[L + t] = 3;
+  if (process.env.INTER) for (let t = 0; t < 2*L; t++) if ((metaA[t] & 3) !== 3) metaA[t] = packMeta(Math.floor((t % L) / 3), (t % 3) as 0);
+  const r = maskRanges(metaA, B, L, 2, (process.env.LEVEL ?? 'full-causal') as 'strict');
+  const qkv = placeTensor(ctx, 'qkv', new Float32Array(B * L * 3 * d).fill(0.1), Number(process.env.OFF ?? 0));
+  const meta = placeTensor(ctx, 'meta', metaA, 0);
+  const positions = placeTensor(ctx, 'pos', new Int32Array(B * L), 0);
+  const keyStart = placeTensor(ctx, 'ks', r.keyStart, 0);
+  const out = placeTensor(ctx, 'out', new Float32Array(B * L * d), 0);
+  const lse = placeTensor(ctx, 'lse', new Float32Array(B * H * L), 0);
+  console.log('dispatch');
+  const ds = attentionForward(ctx, { qkv, meta, positions, keyStart, out, lse, B, L, nHeads: H, headDim: hd, n: 2, level: (process.env.LEVEL ?? 'full-causal') as 'strict', alibi: false });
+  console.log('submit');
+  submitDispatches(device, ds);
+  await device.queue.onSubmittedWorkDone();
+  console.log('done');
+  console.log((await readTensor(device, out, 8)).join(','));
+});
