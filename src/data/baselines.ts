@@ -1,6 +1,6 @@
 /**
  * Two reference scorers over the same targets the model is evaluated on, so the UI (and the learnability test) can
- * show what "beating popularity" means:
+ * show what "beating popularity" means (score them with rocAuc of src/train/metrics.ts):
  * - popularity: the item's smoothed positive rate among training targets (ignores the user);
  * - history: reads only what a sliding-window prompt shows the model — the n preceding interactions' tokens and
  *   labels, recent ones weighted more — and scores the target by the user's positive rate on history items that
@@ -41,7 +41,8 @@ export function popularityScores(dataset: TokenizedDataset, split: number): Scor
   });
 }
 
-export function historyScores(dataset: TokenizedDataset, split: number, n: number): ScoredTargets {
+/** `skip` > 0 reads the n interactions before the `skip` most recent ones instead (to show that recency matters). */
+export function historyScores(dataset: TokenizedDataset, split: number, n: number, skip = 0): ScoredTargets {
   const tokenSets = dataset.itemTokens.map((tokens) => new Set(tokens));
   return scoreTargets(dataset, split, (user, t) => {
     const target = tokenSets[user.items[t]];
@@ -50,7 +51,7 @@ export function historyScores(dataset: TokenizedDataset, split: number, n: numbe
     let matchPositive = 0;
     let matchWeight = 0;
     let recency = 1;
-    for (let j = t - 1; j >= Math.max(0, t - n); j--) {
+    for (let j = t - 1 - skip; j >= Math.max(0, t - skip - n); j--) {
       positives += user.labels[j];
       count++;
       let shared = 0;
@@ -79,27 +80,4 @@ function scoreTargets(
     }
   }
   return { scores: Float64Array.from(scores), labels: Uint8Array.from(labels) };
-}
-
-/** Area under the ROC curve (Mann-Whitney, ties count half). NaN when one class is missing. */
-export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
-  let positives = 0;
-  let rankSum = 0;
-  for (let start = 0; start < order.length; ) {
-    let end = start;
-    while (end < order.length && scores[order[end]] === scores[order[start]]) end++;
-    // Tied scores share the average of their 1-based ranks start+1 .. end.
-    const averageRank = (start + 1 + end) / 2;
-    for (let k = start; k < end; k++) {
-      if (labels[order[k]]) {
-        positives++;
-        rankSum += averageRank;
-      }
-    }
-    start = end;
-  }
-  const negatives = order.length - positives;
-  if (positives === 0 || negatives === 0) return NaN;
-  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
 }

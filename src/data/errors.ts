@@ -17,6 +17,10 @@ export class DataError extends Error {
     this.expected = expected;
   }
 
+  static fromInfo(info: DataErrorInfo): DataError {
+    return new DataError(info.problem, info.expected, info.file, info.line);
+  }
+
   /** A structured-cloneable copy (Error subclasses lose their fields across postMessage). */
   toInfo(): DataErrorInfo {
     return { message: this.message, file: this.file, line: this.line, problem: this.problem, expected: this.expected };

@@ -30,12 +30,13 @@ export const PRESETS: Record<Preset, GeneratorOptions> = {
   large: { users: 6000, items: 4000, minHistory: 20, maxHistory: 300 },
 };
 
+/** MovieLens-100K's genres (its order, without "unknown"), so the built-in data can be written as a real u.item. */
 export const GENRES = [
-  'Drama', 'Comedy', 'Action', 'Thriller', 'Romance', 'Adventure', 'Crime', 'Sci-Fi', 'Horror',
-  'Fantasy', 'Children', 'Mystery', 'Animation', 'Documentary', 'Musical', 'War', 'Western', 'Noir',
+  'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy',
+  'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western',
 ] as const;
-/** Relative frequency of each genre as an item's first genre (drama and comedy dominate, as in MovieLens). */
-const GENRE_WEIGHTS = [18, 16, 10, 9, 8, 7, 6, 5, 5, 4, 3, 3, 2, 2, 2, 1.5, 1, 1];
+/** How often each genre is drawn for an item (drama and comedy dominate, as in MovieLens). */
+const GENRE_WEIGHTS = [10, 7, 2, 3, 16, 6, 2, 18, 4, 1, 5, 2, 3, 8, 5, 9, 1.5, 1];
 
 const TITLE_ADJECTIVES = [
   'Silent', 'Golden', 'Broken', 'Hidden', 'Last', 'Lost', 'Dark', 'Bright', 'Frozen', 'Wild', 'Secret', 'Crimson',
@@ -88,8 +89,7 @@ export function generateDataset(preset: Preset | GeneratorOptions, seed = 1): Ra
 
   // Each user's ratings, generated per user, then written out in global time order like a real log.
   const rows: { user: number; item: number; rating: number; time: number }[] = [];
-  for (let u = 0; u < options.users; u++) {
-    const user = builder.user(`u${u + 1}`);
+  for (let user = 0; user < options.users; user++) {
     const length = Math.round(
       Math.exp(Math.log(options.minHistory) + rng.next() * (Math.log(options.maxHistory) - Math.log(options.minHistory))),
     );
@@ -117,7 +117,8 @@ export function generateDataset(preset: Preset | GeneratorOptions, seed = 1): Ra
     }
   }
   rows.sort((a, b) => a.time - b.time || a.user - b.user);
-  for (const row of rows) builder.push(row.user, row.item, row.rating, 0, row.time);
+  // Users are numbered in order of first appearance in the log, as a parsed file would number them.
+  for (const row of rows) builder.push(builder.user(`u${row.user + 1}`), row.item, row.rating, 0, row.time);
   const name = typeof preset === 'string' ? `Built-in (${preset}, seed ${seed})` : `Built-in (seed ${seed})`;
   return builder.finish(name, 'builtin');
 }
@@ -135,6 +136,7 @@ function makeCatalog(builder: RawBuilder, count: number, rng: Rng): Item[] {
       const g = sampleIndex(GENRE_WEIGHTS, rng);
       if (!genres.includes(g)) genres.push(g);
     }
+    genres.sort((a, b) => a - b);
     const quality = MODEL.qualityFromPopularity * ((logPopularity[i] - mean) / std) + MODEL.qualityStd * rng.normal();
     items.push({ genres, quality, popularity: 1 / (ranks[i] + 5) ** 0.9 });
     const index = builder.item(`m${i + 1}`);

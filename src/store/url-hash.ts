@@ -4,7 +4,7 @@
  * a value that cannot be parsed keeps the default and is reported; a parsed but out-of-range value is kept and
  * left to the configuration check to explain.
  */
-import { PRESETS_ORDER, type Preset } from '../data/generator';
+import { PRESETS_ORDER, type Preset } from '../data';
 import { ISOLATION_LEVELS, type IsolationLevel, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
 import { DEFAULT_TRAIN_CONFIG, type Paradigm, type TrainConfig } from '../train/protocol';
 

@@ -3,7 +3,7 @@ import { maskRanges } from '../../prompt/ranges';
 import { packMeta, ROLE_ITEM } from '../../prompt/types';
 import { GpuContext, submitDispatches } from '../context';
 import { nodeDevice } from '../node-device';
-import { attentionForward } from './attention';
+import { attentionBackward, attentionForward } from './attention';
 import { placeTensor, readTensor } from './testing';
 
 it('fwd', async () => {
@@ -22,6 +22,7 @@ it('fwd', async () => {
   const lse = placeTensor(ctx, 'lse', new Float32Array(B * H * L), 0);
   console.log('dispatch');
   const ds = attentionForward(ctx, { qkv, meta, positions, keyStart, out, lse, B, L, nHeads: H, headDim: hd, n: 2, level: (process.env.LEVEL ?? 'full-causal') as 'strict', alibi: false });
+  if (process.env.BWD) attentionBackward(ctx, { qkv, meta, positions, keyStart, queryEnd: keyStart, out, lse, dout: out, dqkv: qkv, B, L, nHeads: H, headDim: hd, n: 2, level: 'full-causal', alibi: false });
   console.log('submit');
   submitDispatches(device, ds);
   await device.queue.onSubmittedWorkDone();

@@ -121,7 +121,7 @@ async function gpuResults(
   const positions = placeTensor(ctx, 'positions', batch.positions, 7);
   const keyStart = placeTensor(ctx, 'keyStart', batch.keyStart, 9);
   const queryEnd = placeTensor(ctx, 'queryEnd', batch.queryEnd, 11);
-  const out = placeTensor(ctx, 'out', new Float32Array(rows * d).fill(Number.NaN), 13);
+  const out = placeTensor(ctx, 'out', new Float32Array(rows * d).fill(process.env.NONAN ? 0 : Number.NaN), 13);
   const lse = placeTensor(ctx, 'lse', new Float32Array(lseCount).fill(Number.NaN), 17);
   const dout = placeTensor(ctx, 'dout', inputs.dout, 19);
   const dqkv = placeTensor(ctx, 'dqkv', inputs.dqkvStart, 23);

@@ -1,0 +1,190 @@
+/**
+ * Kernel benchmark (npm run bench:kernels): matmul GFLOP/s, block-masked attention against a dense causal mask,
+ * training step time and submissions per step, for the default model and a larger one. Prints a Markdown report;
+ * with --out FILE also writes it there. Runs on whatever WebGPU adapter Dawn finds (SwiftShader on a CPU-only machine).
+ */
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { GpuContext, type Dispatch, encodeDispatches, tensorRef } from '../src/gpu/context';
+import { attentionBackward, attentionForward } from '../src/gpu/kernels/attention';
+import { matmulBackward, matmulForward } from '../src/gpu/kernels/matmul';
+import { nodeDevice } from '../src/gpu/node-device';
+import type { ModelConfig } from '../src/model/config';
+import { GpuModel, ParamState } from '../src/model/gpu-model';
+import { loadBuiltin } from '../src/data/index';
+import { makeBatch } from '../src/prompt/batch';
+import { isAllowed } from '../src/prompt/mask';
+import { packPrompts } from '../src/prompt/pack';
+import { tileStats } from '../src/prompt/ranges';
+import type { Batch, IsolationLevel } from '../src/prompt/types';
+import { ATTENTION_TILE } from '../src/gpu/kernels/attention';
+import { Rng } from '../src/util/rng';
+
+const outIndex = process.argv.indexOf('--out');
+const outFile = outIndex > 0 ? process.argv[outIndex + 1] : null;
+const quick = process.argv.includes('--quick');
+
+const gpu = await nodeDevice();
+const { device } = gpu;
+const ctx = new GpuContext(device);
+const lines: string[] = [];
+const print = (line = '') => {
+  lines.push(line);
+  console.log(line);
+};
+
+/** Mean wall time of one submission of `dispatches`, after one warm-up, over `reps` back-to-back submissions. */
+async function timeDispatches(dispatches: Dispatch[], reps: number): Promise<number> {
+  const submit = () => {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    encodeDispatches(pass, dispatches);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+  };
+  submit();
+  await device.queue.onSubmittedWorkDone();
+  const start = performance.now();
+  for (let i = 0; i < reps; i++) submit();
+  await device.queue.onSubmittedWorkDone();
+  return (performance.now() - start) / reps;
+}
+
+const rng = new Rng(1);
+const randomBuffer = (label: string, count: number) =>
+  ctx.storage(label, count * 4, Float32Array.from({ length: count }, () => rng.normal() * 0.1));
+
+interface BenchModel {
+  name: string;
+  model: Omit<ModelConfig, 'vocabSize' | 'maxSeqLen' | 'seed'>;
+  batchSize: number;
+}
+const models: BenchModel[] = [
+  { name: 'default (d=64, 4 heads, 2 layers, d_ff=256)', model: { dModel: 64, nHeads: 4, nLayers: 2, dFF: 256, positionEncoding: 'rope' }, batchSize: 8 },
+  { name: 'larger (d=128, 4 heads, 4 layers, d_ff=512)', model: { dModel: 128, nHeads: 4, nLayers: 4, dFF: 512, positionEncoding: 'rope' }, batchSize: 8 },
+];
+
+const n = 20;
+const k = 20;
+const dataset = loadBuiltin('small').dataset;
+const prompts = packPrompts(dataset, { n, k, split: 'train' }).filter((p) => p.targets.length === k);
+
+function allowedCells(batch: Batch, level: IsolationLevel): number {
+  let count = 0;
+  for (let b = 0; b < batch.B; b++) {
+    const row = b * batch.L;
+    for (let q = 0; q < batch.L; q++) {
+      for (let p = 0; p <= q; p++) if (isAllowed(q, p, batch.meta[row + q], batch.meta[row + p], n, level)) count++;
+    }
+  }
+  return count;
+}
+
+print(`# Kernel benchmark`);
+print();
+print(`- date: ${new Date().toISOString().slice(0, 10)}`);
+print(`- machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}`);
+print(`- adapter: ${gpu.adapterInfo} (features: ${[...device.features].join(', ') || 'none'})`);
+print(`- command: \`npm run bench:kernels\``);
+print(`- data: built-in 'small' preset, DTI prompts with n = ${n}, k = ${k} (${prompts.length} full prompts)`);
+print();
+
+for (const bench of models) {
+  const batchPrompts = prompts.slice(0, bench.batchSize);
+  const L = Math.max(...batchPrompts.map((p) => p.tokens.length));
+  const config: ModelConfig = { ...bench.model, vocabSize: dataset.vocab.tokens.length, maxSeqLen: L, seed: 1 };
+  const { dModel: d, dFF: f, nHeads: H } = config;
+  const rows = bench.batchSize * L;
+  print(`## ${bench.name}, batch ${bench.batchSize} × ${L} tokens`);
+  print();
+
+  // Matmul: the shapes a layer runs, forward and backward.
+  print('| matmul (M×K×N) | forward GFLOP/s | backward GFLOP/s |');
+  print('|---|---|---|');
+  for (const [K, N] of [
+    [d, 3 * d],
+    [d, f],
+    [f, d],
+  ]) {
+    const x = tensorRef(randomBuffer('x', rows * K));
+    const w = tensorRef(randomBuffer('w', K * N));
+    const bias = tensorRef(randomBuffer('b', N));
+    const out = tensorRef(randomBuffer('out', rows * N));
+    const dx = tensorRef(randomBuffer('dx', rows * K));
+    const dw = tensorRef(randomBuffer('dw', K * N));
+    const db = tensorRef(randomBuffer('db', N));
+    const reps = quick ? 3 : 10;
+    const fwd = await timeDispatches(matmulForward(ctx, { x, w, bias, out, M: rows, K, N }), reps);
+    const bwd = await timeDispatches(matmulBackward(ctx, { dout: out, x, w, dx, dw, dbias: db, M: rows, K, N }), reps);
+    const flops = 2 * rows * K * N;
+    print(`| ${rows}×${K}×${N} | ${(flops / fwd / 1e6).toFixed(2)} | ${((2 * flops) / bwd / 1e6).toFixed(2)} |`);
+  }
+  print();
+
+  // Attention: the same tokens under the DTI mask and under a dense causal mask.
+  // Goal of the engine issue: masked time ≤ 1.5 × (allowed fraction of L²) × dense-causal time. The dense causal mask
+  // itself covers about half of L², so the second column scales the goal by that area too.
+  print(`| attention mask | allowed cells / L² | key tiles visited / dense-causal tiles | fwd+bwd ms | time vs dense causal | goal 1.5 × allowed/L² | goal 1.5 × allowed/causal area |`);
+  print('|---|---|---|---|---|---|---|');
+  const hd = d / H;
+  const qkv = tensorRef(randomBuffer('qkv', rows * 3 * d));
+  const out = tensorRef(randomBuffer('attn.out', rows * d));
+  const lse = tensorRef(randomBuffer('attn.lse', bench.batchSize * H * L));
+  const dout = tensorRef(randomBuffer('attn.dout', rows * d));
+  const dqkv = tensorRef(randomBuffer('attn.dqkv', rows * 3 * d));
+  let denseMs = 0;
+  let denseCausalFraction = 0;
+  for (const level of ['full-causal', 'window', 'strict'] as const) {
+    const batch = makeBatch(batchPrompts, { L, B: bench.batchSize, n, isolation: level });
+    const i32 = (label: string, data: Int32Array | Uint32Array) => tensorRef(ctx.storage(label, data.byteLength, data));
+    const mask = {
+      meta: i32('meta', batch.meta),
+      positions: i32('positions', batch.positions),
+      keyStart: i32('keyStart', batch.keyStart),
+      B: batch.B,
+      L,
+      nHeads: H,
+      headDim: hd,
+      n,
+      level,
+      alibi: false,
+    };
+    const dispatches = [
+      ...attentionForward(ctx, { ...mask, qkv, out, lse }),
+      ...attentionBackward(ctx, { ...mask, queryEnd: i32('queryEnd', batch.queryEnd), qkv, out, lse, dout, dqkv }),
+    ];
+    const ms = await timeDispatches(dispatches, quick ? 2 : 5);
+    const cells = allowedCells(batch, level);
+    const tiles = tileStats(batch.meta, batch.keyStart, batch.B, L, ATTENTION_TILE, cells);
+    if (level === 'full-causal') {
+      denseMs = ms;
+      denseCausalFraction = tiles.causalFraction;
+    }
+    const label = level === 'full-causal' ? 'dense causal' : `DTI ${level}`;
+    const literalGoal = 1.5 * tiles.allowedFraction;
+    const causalGoal = (1.5 * tiles.allowedFraction) / denseCausalFraction;
+    const verdict = (goal: number) => `${goal.toFixed(2)}× ${ms / denseMs <= goal ? 'met' : 'not met'}`;
+    print(
+      `| ${label} | ${tiles.allowedFraction.toFixed(3)} | ${tiles.visited}/${tiles.causal} (${((1 - tiles.visited / tiles.causal) * 100).toFixed(0)} % skipped) | ${ms.toFixed(1)} | ${(ms / denseMs).toFixed(2)}× | ${verdict(literalGoal)} | ${verdict(causalGoal)} |`,
+    );
+  }
+  print();
+
+  // Whole training step: forward, backward, clipping, AdamW in one submission.
+  const batch = makeBatch(batchPrompts, { L, B: bench.batchSize, n, isolation: 'strict' });
+  const state = new ParamState(ctx, config);
+  const model = new GpuModel(state, { B: bench.batchSize, L, maxTargets: bench.batchSize * k, n, isolation: 'strict' }, true);
+  await model.trainStep(batch, 1e-3);
+  const steps = quick ? 2 : 5;
+  const start = performance.now();
+  const pending = [];
+  for (let i = 0; i < steps; i++) pending.push(model.trainStep(batch, 1e-3));
+  await Promise.all(pending);
+  const stepMs = (performance.now() - start) / steps;
+  const composition = model.stepComposition();
+  print(`- training step (strict DTI): ${stepMs.toFixed(1)} ms, ${((bench.batchSize * k) / stepMs * 1000).toFixed(0)} targets/s; ${composition.dispatches} dispatches in ${composition.submissions} submission per step`);
+  print();
+}
+
+if (outFile) writeFileSync(outFile, lines.join('\n') + '\n');
+ctx.destroy();

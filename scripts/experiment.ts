@@ -1,0 +1,174 @@
+/**
+ * Headless experiment runner: the same engine as the page, in Node on WebGPU (Dawn).
+ *
+ *   npm run experiment -- [--dataset small|medium|large | --files a.data,b.item] [training options] [--out result.json]
+ *   npm run experiment -- --compare --seeds 1,2,3 ...     SW vs DTI (strict + RoPE) on the same targets
+ *   npm run experiment -- --sweep-k 1,5,10,20,50 --levels window,strict --encodings learned,rope ...
+ *
+ * Training options mirror the page: --n --k --paradigm sw|dti --isolation LEVEL --encoding learned|rope|alibi|none
+ * --d --heads --layers --dff --lr --batch --epochs --steps --seed --eval-every --weight-decay --clip.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import os from 'node:os';
+import { type LoadResult, type Preset, PRESETS_ORDER, loadBuiltin, parseFiles } from '../src/data/index';
+import { nodeDevice } from '../src/gpu/node-device';
+import { checkTrainConfig } from '../src/train/config';
+import { type ExperimentRun, summarizeRuns } from '../src/train/experiments';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../src/train/protocol';
+import { train } from '../src/train/trainer';
+import type { IsolationLevel, PositionEncoding } from '../src/prompt/types';
+
+function parseArgs(argv: string[]): Map<string, string> {
+  const args = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i];
+    if (!key.startsWith('--')) throw new Error(`unexpected argument "${key}" (options start with --)`);
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) args.set(key.slice(2), 'true');
+    else {
+      args.set(key.slice(2), next);
+      i++;
+    }
+  }
+  return args;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const known = new Set([
+  'dataset', 'files', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet',
+  'n', 'k', 'paradigm', 'isolation', 'encoding', 'd', 'heads', 'layers', 'dff', 'lr', 'batch', 'epochs', 'steps', 'seed',
+  'eval-every', 'weight-decay', 'clip',
+]);
+for (const key of args.keys()) if (!known.has(key)) throw new Error(`unknown option --${key}; known: ${[...known].map((k) => `--${k}`).join(' ')}`);
+
+const num = (key: string, fallback: number) => {
+  const raw = args.get(key);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new Error(`--${key} expects a number (got "${raw}")`);
+  return value;
+};
+const list = (key: string, fallback: string[]) => (args.get(key)?.split(',').map((s) => s.trim()).filter(Boolean) ?? fallback);
+
+const base: TrainConfig = {
+  n: num('n', DEFAULT_TRAIN_CONFIG.n),
+  k: num('k', DEFAULT_TRAIN_CONFIG.k),
+  paradigm: (args.get('paradigm') ?? DEFAULT_TRAIN_CONFIG.paradigm) as TrainConfig['paradigm'],
+  isolation: (args.get('isolation') ?? DEFAULT_TRAIN_CONFIG.isolation) as IsolationLevel,
+  model: {
+    dModel: num('d', DEFAULT_TRAIN_CONFIG.model.dModel),
+    nHeads: num('heads', DEFAULT_TRAIN_CONFIG.model.nHeads),
+    nLayers: num('layers', DEFAULT_TRAIN_CONFIG.model.nLayers),
+    dFF: num('dff', DEFAULT_TRAIN_CONFIG.model.dFF),
+    positionEncoding: (args.get('encoding') ?? DEFAULT_TRAIN_CONFIG.model.positionEncoding) as PositionEncoding,
+  },
+  learningRate: num('lr', DEFAULT_TRAIN_CONFIG.learningRate),
+  batchSize: num('batch', DEFAULT_TRAIN_CONFIG.batchSize),
+  epochs: num('epochs', DEFAULT_TRAIN_CONFIG.epochs),
+  maxSteps: num('steps', DEFAULT_TRAIN_CONFIG.maxSteps),
+  seed: num('seed', DEFAULT_TRAIN_CONFIG.seed),
+  weightDecay: num('weight-decay', DEFAULT_TRAIN_CONFIG.weightDecay),
+  maxGradNorm: num('clip', DEFAULT_TRAIN_CONFIG.maxGradNorm),
+  evalEvery: num('eval-every', DEFAULT_TRAIN_CONFIG.evalEvery),
+};
+if (!['sw', 'dti'].includes(base.paradigm)) throw new Error(`--paradigm expects sw or dti (got "${base.paradigm}")`);
+const quiet = args.has('quiet');
+
+async function loadData(): Promise<LoadResult> {
+  const files = args.get('files');
+  if (files) {
+    const blobs = files.split(',').map((path) => {
+      const bytes = readFileSync(path);
+      return new File([bytes], basename(path));
+    });
+    return parseFiles(blobs, { n: base.n });
+  }
+  const preset = (args.get('dataset') ?? 'medium') as Preset;
+  if (!PRESETS_ORDER.includes(preset)) throw new Error(`--dataset expects one of ${PRESETS_ORDER.join(', ')} (got "${preset}")`);
+  return loadBuiltin(preset, { seed: 1, n: base.n });
+}
+
+const loaded = await loadData();
+const gpu = await nodeDevice();
+console.log(`dataset: ${loaded.dataset.name} (${loaded.stats.users} users, ${loaded.stats.interactions} interactions); adapter: ${gpu.adapterInfo}`);
+
+async function runOne(config: TrainConfig): Promise<ExperimentRun> {
+  const check = checkTrainConfig(config);
+  if (check.errors.length) throw new Error(`invalid configuration: ${check.errors.join('; ')}`);
+  const curve: { step: number; loss: number }[] = [];
+  const validCurve: { step: number; auc: number; logLoss: number }[] = [];
+  let lastPrint = 0;
+  const label = `${config.paradigm} k=${config.paradigm === 'sw' ? 1 : config.k} ${config.isolation} ${config.model.positionEncoding} seed=${config.seed}`;
+  const result = await train(gpu, loaded.dataset, config, {
+    emit: (event) => {
+      if (event.type === 'step') {
+        curve.push({ step: event.step, loss: event.loss });
+        if (!quiet && performance.now() - lastPrint > 2000) {
+          lastPrint = performance.now();
+          console.log(`  [${label}] step ${event.step} loss ${event.loss.toFixed(4)} ${event.targetsPerSec.toFixed(0)} targets/s`);
+        }
+      } else if (event.type === 'eval' && event.split === 'valid') {
+        validCurve.push({ step: event.step, auc: event.metrics.auc, logLoss: event.metrics.logLoss });
+      } else if (event.type === 'status' && !quiet) {
+        console.log(`  [${label}] ${event.message}`);
+      }
+    },
+  });
+  const run: ExperimentRun = {
+    config,
+    steps: result.steps,
+    trainMs: result.trainMs,
+    tokensProcessed: result.tokensProcessed,
+    targetsProcessed: result.targetsProcessed,
+    valid: result.valid,
+    test: result.test,
+    curve,
+    validCurve,
+  };
+  console.log(
+    `${label}: test AUC ${result.test.auc.toFixed(4)} LogLoss ${result.test.logLoss.toFixed(4)}; train ${(result.trainMs / 1000).toFixed(1)} s, ${result.tokensProcessed} tokens`,
+  );
+  return run;
+}
+
+const runs: ExperimentRun[] = [];
+const seeds = list('seeds', [String(base.seed)]).map(Number);
+if (args.has('compare')) {
+  for (const seed of seeds) {
+    runs.push(await runOne({ ...base, seed, paradigm: 'sw' }));
+    runs.push(await runOne({ ...base, seed, paradigm: 'dti' }));
+  }
+} else if (args.has('sweep-k')) {
+  const ks = list('sweep-k', ['1', '5', '10', '20', '50']).map(Number);
+  const levels = list('levels', [base.isolation]) as IsolationLevel[];
+  const encodings = list('encodings', [base.model.positionEncoding]) as PositionEncoding[];
+  for (const seed of seeds) {
+    for (const encoding of encodings) {
+      for (const level of levels) {
+        for (const k of ks) {
+          const config: TrainConfig = { ...base, seed, k, paradigm: k === 1 ? 'sw' : 'dti', isolation: level, model: { ...base.model, positionEncoding: encoding } };
+          runs.push(await runOne(config));
+        }
+      }
+    }
+  }
+} else {
+  for (const seed of seeds) runs.push(await runOne({ ...base, seed }));
+}
+
+const summary = summarizeRuns(runs);
+console.log('\n' + summary.markdown);
+const output = {
+  date: new Date().toISOString(),
+  machine: `${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}`,
+  adapter: gpu.adapterInfo,
+  dataset: { name: loaded.dataset.name, stats: loaded.stats },
+  runs,
+  summary: summary.rows,
+};
+const out = args.get('out');
+if (out) {
+  writeFileSync(out, JSON.stringify(output, null, 2));
+  console.log(`wrote ${out}`);
+}

@@ -1,0 +1,352 @@
+/**
+ * Format detection: from the first 64 KiB of a file (and its name, for companion files), which format and role it has,
+ * how to split it into rows, which text encoding it uses, and which field holds which column.
+ * Real layouts (method doc §6): MovieLens-100K u.data / u.item, MovieLens-1M ratings.dat / movies.dat (Latin-1),
+ * BookCrossing (';', quoted, cp1252, no timestamps), CSV/TSV with a header row, JSON Lines.
+ */
+import Papa from 'papaparse';
+import { DataError } from './errors';
+import type { FormatId } from './raw';
+import { type RowSyntax, type TextEncodingName, decodeText, streamRows } from './rows';
+
+export type ColumnKey = 'user' | 'item' | 'rating' | 'label' | 'timestamp' | 'title' | 'genres';
+export const COLUMN_KEYS: readonly ColumnKey[] = ['user', 'item', 'rating', 'label', 'timestamp', 'title', 'genres'];
+/** For CSV/TSV/JSON Lines whose column names differ from the usual ones: the column name that holds each key. */
+export type ColumnMapping = Partial<Record<ColumnKey, string>>;
+
+export type FileRole = 'ratings' | 'items' | 'unused';
+
+/** A file name and contents; a browser File is one. */
+export interface NamedBlob extends Blob {
+  readonly name: string;
+}
+
+export interface FileLayout {
+  format: FormatId;
+  role: FileRole;
+  /** For a person: "MovieLens-1M ratings (user::item::rating::timestamp)". */
+  description: string;
+  encoding: TextEncodingName;
+  syntax: RowSyntax;
+  hasHeader: boolean;
+  /** The header, the JSON keys, or the format's documented layout. */
+  columnNames: string[];
+  /** Field index of each column the pipeline reads. */
+  columns: Partial<Record<ColumnKey, number>>;
+  /** MovieLens-100K u.item: genres are 0/1 flags from field `start` on, one per name. */
+  genreFlags: { start: number; names: readonly string[] } | null;
+}
+
+export interface DetectedFile extends FileLayout {
+  name: string;
+  size: number;
+  /** The first data rows (header excluded), as split for parsing. */
+  sample: string[][];
+}
+
+export interface DetectOptions {
+  columns: ColumnMapping;
+  /** Text encoding of CSV/TSV/JSON Lines files; null: UTF-8 unless the bytes are not valid UTF-8 (then cp1252). */
+  encoding: TextEncodingName | null;
+}
+
+export const SNIFF_BYTES = 64 * 1024;
+const SAMPLE_ROWS = 10;
+
+export const EXPECTED_FORMATS =
+  'one of: MovieLens-100K u.data (user⇥item⇥rating⇥timestamp) with optional u.item, MovieLens-1M ratings.dat ' +
+  '(user::item::rating::timestamp) with optional movies.dat, BookCrossing BX-Book-Ratings.csv with optional ' +
+  'BX-Books.csv, a CSV/TSV file with a header row (user, item, rating or label, optional timestamp, title, genres), ' +
+  'or JSON Lines (one object per line with the same fields)';
+const EXPECTED_TEXT = 'a text file of ratings or items (extract archives first)';
+
+const ML100K_GENRES = [
+  'unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy',
+  'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western',
+];
+
+/** Files that come with the supported datasets but carry nothing the lab uses. */
+const COMPANION_FILES: Record<string, string> = {
+  'u.user': 'MovieLens-100K users',
+  'u.genre': 'MovieLens-100K genre list',
+  'u.info': 'MovieLens-100K summary',
+  'u.occupation': 'MovieLens-100K occupations',
+  'users.dat': 'MovieLens-1M users',
+  'bx-users.csv': 'BookCrossing users',
+  readme: 'a README',
+  'readme.txt': 'a README',
+};
+
+/** Usual names of each column in CSV/TSV/JSON Lines files, compared lower-case without punctuation. */
+const COLUMN_SYNONYMS: Record<ColumnKey, readonly string[]> = {
+  user: ['user', 'userid', 'uid', 'customer', 'customerid', 'reviewerid', 'visitorid', 'memberid', 'accountid'],
+  item: ['item', 'itemid', 'iid', 'movie', 'movieid', 'product', 'productid', 'asin', 'isbn', 'book', 'bookid', 'articleid', 'songid', 'trackid'],
+  rating: ['rating', 'score', 'stars', 'bookrating', 'overall', 'rate'],
+  label: ['label', 'click', 'clicked', 'target', 'liked'],
+  timestamp: ['timestamp', 'time', 'ts', 'date', 'datetime', 'unixtime', 'unixreviewtime', 'eventtime', 'createdat'],
+  title: ['title', 'name', 'itemname', 'movietitle', 'booktitle', 'producttitle'],
+  genres: ['genres', 'genre', 'category', 'categories', 'tags'],
+};
+
+const normalizeName = (name: string) => name.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
+const isInteger = (text: string) => /^\s*-?\d+\s*$/.test(text);
+const isNumber = (text: string) => /^\s*-?\d+(\.\d+)?\s*$/.test(text);
+
+export async function detectFile(file: NamedBlob, options: DetectOptions): Promise<DetectedFile> {
+  if (file.size === 0) throw new DataError('the file is empty (0 bytes)', EXPECTED_FORMATS, file.name);
+  const bytes = new Uint8Array(await file.slice(0, SNIFF_BYTES).arrayBuffer());
+  const binary = binaryProblem(bytes);
+  if (binary) throw new DataError(`this looks like ${binary}, not text`, EXPECTED_TEXT, file.name, 1);
+  const complete = file.size <= SNIFF_BYTES;
+  const sniffEncoding: TextEncodingName = isUtf8(bytes, complete) ? 'utf-8' : 'windows-1252';
+  const lines = completeLines(decodeText(new TextDecoder(sniffEncoding), bytes), complete);
+  const firstIndex = lines.findIndex((line) => line.trim() !== '');
+  if (firstIndex === -1) throw new DataError('the file holds only blank lines', EXPECTED_FORMATS, file.name);
+  const firstLine = firstIndex + 1;
+  const companion = COMPANION_FILES[file.name.toLowerCase()];
+  const layout =
+    (companion ? unusedLayout(`${companion} (not used)`) : null) ??
+    fixedLayout(lines[firstIndex]) ??
+    headerLayout(lines.slice(firstIndex).join('\n'), file.name, firstLine, options, sniffEncoding);
+  const sampleText = layout.encoding === sniffEncoding ? lines.join('\n') : completeLines(decodeText(new TextDecoder(layout.encoding), bytes), complete).join('\n');
+  return { ...layout, name: file.name, size: file.size, sample: await sampleRows(sampleText, layout) };
+}
+
+/** Why the bytes are not a text file, or null. */
+function binaryProblem(bytes: Uint8Array): string | null {
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return 'a zip archive';
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return 'a gzip archive';
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    return 'UTF-16 text (save it as UTF-8)';
+  }
+  let control = 0;
+  for (const byte of bytes) {
+    if (byte === 0) return 'binary data (it contains NUL bytes)';
+    if (byte < 0x09 || (byte > 0x0d && byte < 0x20)) control++;
+  }
+  return control > bytes.length / 100 ? `binary data (${control} control bytes in the first ${bytes.length})` : null;
+}
+
+function isUtf8(bytes: Uint8Array, complete: boolean): boolean {
+  try {
+    // stream: a character cut at the end of the sample is not an error.
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: !complete });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The lines of a sample, without a last line the sample may have cut short. */
+function completeLines(text: string, complete: boolean): string[] {
+  const lines = text.split(/\r\n|\n|\r/);
+  if (!complete) lines.pop();
+  return lines;
+}
+
+function unusedLayout(description: string): FileLayout {
+  return {
+    format: 'csv',
+    role: 'unused',
+    description,
+    encoding: 'utf-8',
+    syntax: { kind: 'delimited', delimiter: ',', quoted: true },
+    hasHeader: false,
+    columnNames: [],
+    columns: {},
+    genreFlags: null,
+  };
+}
+
+/** MovieLens layouts, recognised from the first line (they have no header). */
+function fixedLayout(line: string): FileLayout | null {
+  const base = { encoding: 'windows-1252' as const, hasHeader: false, genreFlags: null };
+  const doubleColon = line.split('::');
+  if (doubleColon.length === 4 && doubleColon.every(isNumber)) {
+    return {
+      ...base,
+      format: 'movielens-1m',
+      role: 'ratings',
+      description: 'MovieLens-1M ratings (user::item::rating::timestamp)',
+      syntax: { kind: 'delimited', delimiter: '::', quoted: false },
+      columnNames: ['user', 'item', 'rating', 'timestamp'],
+      columns: { user: 0, item: 1, rating: 2, timestamp: 3 },
+    };
+  }
+  if (doubleColon.length === 3 && isInteger(doubleColon[0])) {
+    return {
+      ...base,
+      format: 'movielens-1m',
+      role: 'items',
+      description: 'MovieLens-1M movies (item::title::genre|genre)',
+      syntax: { kind: 'delimited', delimiter: '::', quoted: false },
+      columnNames: ['item', 'title', 'genres'],
+      columns: { item: 0, title: 1, genres: 2 },
+    };
+  }
+  if (doubleColon.length === 5 && isInteger(doubleColon[0])) return unusedLayout('MovieLens-1M users (not used)');
+  const tabs = line.split('\t');
+  if (tabs.length === 4 && tabs.every(isNumber)) {
+    return {
+      ...base,
+      format: 'movielens-100k',
+      role: 'ratings',
+      description: 'MovieLens-100K ratings (user⇥item⇥rating⇥timestamp)',
+      syntax: { kind: 'delimited', delimiter: '\t', quoted: false },
+      columnNames: ['user', 'item', 'rating', 'timestamp'],
+      columns: { user: 0, item: 1, rating: 2, timestamp: 3 },
+    };
+  }
+  const bars = line.split('|');
+  if (bars.length === 5 + ML100K_GENRES.length && isInteger(bars[0])) {
+    return {
+      ...base,
+      format: 'movielens-100k',
+      role: 'items',
+      description: 'MovieLens-100K items (item|title|release|video release|IMDb URL|19 genre flags)',
+      syntax: { kind: 'delimited', delimiter: '|', quoted: false },
+      columnNames: ['item', 'title', 'release date', 'video release date', 'IMDb URL', ...ML100K_GENRES],
+      columns: { item: 0, title: 1 },
+      genreFlags: { start: 5, names: ML100K_GENRES },
+    };
+  }
+  return null;
+}
+
+/** Layouts with a header row: BookCrossing, generic CSV/TSV, JSON Lines (whose keys act as the header). */
+function headerLayout(
+  text: string,
+  fileName: string,
+  firstLine: number,
+  options: DetectOptions,
+  sniffEncoding: TextEncodingName,
+): FileLayout {
+  const firstText = text.slice(0, text.indexOf('\n') === -1 ? text.length : text.indexOf('\n')).trim();
+  const encoding = options.encoding ?? sniffEncoding;
+  if (firstText.startsWith('[')) {
+    throw new DataError('this is a JSON array', 'JSON Lines: one JSON object per line, no enclosing [ ]', fileName, firstLine);
+  }
+  if (firstText.startsWith('{')) {
+    const keys = jsonKeys(text, fileName, firstLine);
+    return genericLayout('jsonl', 'JSON Lines', { kind: 'jsonl', keys }, keys, false, encoding, options, fileName, firstLine);
+  }
+  const guess = Papa.parse<string[]>(text, { delimitersToGuess: [',', '\t', ';', '|'], preview: 10, skipEmptyLines: true });
+  if (guess.errors.some((error) => error.code === 'UndetectableDelimiter') || guess.data.length === 0) {
+    throw new DataError(`unrecognised layout: "${firstText.slice(0, 80)}"`, EXPECTED_FORMATS, fileName, firstLine);
+  }
+  const delimiter = guess.meta.delimiter;
+  const header = guess.data[0].map((name) => name.trim());
+  if (header.every((name) => isNumber(name) || name === '')) {
+    throw new DataError(
+      `unrecognised layout: "${firstText.slice(0, 80)}" is data, not a header row`,
+      EXPECTED_FORMATS,
+      fileName,
+      firstLine,
+    );
+  }
+  const syntax: RowSyntax = { kind: 'delimited', delimiter, quoted: true };
+  const normalized = header.map(normalizeName).join(',');
+  if (delimiter === ';' && normalized === 'userid,isbn,bookrating') {
+    return bookCrossingLayout('ratings', 'BookCrossing ratings ("User-ID";"ISBN";"Book-Rating", 0–10)', header, { user: 0, item: 1, rating: 2 });
+  }
+  if (delimiter === ';' && normalized.startsWith('isbn,booktitle,bookauthor')) {
+    return bookCrossingLayout('items', 'BookCrossing books ("ISBN";"Book-Title";"Book-Author";…)', header, { item: 0, title: 1 });
+  }
+  if (delimiter === ';' && normalized === 'userid,location,age') return unusedLayout('BookCrossing users (not used)');
+  const kind = delimiter === '\t' ? 'TSV' : `CSV (delimiter "${delimiter}")`;
+  return genericLayout('csv', kind, syntax, header, true, encoding, options, fileName, firstLine);
+}
+
+function bookCrossingLayout(
+  role: FileRole,
+  description: string,
+  header: string[],
+  columns: FileLayout['columns'],
+): FileLayout {
+  return {
+    format: 'bookcrossing',
+    role,
+    description,
+    encoding: 'windows-1252',
+    syntax: { kind: 'delimited', delimiter: ';', quoted: true },
+    hasHeader: true,
+    columnNames: header,
+    columns,
+    genreFlags: null,
+  };
+}
+
+/** The keys of the first JSON Lines records of the sample (in first-seen order). */
+function jsonKeys(text: string, fileName: string, firstLine: number): string[] {
+  const keys = new Set<string>();
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  for (const [index, line] of lines.slice(0, 50).entries()) {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      if (index === 0) {
+        throw new DataError(`not valid JSON (${(error as Error).message})`, 'JSON Lines: one JSON object per line', fileName, firstLine);
+      }
+      continue;
+    }
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) for (const key of Object.keys(value)) keys.add(key);
+  }
+  return [...keys];
+}
+
+/** CSV/TSV/JSON Lines: columns found by the mapping first, then by their usual names. */
+function genericLayout(
+  format: 'csv' | 'jsonl',
+  kind: string,
+  syntax: RowSyntax,
+  names: string[],
+  hasHeader: boolean,
+  encoding: TextEncodingName,
+  options: DetectOptions,
+  fileName: string,
+  firstLine: number,
+): FileLayout {
+  const normalized = names.map(normalizeName);
+  const columns: FileLayout['columns'] = {};
+  for (const key of COLUMN_KEYS) {
+    const mapped = options.columns[key];
+    const byMapping = mapped === undefined ? -1 : normalized.indexOf(normalizeName(mapped));
+    const index = byMapping !== -1 ? byMapping : normalized.findIndex((name) => COLUMN_SYNONYMS[key].includes(name));
+    if (index !== -1) columns[key] = index;
+  }
+  const has = (key: ColumnKey) => columns[key] !== undefined;
+  const base = { format, syntax, hasHeader, columnNames: names, columns, encoding, genreFlags: null };
+  if (has('user') && has('item') && (has('rating') || has('label'))) {
+    const fields = COLUMN_KEYS.filter(has).join(', ');
+    return { ...base, role: 'ratings', description: `${kind} ratings (${fields})` };
+  }
+  if (has('item') && !has('user') && (has('title') || has('genres'))) {
+    const fields = COLUMN_KEYS.filter(has).join(', ');
+    return { ...base, role: 'items', description: `${kind} items (${fields})` };
+  }
+  const missing = (['user', 'item'] as const).filter((key) => !has(key)).map((key) => `no ${key} column`);
+  if (!has('rating') && !has('label')) missing.push('no rating (or label) column');
+  throw new DataError(
+    `the ${hasHeader ? 'header has' : 'records have'} ${missing.join(', ')} (columns: ${names.join(', ')})`,
+    `columns named like ${COLUMN_KEYS.map((key) => `${key} (${COLUMN_SYNONYMS[key].slice(0, 3).join('/')})`).join(', ')} — or a column mapping that names them`,
+    fileName,
+    firstLine,
+  );
+}
+
+/** The first rows of the sample, split exactly as the parser will split them. */
+async function sampleRows(text: string, layout: FileLayout): Promise<string[][]> {
+  if (layout.role === 'unused') return [];
+  const rows: string[][] = [];
+  async function* single() {
+    yield text;
+  }
+  await streamRows(single(), '', layout.syntax, {
+    row: (fields) => {
+      if (rows.length <= SAMPLE_ROWS) rows.push(fields);
+    },
+    bad: () => {},
+  });
+  return layout.hasHeader ? rows.slice(1) : rows.slice(0, SAMPLE_ROWS);
+}

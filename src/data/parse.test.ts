@@ -1,0 +1,292 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DataError, type LoadResult, parseFiles, previewFiles, renderInteraction } from './index';
+import { preprocess, DEFAULT_PREPROCESS_OPTIONS } from './preprocess';
+import { decodeText } from './rows';
+import {
+  CP1252_TITLE,
+  LATIN1_TITLES,
+  bookCrossing,
+  cp1252,
+  csvFiles,
+  file,
+  fixtureWorld,
+  jsonLines,
+  movieLens100k,
+  movieLens1m,
+  utf8,
+} from './test-fixtures';
+
+const N = 3;
+const world = fixtureWorld();
+/** What the world looks like when it never touched a file. */
+const direct = preprocess(world, { ...DEFAULT_PREPROCESS_OPTIONS, n: N });
+
+/** Each user's history as text (item tokens, label token, split): independent of item and user numbering. */
+function histories(result: Pick<LoadResult, 'dataset'>): string[][] {
+  const { dataset } = result;
+  return dataset.users.map((user) =>
+    Array.from(user.items, (item, i) => `${renderInteraction(dataset, item, user.labels[i])} #${user.split[i]}`),
+  );
+}
+
+async function rejection(promise: Promise<unknown>): Promise<DataError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(DataError);
+    return error as DataError;
+  }
+  throw new Error('expected a DataError');
+}
+
+describe('every supported format parses to the same dataset as the data it was written from', () => {
+  const ml100k = movieLens100k(world);
+  const ml1m = movieLens1m(world);
+  const csv = csvFiles(world);
+  const tsv = csvFiles(world, '\t');
+  const cases: [string, File[], string][] = [
+    ['MovieLens-100K', [ml100k.data, ml100k.item], 'movielens-100k'],
+    ['MovieLens-1M', [ml1m.ratings, ml1m.movies], 'movielens-1m'],
+    ['CSV', [csv.ratings, csv.movies], 'csv'],
+    ['TSV', [tsv.ratings, tsv.movies], 'csv'],
+    ['JSON Lines', [jsonLines(world)], 'jsonl'],
+  ];
+  it.each(cases)('%s', async (_, files, format) => {
+    const result = await parseFiles(files, { n: N });
+    expect(result.format).toBe(format);
+    expect(result.skipped.count).toBe(0);
+    expect(histories(result)).toEqual(histories(direct));
+    expect(result.dataset.vocab.tokens).toEqual(direct.dataset.vocab.tokens);
+    expect(result.dataset.itemTitles).toEqual(expect.arrayContaining(LATIN1_TITLES));
+    expect(result.stats.labelRule).toEqual({ threshold: 3, inclusive: false });
+  });
+
+  it('BookCrossing (cp1252, quoted, CRLF, 0–10 ratings, no timestamps: file order)', async () => {
+    const { ratings, books } = bookCrossing(world);
+    // The world's rating r is written as 2r, so "2r >= 8" is the world's "r > 3".
+    const result = await parseFiles([ratings, books], { n: N, labelRule: { threshold: 8, inclusive: true } });
+    expect(result.format).toBe('bookcrossing');
+    expect(result.stats.hasTimestamps).toBe(false);
+    // BookCrossing books have titles but no genres.
+    const catalog = { ...world.catalog, titles: [CP1252_TITLE, ...world.catalog.titles.slice(1)], genres: world.catalog.genres.map(() => []) };
+    const expected = preprocess({ ...world, catalog }, { ...DEFAULT_PREPROCESS_OPTIONS, n: N });
+    expect(histories(result)).toEqual(histories(expected));
+    expect(result.dataset.itemTitles).toContain(CP1252_TITLE);
+    // BookCrossing's own default: rating >= 5 of 10.
+    const byDefault = await parseFiles([ratings, books], { n: N });
+    expect(byDefault.stats.labelRule).toEqual({ threshold: 5, inclusive: true });
+  });
+
+  it('gives the same result when every slice is 7 bytes (multi-byte characters, CRLF and quotes split across slices)', async () => {
+    for (const files of [[csv.ratings, csv.movies], Object.values(bookCrossing(world)), [jsonLines(world)]]) {
+      const whole = await parseFiles(files, { n: N });
+      const sliced = await parseFiles(files, { n: N, chunkBytes: 7 });
+      expect(histories(sliced)).toEqual(histories(whole));
+      expect(sliced.dataset.itemTitles).toEqual(whole.dataset.itemTitles);
+    }
+  });
+
+  it('ratings alone give item-id tokens', async () => {
+    const result = await parseFiles([ml100k.data], { n: N });
+    expect(result.dataset.itemTitles[0]).toMatch(/^item \d+$/);
+    expect(renderInteraction(result.dataset, 0, 1)).toMatch(/^item_\d+ \[SUM\] \[LIKE\]$/);
+  });
+
+  it('ignores MovieLens-100K split files and companion files next to u.data', async () => {
+    const result = await parseFiles([ml100k.data, ml100k.item, file('u1.base', 'x'.repeat(0) + '1\t2\t3\t4\n'), file('u.user', '1|24|M|technician|85711\n')], { n: N });
+    expect(result.files.map((f) => [f.name, f.role])).toEqual([
+      ['u.data', 'ratings'],
+      ['u.item', 'items'],
+      ['u1.base', 'unused'],
+      ['u.user', 'unused'],
+    ]);
+  });
+});
+
+describe('preview', () => {
+  it('shows format, encoding, column mapping and the first rows, decoded', async () => {
+    const { data, item } = movieLens100k(world);
+    const [ratings, items] = await previewFiles([data, item]);
+    expect(ratings.description).toBe('MovieLens-100K ratings (user⇥item⇥rating⇥timestamp)');
+    expect(ratings.mapping).toEqual({ user: 'user', item: 'item', rating: 'rating', timestamp: 'timestamp' });
+    expect(ratings.sample[0]).toEqual(['1', '16', '1', '980563689']);
+    expect(items.encoding).toBe('windows-1252');
+    expect(items.sample[0].slice(0, 2)).toEqual(['1', LATIN1_TITLES[0]]);
+    const [books] = await previewFiles([bookCrossing(world).books]);
+    expect(books.sample[0][1]).toBe(CP1252_TITLE.replace('&', '&amp;'));
+  });
+
+  it('reports a file problem in the preview instead of throwing', async () => {
+    const [good, bad] = await previewFiles([csvFiles(world).ratings, file('empty.csv', '')]);
+    expect(good.error).toBeNull();
+    expect(bad.error?.message).toMatch(/^empty\.csv: the file is empty \(0 bytes\); expected one of: MovieLens-100K/);
+  });
+
+  it('detects a CSV that is not UTF-8 as cp1252', async () => {
+    const ratings = file('r.csv', cp1252('user;item;rating;title\n1;10;4;Café’s\n1;11;2;Niño\n'));
+    const [preview] = await previewFiles([ratings]);
+    expect(preview.encoding).toBe('windows-1252');
+    expect(preview.sample[0]).toEqual(['1', '10', '4', 'Café’s']);
+  });
+});
+
+describe('column mapping and labels of generic files', () => {
+  const header = 'member,thing,stars,when\n';
+  const rows = Array.from({ length: 12 }, (_, i) => `m1,t${i},${1 + (i % 5)},${1000 + i}\n`).join('');
+
+  it('asks for a mapping when column names are unusual, and uses it when given', async () => {
+    const ratings = file('ratings.csv', header + rows);
+    const error = await rejection(parseFiles([ratings], { n: 3 }));
+    expect(error.message).toBe(
+      'ratings.csv: line 1: the header has no user column, no item column (columns: member, thing, stars, when); ' +
+        'expected columns named like user (user/userid/uid), item (item/itemid/iid), rating (rating/score/stars), label (label/click/clicked), ' +
+        'timestamp (timestamp/time/ts), title (title/name/itemname), genres (genres/genre/category) — or a column mapping that names them',
+    );
+    const result = await parseFiles([ratings], { n: 3, columns: { user: 'member', item: 'thing', rating: 'stars', timestamp: 'when' } });
+    expect(result.stats.interactions).toBe(12);
+    expect(result.stats.positiveRate).toBeCloseTo(4 / 12);
+  });
+
+  it('uses 0/1 labels as they are', async () => {
+    const labelled = file('clicks.csv', `user,item,click,ts\n${Array.from({ length: 6 }, (_, i) => `a,i${i},${i % 2},${i}\n`).join('')}`);
+    const fromLabels = await parseFiles([labelled], { n: 2 });
+    expect(fromLabels.stats.labelSource).toBe('labels');
+    expect(Array.from(fromLabels.dataset.users[0].labels)).toEqual([0, 1, 0, 1, 0, 1]);
+    const binary = file('binary.csv', `user,item,rating\n${Array.from({ length: 6 }, (_, i) => `a,i${i},${i % 2}\n`).join('')}`);
+    expect((await parseFiles([binary], { n: 2 })).stats.labelSource).toBe('binary-ratings');
+  });
+
+  it('counts line numbers across quoted fields that hold newlines', async () => {
+    const ratings = file('r.csv', 'user,item,rating,title\na,1,4,"two\nlines"\na,2,4,x\na,3,oops,y\na,4,1,z\na,5,5,w\na,6,5,v\n');
+    const result = await parseFiles([ratings], { n: 2 });
+    expect(result.skipped).toEqual({
+      count: 1,
+      examples: [{ file: 'r.csv', line: 5, reason: 'rating "oops" is not a number; expected a number in column "rating"' }],
+    });
+  });
+});
+
+describe('bad input gets a message naming the file, the line and what was expected', () => {
+  const { data, item } = movieLens100k(world);
+  const fewItems = movieLens100k({ ...world, catalog: { keys: [], titles: LATIN1_TITLES, genres: LATIN1_TITLES.map(() => ['Drama']) } }).item;
+
+  it('empty file', async () => {
+    const error = await rejection(parseFiles([file('ratings.csv', '')]));
+    expect(error.message).toMatch(/^ratings\.csv: the file is empty \(0 bytes\); expected one of: MovieLens-100K u\.data/);
+    const blank = await rejection(parseFiles([file('blank.csv', '\n  \n')]));
+    expect(blank.message).toMatch(/^blank\.csv: the file holds only blank lines; expected one of: /);
+  });
+
+  it('header without rows', async () => {
+    const error = await rejection(parseFiles([file('ratings.csv', 'user,item,rating\n')]));
+    expect(error.message).toBe('ratings.csv: the file has no data rows; expected rows below the header');
+  });
+
+  it('unknown format', async () => {
+    const error = await rejection(parseFiles([file('notes.txt', '\nhello world\nthis is prose\n')]));
+    expect(error.message).toMatch(/^notes\.txt: line 2: unrecognised layout: "hello world"; expected one of: MovieLens-100K/);
+    const headerless = await rejection(parseFiles([file('r.csv', '1,2,3\n4,5,6\n')]));
+    expect(headerless.message).toMatch(/^r\.csv: line 1: unrecognised layout: "1,2,3" is data, not a header row; expected one of:/);
+  });
+
+  it('binary garbage and archives', async () => {
+    const garbage = Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256);
+    const error = await rejection(parseFiles([file('junk.bin', garbage)]));
+    expect(error.message).toBe(
+      'junk.bin: line 1: this looks like binary data (it contains NUL bytes), not text; expected a text file of ratings or items (extract archives first)',
+    );
+    const zip = await rejection(parseFiles([file('ml-100k.zip', Uint8Array.from([0x50, 0x4b, 0x03, 0x04, 1, 2, 3]))]));
+    expect(zip.message).toMatch(/^ml-100k\.zip: line 1: this looks like a zip archive, not text; /);
+  });
+
+  it('non-numeric rating: one row is skipped and shown, a file of them is rejected', async () => {
+    const good = (i: number) => `u${i % 2},i${i},4,${i}\n`;
+    const rows = Array.from({ length: 10 }, (_, i) => good(i));
+    rows.splice(2, 0, 'u1,i99,five,100\n');
+    const result = await parseFiles([file('r.csv', `user,item,rating,timestamp\n${rows.join('')}`)], { n: 2 });
+    expect(result.skipped.count).toBe(1);
+    expect(result.skipped.examples[0]).toEqual({ file: 'r.csv', line: 4, reason: 'rating "five" is not a number; expected a number in column "rating"' });
+    const allBad = file('r.csv', 'user,item,rating\na,b,x\na,c,y\n');
+    const error = await rejection(parseFiles([allBad]));
+    expect(error.message).toBe('r.csv: line 2: rating "x" is not a number (every row unusable); expected a number in column "rating"');
+  });
+
+  it('non-numeric timestamp', async () => {
+    const ratings = file('ratings.dat', '1::1::5::978300760\n1::2::5::soon\n1::3::4::978300762\n1::4::2::978300763\n');
+    const result = await parseFiles([ratings], { n: 2 });
+    expect(result.skipped.examples).toEqual([
+      { file: 'ratings.dat', line: 2, reason: 'timestamp "soon" is neither a number nor a date; expected a Unix time or an ISO date in column "timestamp"' },
+    ]);
+    const dates = file('r.csv', 'user,item,rating,date\na,1,4,2021-03-01\na,2,4,2020-01-01\na,3,2,2020-06-01\n');
+    const byDate = await parseFiles([dates], { n: 2 });
+    expect(byDate.dataset.itemTitles).toEqual(['item 1', 'item 2', 'item 3']);
+    expect(Array.from(byDate.dataset.users[0].items)).toEqual([1, 2, 0]);
+  });
+
+  it('rows with too few fields', async () => {
+    const ratings = file('ratings.dat', '1::1::5::978300760\n1::2::5\n1::3::4::978300762\n1::4::2::978300763\n');
+    const result = await parseFiles([ratings], { n: 2 });
+    expect(result.skipped.examples[0]).toEqual({ file: 'ratings.dat', line: 2, reason: 'the row has 3 fields; expected at least 4: user::item::rating::timestamp' });
+  });
+
+  it('ratings whose items are not in the items file', async () => {
+    const error = await rejection(parseFiles([data, fewItems], { n: N }));
+    expect(error.message).toMatch(/^u\.data: line \d+: item "\d+" is not in u\.item \(\d+ of 123 rows unusable\); expected every rated item to be listed in the items file$/);
+    // A few unknown items are skipped and counted.
+    const manyItems = movieLens100k({ ...world, catalog: { keys: world.catalog.keys.slice(0, 28), titles: world.catalog.titles.slice(0, 28), genres: world.catalog.genres.slice(0, 28) } }).item;
+    const result = await parseFiles([data, manyItems], { n: N });
+    expect(result.skipped.count).toBeGreaterThan(0);
+    expect(result.skipped.examples[0].reason).toMatch(/^item "(29|30)" is not in u\.item; expected every rated item/);
+  });
+
+  it('no ratings file, or several', async () => {
+    const none = await rejection(parseFiles([item]));
+    expect(none.message).toMatch(/^no ratings file among the files \(u\.item: MovieLens-100K items .*\); expected a ratings file: u\.data, ratings\.dat/);
+    const two = await rejection(parseFiles([data, movieLens1m(world).ratings]));
+    expect(two.message).toBe('several ratings files (u.data, ratings.dat); expected one ratings file, with at most its items file');
+  });
+
+  it('JSON problems', async () => {
+    const array = await rejection(parseFiles([file('r.json', '[{"user": 1}]')]));
+    expect(array.message).toBe('r.json: line 1: this is a JSON array; expected JSON Lines: one JSON object per line, no enclosing [ ]');
+    const lines = Array.from({ length: 5 }, (_, i) => JSON.stringify({ user: 'a', item: i, rating: 5, timestamp: i }));
+    lines.splice(1, 0, '{"user": "a", "item": 9, "rating": ');
+    const result = await parseFiles([file('r.jsonl', lines.join('\n'))], { n: 2 });
+    expect(result.skipped.examples[0].line).toBe(2);
+    expect(result.skipped.examples[0].reason).toMatch(/^not valid JSON \(.+\); expected one JSON object per line$/);
+  });
+
+  it('an unclosed quote stops at the record limit instead of eating memory', async () => {
+    const ratings = file('r.csv', `user,item,rating\na,1,4\na,"2,4\n${'x'.repeat(1_200_000)}\n`);
+    const error = await rejection(parseFiles([ratings]));
+    expect(error.message).toBe(
+      'r.csv: line 3: a record runs past 1048576 characters without ending (an unclosed quote?); expected one record per line, quotes closed on the same record',
+    );
+  });
+
+  it('never fails with anything but a DataError, whatever the bytes', async () => {
+    const text = fc.array(fc.constantFrom('user', 'item', 'rating', ',', ';', '\t', '|', '::', '"', '\n', '\r\n', '1', '4', 'x', '{', '}', ' ', 'é'), { maxLength: 60 });
+    const header = fc.constantFrom('', 'user,item,rating,timestamp\n', 'user;item;label\n', '{"user": 1, "item": 2, "rating": 3}\n');
+    const textFile = fc.tuple(header, text).map(([head, parts]) => utf8(head + parts.join('')));
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(textFile, fc.uint8Array({ maxLength: 200 })), async (bytes) => {
+        try {
+          await parseFiles([file('any.csv', bytes)], { n: 1 });
+        } catch (error) {
+          if (!(error instanceof DataError)) throw error;
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('decodeText', () => {
+  it("decodes every cp1252 byte like the streaming decoder (Node 20's one-shot path decodes 0x80–0x9F as Latin-1)", () => {
+    const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const streamed = new TextDecoder('windows-1252').decode(bytes, { stream: true });
+    expect(decodeText(new TextDecoder('windows-1252'), bytes)).toBe(streamed);
+    expect(decodeText(new TextDecoder('windows-1252'), Uint8Array.from([0x80, 0x92, 0x9f]))).toBe('€’Ÿ');
+  });
+});

@@ -1,0 +1,255 @@
+/**
+ * Dropped files -> raw interaction table. Every format goes through the same row pipeline: detectFile says how to split
+ * a file and which field is which; streamRows yields its rows; one items sink or one ratings sink turns fields into
+ * catalog entries or interactions. Items files are read first so ratings can be checked against them.
+ *
+ * Bad rows are skipped and counted (the first few kept as examples). A file is rejected as a whole, with the first
+ * bad row's line, when it yields no usable row or when more than half of its rows are unusable: that is a wrong file
+ * or a wrong column mapping, not a few damaged lines.
+ */
+import { DataError, SKIPPED_EXAMPLES, type SkippedRows } from './errors';
+import { type DetectOptions, type DetectedFile, type FileLayout, type NamedBlob, detectFile } from './formats';
+import { RawBuilder, type RawDataset } from './raw';
+import { DEFAULT_CHUNK_BYTES, decodeChunks, streamRows } from './rows';
+
+export interface ReadOptions extends DetectOptions {
+  /** Bytes read and decoded at a time. */
+  chunkBytes: number;
+}
+
+export const DEFAULT_READ_OPTIONS: ReadOptions = { columns: {}, encoding: null, chunkBytes: DEFAULT_CHUNK_BYTES };
+
+export interface ReadProgress {
+  file: string;
+  /** Of all bytes to read, over every used file. */
+  fraction: number;
+  bytesRead: number;
+  totalBytes: number;
+}
+
+export interface ReadResult {
+  raw: RawDataset;
+  skipped: SkippedRows;
+  files: DetectedFile[];
+}
+
+const EXPECTED_RATINGS_FILE =
+  'a ratings file: u.data, ratings.dat, BX-Book-Ratings.csv, or a CSV/TSV/JSON Lines file with user, item and rating (or label) columns';
+
+/** MovieLens-100K's own train/test splits of u.data: redundant when u.data itself is there. */
+const ML100K_SPLIT_FILE = /^u[1-5ab]\.(base|test)$/i;
+
+export async function readFiles(
+  files: readonly NamedBlob[],
+  options: ReadOptions,
+  onProgress: (progress: ReadProgress) => void = () => {},
+): Promise<ReadResult> {
+  if (files.length === 0) throw new DataError('no files were given', EXPECTED_RATINGS_FILE);
+  // One at a time, so the problem reported is the first file's in the order given.
+  const detected: DetectedFile[] = [];
+  for (const file of files) detected.push(await detectFile(file, options));
+  const { ratings, items } = planFiles(detected);
+  const blobOf = new Map(detected.map((d, i) => [d, files[i]]));
+  const builder = new RawBuilder();
+  const skipped = new SkipCounter();
+  const totalBytes = [...items, ratings].reduce((sum, file) => sum + file.size, 0);
+  let doneBytes = 0;
+
+  const read = async (file: DetectedFile, sink: LayoutSink) => {
+    const chunks = decodeChunks(blobOf.get(file)!, file.encoding, options.chunkBytes, (bytesRead) =>
+      onProgress({ file: file.name, fraction: (doneBytes + bytesRead) / totalBytes, bytesRead: doneBytes + bytesRead, totalBytes }),
+    );
+    const counts = { rows: 0, bad: 0, firstBad: null as { line: number; problem: string; expected: string } | null };
+    let header = file.hasHeader;
+    await streamRows(chunks, file.name, file.syntax, {
+      row: (fields, line) => {
+        if (header) {
+          header = false;
+          return;
+        }
+        counts.rows++;
+        const problem = sink.row(fields, line);
+        if (problem) reportBad(line, problem.problem, problem.expected);
+      },
+      bad: (line, problem, expected) => {
+        counts.rows++;
+        reportBad(line, problem, expected);
+      },
+    });
+    function reportBad(line: number, problem: string, expected: string) {
+      counts.bad++;
+      counts.firstBad ??= { line, problem, expected };
+      skipped.add(file.name, line, `${problem}; expected ${expected}`);
+    }
+    doneBytes += file.size;
+    if (counts.rows === 0) {
+      throw new DataError('the file has no data rows', file.hasHeader ? 'rows below the header' : 'one record per line', file.name);
+    }
+    if (counts.firstBad && counts.bad * 2 > counts.rows) {
+      const { line, problem, expected } = counts.firstBad;
+      const share = counts.bad === counts.rows ? 'every row' : `${counts.bad} of ${counts.rows} rows`;
+      throw new DataError(`${problem} (${share} unusable)`, expected, file.name, line);
+    }
+  };
+
+  for (const file of items) await read(file, itemsSink(builder, file));
+  builder.setColumns({
+    rating: ratings.columns.label === undefined,
+    label: ratings.columns.label !== undefined,
+    timestamp: ratings.columns.timestamp !== undefined,
+  });
+  await read(ratings, ratingsSink(builder, ratings, items.length > 0 ? items.map((file) => file.name).join(', ') : null));
+  const name = `${ratings.description.replace(/ \(.*$/, '')}: ${[ratings, ...items].map((file) => file.name).join(' + ')}`;
+  return { raw: builder.finish(name, ratings.format), skipped: skipped.result(), files: detected };
+}
+
+/** Marks MovieLens-100K's split files (u1.base … ub.test) unused when u.data itself was dropped too. */
+export function markRedundantFiles(detected: DetectedFile[]): void {
+  if (!detected.some((file) => file.name.toLowerCase() === 'u.data')) return;
+  for (const file of detected) {
+    if (file.role === 'ratings' && ML100K_SPLIT_FILE.test(file.name)) {
+      file.role = 'unused';
+      file.description = `${file.description}: a predefined split of u.data (not used; the lab splits by time)`;
+    }
+  }
+}
+
+/** The one ratings file and the items files among the detected files; the rest are unused. */
+function planFiles(detected: DetectedFile[]): { ratings: DetectedFile; items: DetectedFile[] } {
+  markRedundantFiles(detected);
+  const ratings = detected.filter((file) => file.role === 'ratings');
+  if (ratings.length === 0) {
+    const found = detected.map((file) => `${file.name}: ${file.description}`).join('; ');
+    throw new DataError(`no ratings file among the files (${found})`, EXPECTED_RATINGS_FILE);
+  }
+  if (ratings.length > 1) {
+    throw new DataError(
+      `several ratings files (${ratings.map((file) => file.name).join(', ')})`,
+      'one ratings file, with at most its items file',
+    );
+  }
+  return { ratings: ratings[0], items: detected.filter((file) => file.role === 'items') };
+}
+
+interface RowProblem {
+  problem: string;
+  expected: string;
+}
+
+/** Turns one row's fields into builder entries; returns the problem when the row is unusable. */
+interface LayoutSink {
+  row(fields: string[], line: number): RowProblem | null;
+}
+
+function itemsSink(builder: RawBuilder, layout: FileLayout): LayoutSink {
+  const { columns, genreFlags } = layout;
+  const needed = Math.max(columns.item!, columns.title ?? 0, columns.genres ?? 0, genreFlags ? genreFlags.start + genreFlags.names.length - 1 : 0) + 1;
+  return {
+    row(fields) {
+      if (fields.length < needed) return fieldCountProblem(fields, needed, layout);
+      const key = fields[columns.item!].trim();
+      if (key === '') return { problem: 'the item id is empty', expected: `an item id in column "${layout.columnNames[columns.item!]}"` };
+      const genres = genreFlags
+        ? genreFlags.names.filter((_, g) => fields[genreFlags.start + g].trim() === '1')
+        : splitGenres(field(fields, columns.genres));
+      builder.describeItem(builder.item(key), decodeEntities(field(fields, columns.title)), genres);
+      return null;
+    },
+  };
+}
+
+function ratingsSink(builder: RawBuilder, layout: FileLayout, itemsFiles: string | null): LayoutSink {
+  const { columns } = layout;
+  const named = (key: keyof FileLayout['columns']) => `"${layout.columnNames[columns[key]!]}"`;
+  const needed = Math.max(...Object.values(columns)) + 1;
+  const describes = columns.title !== undefined || columns.genres !== undefined;
+  return {
+    row(fields) {
+      if (fields.length < needed) return fieldCountProblem(fields, needed, layout);
+      const userKey = fields[columns.user!].trim();
+      if (userKey === '') return { problem: 'the user id is empty', expected: `a user id in column ${named('user')}` };
+      const itemKey = fields[columns.item!].trim();
+      if (itemKey === '') return { problem: 'the item id is empty', expected: `an item id in column ${named('item')}` };
+      let rating = NaN;
+      let label = 0;
+      if (columns.label !== undefined) {
+        const text = fields[columns.label].trim().toLowerCase();
+        label = text === '1' || text === 'true' ? 1 : text === '0' || text === 'false' ? 0 : -1;
+        if (label < 0) return { problem: `label "${fields[columns.label]}" is not 0 or 1`, expected: `0 or 1 in column ${named('label')}` };
+      } else {
+        rating = toNumber(fields[columns.rating!]);
+        if (Number.isNaN(rating)) {
+          return { problem: `rating "${fields[columns.rating!]}" is not a number`, expected: `a number in column ${named('rating')}` };
+        }
+      }
+      let timestamp = NaN;
+      if (columns.timestamp !== undefined) {
+        timestamp = toTimestamp(fields[columns.timestamp]);
+        if (Number.isNaN(timestamp)) {
+          return {
+            problem: `timestamp "${fields[columns.timestamp]}" is neither a number nor a date`,
+            expected: `a Unix time or an ISO date in column ${named('timestamp')}`,
+          };
+        }
+      }
+      let item: number;
+      if (itemsFiles === null) item = builder.item(itemKey);
+      else {
+        const known = builder.findItem(itemKey);
+        if (known === undefined) return { problem: `item "${itemKey}" is not in ${itemsFiles}`, expected: 'every rated item to be listed in the items file' };
+        item = known;
+      }
+      if (describes) builder.describeItem(item, decodeEntities(field(fields, columns.title)), splitGenres(field(fields, columns.genres)));
+      builder.push(builder.user(userKey), item, rating, label, timestamp);
+      return null;
+    },
+  };
+}
+
+function fieldCountProblem(fields: string[], needed: number, layout: FileLayout): RowProblem {
+  const separator = layout.syntax.kind === 'delimited' ? layout.syntax.delimiter.replace('\t', '⇥') : ', ';
+  return {
+    problem: `the row has ${fields.length} field${fields.length === 1 ? '' : 's'}`,
+    expected: `at least ${needed}: ${layout.columnNames.slice(0, needed).join(separator)}`,
+  };
+}
+
+const field = (fields: string[], index: number | undefined) => (index === undefined ? '' : (fields[index] ?? '').trim());
+
+/** A number, or NaN for empty or non-numeric text (Number('') would be 0). */
+function toNumber(text: string): number {
+  const trimmed = text.trim();
+  return trimmed === '' ? NaN : Number(trimmed);
+}
+
+/** A Unix time (any unit: only the order matters) or a date string, as a number; NaN when it is neither. */
+function toTimestamp(text: string): number {
+  const number = toNumber(text);
+  return Number.isNaN(number) && text.trim() !== '' ? Date.parse(text.trim()) : number;
+}
+
+/** Genres separated by |, ; or , (MovieLens uses |; JSON arrays arrive joined by |). */
+function splitGenres(text: string): string[] {
+  return text === '' ? [] : text.split(/\s*[|;,]\s*/).filter((genre) => genre !== '' && genre !== '(no genres listed)');
+}
+
+/** BookCrossing titles carry HTML entities (&amp;). */
+function decodeEntities(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(/&(amp|quot|lt|gt|#39|apos);/g, (_, name: string) => ENTITIES[name]);
+}
+const ENTITIES: Record<string, string> = { amp: '&', quot: '"', lt: '<', gt: '>', '#39': "'", apos: "'" };
+
+class SkipCounter {
+  private count = 0;
+  private readonly examples: SkippedRows['examples'] = [];
+
+  add(file: string, line: number, reason: string): void {
+    this.count++;
+    if (this.examples.length < SKIPPED_EXAMPLES) this.examples.push({ file, line, reason });
+  }
+
+  result(): SkippedRows {
+    return { count: this.count, examples: this.examples };
+  }
+}

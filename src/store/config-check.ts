@@ -1,0 +1,65 @@
+/**
+ * Model-size presets and the configuration check the page shows: the engine's own check (src/train/config.ts)
+ * plus what only the loaded data can tell (are there targets with n predecessors, how long are the prompts).
+ */
+import { maxPromptLength } from '../prompt/pack';
+import { SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
+import { type ConfigCheck, checkTrainConfig, effectiveK } from '../train/config';
+import type { ModelSize, TrainConfig } from '../train/protocol';
+
+export type ModelPresetName = 'tiny' | 'small' | 'base' | 'large';
+
+export const MODEL_PRESETS: Record<ModelPresetName, Omit<ModelSize, 'positionEncoding'> & { description: string }> = {
+  tiny: { dModel: 32, nHeads: 2, nLayers: 1, dFF: 64, description: 'seconds per step even on software WebGPU' },
+  small: { dModel: 64, nHeads: 4, nLayers: 2, dFF: 256, description: 'the default: trains in about a minute on a laptop GPU' },
+  base: { dModel: 128, nHeads: 4, nLayers: 4, dFF: 512, description: 'for the medium and large datasets' },
+  large: { dModel: 256, nHeads: 8, nLayers: 6, dFF: 1024, description: 'a discrete GPU is advised' },
+};
+
+/** The preset a model size matches, or null when the sizes were edited by hand. */
+export function modelPresetOf(model: ModelSize): ModelPresetName | null {
+  for (const [name, preset] of Object.entries(MODEL_PRESETS) as [ModelPresetName, (typeof MODEL_PRESETS)[ModelPresetName]][]) {
+    if (preset.dModel === model.dModel && preset.nHeads === model.nHeads && preset.nLayers === model.nLayers && preset.dFF === model.dFF) {
+      return name;
+    }
+  }
+  return null;
+}
+
+/** Prompts longer than this are legal but make the mask picture and software WebGPU slow. */
+const LONG_PROMPT_TOKENS = 4096;
+
+export interface FullConfigCheck extends ConfigCheck {
+  /** Longest train prompt under this n and k (tokens), when data is loaded and n is valid. */
+  longestPrompt: number | null;
+  /** Training targets (interactions of the train split with at least n predecessors). */
+  trainTargets: number | null;
+}
+
+export function checkConfig(config: TrainConfig, dataset: TokenizedDataset | null): FullConfigCheck {
+  const check = checkTrainConfig(config);
+  const errors = [...check.errors];
+  const notes = [...check.notes];
+  let longestPrompt: number | null = null;
+  let trainTargets: number | null = null;
+  const k = effectiveK(config);
+  if (dataset && Number.isInteger(config.n) && config.n >= 1 && Number.isInteger(k) && k >= 1) {
+    trainTargets = 0;
+    let longestHistory = 0;
+    for (const user of dataset.users) {
+      longestHistory = Math.max(longestHistory, user.items.length);
+      for (let h = config.n; h < user.items.length; h++) if (user.split[h] === SPLIT_TRAIN) trainTargets++;
+    }
+    if (trainTargets === 0) {
+      errors.push(
+        `no training target has n = ${config.n} interactions before it (the longest history in "${dataset.name}" has ${longestHistory}); lower n or load more data`,
+      );
+    } else {
+      longestPrompt = maxPromptLength(dataset, config.n, k);
+      if (longestPrompt > LONG_PROMPT_TOKENS) {
+        notes.push(`prompts reach ${longestPrompt} tokens: the mask picture and software WebGPU will be slow; lower n or k`);
+      }
+    }
+  }
+  return { errors, notes, longestPrompt, trainTargets };
+}

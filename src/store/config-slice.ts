@@ -1,0 +1,44 @@
+import { DEFAULT_TRAIN_CONFIG } from '../train/protocol';
+import { MODEL_PRESETS, checkConfig } from './config-check';
+import { findViewableUser } from './prompt-view';
+import type { ConfigSlice, SliceCreator, ViewSlice } from './types';
+import { DEFAULT_PRESET, cloneConfig, decodeHash } from './url-hash';
+
+export const createConfigSlice: SliceCreator<ConfigSlice> = (set, get) => ({
+  config: cloneConfig(DEFAULT_TRAIN_CONFIG),
+  preset: DEFAULT_PRESET,
+  linkProblems: [],
+  check: checkConfig(DEFAULT_TRAIN_CONFIG, null),
+  setConfig: (patch) => set((s) => ({ config: { ...s.config, ...patch } })),
+  setModel: (patch) => set((s) => ({ config: { ...s.config, model: { ...s.config.model, ...patch } } })),
+  applyModelPreset: (name) => {
+    const { description: _, ...sizes } = MODEL_PRESETS[name];
+    get().setModel(sizes);
+  },
+  applyHash: (hash) => {
+    const { config, preset, problems } = decodeHash(hash, { config: get().config, preset: get().preset });
+    const previousPreset = get().preset;
+    set({ config, preset, linkProblems: problems });
+    const { dataset, datasetTask } = get();
+    // An uploaded dataset stays while the link keeps naming the same preset (uploads cannot be put in a link).
+    const presetChanged = preset !== previousPreset;
+    const nothingLoaded = !dataset && !datasetTask;
+    if (presetChanged || nothingLoaded) void get().loadBuiltin(preset);
+  },
+  dismissLinkProblems: () => set({ linkProblems: [] }),
+});
+
+export const createViewSlice: SliceCreator<ViewSlice> = (set, get) => ({
+  viewUser: 0,
+  fieldTarget: null,
+  promptView: null,
+  promptViewProblem: null,
+  showOtherPrompt: (direction) => {
+    const { promptView, dataset, config } = get();
+    if (!dataset) return;
+    const current = promptView?.userIndex ?? get().viewUser;
+    const next = findViewableUser(dataset.data, config.n, current + direction, direction);
+    if (next !== null) set({ viewUser: next });
+  },
+  setFieldTarget: (target) => set({ fieldTarget: target }),
+});

@@ -1,0 +1,65 @@
+import type { DataErrorInfo } from '../data';
+import type { DataProgress, DatasetSlice, LoadedDataset, SliceCreator } from './types';
+
+/** Any rejection as the DataErrorInfo the panel shows (the data port rejects with one; anything else is a bug). */
+function asDataError(error: unknown): DataErrorInfo {
+  if (error && typeof error === 'object' && 'problem' in error && 'message' in error) return error as DataErrorInfo;
+  const message = error instanceof Error ? error.message : String(error);
+  return { message, file: null, line: null, problem: message, expected: 'a file the lab can read' };
+}
+
+export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) => {
+  /** Loads are numbered so that a slow load finishing after a newer one cannot overwrite it. */
+  let loadNumber = 0;
+
+  const startTask = (kind: 'builtin' | 'upload', label: string) => {
+    set({ datasetTask: { kind, label, progress: { message: 'Starting', fraction: 0 } }, datasetError: null });
+    return ++loadNumber;
+  };
+  const progressOf = (mine: number) => (progress: DataProgress) => {
+    if (mine === loadNumber) set((s) => (s.datasetTask ? { datasetTask: { ...s.datasetTask, progress } } : {}));
+  };
+  const finish = (mine: number, outcome: { loaded: LoadedDataset } | { error: unknown }) => {
+    if (mine !== loadNumber) return;
+    if ('loaded' in outcome) set({ dataset: outcome.loaded, datasetTask: null, viewUser: 0, fieldTarget: null });
+    // The previous dataset stays: a bad upload must not cost the person what they had.
+    else set({ datasetTask: null, datasetError: asDataError(outcome.error) });
+  };
+
+  return {
+    dataset: null,
+    datasetTask: null,
+    datasetError: null,
+    uploadPreviews: null,
+    loadBuiltin: async (preset) => {
+      set({ preset });
+      const mine = startTask('builtin', `Generating the built-in ${preset} dataset`);
+      try {
+        finish(mine, { loaded: await deps.data.loadBuiltin(preset, progressOf(mine)) });
+      } catch (error) {
+        finish(mine, { error });
+      }
+    },
+    uploadFiles: async (files) => {
+      if (files.length === 0) return;
+      const mine = startTask('upload', `Reading ${files.map((f) => f.name).join(', ')}`);
+      set({ uploadPreviews: null });
+      try {
+        const previews = await deps.data.previewFiles(files);
+        if (mine !== loadNumber) return;
+        set({ uploadPreviews: previews });
+        const broken = previews.find((p) => p.error);
+        if (broken?.error) {
+          finish(mine, { error: broken.error });
+          return;
+        }
+        finish(mine, { loaded: await deps.data.loadFiles(files, progressOf(mine)) });
+      } catch (error) {
+        finish(mine, { error });
+      }
+    },
+    dismissDatasetError: () => {
+      if (get().datasetError) set({ datasetError: null });
+    },
+  };
+};

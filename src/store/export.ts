@@ -1,0 +1,80 @@
+/** Runs as files a researcher can load elsewhere: a summary CSV, a long-format curves CSV, and the full JSON. */
+import type { Metrics } from '../train/protocol';
+import type { RunRecord } from './run-types';
+
+export interface ExportFile {
+  filename: string;
+  mime: string;
+  content: string;
+}
+
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
+  const text = String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function csv(header: string[], rows: unknown[][]): string {
+  return [header, ...rows].map((row) => row.map(csvCell).join(',')).join('\n') + '\n';
+}
+
+const metricCells = (m: Metrics | undefined) => [m?.auc, m?.logLoss, m?.accuracy, m?.count];
+
+const SUMMARY_HEADER = [
+  'run_id', 'name', 'created', 'status', 'dataset', 'dataset_preset', 'paradigm', 'n', 'k', 'isolation', 'position_encoding',
+  'd_model', 'heads', 'layers', 'd_ff', 'learning_rate', 'batch_size', 'epochs', 'max_steps', 'seed', 'weight_decay',
+  'max_grad_norm', 'adapter', 'steps', 'train_ms', 'tokens_processed', 'targets_processed', 'targets_per_s', 'tokens_per_s',
+  'valid_auc', 'valid_logloss', 'valid_accuracy', 'valid_count', 'test_auc', 'test_logloss', 'test_accuracy', 'test_count',
+];
+
+export function runsSummaryCsv(runs: readonly RunRecord[]): string {
+  return csv(
+    SUMMARY_HEADER,
+    runs.map((run) => {
+      const c = run.config;
+      const r = run.result;
+      const perSecond = (count: number | undefined) => (r && r.trainMs > 0 && count !== undefined ? (count / r.trainMs) * 1000 : null);
+      return [
+        run.id, run.name, new Date(run.createdAt).toISOString(), run.status, run.dataset.name, run.dataset.preset,
+        c.paradigm, c.n, c.k, c.isolation, c.model.positionEncoding, c.model.dModel, c.model.nHeads, c.model.nLayers,
+        c.model.dFF, c.learningRate, c.batchSize, c.epochs, c.maxSteps, c.seed, c.weightDecay, c.maxGradNorm, run.adapter,
+        r?.steps, r?.trainMs, r?.tokensProcessed, r?.targetsProcessed, perSecond(r?.targetsProcessed), perSecond(r?.tokensProcessed),
+        ...metricCells(r?.valid), ...metricCells(r?.test),
+      ];
+    }),
+  );
+}
+
+/** One row per step, with the validation metrics on the steps where they were measured. */
+export function runsCurvesCsv(runs: readonly RunRecord[]): string {
+  const rows: unknown[][] = [];
+  for (const run of runs) {
+    const validAt = new Map(run.evals.filter((e) => e.split === 'valid').map((e) => [e.step, e]));
+    for (const s of run.steps) {
+      const v = validAt.get(s.step);
+      rows.push([run.id, s.step, s.epoch, s.loss, s.elapsedMs, s.targetsPerSec, s.tokensPerSec, s.targets, s.tokens, v?.auc, v?.logLoss, v?.accuracy]);
+    }
+  }
+  return csv(
+    ['run_id', 'step', 'epoch', 'loss', 'elapsed_ms', 'targets_per_s', 'tokens_per_s', 'batch_targets', 'batch_tokens', 'valid_auc', 'valid_logloss', 'valid_accuracy'],
+    rows,
+  );
+}
+
+/** Everything about the runs (configs, curves, results); NaN metrics become null, as JSON requires. */
+export function runsJson(runs: readonly RunRecord[]): string {
+  return JSON.stringify({ format: 'dti-lab-runs/1', exportedAt: new Date().toISOString(), runs }, null, 2);
+}
+
+export function exportRuns(runs: readonly RunRecord[], format: 'summary-csv' | 'curves-csv' | 'json'): ExportFile {
+  const stamp = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
+  switch (format) {
+    case 'summary-csv':
+      return { filename: `dti-lab-runs-${stamp}.csv`, mime: 'text/csv', content: runsSummaryCsv(runs) };
+    case 'curves-csv':
+      return { filename: `dti-lab-curves-${stamp}.csv`, mime: 'text/csv', content: runsCurvesCsv(runs) };
+    case 'json':
+      return { filename: `dti-lab-runs-${stamp}.json`, mime: 'application/json', content: runsJson(runs) };
+  }
+}

@@ -1,0 +1,354 @@
+import { describe, expect, it, vi } from 'vitest';
+import { packPrompts, promptCost } from '../prompt/pack';
+import type { Metrics, TrainerEvent } from '../train/protocol';
+import { readSafetensors } from '../model/safetensors';
+import { EXPLAIN_STEPS } from './explain';
+import { createLabStore } from './lab-store';
+import { trainingCost } from './prompt-view';
+import { readyStore, waitFor } from './test-support';
+import { encodeHash } from './url-hash';
+
+const metrics = (auc: number): Metrics => ({ auc, logLoss: 0.6, accuracy: 0.7, count: 50 });
+const step = (n: number): TrainerEvent => ({
+  type: 'step',
+  step: n,
+  epoch: 1,
+  loss: 0.7 - n * 0.01,
+  targets: 40,
+  tokens: 900,
+  elapsedMs: n * 100,
+  targetsPerSec: 400,
+  tokensPerSec: 9000,
+});
+const done = (stopped = false): TrainerEvent => ({
+  type: 'done',
+  stopped,
+  steps: 3,
+  trainMs: 300,
+  tokensProcessed: 2700,
+  targetsProcessed: 120,
+  test: metrics(0.71),
+  valid: metrics(0.7),
+});
+
+describe('dataset and views', () => {
+  it('starts from the link: configuration, preset, the dataset, the check and the prompt view', async () => {
+    const { store } = await readyStore('#n=5&k=3&iso=window&ds=small');
+    const s = store.getState();
+    expect(s.config.n).toBe(5);
+    expect(s.config.k).toBe(3);
+    expect(s.dataset?.source).toEqual({ kind: 'builtin', preset: 'small' });
+    expect(s.check.errors).toEqual([]);
+    expect(s.check.trainTargets).toBeGreaterThan(0);
+    expect(s.promptView?.prompt.targets).toHaveLength(3);
+    expect(s.promptView?.reasons?.length).toBe(s.promptView!.prompt.tokens.length ** 2);
+    expect(s.webgpu.state).toBe('available');
+    expect(s.runsLoaded).toBe(true);
+  });
+
+  it('explains bad link values and keeps them out of the configuration', async () => {
+    const { store } = await readyStore('#n=abc&k=4');
+    expect(store.getState().linkProblems[0]).toMatch(/n to "abc"/);
+    expect(store.getState().config.n).toBe(10);
+    store.getState().dismissLinkProblems();
+    expect(store.getState().linkProblems).toEqual([]);
+  });
+
+  it('recomputes the mask view at once when k, n or the level change', async () => {
+    const { store } = await readyStore('#n=4&k=2&iso=window');
+    const before = store.getState().promptView!;
+    store.getState().setConfig({ k: 6 });
+    const afterK = store.getState().promptView!;
+    expect(afterK.prompt.targets).toHaveLength(6);
+    expect(afterK.prompt.tokens.length).toBeGreaterThan(before.prompt.tokens.length);
+    store.getState().setConfig({ isolation: 'strict' });
+    const strict = store.getState().promptView!;
+    expect(strict.allowedCells).toBeLessThan(afterK.allowedCells);
+    expect(strict.tiles.visited).toBeLessThanOrEqual(afterK.tiles.visited);
+    store.getState().setConfig({ n: 6 });
+    expect(store.getState().promptView!.prompt.interactionStart.length).toBe(6 + 6 + 1);
+  });
+
+  it('shows no leakage under strict and some under window (receptive field of the last target)', async () => {
+    const { store } = await readyStore('#n=3&k=6&iso=window&l=2');
+    store.getState().setFieldTarget(5);
+    expect(store.getState().promptView!.field!.leaked).toBeGreaterThan(0);
+    store.getState().setConfig({ isolation: 'strict' });
+    const field = store.getState().promptView!.field!;
+    expect(field.leaked).toBe(0);
+    expect(field.reached).toBeGreaterThan(0);
+  });
+
+  it('uses one target under SW whatever k says, and says so', async () => {
+    const { store } = await readyStore('#p=sw&k=8');
+    expect(store.getState().promptView!.prompt.targets).toHaveLength(1);
+    expect(store.getState().check.notes.join(' ')).toMatch(/k = 8 is not used/);
+  });
+
+  it('explains invalid combinations instead of clamping them', async () => {
+    const { store } = await readyStore();
+    store.getState().setModel({ dModel: 64, nHeads: 5 });
+    expect(store.getState().config.model.nHeads).toBe(5);
+    expect(store.getState().check.errors.join(' ')).toMatch(/divisible/);
+    store.getState().setConfig({ n: 150 });
+    expect(store.getState().check.errors.join(' ')).toMatch(/no training target has n = 150/);
+  });
+
+  it('steps through users with enough history', async () => {
+    const { store } = await readyStore('#n=10&k=2');
+    const first = store.getState().promptView!.userIndex;
+    store.getState().showOtherPrompt(1);
+    const second = store.getState().promptView!.userIndex;
+    expect(second).not.toBe(first);
+    store.getState().showOtherPrompt(-1);
+    expect(store.getState().promptView!.userIndex).toBe(first);
+  });
+
+  it('keeps the previous dataset when an upload fails, and shows where it failed', async () => {
+    const { store } = await readyStore();
+    const previous = store.getState().dataset;
+    const bad = new File(['this is not\na ratings file at all\n'], 'notes.txt', { type: 'text/plain' });
+    await store.getState().uploadFiles([bad]);
+    const s = store.getState();
+    expect(s.dataset).toBe(previous);
+    expect(s.datasetTask).toBeNull();
+    expect(s.datasetError?.message).toMatch(/notes\.txt/);
+    expect(s.uploadPreviews?.[0].error).not.toBeNull();
+  });
+
+  it('loads a valid uploaded CSV', async () => {
+    const { store } = await readyStore();
+    const rows = ['user,item,rating,timestamp'];
+    for (let u = 0; u < 4; u++) for (let t = 0; t < 30; t++) rows.push(`u${u},i${(u * 7 + t) % 25},${1 + ((u + t) % 5)},${1000 + t}`);
+    await store.getState().uploadFiles([new File([rows.join('\n')], 'ratings.csv')]);
+    const s = store.getState();
+    expect(s.datasetError).toBeNull();
+    expect(s.dataset?.source).toEqual({ kind: 'upload', files: ['ratings.csv'] });
+    expect(s.dataset?.stats.users).toBe(4);
+    expect(s.promptView).not.toBeNull();
+  });
+});
+
+describe('training cost', () => {
+  it('counts exactly what packPrompts packs, for SW and DTI', async () => {
+    const { store } = await readyStore();
+    const data = store.getState().dataset!.data;
+    for (const [n, k] of [[10, 1], [10, 10], [5, 7], [20, 50]]) {
+      const expected = promptCost(packPrompts(data, { n, k, split: 'train' }));
+      const counted = trainingCost(data, n, k);
+      expect(counted).toEqual({ prompts: expected.prompts, targets: expected.targets, tokens: expected.tokens, tokensPerTarget: expected.tokensPerTarget });
+    }
+  });
+});
+
+describe('training session', () => {
+  it('runs start → steps → eval → done, saves the run and then its model', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { store, deps } = await readyStore('#k=4&ds=small');
+      store.getState().startTraining();
+      let s = store.getState();
+      expect(s.session.state).toBe('running');
+      const runId = s.session.runId!;
+      expect(s.runs.find((r) => r.id === runId)?.status).toBe('running');
+      const start = deps.trainer.commands[0];
+      expect(start.type === 'start' && start.config.k).toBe(4);
+
+      deps.trainer.emit({ type: 'device', adapter: 'Test GPU', features: [] });
+      deps.trainer.emit({ type: 'status', phase: 'compile', message: 'Compiling', fraction: 0.5 });
+      expect(store.getState().session.status?.phase).toBe('compile');
+      deps.trainer.emit(step(1));
+      deps.trainer.emit(step(2));
+      // Steps are batched into the store.
+      expect(store.getState().runs.find((r) => r.id === runId)!.steps).toHaveLength(0);
+      vi.advanceTimersByTime(300);
+      expect(store.getState().runs.find((r) => r.id === runId)!.steps.map((p) => p.step)).toEqual([1, 2]);
+      deps.trainer.emit(step(3));
+      deps.trainer.emit({ type: 'eval', step: 3, split: 'valid', metrics: metrics(0.66) });
+      s = store.getState();
+      const run = s.runs.find((r) => r.id === runId)!;
+      expect(run.steps).toHaveLength(3); // an eval flushes pending steps first
+      expect(run.evals[0]).toMatchObject({ step: 3, split: 'valid', auc: 0.66 });
+      expect(run.adapter).toBe('Test GPU');
+
+      deps.trainer.emit(done());
+      s = store.getState();
+      expect(s.session.state).toBe('idle');
+      const finished = s.runs.find((r) => r.id === runId)!;
+      expect(finished.status).toBe('done');
+      expect(finished.result?.test.auc).toBe(0.71);
+      expect(deps.trainer.commandTypes()).toEqual(['start', 'export-model']);
+
+      const params = new Float32Array(16).fill(0.5);
+      deps.trainer.emit({ type: 'model', config: finished.config, params, vocabSize: 99, maxSeqLen: 80 });
+      vi.useRealTimers();
+      await waitFor(() => store.getState().runs.find((r) => r.id === runId)!.hasModel);
+      expect((await deps.storage.loadModel(runId))?.params.length).toBe(16);
+      const saved = await deps.storage.loadRuns();
+      expect(saved.find((r) => r.id === runId)?.status).toBe('done');
+      expect(saved.find((r) => r.id === runId)?.steps).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('pauses, resumes and stops', async () => {
+    const { store, deps } = await readyStore();
+    store.getState().startTraining();
+    store.getState().pauseTraining();
+    expect(store.getState().session.state).toBe('pausing');
+    deps.trainer.emit({ type: 'paused' });
+    expect(store.getState().session.state).toBe('paused');
+    store.getState().resumeTraining();
+    expect(store.getState().session.state).toBe('running');
+    store.getState().stopTraining();
+    expect(store.getState().session.state).toBe('stopping');
+    deps.trainer.emit(done(true));
+    expect(store.getState().session.state).toBe('idle');
+    expect(store.getState().runs[0].status).toBe('stopped');
+    expect(deps.trainer.commandTypes()).toEqual(['start', 'pause', 'resume', 'stop', 'export-model']);
+  });
+
+  it('records a failure on the run and next to the controls', async () => {
+    const { store, deps } = await readyStore();
+    store.getState().startTraining();
+    deps.trainer.emit({ type: 'error', kind: 'diverged', message: 'Training diverged at step 4' });
+    const s = store.getState();
+    expect(s.session.state).toBe('idle');
+    expect(s.runs[0].status).toBe('failed');
+    expect(s.runs[0].error?.kind).toBe('diverged');
+    expect(s.sessionError?.message).toMatch(/diverged/);
+  });
+
+  it('marks WebGPU unavailable when the worker finds none', async () => {
+    const { store, deps } = await readyStore();
+    store.getState().startTraining();
+    deps.trainer.emit({ type: 'error', kind: 'no-webgpu', message: 'WebGPU is not available: no adapter' });
+    expect(store.getState().webgpu.state).toBe('unavailable');
+    store.getState().startTraining();
+    expect(store.getState().sessionError?.message).toMatch(/cannot start.*WebGPU is not available/);
+    expect(deps.trainer.commandTypes()).toEqual(['start']);
+  });
+
+  it('refuses to start with an invalid configuration and says why', async () => {
+    const { store, deps } = await readyStore();
+    store.getState().setConfig({ learningRate: -1 });
+    store.getState().startTraining();
+    expect(store.getState().sessionError?.message).toMatch(/learning rate/);
+    expect(deps.trainer.commands).toHaveLength(0);
+  });
+
+  it('trains SW then DTI for a comparison and selects both runs', async () => {
+    const { store, deps } = await readyStore('#k=5&p=dti');
+    store.getState().startComparison();
+    const first = deps.trainer.commands[0];
+    expect(first.type === 'start' && first.config.paradigm).toBe('sw');
+    deps.trainer.emit(done());
+    const second = deps.trainer.commands[2];
+    expect(deps.trainer.commandTypes()).toEqual(['start', 'export-model', 'start']);
+    expect(second.type === 'start' && second.config.paradigm).toBe('dti');
+    expect(second.type === 'start' && second.config.k).toBe(5);
+    deps.trainer.emit(done());
+    const s = store.getState();
+    expect(s.session.state).toBe('idle');
+    expect(s.compareIds).toEqual(s.runs.map((r) => r.id));
+  });
+
+  it('marks a run that was live during a reload as interrupted', async () => {
+    const { store, deps } = await readyStore();
+    store.getState().startTraining();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // let the first save land
+    expect((await deps.storage.loadRuns())[0].status).toBe('running');
+    const reloaded = createLabStore(deps);
+    await reloaded.getState().loadRuns();
+    expect(reloaded.getState().runs[0].status).toBe('interrupted');
+    expect((await deps.storage.loadRuns())[0].status).toBe('interrupted');
+  });
+});
+
+describe('runs', () => {
+  it('exports runs as CSV and JSON, and a model as safetensors that imports back', async () => {
+    const { store, deps } = await readyStore('#d=32&h=2&l=1&ff=64');
+    store.getState().startTraining();
+    const runId = store.getState().session.runId!;
+    deps.trainer.emit(step(1));
+    deps.trainer.emit({ type: 'eval', step: 1, split: 'valid', metrics: metrics(0.6) });
+    deps.trainer.emit(done());
+    const csv = store.getState().exportRuns('summary-csv').content;
+    expect(csv.split('\n')[0]).toMatch(/^run_id,name,/);
+    expect(csv).toContain(runId);
+    expect(store.getState().exportRuns('curves-csv').content.split('\n')[1]).toMatch(new RegExp(`^${runId},1,1,`));
+    const json = JSON.parse(store.getState().exportRuns('json').content);
+    expect(json.runs[0].config.model.dModel).toBe(32);
+
+    expect(await store.getState().exportModel(runId)).toBeNull();
+    expect(store.getState().modelMessage?.kind).toBe('error');
+
+    const run = store.getState().runs[0];
+    const vocabSize = store.getState().dataset!.stats.vocabSize;
+    const maxSeqLen = 64;
+    const { paramLayout } = await import('../model/params');
+    const total = paramLayout({ ...run.config.model, vocabSize, maxSeqLen, seed: 1 }).total;
+    deps.trainer.emit({ type: 'model', config: run.config, params: new Float32Array(total).fill(0.25), vocabSize, maxSeqLen });
+    await waitFor(() => store.getState().runs[0].hasModel);
+    const file = await store.getState().exportModel(runId);
+    expect(file?.filename).toMatch(/\.safetensors$/);
+    const model = readSafetensors(file!.bytes);
+    expect(model.config).toEqual(run.config);
+    expect(model.extra?.run_id).toBe(runId);
+
+    await store.getState().importModel('copy.safetensors', file!.bytes.slice().buffer);
+    const imported = store.getState().runs[1];
+    expect(imported.status).toBe('imported');
+    expect(imported.result?.test.auc).toBe(0.71);
+    expect((await deps.storage.loadModel(imported.id))?.vocab.length).toBe(vocabSize);
+
+    await store.getState().importModel('junk.safetensors', new Uint8Array(3).buffer);
+    expect(store.getState().modelMessage?.text).toMatch(/junk\.safetensors: .*too short/);
+  });
+
+  it('copies a run configuration back into the editor and deletes runs', async () => {
+    const { store, deps } = await readyStore('#k=7');
+    store.getState().startTraining();
+    deps.trainer.emit(done());
+    store.getState().setConfig({ k: 2 });
+    const id = store.getState().runs[0].id;
+    store.getState().useRunConfig(id);
+    expect(store.getState().config.k).toBe(7);
+    await store.getState().renameRun(id, 'baseline');
+    expect(store.getState().runs[0].name).toBe('baseline');
+    await store.getState().deleteRun(id);
+    expect(store.getState().runs).toEqual([]);
+    expect(await deps.storage.loadRuns()).toEqual([]);
+  });
+});
+
+describe('explain mode', () => {
+  it('drives the real configuration step by step, and restores it on leaving', async () => {
+    const { store } = await readyStore('#k=1&p=dti&iso=strict&l=1');
+    const before = store.getState().config;
+    store.getState().openExplain();
+    expect(store.getState().config.paradigm).toBe('sw');
+    expect(store.getState().explainFacts?.sw.tokensPerTarget).toBeGreaterThan(store.getState().explainFacts!.dti.tokensPerTarget);
+    const leakage = EXPLAIN_STEPS.findIndex((s) => s.id === 'leakage');
+    store.getState().goToExplainStep(leakage);
+    const s = store.getState();
+    expect(s.config).toMatchObject({ paradigm: 'dti', k: 10, isolation: 'window' });
+    expect(s.config.model.nLayers).toBe(2);
+    expect(s.promptView?.field?.target).toBe(9);
+    expect(s.promptView?.field?.leaked).toBeGreaterThan(0);
+    store.getState().closeExplain(true);
+    expect(store.getState().config).toEqual(before);
+    expect(store.getState().explain.step).toBe(leakage);
+    store.getState().openExplain();
+    expect(store.getState().explain.step).toBe(leakage);
+    expect(store.getState().config.isolation).toBe('window');
+  });
+});
+
+it('writes a link that reproduces the configuration', async () => {
+  const { store } = await readyStore('#k=9&ds=small');
+  const hash = encodeHash({ config: store.getState().config, preset: store.getState().preset });
+  const { store: copy } = await readyStore(`#${hash}`);
+  expect(copy.getState().config).toEqual(store.getState().config);
+});

@@ -1,0 +1,153 @@
+import { PRESETS_ORDER, type Preset } from '../data';
+import { readSafetensors, writeSafetensors } from '../model/safetensors';
+import { exportRuns } from './export';
+import type { RunRecord, RunResult } from './run-types';
+import type { GetLab, LabDeps, RunsSlice, SetLab, SliceCreator } from './types';
+import { cloneConfig } from './url-hash';
+
+/** Saves a run, reporting (not throwing) a storage failure: the run stays in memory either way. */
+export async function saveRun(set: SetLab, deps: LabDeps, run: RunRecord): Promise<void> {
+  try {
+    await deps.storage.saveRun(run);
+  } catch (error) {
+    set({ storageProblem: `Runs cannot be saved in this browser (${(error as Error)?.message ?? error}); they last until the page closes.` });
+  }
+}
+
+/** Replaces one run in the list (runs are immutable records). */
+export function updateRun(set: SetLab, get: GetLab, id: string, change: (run: RunRecord) => RunRecord): RunRecord | null {
+  const run = get().runs.find((r) => r.id === id);
+  if (!run) return null;
+  const next = change(run);
+  set((s) => ({ runs: s.runs.map((r) => (r.id === id ? next : r)) }));
+  return next;
+}
+
+const fileSafe = (name: string) => name.replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '') || 'model';
+
+export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => ({
+  runs: [],
+  runsLoaded: false,
+  storageProblem: null,
+  compareIds: [],
+  baselineId: null,
+  modelMessage: null,
+  loadRuns: async () => {
+    let stored: RunRecord[];
+    try {
+      stored = await deps.storage.loadRuns();
+    } catch (error) {
+      set({ runsLoaded: true, storageProblem: `Saved runs could not be read (${(error as Error)?.message ?? error}).` });
+      return;
+    }
+    // A run still marked running was cut short by a reload or a closed tab: say so rather than show it as live.
+    const interrupted = stored.filter((r) => r.status === 'running').map((r) => ({ ...r, status: 'interrupted' as const }));
+    const byId = new Map(interrupted.map((r) => [r.id, r]));
+    const runs = stored.map((r) => byId.get(r.id) ?? r);
+    const live = get().runs.filter((r) => !runs.some((s) => s.id === r.id));
+    set({ runs: [...runs, ...live], runsLoaded: true });
+    for (const run of interrupted) await saveRun(set, deps, run);
+  },
+  deleteRun: async (id) => {
+    if (get().session.runId === id) return; // the live run is stopped first, then deleted
+    set((s) => ({
+      runs: s.runs.filter((r) => r.id !== id),
+      compareIds: s.compareIds.filter((c) => c !== id),
+      baselineId: s.baselineId === id ? null : s.baselineId,
+    }));
+    try {
+      await deps.storage.deleteRun(id);
+    } catch (error) {
+      set({ storageProblem: `The run could not be deleted from storage (${(error as Error)?.message ?? error}).` });
+    }
+  },
+  renameRun: async (id, name) => {
+    const run = updateRun(set, get, id, (r) => ({ ...r, name: name.trim() || r.name }));
+    if (run) await saveRun(set, deps, run);
+  },
+  toggleCompare: (id) =>
+    set((s) => ({ compareIds: s.compareIds.includes(id) ? s.compareIds.filter((c) => c !== id) : [...s.compareIds, id] })),
+  setBaseline: (id) => set({ baselineId: id }),
+  exportRuns: (format, ids) => {
+    const runs = ids ? get().runs.filter((r) => ids.includes(r.id)) : get().runs;
+    return exportRuns(runs, format);
+  },
+  exportModel: async (id) => {
+    const run = get().runs.find((r) => r.id === id);
+    const model = run?.hasModel ? await deps.storage.loadModel(id) : undefined;
+    if (!run || !model) {
+      set({ modelMessage: { kind: 'error', text: 'This run has no saved model (only finished runs keep their weights).' } });
+      return null;
+    }
+    const bytes = writeSafetensors({
+      config: model.config,
+      params: model.params,
+      vocabSize: model.vocabSize,
+      maxSeqLen: model.maxSeqLen,
+      extra: {
+        run_id: run.id,
+        run_name: run.name,
+        dataset: run.dataset.name,
+        dataset_preset: run.dataset.preset ?? '',
+        vocab: JSON.stringify(model.vocab),
+        ...(run.result ? { result: JSON.stringify(run.result) } : {}),
+      },
+    });
+    set({ modelMessage: null });
+    return { filename: `${fileSafe(run.name)}.safetensors`, bytes };
+  },
+  importModel: async (name, bytes) => {
+    let model;
+    try {
+      model = readSafetensors(bytes);
+    } catch (error) {
+      set({ modelMessage: { kind: 'error', text: `${name}: ${(error as Error).message}` } });
+      return;
+    }
+    const extra = model.extra ?? {};
+    const parse = <T>(text: string | undefined, fallback: T): T => {
+      try {
+        return text ? (JSON.parse(text) as T) : fallback;
+      } catch {
+        return fallback;
+      }
+    };
+    const preset = PRESETS_ORDER.includes(extra.dataset_preset as Preset) ? (extra.dataset_preset as Preset) : null;
+    const run: RunRecord = {
+      id: deps.newId(),
+      name: `${extra.run_name ?? name} (imported)`,
+      createdAt: deps.now(),
+      config: model.config,
+      dataset: { name: extra.dataset ?? 'unknown', preset, users: 0, interactions: 0 },
+      status: 'imported',
+      steps: [],
+      evals: [],
+      result: parse<RunResult | null>(extra.result, null),
+      error: null,
+      adapter: null,
+      hasModel: true,
+    };
+    set((s) => ({ runs: [...s.runs, run], modelMessage: { kind: 'info', text: `Imported ${name} as "${run.name}".` } }));
+    await saveRun(set, deps, run);
+    try {
+      await deps.storage.saveModel({
+        runId: run.id,
+        config: model.config,
+        params: model.params,
+        vocabSize: model.vocabSize,
+        maxSeqLen: model.maxSeqLen,
+        vocab: parse<string[]>(extra.vocab, []),
+        datasetName: run.dataset.name,
+      });
+    } catch (error) {
+      set({ storageProblem: `The imported model could not be saved (${(error as Error)?.message ?? error}).` });
+    }
+  },
+  useRunConfig: (id) => {
+    const run = get().runs.find((r) => r.id === id);
+    if (!run) return;
+    set({ config: cloneConfig(run.config) });
+    const preset = run.dataset.preset as Preset | null;
+    if (preset && preset !== get().preset) void get().loadBuiltin(preset);
+  },
+});

@@ -1,0 +1,85 @@
+/** Fakes of the store's ports for the store and component tests: the real data layer, a scripted trainer. */
+import { IDBFactory } from 'fake-indexeddb';
+import { DataError, type Preset, loadBuiltin, parseFiles, previewFiles } from '../data';
+import type { TrainerCommand, TrainerEvent } from '../train/protocol';
+import { createLabStore } from './lab-store';
+import { indexedDbStorage } from './persist';
+import type { DataPort, LabDeps, LoadedDataset, TrainerPort } from './types';
+
+/** The real data layer, run on the test's thread (the page runs it in the data worker). */
+export const inlineDataPort: DataPort = {
+  loadBuiltin: async (preset: Preset) => {
+    const result = loadBuiltin(preset);
+    return { data: result.dataset, stats: result.stats, source: { kind: 'builtin', preset }, format: result.format, files: result.files, skipped: result.skipped };
+  },
+  previewFiles: (files) => previewFiles(files),
+  loadFiles: async (files): Promise<LoadedDataset> => {
+    try {
+      const result = await parseFiles(files);
+      return {
+        data: result.dataset,
+        stats: result.stats,
+        source: { kind: 'upload', files: files.map((f) => f.name) },
+        format: result.format,
+        files: result.files,
+        skipped: result.skipped,
+      };
+    } catch (error) {
+      throw error instanceof DataError ? error.toInfo() : error;
+    }
+  },
+};
+
+/** A trainer that records commands; the test plays the worker by calling emit. */
+export class ScriptedTrainer implements TrainerPort {
+  readonly commands: TrainerCommand[] = [];
+  private handler: ((event: TrainerEvent) => void) | null = null;
+  terminated = false;
+  post(command: TrainerCommand): void {
+    this.commands.push(structuredClone(command));
+  }
+  listen(handler: (event: TrainerEvent) => void): void {
+    this.handler = handler;
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+  emit(event: TrainerEvent): void {
+    this.handler?.(event);
+  }
+  commandTypes(): string[] {
+    return this.commands.map((c) => c.type);
+  }
+}
+
+export function testDeps(overrides: Partial<LabDeps> = {}): LabDeps & { trainer: ScriptedTrainer } {
+  const trainer = new ScriptedTrainer();
+  let clock = 1_000_000;
+  let id = 0;
+  return {
+    data: inlineDataPort,
+    storage: indexedDbStorage(new IDBFactory()),
+    createTrainer: () => trainer,
+    detectWebGpu: async () => ({ available: true, message: 'test adapter' }),
+    now: () => (clock += 10),
+    newId: () => `run-${++id}`,
+    trainer,
+    ...overrides,
+  };
+}
+
+export async function readyStore(hash = '', overrides: Partial<LabDeps> = {}) {
+  const deps = testDeps(overrides);
+  const store = createLabStore(deps);
+  await store.getState().init(hash);
+  await waitFor(() => store.getState().dataset !== null && store.getState().datasetTask === null);
+  return { store, deps };
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

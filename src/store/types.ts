@@ -1,0 +1,172 @@
+/**
+ * The lab's state: one zustand store made of slices (dataset, config + views, runs, training session, explain mode).
+ * Components read it with selectors and call its actions; every effect (data worker, training worker, IndexedDB)
+ * goes through the ports of LabDeps so tests can replace them.
+ */
+import type { DataErrorInfo, DatasetStats, FilePreview, FormatId, LoadedFile, Preset, SkippedRows } from '../data';
+import type { TokenizedDataset } from '../prompt/types';
+import type { ModelSize, TrainConfig, TrainerCommand, TrainerEvent } from '../train/protocol';
+import type { FullConfigCheck, ModelPresetName } from './config-check';
+import type { ExportFile } from './export';
+import type { ExplainFacts } from './explain';
+import type { RunStorage } from './persist';
+import type { PromptView } from './prompt-view';
+import type { RunRecord } from './run-types';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ports
+
+export type DatasetSource = { kind: 'builtin'; preset: Preset } | { kind: 'upload'; files: string[] };
+
+export interface LoadedDataset {
+  data: TokenizedDataset;
+  stats: DatasetStats;
+  source: DatasetSource;
+  format: FormatId;
+  /** The files read and what each was taken for. */
+  files: LoadedFile[];
+  /** Rows left out while parsing, with the first few reasons. */
+  skipped: SkippedRows;
+}
+
+export interface DataProgress {
+  message: string;
+  /** 0..1, or null when the step has no measurable progress. */
+  fraction: number | null;
+}
+
+/** Loads datasets off the page's thread. Rejects with a DataErrorInfo-shaped error on bad input. */
+export interface DataPort {
+  loadBuiltin(preset: Preset, onProgress: (p: DataProgress) => void): Promise<LoadedDataset>;
+  /** Detects each file's format from its first bytes; a file's problem is in its preview, not thrown. */
+  previewFiles(files: File[]): Promise<FilePreview[]>;
+  loadFiles(files: File[], onProgress: (p: DataProgress) => void): Promise<LoadedDataset>;
+}
+
+/** The training worker, as the store sees it. */
+export interface TrainerPort {
+  post(command: TrainerCommand): void;
+  listen(handler: (event: TrainerEvent) => void): void;
+  terminate(): void;
+}
+
+export interface WebGpuSupport {
+  available: boolean;
+  /** The adapter when available; what is missing and how to enable it otherwise. */
+  message: string;
+}
+
+export interface LabDeps {
+  data: DataPort;
+  storage: RunStorage;
+  createTrainer: () => TrainerPort;
+  detectWebGpu: () => Promise<WebGpuSupport>;
+  now: () => number;
+  newId: () => string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Slices
+
+export interface DatasetSlice {
+  dataset: LoadedDataset | null;
+  /** The load in progress, if any. */
+  datasetTask: { kind: 'builtin' | 'upload'; label: string; progress: DataProgress } | null;
+  /** Why the last load failed; the previous dataset stays loaded. */
+  datasetError: DataErrorInfo | null;
+  /** What was detected in the files of the last upload (format, columns, first rows, or each file's problem). */
+  uploadPreviews: FilePreview[] | null;
+  loadBuiltin(preset: Preset): Promise<void>;
+  uploadFiles(files: File[]): Promise<void>;
+  dismissDatasetError(): void;
+}
+
+export interface ConfigSlice {
+  config: TrainConfig;
+  /** The built-in preset the link names (and that is loaded unless a file was uploaded). */
+  preset: Preset;
+  /** Values of the opened link that could not be used, explained. */
+  linkProblems: string[];
+  check: FullConfigCheck;
+  setConfig(patch: Partial<Omit<TrainConfig, 'model'>>): void;
+  setModel(patch: Partial<ModelSize>): void;
+  applyModelPreset(name: ModelPresetName): void;
+  /** Reads a URL hash (see url-hash.ts); loads the preset it names when that differs from the loaded one. */
+  applyHash(hash: string): void;
+  dismissLinkProblems(): void;
+}
+
+export interface ViewSlice {
+  /** The user whose first prompt the views show. */
+  viewUser: number;
+  /** Target (index into the prompt's targets) whose receptive field is overlaid; null = none. */
+  fieldTarget: number | null;
+  promptView: PromptView | null;
+  /** Why there is no prompt to show, when there is none. */
+  promptViewProblem: string | null;
+  showOtherPrompt(direction: 1 | -1): void;
+  setFieldTarget(target: number | null): void;
+}
+
+export interface RunsSlice {
+  runs: RunRecord[];
+  runsLoaded: boolean;
+  /** Set when runs cannot be saved (IndexedDB missing or failing): they then last until the page closes. */
+  storageProblem: string | null;
+  compareIds: string[];
+  baselineId: string | null;
+  /** Outcome of the last model import or export. */
+  modelMessage: { kind: 'error' | 'info'; text: string } | null;
+  loadRuns(): Promise<void>;
+  deleteRun(id: string): Promise<void>;
+  renameRun(id: string, name: string): Promise<void>;
+  toggleCompare(id: string): void;
+  setBaseline(id: string): void;
+  exportRuns(format: 'summary-csv' | 'curves-csv' | 'json', ids?: string[]): ExportFile;
+  /** The trained model of a run as a safetensors file (null with modelMessage set when there is none). */
+  exportModel(id: string): Promise<{ filename: string; bytes: Uint8Array } | null>;
+  importModel(name: string, bytes: ArrayBuffer): Promise<void>;
+  /** Copies a run's configuration into the editor (and the link). */
+  useRunConfig(id: string): void;
+}
+
+export type SessionState = 'idle' | 'running' | 'pausing' | 'paused' | 'stopping';
+
+export interface SessionSlice {
+  webgpu: { state: 'checking' | 'available' | 'unavailable'; message: string };
+  session: {
+    state: SessionState;
+    runId: string | null;
+    /** What the worker is doing (device, compile, prepare, train, evaluate). */
+    status: Extract<TrainerEvent, { type: 'status' }> | null;
+    /** Configs still to train after the current run (the SW-vs-DTI comparison queues two). */
+    queue: TrainConfig[];
+  };
+  /** The last run's failure, shown next to the training controls. */
+  sessionError: { kind: string; message: string } | null;
+  checkWebGpu(): Promise<void>;
+  startTraining(): void;
+  /** Trains the current configuration as SW and then as DTI, for the comparison view. */
+  startComparison(): void;
+  pauseTraining(): void;
+  resumeTraining(): void;
+  stopTraining(): void;
+}
+
+export interface ExplainSlice {
+  explain: { open: boolean; step: number; savedConfig: TrainConfig | null; savedFieldTarget: number | null };
+  explainFacts: ExplainFacts | null;
+  openExplain(): void;
+  /** Leaves the walk; restore = put back the configuration from before it. The step is kept for resuming. */
+  closeExplain(restore: boolean): void;
+  goToExplainStep(step: number): void;
+}
+
+export interface LabState extends DatasetSlice, ConfigSlice, ViewSlice, RunsSlice, SessionSlice, ExplainSlice {
+  /** Starts the lab: WebGPU check, saved runs, the dataset the link names. */
+  init(hash: string): Promise<void>;
+}
+
+export type SetLab = (partial: Partial<LabState> | ((state: LabState) => Partial<LabState>)) => void;
+export type GetLab = () => LabState;
+export type SliceCreator<T> = (set: SetLab, get: GetLab, deps: LabDeps) => T;

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/protocol';
+import { decodeHash, encodeHash } from './url-hash';
+
+const custom: TrainConfig = {
+  n: 20,
+  k: 35,
+  paradigm: 'sw',
+  isolation: 'sum-isolated',
+  model: { dModel: 96, nHeads: 3, nLayers: 5, dFF: 384, positionEncoding: 'alibi' },
+  learningRate: 0.0007,
+  batchSize: 48,
+  epochs: 3,
+  maxSteps: 250,
+  seed: 42,
+  weightDecay: 0.05,
+  maxGradNorm: 0.5,
+  evalEvery: 25,
+};
+
+describe('URL hash', () => {
+  it('round-trips every field of the configuration and the preset', () => {
+    const hash = encodeHash({ config: custom, preset: 'medium' });
+    const decoded = decodeHash(`#${hash}`);
+    expect(decoded.problems).toEqual([]);
+    expect(decoded.config).toEqual(custom);
+    expect(decoded.preset).toBe('medium');
+  });
+
+  it('writes every field, so a link keeps its meaning if defaults change', () => {
+    const params = new URLSearchParams(encodeHash({ config: DEFAULT_TRAIN_CONFIG, preset: 'small' }));
+    for (const key of ['ds', 'n', 'k', 'p', 'iso', 'pe', 'd', 'h', 'l', 'ff', 'lr', 'bs', 'ep', 'steps', 'seed', 'wd', 'clip', 'eval']) {
+      expect(params.has(key), key).toBe(true);
+    }
+  });
+
+  it('fills missing fields from the defaults without complaint (short hand-written links)', () => {
+    const decoded = decodeHash('#k=4&iso=window');
+    expect(decoded.problems).toEqual([]);
+    expect(decoded.config).toEqual({ ...DEFAULT_TRAIN_CONFIG, k: 4, isolation: 'window' });
+    expect(decoded.preset).toBe('small');
+  });
+
+  it('explains values it cannot parse and keeps the default for them', () => {
+    const decoded = decodeHash('#n=ten&iso=leaky&ds=huge&lr=&k=5');
+    expect(decoded.config.n).toBe(DEFAULT_TRAIN_CONFIG.n);
+    expect(decoded.config.isolation).toBe(DEFAULT_TRAIN_CONFIG.isolation);
+    expect(decoded.config.learningRate).toBe(DEFAULT_TRAIN_CONFIG.learningRate);
+    expect(decoded.config.k).toBe(5);
+    expect(decoded.preset).toBe('small');
+    expect(decoded.problems).toHaveLength(4);
+    expect(decoded.problems.join(' ')).toMatch(/n to "ten", which is not a number; using 10/);
+    expect(decoded.problems.join(' ')).toMatch(/isolation level to "leaky".*using strict/);
+    expect(decoded.problems.join(' ')).toMatch(/dataset preset to "huge"/);
+  });
+
+  it('keeps parsed out-of-range values for the configuration check to explain (never clamps)', () => {
+    const decoded = decodeHash('#k=0&h=5&d=64');
+    expect(decoded.problems).toEqual([]);
+    expect(decoded.config.k).toBe(0);
+    expect(decoded.config.model.nHeads).toBe(5);
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * Summaries of experiment runs (headless runner and the page's sweep): runs that differ only in seed form one row,
+ * with mean and spread of test metrics and training time, and the speed-up against the sliding-window row.
+ */
+import { effectiveK } from './config';
+import type { Metrics, TrainConfig } from './protocol';
+
+export interface ExperimentRun {
+  config: TrainConfig;
+  steps: number;
+  trainMs: number;
+  tokensProcessed: number;
+  targetsProcessed: number;
+  valid: Metrics;
+  test: Metrics;
+  curve: { step: number; loss: number }[];
+  validCurve: { step: number; auc: number; logLoss: number }[];
+}
+
+export interface Spread {
+  mean: number;
+  /** Sample standard deviation (0 for a single seed). */
+  std: number;
+}
+
+export interface SummaryRow {
+  label: string;
+  paradigm: TrainConfig['paradigm'];
+  k: number;
+  isolation: TrainConfig['isolation'];
+  positionEncoding: TrainConfig['model']['positionEncoding'];
+  seeds: number;
+  testAuc: Spread;
+  testLogLoss: Spread;
+  trainSeconds: Spread;
+  tokens: number;
+  /** Training time of the matching SW row divided by this row's (NaN without a SW row). */
+  speedUp: number;
+  /** This row's mean test AUC minus the SW row's. */
+  aucVsSw: number;
+}
+
+export function spread(values: number[]): Spread {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance = values.length > 1 ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1) : 0;
+  return { mean, std: Math.sqrt(variance) };
+}
+
+/** Everything but the seed and the paradigm-specific fields: runs with equal keys are compared. */
+function modelKey(config: TrainConfig): string {
+  const { seed: _seed, paradigm: _paradigm, k: _k, isolation: _isolation, ...rest } = config;
+  return JSON.stringify({ ...rest, model: { ...config.model, positionEncoding: undefined } });
+}
+
+function rowKey(config: TrainConfig): string {
+  const k = effectiveK(config);
+  const isolation = k === 1 ? 'sw' : config.isolation;
+  return `${modelKey(config)}|${k}|${isolation}|${config.model.positionEncoding}`;
+}
+
+export function summarizeRuns(runs: readonly ExperimentRun[]): { rows: SummaryRow[]; markdown: string } {
+  const groups = new Map<string, ExperimentRun[]>();
+  for (const run of runs) {
+    const key = rowKey(run.config);
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  const summarized = [...groups.values()].map((group) => {
+    const config = group[0].config;
+    const k = effectiveK(config);
+    const row: SummaryRow = {
+      label: k === 1 ? `SW (${config.model.positionEncoding})` : `DTI k=${k} ${config.isolation} ${config.model.positionEncoding}`,
+      paradigm: k === 1 ? 'sw' : 'dti',
+      k,
+      isolation: config.isolation,
+      positionEncoding: config.model.positionEncoding,
+      seeds: group.length,
+      testAuc: spread(group.map((r) => r.test.auc)),
+      testLogLoss: spread(group.map((r) => r.test.logLoss)),
+      trainSeconds: spread(group.map((r) => r.trainMs / 1000)),
+      tokens: spread(group.map((r) => r.tokensProcessed)).mean,
+      speedUp: NaN,
+      aucVsSw: NaN,
+    };
+    return { model: modelKey(config), row };
+  });
+  // Each row is compared with the SW row of the same model, preferring the same position encoding.
+  const swRows = summarized.filter((s) => s.row.k === 1);
+  for (const { model, row } of summarized) {
+    const sameModel = swRows.filter((s) => s.model === model);
+    const sw = (sameModel.find((s) => s.row.positionEncoding === row.positionEncoding) ?? sameModel[0])?.row;
+    if (!sw) continue;
+    row.speedUp = sw.trainSeconds.mean / row.trainSeconds.mean;
+    row.aucVsSw = row.testAuc.mean - sw.testAuc.mean;
+  }
+  const rows = summarized.map((s) => s.row);
+  const fmt = (s: Spread, digits: number) => (s.std > 0 ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits));
+  const markdown = [
+    '| run | seeds | test AUC | test LogLoss | train s | tokens | speed-up vs SW | ΔAUC vs SW |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.seeds} | ${fmt(r.testAuc, 4)} | ${fmt(r.testLogLoss, 4)} | ${fmt(r.trainSeconds, 1)} | ${Math.round(r.tokens)} | ${Number.isNaN(r.speedUp) ? '–' : `${r.speedUp.toFixed(2)}×`} | ${Number.isNaN(r.aucVsSw) ? '–' : r.aucVsSw.toFixed(4)} |`,
+    ),
+  ].join('\n');
+  return { rows, markdown };
+}

@@ -1,0 +1,134 @@
+import { ISOLATION_LEVELS, type IsolationLevel, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
+import { useLab } from '../store';
+import { MODEL_PRESETS, type ModelPresetName, modelPresetOf } from '../store/config-check';
+import type { Paradigm } from '../train/protocol';
+import { NumberField, RadioGroup, Section, SelectField } from './controls';
+import { fmtInt } from './format';
+
+export const ISOLATION_HELP: Record<IsolationLevel, string> = {
+  'full-causal': 'Naive packing: every token sees everything before it, including other targets and their labels’ summaries.',
+  window: 'Plain DTI: each token sees only its own interaction and the n before it (windowed causal attention).',
+  'sum-isolated': 'Window, and no token reads another interaction’s [SUM] (the light fix for leakage).',
+  strict: 'Exact: item and label tokens read only their own interaction; only [SUM] reads the window. DTI = SW.',
+};
+
+const POSITION_HELP: Record<PositionEncoding, string> = {
+  learned: 'Learned absolute positions: target j sits at a position SW never shows (the positional-bias baseline).',
+  rope: 'RoPE: attention depends on relative distance only, so a packed target looks like a SW target.',
+  alibi: 'ALiBi: a per-head penalty growing with distance; relative, no learned positions.',
+  none: 'No position signal except the causal mask itself.',
+};
+
+const PARADIGMS: { value: Paradigm; label: string }[] = [
+  { value: 'sw', label: 'Sliding window (SW)' },
+  { value: 'dti', label: 'DTI' },
+];
+
+type PresetChoice = ModelPresetName | 'custom';
+
+export function ConfigPanel() {
+  const config = useLab((s) => s.config);
+  const check = useLab((s) => s.check);
+  const setConfig = useLab((s) => s.setConfig);
+  const setModel = useLab((s) => s.setModel);
+  const applyModelPreset = useLab((s) => s.applyModelPreset);
+  const preset: PresetChoice = modelPresetOf(config.model) ?? 'custom';
+  const m = config.model;
+
+  return (
+    <Section id="config" title="Configuration" intro="Everything here is in the page’s link: copy the address to share this exact experiment.">
+      <RadioGroup
+        label="Paradigm"
+        help={config.paradigm === 'sw' ? 'One prompt per target: n context interactions, then the target.' : 'k targets share one prompt after n context interactions.'}
+        value={config.paradigm}
+        options={PARADIGMS}
+        onChange={(paradigm) => setConfig({ paradigm })}
+      />
+      <div className="field-row">
+        <NumberField label="n (context)" help="Interactions each target may read before it." value={config.n} min={1} onChange={(n) => setConfig({ n })} />
+        <NumberField label="k (targets per prompt)" help="Targets packed into one DTI prompt; SW uses 1." value={config.k} min={1} onChange={(k) => setConfig({ k })} />
+      </div>
+      <SelectField
+        label="Isolation level"
+        help={ISOLATION_HELP[config.isolation]}
+        value={config.isolation}
+        options={ISOLATION_LEVELS.map((level) => ({ value: level, label: level }))}
+        onChange={(isolation) => setConfig({ isolation })}
+      />
+      <SelectField
+        label="Position encoding"
+        help={POSITION_HELP[m.positionEncoding]}
+        value={m.positionEncoding}
+        options={POSITION_ENCODINGS.map((pe) => ({ value: pe, label: pe }))}
+        onChange={(positionEncoding) => setModel({ positionEncoding })}
+      />
+      <SelectField<PresetChoice>
+        label="Model size"
+        help={preset === 'custom' ? 'Sizes set by hand below.' : `${MODEL_PRESETS[preset].description}.`}
+        value={preset}
+        options={[
+          ...(Object.keys(MODEL_PRESETS) as ModelPresetName[]).map((name) => ({
+            value: name,
+            label: `${name} (d=${MODEL_PRESETS[name].dModel}, ${MODEL_PRESETS[name].nLayers} layer${MODEL_PRESETS[name].nLayers > 1 ? 's' : ''})`,
+          })),
+          { value: 'custom', label: 'custom' },
+        ]}
+        onChange={(name) => name !== 'custom' && applyModelPreset(name)}
+      />
+      <div className="field-row">
+        <NumberField label="Layers" help="Transformer blocks (L)." value={m.nLayers} min={1} onChange={(nLayers) => setModel({ nLayers })} />
+        <NumberField label="d_model" help="Width of every token’s hidden state." value={m.dModel} min={4} onChange={(dModel) => setModel({ dModel })} />
+      </div>
+      <div className="field-row">
+        <NumberField label="Heads" help="Attention heads; must divide d_model." value={m.nHeads} min={1} onChange={(nHeads) => setModel({ nHeads })} />
+        <NumberField label="d_ff" help="Hidden width of each MLP." value={m.dFF} min={4} onChange={(dFF) => setModel({ dFF })} />
+      </div>
+      <div className="field-row">
+        <NumberField label="Learning rate" help="Peak AdamW step size (warm-up, then cosine)." value={config.learningRate} step="any" onChange={(learningRate) => setConfig({ learningRate })} />
+        <NumberField label="Batch size" help="Prompts per training step." value={config.batchSize} min={1} onChange={(batchSize) => setConfig({ batchSize })} />
+      </div>
+      <div className="field-row">
+        <NumberField label="Epochs" help="Passes over the training prompts." value={config.epochs} min={1} onChange={(epochs) => setConfig({ epochs })} />
+        <NumberField label="Max steps" help="Stop after this many steps (0 = all epochs)." value={config.maxSteps} min={0} onChange={(maxSteps) => setConfig({ maxSteps })} />
+      </div>
+      <div className="field-row">
+        <NumberField label="Seed" help="Same seed, same data order and initial weights." value={config.seed} min={0} onChange={(seed) => setConfig({ seed })} />
+        <NumberField label="Eval every" help="Validate every this many steps (0 = each epoch)." value={config.evalEvery} min={0} onChange={(evalEvery) => setConfig({ evalEvery })} />
+      </div>
+      <details>
+        <summary>Optimizer details</summary>
+        <div className="field-row">
+          <NumberField label="Weight decay" help="AdamW decay on matrices only." value={config.weightDecay} step="any" onChange={(weightDecay) => setConfig({ weightDecay })} />
+          <NumberField label="Gradient clip" help="Max global gradient norm (0 = off)." value={config.maxGradNorm} step="any" onChange={(maxGradNorm) => setConfig({ maxGradNorm })} />
+        </div>
+      </details>
+      <div aria-live="polite" className="config-check">
+        {check.errors.length > 0 && (
+          <div className="message error" role="alert">
+            <strong>This configuration cannot train:</strong>
+            <ul>
+              {check.errors.map((e) => (
+                <li key={e}>{e}</li>
+              ))}
+            </ul>
+          </div>
+        )}
+        {check.notes.length > 0 && (
+          <div className="message note">
+            <strong>Worth knowing:</strong>
+            <ul>
+              {check.notes.map((note) => (
+                <li key={note}>{note}</li>
+              ))}
+            </ul>
+          </div>
+        )}
+        {check.trainTargets !== null && check.errors.length === 0 && (
+          <p className="help">
+            {fmtInt(check.trainTargets)} training targets; the longest prompt has {fmtInt(check.longestPrompt)} tokens.
+          </p>
+        )}
+      </div>
+    </Section>
+  );
+}

@@ -1,0 +1,92 @@
+/**
+ * The mask picture's pixels and words: one pixel per (query, key) cell, coloured by why the cell is allowed or
+ * blocked; the key tiles the attention kernel skips are striped. Pure functions, so they are tested without a canvas.
+ */
+import type { CellReason } from '../prompt/mask';
+import { CELL_REASONS } from '../prompt/dense-mask';
+import { type IsolationLevel, type PackedPrompt, ROLE_ITEM, ROLE_LABEL, ROLE_SUM, TOKEN_LIKE } from '../prompt/types';
+
+/** Colour-blind-safe (Okabe–Ito) colours per reason, with the legend's words. */
+export const REASON_STYLE: Record<CellReason, { rgb: [number, number, number]; label: string }> = {
+  allowed: { rgb: [0, 114, 178], label: 'allowed' },
+  future: { rgb: [236, 236, 236], label: 'blocked: causal (key after query)' },
+  'outside-window': { rgb: [230, 159, 0], label: 'blocked: outside the n-interaction window' },
+  'other-sum': { rgb: [204, 121, 167], label: "blocked: another interaction's [SUM]" },
+  isolated: { rgb: [213, 94, 0], label: 'blocked: isolation (strict)' },
+  padding: { rgb: [255, 255, 255], label: 'padding' },
+};
+
+/** Reasons shown in the legend, in reading order. */
+export const LEGEND_REASONS: readonly CellReason[] = ['allowed', 'future', 'outside-window', 'other-sum', 'isolated'];
+
+export function reasonHex(reason: CellReason): string {
+  return `#${REASON_STYLE[reason].rgb.map((c) => c.toString(16).padStart(2, '0')).join('')}`;
+}
+
+const STRIPE_PERIOD = 4;
+const STRIPE_DARKEN = 0.55;
+
+/**
+ * RGBA pixels (L×L, row = query) of a reasons array (codes of CELL_REASONS). Cells in key tiles before a query
+ * tile's firstVisitedTile are striped: the kernel never loads those tiles.
+ */
+export function paintMask(
+  reasons: Uint8Array,
+  L: number,
+  skipped: { tile: number; firstVisitedTile: Int32Array } | null,
+): Uint8ClampedArray<ArrayBuffer> {
+  const pixels = new Uint8ClampedArray(L * L * 4);
+  const palette = CELL_REASONS.map((reason) => REASON_STYLE[reason].rgb);
+  for (let q = 0; q < L; q++) {
+    const skipBefore = skipped ? skipped.firstVisitedTile[Math.floor(q / skipped.tile)] * skipped.tile : 0;
+    for (let p = 0; p < L; p++) {
+      const [r, g, b] = palette[reasons[q * L + p]];
+      const o = (q * L + p) * 4;
+      const stripe = p < skipBefore && (q + p) % STRIPE_PERIOD === 0;
+      const f = stripe ? STRIPE_DARKEN : 1;
+      pixels[o] = r * f;
+      pixels[o + 1] = g * f;
+      pixels[o + 2] = b * f;
+      pixels[o + 3] = 255;
+    }
+  }
+  return pixels;
+}
+
+/** "token 12: target 2 (interaction 11), [SUM]" */
+export function describeToken(prompt: PackedPrompt, n: number, vocab: readonly string[], t: number): string {
+  const i = prompt.interaction[t];
+  const owner = i < n ? `context ${i + 1}` : `target ${i - n + 1}`;
+  const role = prompt.role[t];
+  const word = vocab[prompt.tokens[t]] ?? '?';
+  const what =
+    role === ROLE_SUM
+      ? '[SUM]'
+      : role === ROLE_LABEL
+        ? `label ${prompt.tokens[t] === TOKEN_LIKE ? '[LIKE]' : '[DISLIKE]'}`
+        : role === ROLE_ITEM
+          ? `item word "${word}"`
+          : 'padding';
+  return `token ${t} (${owner}, ${what})`;
+}
+
+/** Why query q may or may not attend key p, in one sentence. */
+export function explainCell(reason: CellReason, prompt: PackedPrompt, n: number, level: IsolationLevel, q: number, p: number): string {
+  const iq = prompt.interaction[q];
+  const ip = prompt.interaction[p];
+  switch (reason) {
+    case 'allowed':
+      if (iq === ip) return 'allowed: same interaction';
+      return level === 'full-causal' ? 'allowed: naive packing lets every earlier token through' : `allowed: interaction ${ip} is inside the window [${Math.max(0, iq - n)}, ${iq}]`;
+    case 'future':
+      return 'blocked by causality: the key comes after the query';
+    case 'outside-window':
+      return `blocked: interaction ${ip} is more than n = ${n} interactions before interaction ${iq}`;
+    case 'other-sum':
+      return `blocked: the key is the [SUM] of interaction ${ip}, which summarises a window the query must not see`;
+    case 'isolated':
+      return 'blocked by strict isolation: item and label tokens only read their own interaction; only [SUM] reads across';
+    case 'padding':
+      return 'padding';
+  }
+}
