@@ -16,6 +16,13 @@ export type ColumnMapping = Partial<Record<ColumnKey, string>>;
 
 export type FileRole = 'ratings' | 'items' | 'unused';
 
+/** A file whose columns could not all be found: carries the column names, so the page can offer a mapping. */
+export class MissingColumnsError extends DataError {
+  constructor(problem: string, expected: string, file: string, line: number, readonly columnNames: string[]) {
+    super(problem, expected, file, line);
+  }
+}
+
 /** A file name and contents; a browser File is one. */
 export interface NamedBlob extends Blob {
   readonly name: string;
@@ -46,14 +53,17 @@ export interface DetectedFile extends FileLayout {
 
 export interface DetectOptions {
   columns: ColumnMapping;
-  /** Text encoding of CSV/TSV/JSON Lines files; null: UTF-8 unless the bytes are not valid UTF-8 (then cp1252). */
+  /**
+   * Overrides every file's text encoding. null: the format's own (MovieLens, BookCrossing: cp1252, a superset of
+   * Latin-1); CSV/TSV/JSON Lines: UTF-8 unless the first 64 KiB are not valid UTF-8 (then cp1252).
+   */
   encoding: TextEncodingName | null;
 }
 
-export const SNIFF_BYTES = 64 * 1024;
+const SNIFF_BYTES = 64 * 1024;
 const SAMPLE_ROWS = 10;
 
-export const EXPECTED_FORMATS =
+const EXPECTED_FORMATS =
   'one of: MovieLens-100K u.data (user⇥item⇥rating⇥timestamp) with optional u.item, MovieLens-1M ratings.dat ' +
   '(user::item::rating::timestamp) with optional movies.dat, BookCrossing BX-Book-Ratings.csv with optional ' +
   'BX-Books.csv, a CSV/TSV file with a header row (user, item, rating or label, optional timestamp, title, genres), ' +
@@ -66,15 +76,13 @@ const ML100K_GENRES = [
 ];
 
 /** Files that come with the supported datasets but carry nothing the lab uses. */
-const COMPANION_FILES: Record<string, string> = {
-  'u.user': 'MovieLens-100K users',
-  'u.genre': 'MovieLens-100K genre list',
-  'u.info': 'MovieLens-100K summary',
-  'u.occupation': 'MovieLens-100K occupations',
-  'users.dat': 'MovieLens-1M users',
-  'bx-users.csv': 'BookCrossing users',
-  readme: 'a README',
-  'readme.txt': 'a README',
+const COMPANION_FILES: Record<string, [FormatId, string]> = {
+  'u.user': ['movielens-100k', 'MovieLens-100K users'],
+  'u.genre': ['movielens-100k', 'MovieLens-100K genre list'],
+  'u.info': ['movielens-100k', 'MovieLens-100K summary'],
+  'u.occupation': ['movielens-100k', 'MovieLens-100K occupations'],
+  'users.dat': ['movielens-1m', 'MovieLens-1M users'],
+  'bx-users.csv': ['bookcrossing', 'BookCrossing users'],
 };
 
 /** Usual names of each column in CSV/TSV/JSON Lines files, compared lower-case without punctuation. */
@@ -104,11 +112,13 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
   if (firstIndex === -1) throw new DataError('the file holds only blank lines', EXPECTED_FORMATS, file.name);
   const firstLine = firstIndex + 1;
   const companion = COMPANION_FILES[file.name.toLowerCase()];
-  const layout =
-    (companion ? unusedLayout(`${companion} (not used)`) : null) ??
+  const detected =
+    (companion ? unusedLayout(...companion) : null) ??
     fixedLayout(lines[firstIndex]) ??
-    headerLayout(lines.slice(firstIndex).join('\n'), file.name, firstLine, options, sniffEncoding);
-  const sampleText = layout.encoding === sniffEncoding ? lines.join('\n') : completeLines(decodeText(new TextDecoder(layout.encoding), bytes), complete).join('\n');
+    headerLayout(lines.slice(firstIndex).join('\n'), file.name, firstLine, options.columns, sniffEncoding);
+  const layout = { ...detected, encoding: options.encoding ?? detected.encoding };
+  const sampleText =
+    layout.encoding === sniffEncoding ? lines.join('\n') : completeLines(decodeText(new TextDecoder(layout.encoding), bytes), complete).join('\n');
   return { ...layout, name: file.name, size: file.size, sample: await sampleRows(sampleText, layout) };
 }
 
@@ -144,11 +154,11 @@ function completeLines(text: string, complete: boolean): string[] {
   return lines;
 }
 
-function unusedLayout(description: string): FileLayout {
+function unusedLayout(format: FormatId, what: string): FileLayout {
   return {
-    format: 'csv',
+    format,
     role: 'unused',
-    description,
+    description: `${what} (not used)`,
     encoding: 'utf-8',
     syntax: { kind: 'delimited', delimiter: ',', quoted: true },
     hasHeader: false,
@@ -184,7 +194,7 @@ function fixedLayout(line: string): FileLayout | null {
       columns: { item: 0, title: 1, genres: 2 },
     };
   }
-  if (doubleColon.length === 5 && isInteger(doubleColon[0])) return unusedLayout('MovieLens-1M users (not used)');
+  if (doubleColon.length === 5 && isInteger(doubleColon[0])) return unusedLayout('movielens-1m', 'MovieLens-1M users');
   const tabs = line.split('\t');
   if (tabs.length === 4 && tabs.every(isNumber)) {
     return {
@@ -218,17 +228,16 @@ function headerLayout(
   text: string,
   fileName: string,
   firstLine: number,
-  options: DetectOptions,
-  sniffEncoding: TextEncodingName,
+  mapping: ColumnMapping,
+  encoding: TextEncodingName,
 ): FileLayout {
   const firstText = text.slice(0, text.indexOf('\n') === -1 ? text.length : text.indexOf('\n')).trim();
-  const encoding = options.encoding ?? sniffEncoding;
   if (firstText.startsWith('[')) {
     throw new DataError('this is a JSON array', 'JSON Lines: one JSON object per line, no enclosing [ ]', fileName, firstLine);
   }
   if (firstText.startsWith('{')) {
     const keys = jsonKeys(text, fileName, firstLine);
-    return genericLayout('jsonl', 'JSON Lines', { kind: 'jsonl', keys }, keys, false, encoding, options, fileName, firstLine);
+    return genericLayout('jsonl', 'JSON Lines', { kind: 'jsonl', keys }, keys, false, encoding, mapping, fileName, firstLine);
   }
   const guess = Papa.parse<string[]>(text, { delimitersToGuess: [',', '\t', ';', '|'], preview: 10, skipEmptyLines: true });
   if (guess.errors.some((error) => error.code === 'UndetectableDelimiter') || guess.data.length === 0) {
@@ -252,9 +261,9 @@ function headerLayout(
   if (delimiter === ';' && normalized.startsWith('isbn,booktitle,bookauthor')) {
     return bookCrossingLayout('items', 'BookCrossing books ("ISBN";"Book-Title";"Book-Author";…)', header, { item: 0, title: 1 });
   }
-  if (delimiter === ';' && normalized === 'userid,location,age') return unusedLayout('BookCrossing users (not used)');
+  if (delimiter === ';' && normalized === 'userid,location,age') return unusedLayout('bookcrossing', 'BookCrossing users');
   const kind = delimiter === '\t' ? 'TSV' : `CSV (delimiter "${delimiter}")`;
-  return genericLayout('csv', kind, syntax, header, true, encoding, options, fileName, firstLine);
+  return genericLayout('csv', kind, syntax, header, true, encoding, mapping, fileName, firstLine);
 }
 
 function bookCrossingLayout(
@@ -303,14 +312,14 @@ function genericLayout(
   names: string[],
   hasHeader: boolean,
   encoding: TextEncodingName,
-  options: DetectOptions,
+  mapping: ColumnMapping,
   fileName: string,
   firstLine: number,
 ): FileLayout {
   const normalized = names.map(normalizeName);
   const columns: FileLayout['columns'] = {};
   for (const key of COLUMN_KEYS) {
-    const mapped = options.columns[key];
+    const mapped = mapping[key];
     const byMapping = mapped === undefined ? -1 : normalized.indexOf(normalizeName(mapped));
     const index = byMapping !== -1 ? byMapping : normalized.findIndex((name) => COLUMN_SYNONYMS[key].includes(name));
     if (index !== -1) columns[key] = index;
@@ -327,11 +336,12 @@ function genericLayout(
   }
   const missing = (['user', 'item'] as const).filter((key) => !has(key)).map((key) => `no ${key} column`);
   if (!has('rating') && !has('label')) missing.push('no rating (or label) column');
-  throw new DataError(
+  throw new MissingColumnsError(
     `the ${hasHeader ? 'header has' : 'records have'} ${missing.join(', ')} (columns: ${names.join(', ')})`,
     `columns named like ${COLUMN_KEYS.map((key) => `${key} (${COLUMN_SYNONYMS[key].slice(0, 3).join('/')})`).join(', ')} — or a column mapping that names them`,
     fileName,
     firstLine,
+    names,
   );
 }
 

@@ -96,11 +96,12 @@ export function generateDataset(preset: Preset | GeneratorOptions, seed = 1): Ra
     const taste = GENRES.map(() => rng.normal() * MODEL.tasteStd);
     const bias = rng.normal() * MODEL.biasStd;
     const mood = GENRES.map(() => rng.normal() * MODEL.moodStd);
-    let focus = sampleIndex(taste.map((t) => Math.exp(t)), rng);
+    const focusWeights = taste.map(Math.exp);
+    let focus = sampleIndex(focusWeights, rng);
     let time = FIRST_TIMESTAMP + Math.floor(rng.next() * 3 * 365 * SECONDS_PER_DAY);
     const seen = new Set<number>();
     for (let t = 0; t < length; t++) {
-      if (rng.next() < MODEL.focusSwitch) focus = sampleIndex(taste.map((x) => Math.exp(x)), rng);
+      if (rng.next() < MODEL.focusSwitch) focus = sampleIndex(focusWeights, rng);
       for (let g = 0; g < mood.length; g++) {
         mood[g] = MODEL.moodPersistence * mood[g] + Math.sqrt(1 - MODEL.moodPersistence ** 2) * MODEL.moodStd * rng.normal();
       }
@@ -116,6 +117,7 @@ export function generateDataset(preset: Preset | GeneratorOptions, seed = 1): Ra
       rows.push({ user, item, rating: Math.min(5, Math.max(1, Math.round(score))), time });
     }
   }
+  // Stable: a user's ratings that share a second keep the order they were made in.
   rows.sort((a, b) => a.time - b.time || a.user - b.user);
   // Users are numbered in order of first appearance in the log, as a parsed file would number them.
   for (const row of rows) builder.push(builder.user(`u${row.user + 1}`), row.item, row.rating, 0, row.time);

@@ -4,7 +4,7 @@
  */
 import type { TokenizedDataset } from '../prompt/types';
 import { DataError, type DataErrorInfo, type SkippedRows } from './errors';
-import { type ColumnMapping, type DetectedFile, type FileRole, type NamedBlob, detectFile } from './formats';
+import { type ColumnMapping, type DetectedFile, type FileRole, MissingColumnsError, type NamedBlob, detectFile } from './formats';
 import { type Preset, generateDataset } from './generator';
 import { DEFAULT_READ_OPTIONS, type ReadOptions, markRedundantFiles, readFiles } from './parse';
 import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions, preprocess } from './preprocess';
@@ -60,6 +60,7 @@ export interface FilePreview {
   role: FileRole | null;
   description: string;
   encoding: string | null;
+  /** Every column name; also given when columns are missing, so the page can offer a mapping. */
   columnNames: string[];
   /** Column name used for each key (so the mapping can be shown and edited). */
   mapping: ColumnMapping;
@@ -124,7 +125,7 @@ function errorPreview(file: NamedBlob, error: DataError): FilePreview {
     role: null,
     description: 'not usable',
     encoding: null,
-    columnNames: [],
+    columnNames: error instanceof MissingColumnsError ? error.columnNames : [],
     mapping: {},
     sample: [],
     error: error.toInfo(),

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DataError, type LoadResult, parseFiles, previewFiles, renderInteraction } from './index';
 import { preprocess, DEFAULT_PREPROCESS_OPTIONS } from './preprocess';
-import { decodeText } from './rows';
+import { decodeText, streamRows } from './rows';
 import {
   CP1252_TITLE,
   LATIN1_TITLES,
@@ -94,12 +94,16 @@ describe('every supported format parses to the same dataset as the data it was w
   });
 
   it('ignores MovieLens-100K split files and companion files next to u.data', async () => {
-    const result = await parseFiles([ml100k.data, ml100k.item, file('u1.base', 'x'.repeat(0) + '1\t2\t3\t4\n'), file('u.user', '1|24|M|technician|85711\n')], { n: N });
-    expect(result.files.map((f) => [f.name, f.role])).toEqual([
-      ['u.data', 'ratings'],
-      ['u.item', 'items'],
-      ['u1.base', 'unused'],
-      ['u.user', 'unused'],
+    const result = await parseFiles([ml100k.data, ml100k.item, file('u1.base', '1\t2\t3\t4\n'), file('u.user', '1|24|M|technician|85711\n')], { n: N });
+    expect(result.files).toEqual([
+      { name: 'u.data', role: 'ratings', description: 'MovieLens-100K ratings (user⇥item⇥rating⇥timestamp)' },
+      { name: 'u.item', role: 'items', description: 'MovieLens-100K items (item|title|release|video release|IMDb URL|19 genre flags)' },
+      {
+        name: 'u1.base',
+        role: 'unused',
+        description: 'MovieLens-100K ratings (user⇥item⇥rating⇥timestamp): a predefined split of u.data (not used; the lab splits by time)',
+      },
+      { name: 'u.user', role: 'unused', description: 'MovieLens-100K users (not used)' },
     ]);
   });
 });
@@ -121,6 +125,20 @@ describe('preview', () => {
     const [good, bad] = await previewFiles([csvFiles(world).ratings, file('empty.csv', '')]);
     expect(good.error).toBeNull();
     expect(bad.error?.message).toMatch(/^empty\.csv: the file is empty \(0 bytes\); expected one of: MovieLens-100K/);
+  });
+
+  it('lists the columns of a file whose columns were not found, for the mapping', async () => {
+    const [preview] = await previewFiles([file('r.csv', 'member,thing,stars\na,b,4\n')]);
+    expect(preview.error?.problem).toBe('the header has no user column, no item column (columns: member, thing, stars)');
+    expect(preview.columnNames).toEqual(['member', 'thing', 'stars']);
+  });
+
+  it('the encoding option overrides a format\'s own (a UTF-8 movies.dat, as MovieLens-10M ships)', async () => {
+    const movies = file('movies.dat', utf8('1::Amélie (2001)::Comedy|Romance\n'));
+    const [latin1] = await previewFiles([movies]);
+    expect(latin1.sample[0][1]).toBe('AmÃ©lie (2001)');
+    const [overridden] = await previewFiles([movies], { encoding: 'utf-8' });
+    expect(overridden.sample[0]).toEqual(['1', 'Amélie (2001)', 'Comedy|Romance']);
   });
 
   it('detects a CSV that is not UTF-8 as cp1252', async () => {
@@ -288,5 +306,29 @@ describe('decodeText', () => {
     const streamed = new TextDecoder('windows-1252').decode(bytes, { stream: true });
     expect(decodeText(new TextDecoder('windows-1252'), bytes)).toBe(streamed);
     expect(decodeText(new TextDecoder('windows-1252'), Uint8Array.from([0x80, 0x92, 0x9f]))).toBe('€’Ÿ');
+  });
+});
+
+describe('streamRows', () => {
+  async function rows(chunks: string[], quoted = true) {
+    const out: [number, string[]][] = [];
+    async function* source() {
+      yield* chunks;
+    }
+    await streamRows(source(), 'f.csv', { kind: 'delimited', delimiter: ',', quoted }, {
+      row: (fields, line) => out.push([line, fields]),
+      bad: (line, problem) => out.push([line, [problem]]),
+    });
+    return out;
+  }
+
+  it('joins rows split across chunks, CRLF included, and numbers lines past quoted newlines', async () => {
+    expect(await rows(['a,b\r', '\nc,"d\r\ne"\r\n', '\r\nf,g'])).toEqual([
+      [1, ['a', 'b']],
+      [2, ['c', 'd\r\ne']],
+      [5, ['f', 'g']],
+    ]);
+    expect(await rows(['x,"y', '""z"', '\n'])).toEqual([[1, ['x', 'y"z']]]);
+    expect(await rows(['x,"y\n'], false)).toEqual([[1, ['x', '"y']]]);
   });
 });

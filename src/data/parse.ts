@@ -54,42 +54,12 @@ export async function readFiles(
   const skipped = new SkipCounter();
   const totalBytes = [...items, ratings].reduce((sum, file) => sum + file.size, 0);
   let doneBytes = 0;
-
   const read = async (file: DetectedFile, sink: LayoutSink) => {
     const chunks = decodeChunks(blobOf.get(file)!, file.encoding, options.chunkBytes, (bytesRead) =>
       onProgress({ file: file.name, fraction: (doneBytes + bytesRead) / totalBytes, bytesRead: doneBytes + bytesRead, totalBytes }),
     );
-    const counts = { rows: 0, bad: 0, firstBad: null as { line: number; problem: string; expected: string } | null };
-    let header = file.hasHeader;
-    await streamRows(chunks, file.name, file.syntax, {
-      row: (fields, line) => {
-        if (header) {
-          header = false;
-          return;
-        }
-        counts.rows++;
-        const problem = sink.row(fields, line);
-        if (problem) reportBad(line, problem.problem, problem.expected);
-      },
-      bad: (line, problem, expected) => {
-        counts.rows++;
-        reportBad(line, problem, expected);
-      },
-    });
-    function reportBad(line: number, problem: string, expected: string) {
-      counts.bad++;
-      counts.firstBad ??= { line, problem, expected };
-      skipped.add(file.name, line, `${problem}; expected ${expected}`);
-    }
+    await readRows(chunks, file, sink, skipped);
     doneBytes += file.size;
-    if (counts.rows === 0) {
-      throw new DataError('the file has no data rows', file.hasHeader ? 'rows below the header' : 'one record per line', file.name);
-    }
-    if (counts.firstBad && counts.bad * 2 > counts.rows) {
-      const { line, problem, expected } = counts.firstBad;
-      const share = counts.bad === counts.rows ? 'every row' : `${counts.bad} of ${counts.rows} rows`;
-      throw new DataError(`${problem} (${share} unusable)`, expected, file.name, line);
-    }
   };
 
   for (const file of items) await read(file, itemsSink(builder, file));
@@ -101,6 +71,41 @@ export async function readFiles(
   await read(ratings, ratingsSink(builder, ratings, items.length > 0 ? items.map((file) => file.name).join(', ') : null));
   const name = `${ratings.description.replace(/ \(.*$/, '')}: ${[ratings, ...items].map((file) => file.name).join(' + ')}`;
   return { raw: builder.finish(name, ratings.format), skipped: skipped.result(), files: detected };
+}
+
+/** Feeds a file's rows (header skipped) to its sink, counting bad rows; rejects the file when most rows are bad. */
+async function readRows(chunks: AsyncIterable<string>, file: DetectedFile, sink: LayoutSink, skipped: SkipCounter): Promise<void> {
+  let rows = 0;
+  let bad = 0;
+  let firstBad: (RowProblem & { line: number }) | null = null;
+  const reportBad = (line: number, problem: RowProblem) => {
+    bad++;
+    firstBad ??= { line, ...problem };
+    skipped.add(file.name, line, `${problem.problem}; expected ${problem.expected}`);
+  };
+  let header = file.hasHeader;
+  await streamRows(chunks, file.name, file.syntax, {
+    row: (fields, line) => {
+      if (header) {
+        header = false;
+        return;
+      }
+      rows++;
+      const problem = sink.row(fields);
+      if (problem) reportBad(line, problem);
+    },
+    bad: (line, problem, expected) => {
+      rows++;
+      reportBad(line, { problem, expected });
+    },
+  });
+  if (rows === 0) {
+    throw new DataError('the file has no data rows', file.hasHeader ? 'rows below the header' : 'one record per line', file.name);
+  }
+  if (firstBad && bad * 2 > rows) {
+    const { line, problem, expected } = firstBad;
+    throw new DataError(`${problem} (${bad === rows ? 'every row' : `${bad} of ${rows} rows`} unusable)`, expected, file.name, line);
+  }
 }
 
 /** Marks MovieLens-100K's split files (u1.base … ub.test) unused when u.data itself was dropped too. */
@@ -138,7 +143,7 @@ interface RowProblem {
 
 /** Turns one row's fields into builder entries; returns the problem when the row is unusable. */
 interface LayoutSink {
-  row(fields: string[], line: number): RowProblem | null;
+  row(fields: string[]): RowProblem | null;
 }
 
 function itemsSink(builder: RawBuilder, layout: FileLayout): LayoutSink {
@@ -147,7 +152,7 @@ function itemsSink(builder: RawBuilder, layout: FileLayout): LayoutSink {
   return {
     row(fields) {
       if (fields.length < needed) return fieldCountProblem(fields, needed, layout);
-      const key = fields[columns.item!].trim();
+      const key = field(fields, columns.item);
       if (key === '') return { problem: 'the item id is empty', expected: `an item id in column "${layout.columnNames[columns.item!]}"` };
       const genres = genreFlags
         ? genreFlags.names.filter((_, g) => fields[genreFlags.start + g].trim() === '1')
@@ -166,38 +171,32 @@ function ratingsSink(builder: RawBuilder, layout: FileLayout, itemsFiles: string
   return {
     row(fields) {
       if (fields.length < needed) return fieldCountProblem(fields, needed, layout);
-      const userKey = fields[columns.user!].trim();
+      const userKey = field(fields, columns.user);
       if (userKey === '') return { problem: 'the user id is empty', expected: `a user id in column ${named('user')}` };
-      const itemKey = fields[columns.item!].trim();
+      const itemKey = field(fields, columns.item);
       if (itemKey === '') return { problem: 'the item id is empty', expected: `an item id in column ${named('item')}` };
       let rating = NaN;
       let label = 0;
       if (columns.label !== undefined) {
-        const text = fields[columns.label].trim().toLowerCase();
-        label = text === '1' || text === 'true' ? 1 : text === '0' || text === 'false' ? 0 : -1;
-        if (label < 0) return { problem: `label "${fields[columns.label]}" is not 0 or 1`, expected: `0 or 1 in column ${named('label')}` };
+        const parsed = toLabel(field(fields, columns.label));
+        if (parsed === null) return { problem: `label "${fields[columns.label]}" is not 0 or 1`, expected: `0 or 1 in column ${named('label')}` };
+        label = parsed;
       } else {
-        rating = toNumber(fields[columns.rating!]);
+        rating = toNumber(field(fields, columns.rating));
         if (Number.isNaN(rating)) {
           return { problem: `rating "${fields[columns.rating!]}" is not a number`, expected: `a number in column ${named('rating')}` };
         }
       }
-      let timestamp = NaN;
-      if (columns.timestamp !== undefined) {
-        timestamp = toTimestamp(fields[columns.timestamp]);
-        if (Number.isNaN(timestamp)) {
-          return {
-            problem: `timestamp "${fields[columns.timestamp]}" is neither a number nor a date`,
-            expected: `a Unix time or an ISO date in column ${named('timestamp')}`,
-          };
-        }
+      const timestamp = columns.timestamp === undefined ? NaN : toTimestamp(field(fields, columns.timestamp));
+      if (columns.timestamp !== undefined && Number.isNaN(timestamp)) {
+        return {
+          problem: `timestamp "${fields[columns.timestamp]}" is neither a number nor a date`,
+          expected: `a Unix time or an ISO date in column ${named('timestamp')}`,
+        };
       }
-      let item: number;
-      if (itemsFiles === null) item = builder.item(itemKey);
-      else {
-        const known = builder.findItem(itemKey);
-        if (known === undefined) return { problem: `item "${itemKey}" is not in ${itemsFiles}`, expected: 'every rated item to be listed in the items file' };
-        item = known;
+      const item = itemsFiles === null ? builder.item(itemKey) : builder.findItem(itemKey);
+      if (item === undefined) {
+        return { problem: `item "${itemKey}" is not in ${itemsFiles}`, expected: 'every rated item to be listed in the items file' };
       }
       if (describes) builder.describeItem(item, decodeEntities(field(fields, columns.title)), splitGenres(field(fields, columns.genres)));
       builder.push(builder.user(userKey), item, rating, label, timestamp);
@@ -214,18 +213,24 @@ function fieldCountProblem(fields: string[], needed: number, layout: FileLayout)
   };
 }
 
+/** The trimmed text of a field ('' for a column the file does not have). */
 const field = (fields: string[], index: number | undefined) => (index === undefined ? '' : (fields[index] ?? '').trim());
 
-/** A number, or NaN for empty or non-numeric text (Number('') would be 0). */
+/** A finite number, or NaN for empty, non-numeric or infinite text (Number('') would be 0). */
 function toNumber(text: string): number {
-  const trimmed = text.trim();
-  return trimmed === '' ? NaN : Number(trimmed);
+  const number = text === '' ? NaN : Number(text);
+  return Number.isFinite(number) ? number : NaN;
 }
 
 /** A Unix time (any unit: only the order matters) or a date string, as a number; NaN when it is neither. */
 function toTimestamp(text: string): number {
   const number = toNumber(text);
-  return Number.isNaN(number) && text.trim() !== '' ? Date.parse(text.trim()) : number;
+  return Number.isNaN(number) && text !== '' ? Date.parse(text) : number;
+}
+
+function toLabel(text: string): 0 | 1 | null {
+  const lower = text.toLowerCase();
+  return lower === '1' || lower === 'true' ? 1 : lower === '0' || lower === 'false' ? 0 : null;
 }
 
 /** Genres separated by |, ; or , (MovieLens uses |; JSON arrays arrive joined by |). */

@@ -9,7 +9,8 @@ function rawOf(rows: { user: number; time: number | null; rating: number }[], wi
   const users = Math.max(0, ...rows.map((row) => row.user + 1));
   return {
     name: 'test',
-    format: 'csv',
+    // A format with a fixed rule (rating > 3): generic files whose ratings happen to be all 0/1 would read as labels.
+    format: 'movielens-1m',
     count: rows.length,
     user: Int32Array.from(rows, (row) => row.user),
     item: Int32Array.from(rows, (_, r) => r),

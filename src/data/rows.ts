@@ -23,7 +23,7 @@ export interface RowSink {
 
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
 /** A record longer than this is an unclosed quote or not a records file at all: stop before memory runs away. */
-export const MAX_RECORD_CHARS = 1 << 20;
+const MAX_RECORD_CHARS = 1 << 20;
 /** Quote character for formats without quoting: one that never occurs in text, so papaparse takes its fast path. */
 const NO_QUOTE = '\u0000';
 
@@ -60,7 +60,7 @@ export async function* decodeChunks(
 }
 
 /** The line break a text uses ('\r\n', '\n' or '\r'), judged from its first one. */
-export function detectNewline(text: string): '\r\n' | '\n' | '\r' {
+function detectNewline(text: string): '\r\n' | '\n' | '\r' {
   const lf = text.indexOf('\n');
   const cr = text.indexOf('\r');
   if (lf === -1) return cr === -1 ? '\n' : '\r';
@@ -87,17 +87,17 @@ export async function streamRows(
       line += 1 + (syntax.quoted ? embeddedNewlines(fields) : 0);
     });
   };
+  const makeParser = (text: string) =>
+    new Papa.Parser({ delimiter: syntax.delimiter, newline: detectNewline(text), quoteChar: syntax.quoted ? '"' : NO_QUOTE, skipEmptyLines: false });
   for await (const chunk of chunks) {
-    parser ??= new Papa.Parser({
-      delimiter: syntax.delimiter,
-      newline: detectNewline(chunk),
-      quoteChar: syntax.quoted ? '"' : NO_QUOTE,
-      skipEmptyLines: false,
-    });
     const text = partial + chunk;
-    const result = parser.parse(text, 0, true) as ParseResult<string[]>;
-    emit(result);
-    partial = text.substring(result.meta.cursor);
+    // The line break is judged once the text holds one ('\r' at the very end may be the first half of '\r\n').
+    parser ??= /\n|\r(?!$)/.test(text) ? makeParser(text) : null;
+    if (parser) {
+      const result = parser.parse(text, 0, true) as ParseResult<string[]>;
+      emit(result);
+      partial = text.substring(result.meta.cursor);
+    } else partial = text;
     if (partial.length > MAX_RECORD_CHARS) {
       throw new DataError(
         `a record runs past ${MAX_RECORD_CHARS} characters without ending (an unclosed quote?)`,
@@ -107,7 +107,7 @@ export async function streamRows(
       );
     }
   }
-  if (parser && partial) emit(parser.parse(partial, 0, false) as ParseResult<string[]>);
+  if (partial) emit((parser ?? makeParser(partial)).parse(partial, 0, false) as ParseResult<string[]>);
 }
 
 function embeddedNewlines(fields: string[]): number {
@@ -142,7 +142,7 @@ async function streamJsonLines(chunks: AsyncIterable<string>, fileName: string, 
 }
 
 /** The fields of one JSON Lines record in `keys` order, or the problem with the line. */
-export function jsonFields(text: string, keys: string[]): string[] | string {
+function jsonFields(text: string, keys: string[]): string[] | string {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -90,7 +90,7 @@ export function computeStats(dataset: TokenizedDataset, context: StatsContext): 
 }
 
 /** Summary of values (sorted in place). */
-export function distribution(values: Float64Array): Distribution {
+function distribution(values: Float64Array): Distribution {
   if (values.length === 0) return { min: 0, max: 0, mean: 0, median: 0, p10: 0, p90: 0, histogram: [] };
   values.sort();
   const quantile = (q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))];

@@ -46,7 +46,11 @@ describe('round trip', () => {
   const ids = fc.array(fc.integer({ min: 0, max: tokenizer.vocab.tokens.length - 1 }), { maxLength: 30 });
 
   it('ids -> text -> ids is the identity', () => {
-    fc.assert(fc.property(ids, (list) => expect(Array.from(tokenizer.encode(tokenizer.decode(list)))).toEqual(list)));
+    fc.assert(
+      fc.property(ids, (list) => {
+        expect(Array.from(tokenizer.encode(tokenizer.decode(list)))).toEqual(list);
+      }),
+    );
   });
 
   it('text of known tokens -> ids -> text is the identity, unknown words become [UNK]', () => {

@@ -6,14 +6,16 @@
 import { acquireDevice, type AcquiredDevice } from './device';
 
 let cached: Promise<AcquiredDevice> | null = null;
+/** Module-level on purpose: if Dawn's GPU object is garbage-collected, waits on the device crash the process. */
+let instance: GPU | null = null;
 
 export async function nodeDevice(): Promise<AcquiredDevice> {
   if (!cached) {
     cached = (async () => {
       const webgpu = (await import('webgpu')) as unknown as { create: (flags: string[]) => GPU; globals: object };
       Object.assign(globalThis, webgpu.globals);
-      const gpu = webgpu.create([]);
-      return acquireDevice(gpu);
+      instance = webgpu.create([]);
+      return acquireDevice(instance);
     })();
   }
   return cached;

@@ -33,6 +33,7 @@ export const createViewSlice: SliceCreator<ViewSlice> = (set, get) => ({
   fieldTarget: null,
   promptView: null,
   promptViewProblem: null,
+  showPositions: false,
   showOtherPrompt: (direction) => {
     const { promptView, dataset, config } = get();
     if (!dataset) return;
@@ -41,4 +42,5 @@ export const createViewSlice: SliceCreator<ViewSlice> = (set, get) => ({
     if (next !== null) set({ viewUser: next });
   },
   setFieldTarget: (target) => set({ fieldTarget: target }),
+  setShowPositions: (show) => set({ showPositions: show }),
 });

@@ -15,6 +15,8 @@ export interface ExplainStep {
   apply(config: TrainConfig): TrainConfig;
   /** Show the receptive field of the prompt's last target. */
   showField: boolean;
+  /** Show token positions in the prompt view. */
+  showPositions?: boolean;
   /** Id of the page section the step points at (scrolled into view and highlighted). */
   focus: 'prompt-view' | 'mask-view' | 'runs';
 }
@@ -71,6 +73,7 @@ export const EXPLAIN_STEPS: readonly ExplainStep[] = [
     title: 'Positional bias',
     apply: (c) => ({ ...c, paradigm: 'dti', k: dtiK(c), isolation: 'strict', model: { ...c.model, positionEncoding: 'learned' } }),
     showField: false,
+    showPositions: true,
     focus: 'prompt-view',
   },
   {

@@ -313,7 +313,7 @@ describe('runs', () => {
     deps.trainer.emit(done());
     store.getState().setConfig({ k: 2 });
     const id = store.getState().runs[0].id;
-    store.getState().useRunConfig(id);
+    store.getState().applyRunConfig(id);
     expect(store.getState().config.k).toBe(7);
     await store.getState().renameRun(id, 'baseline');
     expect(store.getState().runs[0].name).toBe('baseline');

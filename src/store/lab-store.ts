@@ -21,6 +21,7 @@ const createExplainSlice: SliceCreator<ExplainSlice> = (set, get) => {
       config: definition.apply(cloneConfig(s.config)),
       explain: { ...s.explain, open: true, step },
       fieldTarget: definition.showField ? Number.MAX_SAFE_INTEGER : null, // clamped to the last target by the view
+      showPositions: definition.showPositions ?? false,
     }));
   };
   return {

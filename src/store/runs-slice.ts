@@ -143,7 +143,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => ({
       set({ storageProblem: `The imported model could not be saved (${(error as Error)?.message ?? error}).` });
     }
   },
-  useRunConfig: (id) => {
+  applyRunConfig: (id) => {
     const run = get().runs.find((r) => r.id === id);
     if (!run) return;
     set({ config: cloneConfig(run.config) });

@@ -104,8 +104,11 @@ export interface ViewSlice {
   promptView: PromptView | null;
   /** Why there is no prompt to show, when there is none. */
   promptViewProblem: string | null;
+  /** Show token positions and where each target would sit in its own SW prompt (positional bias). */
+  showPositions: boolean;
   showOtherPrompt(direction: 1 | -1): void;
   setFieldTarget(target: number | null): void;
+  setShowPositions(show: boolean): void;
 }
 
 export interface RunsSlice {
@@ -127,7 +130,7 @@ export interface RunsSlice {
   exportModel(id: string): Promise<{ filename: string; bytes: Uint8Array } | null>;
   importModel(name: string, bytes: ArrayBuffer): Promise<void>;
   /** Copies a run's configuration into the editor (and the link). */
-  useRunConfig(id: string): void;
+  applyRunConfig(id: string): void;
 }
 
 export type SessionState = 'idle' | 'running' | 'pausing' | 'paused' | 'stopping';

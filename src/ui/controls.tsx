@@ -1,5 +1,7 @@
 /** Labelled form controls: every control has a visible label and a one-line description tied to it for screen readers. */
 import { type ReactNode, useEffect, useId, useState } from 'react';
+import { useLab } from '../store';
+import { EXPLAIN_STEPS } from '../store/explain';
 
 interface FieldProps {
   label: string;
@@ -104,8 +106,10 @@ export function RadioGroup<T extends string>({
 }
 
 export function Section({ id, title, intro, children, actions }: { id: string; title: string; intro?: ReactNode; children: ReactNode; actions?: ReactNode }) {
+  // The explain walk points at the section its current step is about.
+  const focused = useLab((s) => s.explain.open && EXPLAIN_STEPS[s.explain.step].focus === id);
   return (
-    <section id={id} className="panel" aria-labelledby={`${id}-title`}>
+    <section id={id} className={`panel${focused ? ' explain-focus' : ''}`} aria-labelledby={`${id}-title`}>
       <header className="panel-header">
         <h2 id={`${id}-title`}>{title}</h2>
         {actions}

@@ -6,13 +6,13 @@ import type { CellReason } from '../prompt/mask';
 import { CELL_REASONS } from '../prompt/dense-mask';
 import { type IsolationLevel, type PackedPrompt, ROLE_ITEM, ROLE_LABEL, ROLE_SUM, TOKEN_LIKE } from '../prompt/types';
 
-/** Colour-blind-safe (Okabe–Ito) colours per reason, with the legend's words. */
+/** Colour-blind-safe (Okabe–Ito) hues per reason, with the legend's words; blocked cells are light so allowed ones stand out. */
 export const REASON_STYLE: Record<CellReason, { rgb: [number, number, number]; label: string }> = {
   allowed: { rgb: [0, 114, 178], label: 'allowed' },
   future: { rgb: [236, 236, 236], label: 'blocked: causal (key after query)' },
-  'outside-window': { rgb: [230, 159, 0], label: 'blocked: outside the n-interaction window' },
-  'other-sum': { rgb: [204, 121, 167], label: "blocked: another interaction's [SUM]" },
-  isolated: { rgb: [213, 94, 0], label: 'blocked: isolation (strict)' },
+  'outside-window': { rgb: [240, 190, 80], label: 'blocked: outside the n-interaction window' },
+  'other-sum': { rgb: [222, 160, 200], label: "blocked: another interaction's [SUM]" },
+  isolated: { rgb: [245, 170, 130], label: 'blocked: isolation (strict)' },
   padding: { rgb: [255, 255, 255], label: 'padding' },
 };
 

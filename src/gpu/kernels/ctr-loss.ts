@@ -4,7 +4,8 @@ import type { Dispatch, GpuContext, TensorRef } from '../context';
 
 const WORKGROUP = 64; // WG in ctr_loss.wgsl
 
-interface Offsets {
+/** The tensors whose offsets the `Shape` uniform carries; an entry point ignores those it does not bind. */
+interface ShapeTensors {
   count: TensorRef;
   index: TensorRef;
   label: TensorRef;
@@ -18,7 +19,7 @@ interface Offsets {
 }
 
 /** The `Shape` uniform of ctr_loss.wgsl; one layout serves every entry point. */
-function shapeUniform(d: number, o: Offsets): Uint32Array {
+function shapeUniform(d: number, o: ShapeTensors): Uint32Array {
   return new Uint32Array([
     d,
     TOKEN_YES,
@@ -52,29 +53,18 @@ export interface CtrLossForwardArgs {
 /** Per-target z, p and BCE loss (one workgroup per target), then the mean loss and the non-finite flag. */
 export function ctrLossForward(ctx: GpuContext, args: CtrLossForwardArgs): Dispatch[] {
   const { xf, wte, targetIndex, targetLabel, targetCount, losses, probs, stats, maxTargets, d } = args;
-  const shape = shapeUniform(d, {
-    count: targetCount,
-    index: targetIndex,
-    label: targetLabel,
-    xf,
-    wte,
-    losses,
-    probs,
-    stats,
-  });
-  const perTarget = [
-    shape,
-    targetCount.buffer,
-    targetIndex.buffer,
-    targetLabel.buffer,
-    xf.buffer,
-    wte.buffer,
-    losses.buffer,
-    probs.buffer,
-  ];
+  const tensors = { count: targetCount, index: targetIndex, label: targetLabel, xf, wte, losses, probs, stats };
+  const shape = shapeUniform(d, tensors);
+  const targets = [shape, targetCount.buffer, targetIndex.buffer, targetLabel.buffer];
+  const forwardBindings = [...targets, xf.buffer, wte.buffer, losses.buffer, probs.buffer];
   return [
-    ctx.dispatch('ctrLoss.forward', ctx.pipeline(source, 'forward'), perTarget, [Math.max(1, maxTargets)]),
-    ctx.dispatch('ctrLoss.reduce', ctx.pipeline(source, 'reduce'), [shape, targetCount.buffer, losses.buffer, stats.buffer], [1]),
+    ctx.dispatch('ctrLoss.forward', ctx.pipeline(source, 'forward'), forwardBindings, [Math.max(1, maxTargets)]),
+    ctx.dispatch(
+      'ctrLoss.reduce',
+      ctx.pipeline(source, 'reduce'),
+      [shape, targetCount.buffer, losses.buffer, stats.buffer],
+      [1],
+    ),
   ];
 }
 
@@ -94,16 +84,18 @@ export interface CtrLossBackwardArgs {
 /** dz = (p - y) / T; dxf[target] += dz·(wte[YES] - wte[NO]); dwte[YES] += Σ dz·xf[target], dwte[NO] -= the same. */
 export function ctrLossBackward(ctx: GpuContext, args: CtrLossBackwardArgs): Dispatch[] {
   const { xf, wte, probs, targetIndex, targetLabel, targetCount, dxf, dwte, maxTargets, d } = args;
-  const shape = shapeUniform(d, { count: targetCount, index: targetIndex, label: targetLabel, xf, wte, probs, dxf, dwte });
-  const targets = [shape, targetCount.buffer, targetIndex.buffer, targetLabel.buffer, probs.buffer];
+  const tensors = { count: targetCount, index: targetIndex, label: targetLabel, xf, wte, probs, dxf, dwte };
+  const shape = shapeUniform(d, tensors);
+  // Bindings 0-4 are common to both entry points.
+  const common = [shape, targetCount.buffer, targetIndex.buffer, targetLabel.buffer, probs.buffer];
   const columnGroups = Math.ceil(d / WORKGROUP);
+  const dxfPipeline = ctx.pipeline(source, 'backward_dxf');
+  const dwtePipeline = ctx.pipeline(source, 'backward_dwte');
   return [
-    ctx.dispatch('ctrLoss.backwardDxf', ctx.pipeline(source, 'backward_dxf'), [...targets, wte.buffer, dxf.buffer], [
+    ctx.dispatch('ctrLoss.backwardDxf', dxfPipeline, [...common, wte.buffer, dxf.buffer], [
       columnGroups,
       Math.max(1, maxTargets),
     ]),
-    ctx.dispatch('ctrLoss.backwardDwte', ctx.pipeline(source, 'backward_dwte'), [...targets, xf.buffer, dwte.buffer], [
-      columnGroups,
-    ]),
+    ctx.dispatch('ctrLoss.backwardDwte', dwtePipeline, [...common, xf.buffer, dwte.buffer], [columnGroups]),
   ];
 }

@@ -24,7 +24,15 @@ export function embeddingForward(ctx: GpuContext, args: EmbeddingForwardArgs): D
   const { tokens, positions, wte, wpe, out, rows, d } = args;
   if ((positions === null) !== (wpe === null)) throw new Error('embeddingForward: positions and wpe go together');
   const total = rows * d;
-  const shape = new Uint32Array([total, d, tokens.offset, wte.offset, out.offset, positions?.offset ?? 0, wpe?.offset ?? 0]);
+  const shape = new Uint32Array([
+    total,
+    d,
+    tokens.offset,
+    wte.offset,
+    out.offset,
+    positions?.offset ?? 0,
+    wpe?.offset ?? 0,
+  ]);
   const resources = [shape, tokens.buffer, wte.buffer, out.buffer];
   if (positions && wpe) resources.push(positions.buffer, wpe.buffer);
   const entry = positions ? 'forward_positions' : 'forward_tokens';

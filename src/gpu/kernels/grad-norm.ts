@@ -14,14 +14,15 @@ export interface GradNormArgs {
   out: TensorRef; // f32 [2]: ‖g‖₂, then 1.0 if any gradient is NaN/Inf else 0.0
 }
 
-/** Two deterministic passes: per-workgroup partial sums into a scratch buffer allocated here, then one workgroup. */
+/** Two deterministic passes: per-workgroup partial sums into a scratch buffer (allocated here), then one workgroup. */
 export function gradNorm(ctx: GpuContext, args: GradNormArgs): Dispatch[] {
   const { grads, count, out } = args;
   const partialCount = Math.max(1, Math.min(MAX_PARTIALS, Math.ceil(count / WORKGROUP)));
   const partials = ctx.storage('gradNorm.partials', partialCount * 2 * 4);
   const shape = new Uint32Array([count, grads.offset, partialCount, out.offset]);
+  const firstPass = ctx.pipeline(source, 'partial_sums');
   return [
-    ctx.dispatch('gradNorm.partials', ctx.pipeline(source, 'partial_sums'), [shape, grads.buffer, partials], [partialCount]),
+    ctx.dispatch('gradNorm.partials', firstPass, [shape, grads.buffer, partials], [partialCount]),
     ctx.dispatch('gradNorm.finish', ctx.pipeline(source, 'finish'), [shape, partials, out.buffer], [1]),
   ];
 }

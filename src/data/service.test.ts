@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { DataError } from './errors';
+import type { DataEvent, DataRequest } from './protocol';
+import { handleDataRequest } from './service';
+import { csvFiles, file, fixtureWorld } from './test-fixtures';
+
+async function run(request: DataRequest): Promise<{ events: DataEvent[]; transfers: Transferable[][] }> {
+  const events: DataEvent[] = [];
+  const transfers: Transferable[][] = [];
+  await handleDataRequest(request, (event, transfer = []) => {
+    events.push(event);
+    transfers.push(transfer);
+  });
+  return { events, transfers };
+}
+
+describe('data worker requests', () => {
+  it('parse: reports progress, then the dataset with every typed-array buffer listed once for transfer', async () => {
+    const { ratings, movies } = csvFiles(fixtureWorld());
+    const { events, transfers } = await run({ type: 'parse', files: [ratings, movies], options: { n: 3, chunkBytes: 256 } });
+    const last = events.at(-1)!;
+    expect(last.type).toBe('loaded');
+    const progress = events.filter((event) => event.type === 'progress');
+    expect(progress.length).toBeGreaterThan(5);
+    expect(progress.at(-1)).toMatchObject({ progress: { phase: 'preprocess' } });
+    if (last.type !== 'loaded') return;
+    const { dataset } = last.result;
+    const buffers = transfers.at(-1)!;
+    expect(new Set(buffers).size).toBe(buffers.length);
+    expect(buffers.length).toBe(dataset.users.length * 3 + dataset.itemTokens.length);
+    // What is listed for transfer is posted without a copy, so nothing else may share those buffers.
+    expect(structuredClone(last, { transfer: buffers as ArrayBuffer[] }).result.dataset.users.length).toBe(dataset.users.length);
+  });
+
+  it('a DataError arrives as its message, file and line, and comes back as the same DataError', async () => {
+    const { events } = await run({ type: 'parse', files: [file('empty.csv', '')], options: {} });
+    expect(events).toHaveLength(1);
+    const [event] = events;
+    if (event.type !== 'error') throw new Error(`expected an error, got ${event.type}`);
+    expect(event.error).toMatchObject({ file: 'empty.csv', line: null, problem: 'the file is empty (0 bytes)' });
+    expect(DataError.fromInfo(event.error).message).toBe(event.error.message);
+  });
+
+  it('builtin and preview', async () => {
+    const builtin = await run({ type: 'builtin', preset: 'small', options: { seed: 2 } });
+    expect(builtin.events.at(-1)).toMatchObject({ type: 'loaded', result: { format: 'builtin', dataset: { name: 'Built-in (small, seed 2)' } } });
+    const preview = await run({ type: 'preview', files: [file('notes.txt', 'hello')], options: {} });
+    expect(preview.events[0]).toMatchObject({ type: 'preview', previews: [{ name: 'notes.txt', error: { line: 1 } }] });
+  });
+});

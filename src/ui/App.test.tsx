@@ -1,0 +1,150 @@
+// @vitest-environment happy-dom
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LabStoreProvider, bindUrlHash } from '../store';
+import type { LabStore } from '../store/lab-store';
+import type { RunRecord } from '../store/run-types';
+import { readyStore } from '../store/test-support';
+import { DEFAULT_TRAIN_CONFIG } from '../train/protocol';
+import { App } from './App';
+
+afterEach(cleanup);
+
+function renderApp(store: LabStore) {
+  return render(
+    <LabStoreProvider store={store}>
+      <App />
+    </LabStoreProvider>,
+  );
+}
+
+const finishedRun = (id: string, paradigm: 'sw' | 'dti', trainMs: number, auc: number): RunRecord => ({
+  id,
+  name: `${paradigm} run`,
+  createdAt: id === 'a' ? 1 : 2,
+  config: { ...DEFAULT_TRAIN_CONFIG, paradigm },
+  dataset: { name: 'Built-in (small, seed 1)', preset: 'small', users: 100, interactions: 4955 },
+  status: 'done',
+  steps: [{ step: 1, epoch: 1, loss: 0.69, elapsedMs: trainMs, targetsPerSec: 10, tokensPerSec: 100, targets: 5, tokens: 50 }],
+  evals: [{ step: 1, split: 'valid', auc, logLoss: 0.6, accuracy: 0.6, count: 10 }],
+  result: {
+    steps: 1,
+    trainMs,
+    tokensProcessed: paradigm === 'sw' ? 1000 : 200,
+    targetsProcessed: 50,
+    valid: { auc, logLoss: 0.6, accuracy: 0.6, count: 10 },
+    test: { auc, logLoss: 0.61, accuracy: 0.6, count: 10 },
+    stopped: false,
+  },
+  error: null,
+  adapter: 'test',
+  hasModel: false,
+});
+
+describe('the lab page', () => {
+  it('shows the loaded dataset, a real prompt and the mask statistics', async () => {
+    const { store } = await readyStore('#n=4&k=3');
+    renderApp(store);
+    expect(screen.getByTestId('dataset-summary').textContent).toMatch(/Built-in \(small/);
+    const prompt = screen.getByTestId('prompt-tokens');
+    expect(prompt.querySelectorAll('.interaction')).toHaveLength(7);
+    expect(prompt.querySelectorAll('.tok-sum')).toHaveLength(7);
+    expect(screen.getByTestId('mask-stats').textContent).toMatch(/skipped/);
+  });
+
+  it('updates the prompt and the mask when k is edited', async () => {
+    const { store } = await readyStore('#n=4&k=3&iso=window');
+    renderApp(store);
+    const before = screen.getByTestId('mask-stats').textContent;
+    fireEvent.change(screen.getByLabelText('k (targets per prompt)'), { target: { value: '8' } });
+    expect(store.getState().config.k).toBe(8);
+    expect(screen.getByTestId('prompt-tokens').querySelectorAll('.interaction.target')).toHaveLength(8);
+    expect(screen.getByTestId('mask-stats').textContent).not.toBe(before);
+  });
+
+  it('explains an invalid combination next to the controls instead of changing it', async () => {
+    const { store } = await readyStore();
+    renderApp(store);
+    fireEvent.change(screen.getByLabelText('Heads'), { target: { value: '5' } });
+    expect(screen.getByText(/must be divisible by the number of heads/)).toBeTruthy();
+    expect((screen.getByRole('button', { name: 'Start training' }) as HTMLButtonElement).disabled).toBe(true);
+    expect(store.getState().config.model.nHeads).toBe(5);
+  });
+
+  it('keeps showing a half-typed number without sending it to the store', async () => {
+    const { store } = await readyStore();
+    renderApp(store);
+    const n = screen.getByLabelText('n (context)') as HTMLInputElement;
+    fireEvent.change(n, { target: { value: '' } });
+    expect(store.getState().config.n).toBe(10);
+    expect(screen.getByText(/Not a number; the last valid value \(10\) is used/)).toBeTruthy();
+  });
+
+  it('shows an upload error in place and keeps the previous dataset', async () => {
+    const { store } = await readyStore();
+    renderApp(store);
+    await act(() => store.getState().uploadFiles([new File(['garbage without structure\n'], 'broken.txt')]));
+    const alert = screen.getByTestId('dataset-error');
+    expect(alert.textContent).toMatch(/broken\.txt/);
+    expect(alert.textContent).toMatch(/previous dataset \(Built-in \(small, seed 1\)\) is still loaded/);
+    expect(screen.getByTestId('dataset-summary').textContent).toMatch(/Built-in \(small/);
+  });
+
+  it('says plainly when WebGPU is missing and still shows data, prompts and masks', async () => {
+    const { store } = await readyStore('', { detectWebGpu: async () => ({ available: false, message: 'navigator.gpu is missing.' }) });
+    renderApp(store);
+    expect(screen.getByTestId('no-webgpu').textContent).toMatch(/WebGPU is not available.*navigator\.gpu is missing.*chrome:\/\/flags/s);
+    expect(screen.getByTestId('prompt-tokens')).toBeTruthy();
+    expect(screen.getByTestId('mask-stats')).toBeTruthy();
+    expect((screen.getByRole('button', { name: 'Start training' }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('compares runs side by side with the speed-up over the SW baseline', async () => {
+    const { store } = await readyStore();
+    act(() => store.setState({ runs: [finishedRun('a', 'sw', 10_000, 0.7), finishedRun('b', 'dti', 2_000, 0.705)] }));
+    renderApp(store);
+    fireEvent.click(screen.getByLabelText('Compare sw run'));
+    fireEvent.click(screen.getByLabelText('Compare dti run'));
+    const comparison = screen.getByTestId('comparison');
+    const dtiRow = within(comparison).getByRole('row', { name: /dti run/ });
+    expect(dtiRow.textContent).toMatch(/5\.00×/);
+    expect(dtiRow.textContent).toMatch(/\+0\.0050/);
+    expect(dtiRow.textContent).toMatch(/20 %/);
+  });
+
+  it('walks through explain mode and restores the configuration when left', async () => {
+    const { store } = await readyStore('#k=3&iso=strict');
+    renderApp(store);
+    fireEvent.click(screen.getByRole('button', { name: /Explain DTI/ }));
+    expect(screen.getByTestId('explain').textContent).toMatch(/step 1 of 7/);
+    expect(store.getState().config.paradigm).toBe('sw');
+    fireEvent.click(screen.getByRole('button', { name: 'Next →' }));
+    expect(screen.getByTestId('explain').textContent).toMatch(/encoded about [\d.]+ times/);
+    fireEvent.click(screen.getByRole('button', { name: /Step 5: Hidden-state leakage/ }));
+    expect(screen.getByTestId('field-summary').textContent).toMatch(/hidden-state leakage/);
+    fireEvent.click(within(screen.getByTestId('explain')).getByRole('button', { name: 'strict' }));
+    expect(screen.getByTestId('field-summary').textContent).toMatch(/no leakage/);
+    fireEvent.click(screen.getByRole('button', { name: /Leave the walk/ }));
+    expect(screen.queryByTestId('explain')).toBeNull();
+    expect(store.getState().config.isolation).toBe('strict');
+    expect(store.getState().config.k).toBe(3);
+    expect(screen.getByRole('button', { name: /Resume the DTI walk \(step 5\)/ })).toBeTruthy();
+  });
+});
+
+describe('URL hash binding', () => {
+  it('writes the configuration into the hash and applies a pasted hash', async () => {
+    const { store } = await readyStore('#k=4');
+    window.history.replaceState(null, '', '#k=4');
+    const unbind = bindUrlHash(store, window);
+    expect(window.location.hash).toMatch(/k=4/);
+    expect(window.location.hash).toMatch(/ds=small/);
+    store.getState().setConfig({ k: 12 });
+    expect(new URLSearchParams(window.location.hash.slice(1)).get('k')).toBe('12');
+    window.location.hash = '#k=2&iso=window';
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+    expect(store.getState().config.k).toBe(2);
+    expect(store.getState().config.isolation).toBe('window');
+    unbind();
+  });
+});

@@ -1,0 +1,64 @@
+import { useLab } from '../store';
+import { ConfigPanel } from './ConfigPanel';
+import { DatasetPanel } from './DatasetPanel';
+import { ExplainPanel } from './ExplainPanel';
+import { MaskView } from './MaskView';
+import { PromptView } from './PromptView';
+import { RunsPanel } from './RunsPanel';
+import { TrainingPanel } from './TrainingPanel';
+import { WebGpuNotice } from './WebGpuNotice';
+
+export function App() {
+  const webgpu = useLab((s) => s.webgpu);
+  const linkProblems = useLab((s) => s.linkProblems);
+  const dismissLinkProblems = useLab((s) => s.dismissLinkProblems);
+  const explainOpen = useLab((s) => s.explain.open);
+  const explainStep = useLab((s) => s.explain.step);
+  const openExplain = useLab((s) => s.openExplain);
+
+  return (
+    <div className={`app${explainOpen ? ' explaining' : ''}`}>
+      <header className="app-header">
+        <div>
+          <h1>DTI Lab</h1>
+          <p className="tagline">Train a small transformer for click-through-rate prediction on your GPU, and see how Dynamic Target Isolation makes it cheaper.</p>
+        </div>
+        <div className="header-actions">
+          <span className={`gpu-chip ${webgpu.state}`} role="status" title={webgpu.message}>
+            {webgpu.state === 'checking' ? 'Checking WebGPU…' : webgpu.state === 'available' ? `WebGPU: ${webgpu.message}` : 'No WebGPU'}
+          </span>
+          <button type="button" className="primary" onClick={openExplain} disabled={explainOpen}>
+            {explainStep > 0 ? `Resume the DTI walk (step ${explainStep + 1})` : 'Explain DTI (guided walk)'}
+          </button>
+        </div>
+      </header>
+      <WebGpuNotice />
+      {linkProblems.length > 0 && (
+        <div className="message note banner" role="status">
+          <strong>Some values of this link could not be used:</strong>
+          <ul>
+            {linkProblems.map((p) => (
+              <li key={p}>{p}</li>
+            ))}
+          </ul>
+          <button type="button" onClick={dismissLinkProblems}>
+            Dismiss
+          </button>
+        </div>
+      )}
+      <div className="layout">
+        <div className="sidebar">
+          <DatasetPanel />
+          <ConfigPanel />
+        </div>
+        <main className="main">
+          <PromptView />
+          <MaskView />
+          <TrainingPanel />
+          <RunsPanel />
+        </main>
+      </div>
+      <ExplainPanel />
+    </div>
+  );
+}

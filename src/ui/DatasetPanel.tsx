@@ -1,0 +1,223 @@
+import { type DragEvent, useId, useRef, useState } from 'react';
+import { type FilePreview, type FormatId, PRESETS, PRESETS_ORDER, type Preset, renderInteraction } from '../data';
+import { useLab } from '../store';
+import type { LoadedDataset } from '../store/types';
+import { ProgressLine, Section } from './controls';
+import { fmt, fmtInt, fmtPercent } from './format';
+
+export const FORMAT_NAMES: Record<FormatId, string> = {
+  builtin: 'built-in generator',
+  'movielens-100k': 'MovieLens 100K',
+  'movielens-1m': 'MovieLens 1M',
+  bookcrossing: 'Book-Crossing',
+  csv: 'CSV / TSV with a header',
+  jsonl: 'JSON Lines',
+};
+
+/** Interactions shown as they appear in prompts. */
+const SAMPLE_INTERACTIONS = 4;
+
+export function DatasetPanel() {
+  const dataset = useLab((s) => s.dataset);
+  const task = useLab((s) => s.datasetTask);
+  const error = useLab((s) => s.datasetError);
+  const previews = useLab((s) => s.uploadPreviews);
+  const loadBuiltin = useLab((s) => s.loadBuiltin);
+  const uploadFiles = useLab((s) => s.uploadFiles);
+  const dismissError = useLab((s) => s.dismissDatasetError);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const [dragging, setDragging] = useState(false);
+  const inputId = useId();
+  const current = dataset?.source.kind === 'builtin' ? dataset.source.preset : null;
+
+  const onDrop = (event: DragEvent) => {
+    event.preventDefault();
+    setDragging(false);
+    void uploadFiles([...event.dataTransfer.files]);
+  };
+
+  return (
+    <Section id="dataset" title="Dataset" intro="Users’ time-ordered ratings; a rating above 3 of 5 counts as a click.">
+      <fieldset className="field radio-group">
+        <legend>Built-in dataset</legend>
+        <div className="radio-row">
+          {PRESETS_ORDER.map((preset: Preset) => (
+            <label key={preset} className="radio">
+              <input type="radio" name="builtin-preset" checked={current === preset} onChange={() => void loadBuiltin(preset)} disabled={task !== null} />
+              {preset}
+            </label>
+          ))}
+        </div>
+        <p className="help">
+          Generated in your browser, nothing downloaded: {PRESETS_ORDER.map((p) => `${p} ${fmtInt(PRESETS[p].users)} users`).join(', ')}.
+        </p>
+      </fieldset>
+
+      <div
+        className={`drop-zone${dragging ? ' dragging' : ''}`}
+        onDragOver={(event) => {
+          event.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={onDrop}
+      >
+        <p>Drop your own files here, or</p>
+        <label htmlFor={inputId} className="button">
+          Choose files…
+        </label>
+        <input
+          id={inputId}
+          ref={fileInput}
+          className="visually-hidden"
+          type="file"
+          multiple
+          aria-label="Upload data files"
+          onChange={(event) => {
+            void uploadFiles([...(event.target.files ?? [])]);
+            if (fileInput.current) fileInput.current.value = '';
+          }}
+        />
+        <p className="help">
+          MovieLens 100K (u.data + u.item) or 1M (ratings.dat + movies.dat), Book-Crossing CSVs, or a CSV/TSV/JSONL file with user, item, rating or
+          label, and optional timestamp, title, genres columns. Files stay on your computer.
+        </p>
+      </div>
+
+      {task && <ProgressLine label={`${task.label}: ${task.progress.message}`} fraction={task.progress.fraction} />}
+
+      {error && (
+        <div className="message error" role="alert" data-testid="dataset-error">
+          <strong>{error.file ? `${error.file}${error.line !== null ? `, line ${error.line}` : ''}: ` : ''}this data cannot be used.</strong>
+          <p>
+            Found: {error.problem}. Expected: {error.expected}.
+          </p>
+          {dataset && <p>The previous dataset ({dataset.data.name}) is still loaded.</p>}
+          <button type="button" onClick={dismissError}>
+            Dismiss
+          </button>
+        </div>
+      )}
+
+      {previews && <UploadPreviews previews={previews} />}
+      {dataset && <DatasetSummary dataset={dataset} />}
+    </Section>
+  );
+}
+
+function UploadPreviews({ previews }: { previews: FilePreview[] }) {
+  return (
+    <details className="previews" open={previews.some((p) => p.error)}>
+      <summary>What was detected in the uploaded files</summary>
+      {previews.map((p) => (
+        <div key={p.name} className="preview">
+          <p>
+            <strong>{p.name}</strong> ({fmtInt(p.size)} bytes):{' '}
+            {p.error ? <span className="invalid">{p.error.message}</span> : `${p.format ? FORMAT_NAMES[p.format] : 'unknown format'}, ${p.description}${p.encoding ? `, ${p.encoding}` : ''}`}
+          </p>
+          {!p.error && p.sample.length > 0 && (
+            <div className="table-scroll">
+              <table>
+                {p.columnNames.length > 0 && (
+                  <thead>
+                    <tr>
+                      {p.columnNames.map((c) => (
+                        <th key={c} scope="col">
+                          {c}
+                        </th>
+                      ))}
+                    </tr>
+                  </thead>
+                )}
+                <tbody>
+                  {p.sample.slice(0, 3).map((row, r) => (
+                    <tr key={r}>
+                      {row.map((cell, c) => (
+                        <td key={c}>{cell}</td>
+                      ))}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </div>
+      ))}
+    </details>
+  );
+}
+
+function DatasetSummary({ dataset }: { dataset: LoadedDataset }) {
+  const { stats, data } = dataset;
+  const sampleUser = data.users.find((u) => u.items.length >= SAMPLE_INTERACTIONS) ?? data.users[0];
+  const rule = stats.labelRule ? `click = rating ${stats.labelRule.inclusive ? '≥' : '>'} ${stats.labelRule.threshold}` : 'labels given as 0/1';
+  return (
+    <div className="dataset-summary" data-testid="dataset-summary">
+      <p>
+        <strong>{data.name}</strong> — {FORMAT_NAMES[dataset.format]}
+        {dataset.source.kind === 'upload' ? ` (${dataset.source.files.join(', ')}; not part of the page’s link)` : ''}
+      </p>
+      <dl className="stats">
+        <dt>Users</dt>
+        <dd>{fmtInt(stats.users)}</dd>
+        <dt>Items</dt>
+        <dd>{fmtInt(stats.items)}</dd>
+        <dt>Interactions</dt>
+        <dd>{fmtInt(stats.interactions)}</dd>
+        <dt>Clicks</dt>
+        <dd>
+          {fmtPercent(stats.positiveRate)} ({rule})
+        </dd>
+        <dt>History length</dt>
+        <dd>
+          median {fmtInt(stats.historyLength.median)}, {fmtInt(stats.historyLength.min)}–{fmtInt(stats.historyLength.max)}
+        </dd>
+        <dt>Tokens per interaction</dt>
+        <dd>{fmt(stats.tokensPerInteraction.mean, 1)} on average</dd>
+        <dt>Vocabulary</dt>
+        <dd>
+          {fmtInt(stats.vocabSize)} tokens{stats.unknownTokenRate > 0 ? `, ${fmtPercent(stats.unknownTokenRate, 1)} [UNK]` : ''}
+        </dd>
+        <dt>Split</dt>
+        <dd>
+          {fmtInt(stats.splits.train.interactions)} train / {fmtInt(stats.splits.valid.interactions)} valid / {fmtInt(stats.splits.test.interactions)} test
+          ({stats.split.kind === 'per-user' ? 'last of each user' : 'global time cut'})
+        </dd>
+        {stats.droppedUsers > 0 && (
+          <>
+            <dt>Dropped</dt>
+            <dd>
+              {fmtInt(stats.droppedUsers)} users with too short a history ({fmtInt(stats.droppedInteractions)} interactions)
+            </dd>
+          </>
+        )}
+      </dl>
+      {dataset.skipped.count > 0 && (
+        <details>
+          <summary>{fmtInt(dataset.skipped.count)} rows were skipped</summary>
+          <ul>
+            {dataset.skipped.examples.map((row) => (
+              <li key={`${row.file}:${row.line}`}>
+                {row.file}, line {row.line}: {row.reason}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+      {sampleUser && (
+        <>
+          <p className="help">
+            User {sampleUser.userId}’s first interactions, as the model reads them (item words, [SUM], then the label):
+          </p>
+          <ol className="sample-interactions">
+            {Array.from(sampleUser.items.subarray(0, SAMPLE_INTERACTIONS), (item, i) => (
+              <li key={i}>
+                <span className="item-title">{data.itemTitles[item]}</span> <code>{renderInteraction(data, item, sampleUser.labels[i])}</code>
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,281 @@
+import { type KeyboardEvent, type MouseEvent, useEffect, useRef, useState } from 'react';
+import { CELL_REASONS } from '../prompt/dense-mask';
+import { ROLE_LABEL, ROLE_SUM, TOKEN_LIKE, type PackedPrompt } from '../prompt/types';
+import { useLab } from '../store';
+import type { PromptView } from '../store/prompt-view';
+import { Section } from './controls';
+import { fmtCompact, fmtInt, fmtPercent } from './format';
+import { LEGEND_REASONS, REASON_STYLE, describeToken, explainCell, paintMask, reasonHex } from './mask-picture';
+
+/** Width in CSS pixels of the token strips drawn above and left of the mask. */
+const STRIP = 16;
+const MAX_SIZE = 560;
+
+export const TOKEN_COLORS = {
+  context: '#9ecae1',
+  target: '#fdae6b',
+  sum: '#6a51a3',
+  like: '#31a354',
+  dislike: '#de2d26',
+  reach: '#111111',
+  leak: '#d62728',
+} as const;
+
+function tokenColor(prompt: PackedPrompt, n: number, t: number): string {
+  const role = prompt.role[t];
+  if (role === ROLE_SUM) return TOKEN_COLORS.sum;
+  if (role === ROLE_LABEL) return prompt.tokens[t] === TOKEN_LIKE ? TOKEN_COLORS.like : TOKEN_COLORS.dislike;
+  return prompt.interaction[t] < n ? TOKEN_COLORS.context : TOKEN_COLORS.target;
+}
+
+export function MaskView() {
+  const view = useLab((s) => s.promptView);
+  const config = useLab((s) => s.config);
+  const vocab = useLab((s) => s.dataset?.data.vocab.tokens);
+  const fieldTarget = useLab((s) => s.fieldTarget);
+  const setFieldTarget = useLab((s) => s.setFieldTarget);
+  const [showSkipped, setShowSkipped] = useState(true);
+
+  if (!view || !vocab) {
+    return (
+      <Section id="mask-view" title="Attention mask">
+        <p className="help">The mask appears once a prompt can be packed.</p>
+      </Section>
+    );
+  }
+  const { tiles, field, prompt } = view;
+  const L = prompt.tokens.length;
+  const causalCells = (L * (L + 1)) / 2;
+  const layers = config.model.nLayers;
+  const chosen = field ? field.target : null;
+
+  return (
+    <Section
+      id="mask-view"
+      title="Attention mask"
+      intro="Row = query token, column = key token, for the prompt above. Each cell says whether the query may attend the key, and why not."
+    >
+      <ul className="legend" aria-label="Mask colours">
+        {LEGEND_REASONS.map((reason) => (
+          <li key={reason}>
+            <span className="swatch" style={{ background: reasonHex(reason) }} /> {REASON_STYLE[reason].label}
+          </li>
+        ))}
+        {showSkipped && (
+          <li>
+            <span className="swatch striped" /> key tile the kernel skips
+          </li>
+        )}
+        {field && (
+          <>
+            <li>
+              <span className="swatch" style={{ background: TOKEN_COLORS.reach }} /> top bar: token reaches the target’s [SUM]
+            </li>
+            <li>
+              <span className="swatch" style={{ background: TOKEN_COLORS.leak }} /> reaches it from before its window (leakage)
+            </li>
+          </>
+        )}
+      </ul>
+      <div className="mask-toolbar">
+        <label className="checkbox">
+          <input type="checkbox" checked={showSkipped} onChange={(e) => setShowSkipped(e.target.checked)} /> Stripe the tiles the kernel skips
+        </label>
+        <div className="field inline">
+          <label htmlFor="field-target">Receptive field of</label>
+          <select
+            id="field-target"
+            value={chosen === null ? '' : String(chosen)}
+            onChange={(e) => setFieldTarget(e.target.value === '' ? null : Number(e.target.value))}
+            aria-describedby="field-target-help"
+          >
+            <option value="">no target</option>
+            {prompt.targets.map((_, j) => (
+              <option key={j} value={j}>
+                target {j + 1}
+              </option>
+            ))}
+          </select>
+          <span id="field-target-help" className="help">
+            Marks every token whose information reaches that target’s [SUM] through the model’s {layers} layer{layers > 1 ? 's' : ''}.
+          </span>
+        </div>
+      </div>
+      {fieldTarget !== null && field === null && <p className="help">This prompt has no target to follow.</p>}
+      {view.reasons ? (
+        <MaskCanvas view={view} n={config.n} level={config.isolation} vocab={vocab} showSkipped={showSkipped} />
+      ) : (
+        <p className="message note">This prompt has {fmtInt(L)} tokens: too many to draw as an L×L picture. Lower n or k.</p>
+      )}
+      <dl className="stats mask-stats" data-testid="mask-stats">
+        <dt>Allowed cells</dt>
+        <dd>
+          {fmtInt(view.allowedCells)} of the {fmtInt(causalCells)} a dense causal mask allows ({fmtPercent(view.allowedCells / causalCells, 1)})
+        </dd>
+        <dt>Kernel tiles ({tiles.tile}×{tiles.tile})</dt>
+        <dd>
+          visits {fmtInt(tiles.visited)} of the {fmtInt(tiles.causal)} key tiles a dense causal kernel visits: <strong>{fmtPercent(tiles.skippedFraction, 1)} skipped</strong>
+        </dd>
+        <dt>Attention FLOPs (forward)</dt>
+        <dd>
+          {fmtCompact(tiles.kernelFlops * layers)} vs {fmtCompact(tiles.causalFlops * layers)} dense causal over {layers} layer{layers > 1 ? 's' : ''} (d_model{' '}
+          {config.model.dModel}): saves {fmtCompact((tiles.causalFlops - tiles.kernelFlops) * layers)}
+        </dd>
+        {field && (
+          <>
+            <dt>Receptive field</dt>
+            <dd data-testid="field-summary">
+              target {field.target + 1}’s [SUM] is reached by {fmtInt(field.reached)} tokens through {layers} layer{layers > 1 ? 's' : ''};{' '}
+              {field.leaked > 0 ? (
+                <strong className="invalid">{fmtInt(field.leaked)} of them lie before its {config.n}-interaction window: hidden-state leakage</strong>
+              ) : (
+                <strong>none lies outside its window: no leakage</strong>
+              )}
+            </dd>
+          </>
+        )}
+      </dl>
+    </Section>
+  );
+}
+
+function MaskCanvas({
+  view,
+  n,
+  level,
+  vocab,
+  showSkipped,
+}: {
+  view: PromptView;
+  n: number;
+  level: Parameters<typeof explainCell>[3];
+  vocab: readonly string[];
+  showSkipped: boolean;
+}) {
+  const { prompt, reasons, field, tiles } = view;
+  const L = prompt.tokens.length;
+  const containerRef = useRef<HTMLDivElement>(null);
+  const baseRef = useRef<HTMLCanvasElement>(null);
+  const overlayRef = useRef<HTMLCanvasElement>(null);
+  const [size, setSize] = useState(480);
+  const [cursor, setCursor] = useState<{ q: number; p: number } | null>(null);
+
+  useEffect(() => {
+    const container = containerRef.current;
+    if (!container) return;
+    const measure = () => setSize(Math.max(120, Math.min(MAX_SIZE, container.clientWidth - STRIP * 2 - 4)));
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(container);
+    return () => observer.disconnect();
+  }, []);
+
+  // The mask itself: one pixel per cell at native resolution, scaled by CSS (pixelated), never one DOM node per cell.
+  useEffect(() => {
+    const canvas = baseRef.current;
+    const ctx = canvas?.getContext('2d');
+    if (!canvas || !ctx || !reasons) return;
+    canvas.width = L;
+    canvas.height = L;
+    ctx.putImageData(new ImageData(paintMask(reasons, L, showSkipped ? tiles : null), L, L), 0, 0);
+  }, [reasons, L, tiles, showSkipped]);
+
+  // Overlay at screen resolution: token strips, tile grid, receptive field, cursor.
+  useEffect(() => {
+    const canvas = overlayRef.current;
+    const ctx = canvas?.getContext('2d');
+    if (!canvas || !ctx) return;
+    const dpr = globalThis.devicePixelRatio || 1;
+    const total = size + STRIP * 2;
+    canvas.width = Math.round(total * dpr);
+    canvas.height = Math.round(total * dpr);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, total, total);
+    const cell = size / L;
+    const origin = STRIP * 2;
+    // Role strips: keys along the top, queries along the left.
+    for (let t = 0; t < L; t++) {
+      ctx.fillStyle = tokenColor(prompt, n, t);
+      ctx.fillRect(origin + t * cell, STRIP, Math.max(cell, 0.5), STRIP - 2);
+      ctx.fillRect(STRIP, origin + t * cell, STRIP - 2, Math.max(cell, 0.5));
+    }
+    if (field) {
+      const target = prompt.targets[field.target];
+      const windowStart = target.interaction - n;
+      for (let t = 0; t < L; t++) {
+        if (!field.field[t]) continue;
+        ctx.fillStyle = prompt.interaction[t] < windowStart ? TOKEN_COLORS.leak : TOKEN_COLORS.reach;
+        ctx.fillRect(origin + t * cell, 0, Math.max(cell, 0.5), STRIP - 3);
+      }
+      // The target's [SUM] row.
+      ctx.strokeStyle = TOKEN_COLORS.reach;
+      ctx.lineWidth = 1.5;
+      ctx.strokeRect(origin, origin + target.sumPos * cell, size, Math.max(cell, 1));
+    }
+    // Tile grid of the attention kernel.
+    ctx.strokeStyle = 'rgba(0, 0, 0, 0.25)';
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (let b = tiles.tile; b < L; b += tiles.tile) {
+      ctx.moveTo(origin + b * cell, origin);
+      ctx.lineTo(origin + b * cell, origin + size);
+      ctx.moveTo(origin, origin + b * cell);
+      ctx.lineTo(origin + size, origin + b * cell);
+    }
+    ctx.stroke();
+    if (cursor) {
+      ctx.strokeStyle = '#000';
+      ctx.lineWidth = 2;
+      const box = Math.max(cell, 4);
+      ctx.strokeRect(origin + cursor.p * cell - (box - cell) / 2, origin + cursor.q * cell - (box - cell) / 2, box, box);
+    }
+  }, [size, L, prompt, n, field, tiles, cursor]);
+
+  const cellAt = (event: MouseEvent) => {
+    const rect = event.currentTarget.getBoundingClientRect();
+    const x = event.clientX - rect.left - STRIP * 2;
+    const y = event.clientY - rect.top - STRIP * 2;
+    if (x < 0 || y < 0 || x >= size || y >= size) return null;
+    return { q: Math.floor((y / size) * L), p: Math.floor((x / size) * L) };
+  };
+
+  const onKeyDown = (event: KeyboardEvent) => {
+    const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    const move = moves[event.key];
+    if (!move) return;
+    event.preventDefault();
+    const from = cursor ?? { q: 0, p: 0 };
+    const step = event.shiftKey ? 10 : 1;
+    setCursor({ q: Math.min(L - 1, Math.max(0, from.q + move[0] * step)), p: Math.min(L - 1, Math.max(0, from.p + move[1] * step)) });
+  };
+
+  let description = 'Hover a cell (or focus the picture and use the arrow keys) to see which query and key it joins, and why.';
+  if (cursor && reasons) {
+    const reason = CELL_REASONS[reasons[cursor.q * L + cursor.p]];
+    description = `Query ${describeToken(prompt, n, vocab, cursor.q)} → key ${describeToken(prompt, n, vocab, cursor.p)}: ${explainCell(reason, prompt, n, level, cursor.q, cursor.p)}.`;
+  }
+
+  const total = size + STRIP * 2;
+  return (
+    <div ref={containerRef} className="mask-container">
+      <div
+        className="mask-figure"
+        style={{ width: total, height: total }}
+        tabIndex={0}
+        role="img"
+        aria-label={`Attention mask of ${L} by ${L} tokens. Arrow keys move between cells; the description below says why each is allowed or blocked.`}
+        aria-describedby="mask-hover"
+        onMouseMove={(event) => setCursor(cellAt(event))}
+        onMouseLeave={() => setCursor(null)}
+        onKeyDown={onKeyDown}
+        data-testid="mask-figure"
+      >
+        <canvas ref={baseRef} className="mask-base" style={{ left: STRIP * 2, top: STRIP * 2, width: size, height: size }} data-testid="mask-canvas" />
+        <canvas ref={overlayRef} className="mask-overlay" style={{ width: total, height: total }} />
+      </div>
+      <p id="mask-hover" className="hover-line" aria-live="polite" data-testid="mask-hover">
+        {description}
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,144 @@
+import { useState } from 'react';
+import { ROLE_LABEL, ROLE_SUM, TOKEN_LIKE } from '../prompt/types';
+import { useLab } from '../store';
+import { effectiveK } from '../train/config';
+import { Section } from './controls';
+import { fmtInt } from './format';
+
+/** Beyond this many tokens the prompt is summarised instead of drawn token by token (the mask view still draws it). */
+const MAX_DRAWN_TOKENS = 3000;
+
+export function PromptView() {
+  const view = useLab((s) => s.promptView);
+  const problem = useLab((s) => s.promptViewProblem);
+  const data = useLab((s) => s.dataset?.data);
+  const config = useLab((s) => s.config);
+  const showOtherPrompt = useLab((s) => s.showOtherPrompt);
+  const showPositions = useLab((s) => s.showPositions);
+  const setShowPositions = useLab((s) => s.setShowPositions);
+  const [hovered, setHovered] = useState<number | null>(null);
+
+  if (!view || !data) {
+    return (
+      <Section id="prompt-view" title="Prompt">
+        <p className="help">{problem ?? 'Waiting for data…'}</p>
+      </Section>
+    );
+  }
+  const { prompt, field } = view;
+  const n = config.n;
+  const k = effectiveK(config);
+  const vocab = data.vocab.tokens;
+  const interactions = prompt.interactionStart.length - 1;
+  const fieldTarget = field ? prompt.targets[field.target] : null;
+  const windowStart = fieldTarget ? fieldTarget.interaction - n : 0;
+  const user = data.users[view.userIndex];
+  const describe = (i: number) =>
+    `${i < n ? `Context ${i + 1}` : `Target ${i - n + 1}`}: ${data.itemTitles[user.items[prompt.firstHistoryIndex + i]]} — ${view.interactionText[i]}`;
+
+  return (
+    <Section
+      id="prompt-view"
+      title="Prompt"
+      intro={
+        <>
+          One real {config.paradigm === 'sw' ? 'sliding-window' : 'DTI'} training prompt of user {user.userId}: {n} context interactions, then {prompt.targets.length}{' '}
+          target{prompt.targets.length === 1 ? '' : 's'}
+          {prompt.targets.length < k ? ` (this user has only ${prompt.targets.length} training targets in a row)` : ''}; {fmtInt(prompt.tokens.length)} tokens. P(click) of each
+          target is read at its [SUM]; its own label comes after, so it is hidden from its own prediction.
+        </>
+      }
+      actions={
+        <div className="button-row">
+          <button type="button" onClick={() => showOtherPrompt(-1)} aria-label="Previous user’s prompt">
+            ← Previous user
+          </button>
+          <button type="button" onClick={() => showOtherPrompt(1)} aria-label="Next user’s prompt">
+            Next user →
+          </button>
+        </div>
+      }
+    >
+      <ul className="legend" aria-label="Token colours">
+        <li><span className="swatch tok-context" /> context item word</li>
+        <li><span className="swatch tok-target" /> target item word</li>
+        <li><span className="swatch tok-sum" /> [SUM] (prediction read here)</li>
+        <li><span className="swatch tok-like" /> [LIKE] label</li>
+        <li><span className="swatch tok-dislike" /> [DISLIKE] label</li>
+        {field && <li><span className="swatch reach" /> reaches the chosen target</li>}
+        {field && <li><span className="swatch leak" /> reaches it from outside its window (leakage)</li>}
+      </ul>
+      <label className="checkbox">
+        <input type="checkbox" checked={showPositions} onChange={(e) => setShowPositions(e.target.checked)} /> Show each token’s position index
+      </label>
+      {prompt.tokens.length > MAX_DRAWN_TOKENS ? (
+        <p className="help">This prompt has {fmtInt(prompt.tokens.length)} tokens: too many to draw one by one. Lower n or k to see its tokens.</p>
+      ) : (
+        <div className={`prompt-tokens${showPositions ? ' with-positions' : ''}`} data-testid="prompt-tokens" onMouseLeave={() => setHovered(null)}>
+          {Array.from({ length: interactions }, (_, i) => {
+            const start = prompt.interactionStart[i];
+            const end = prompt.interactionStart[i + 1];
+            const isTarget = i >= n;
+            return (
+              <span
+                key={i}
+                className={`interaction ${isTarget ? 'target' : 'context'}${hovered === i ? ' hovered' : ''}${field && i < windowStart ? ' outside-window' : ''}`}
+                title={describe(i)}
+                onMouseEnter={() => setHovered(i)}
+              >
+                {Array.from({ length: end - start }, (_, j) => {
+                  const t = start + j;
+                  const role = prompt.role[t];
+                  const kind = role === ROLE_SUM ? 'tok-sum' : role === ROLE_LABEL ? (prompt.tokens[t] === TOKEN_LIKE ? 'tok-like' : 'tok-dislike') : isTarget ? 'tok-target' : 'tok-context';
+                  const reach = field?.field[t] ? (i < windowStart ? ' leak' : ' reach') : '';
+                  return (
+                    <span key={t} className={`token ${kind}${reach}`}>
+                      {vocab[prompt.tokens[t]]}
+                      {showPositions && <sub>{prompt.position[t]}</sub>}
+                    </span>
+                  );
+                })}
+              </span>
+            );
+          })}
+        </div>
+      )}
+      <p className="hover-line" aria-live="polite">
+        {hovered !== null ? describe(hovered) : 'Hover an interaction to read it as text.'}
+      </p>
+      {showPositions && (
+        <div className="table-scroll">
+          <table className="positions-table">
+            <caption>Position of each target’s [SUM]: in this prompt, and in the target’s own sliding-window prompt</caption>
+            <thead>
+              <tr>
+                <th scope="col">Target</th>
+                <th scope="col">Absolute position here</th>
+                <th scope="col">Position in its SW prompt</th>
+                <th scope="col">Shift</th>
+              </tr>
+            </thead>
+            <tbody>
+              {view.targetPositions.map((p, j) => (
+                <tr key={j}>
+                  <td>{j + 1}</td>
+                  <td>{p.dti}</td>
+                  <td>{p.sw}</td>
+                  <td>{p.dti - p.sw}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <details>
+        <summary>All interactions of this prompt as text</summary>
+        <ol className="interaction-list">
+          {Array.from({ length: interactions }, (_, i) => (
+            <li key={i}>{describe(i)}</li>
+          ))}
+        </ol>
+      </details>
+    </Section>
+  );
+}

@@ -1,0 +1,215 @@
+import { useId, useState } from 'react';
+import { useLab, useLabShallow } from '../store';
+import { compareRuns } from '../store/compare';
+import type { RunRecord } from '../store/run-types';
+import { CompareChart } from './charts';
+import { Section } from './controls';
+import { downloadFile } from './download';
+import { fmt, fmtCompact, fmtDuration, fmtInt } from './format';
+
+function configSummary(run: RunRecord): string {
+  const c = run.config;
+  const m = c.model;
+  return `${c.paradigm === 'sw' ? 'SW' : `DTI k=${c.k}`}, n=${c.n}, ${c.isolation}, ${m.positionEncoding}, d=${m.dModel}×${m.nLayers}L, ${c.maxSteps > 0 ? `≤${c.maxSteps} steps` : `${c.epochs} ep`}`;
+}
+
+export function RunsPanel() {
+  const runs = useLab((s) => s.runs);
+  const runsLoaded = useLab((s) => s.runsLoaded);
+  const liveRunId = useLab((s) => s.session.runId);
+  const { storageProblem, modelMessage, compareIds, baselineId } = useLabShallow((s) => ({
+    storageProblem: s.storageProblem,
+    modelMessage: s.modelMessage,
+    compareIds: s.compareIds,
+    baselineId: s.baselineId,
+  }));
+  const { exportRuns, exportModel, importModel, deleteRun, renameRun, toggleCompare, setBaseline, applyRunConfig } = useLabShallow((s) => ({
+    exportRuns: s.exportRuns,
+    exportModel: s.exportModel,
+    importModel: s.importModel,
+    deleteRun: s.deleteRun,
+    renameRun: s.renameRun,
+    toggleCompare: s.toggleCompare,
+    setBaseline: s.setBaseline,
+    applyRunConfig: s.applyRunConfig,
+  }));
+  const importId = useId();
+
+  const download = (format: 'summary-csv' | 'curves-csv' | 'json') => {
+    const file = exportRuns(format);
+    downloadFile(file.filename, file.content, file.mime);
+  };
+  const downloadModel = async (id: string) => {
+    const file = await exportModel(id);
+    if (file) downloadFile(file.filename, file.bytes, 'application/octet-stream');
+  };
+  const compared = runs.filter((r) => compareIds.includes(r.id));
+
+  return (
+    <Section
+      id="runs"
+      title="Runs"
+      intro="Every run is kept in this browser (IndexedDB) with its full configuration, curves and test metrics."
+      actions={
+        <div className="button-row" role="toolbar" aria-label="Export and import">
+          <button type="button" onClick={() => download('summary-csv')} disabled={runs.length === 0}>
+            Export runs CSV
+          </button>
+          <button type="button" onClick={() => download('curves-csv')} disabled={runs.length === 0}>
+            Export curves CSV
+          </button>
+          <button type="button" onClick={() => download('json')} disabled={runs.length === 0}>
+            Export JSON
+          </button>
+          <label htmlFor={importId} className="button">
+            Import model…
+          </label>
+          <input
+            id={importId}
+            className="visually-hidden"
+            type="file"
+            accept=".safetensors"
+            aria-label="Import a model (.safetensors)"
+            onChange={async (event) => {
+              const file = event.target.files?.[0];
+              event.target.value = '';
+              if (file) await importModel(file.name, await file.arrayBuffer());
+            }}
+          />
+        </div>
+      }
+    >
+      {storageProblem && <div className="message error">{storageProblem}</div>}
+      {modelMessage && (
+        <div className={`message ${modelMessage.kind}`} role={modelMessage.kind === 'error' ? 'alert' : 'status'}>
+          {modelMessage.text}
+        </div>
+      )}
+      {!runsLoaded ? (
+        <p className="help">Loading saved runs…</p>
+      ) : runs.length === 0 ? (
+        <p className="help">No runs yet. Start one in the training panel, or train SW and DTI in one go to compare them.</p>
+      ) : (
+        <div className="table-scroll">
+          <table className="runs-table" data-testid="runs-table">
+            <thead>
+              <tr>
+                <th scope="col">Compare</th>
+                <th scope="col">Name</th>
+                <th scope="col">Status</th>
+                <th scope="col">Configuration</th>
+                <th scope="col">Dataset</th>
+                <th scope="col">Steps</th>
+                <th scope="col">Train time</th>
+                <th scope="col">Test AUC</th>
+                <th scope="col">Test LogLoss</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {runs.map((run) => (
+                <tr key={run.id}>
+                  <td>
+                    <input type="checkbox" checked={compareIds.includes(run.id)} onChange={() => toggleCompare(run.id)} aria-label={`Compare ${run.name}`} />
+                  </td>
+                  <td>
+                    <RunName run={run} onRename={(name) => void renameRun(run.id, name)} />
+                  </td>
+                  <td>
+                    {run.status}
+                    {run.error && <span className="invalid" title={run.error.message}> ({run.error.kind})</span>}
+                  </td>
+                  <td>{configSummary(run)}</td>
+                  <td>{run.dataset.name}</td>
+                  <td>{fmtInt(run.result?.steps ?? run.steps.at(-1)?.step)}</td>
+                  <td>{fmtDuration(run.result?.trainMs ?? run.steps.at(-1)?.elapsedMs)}</td>
+                  <td>{fmt(run.result?.test.auc, 4)}</td>
+                  <td>{fmt(run.result?.test.logLoss, 4)}</td>
+                  <td className="actions">
+                    <button type="button" onClick={() => applyRunConfig(run.id)} aria-label={`Use the configuration of ${run.name}`}>
+                      Use config
+                    </button>
+                    <button type="button" onClick={() => void downloadModel(run.id)} disabled={!run.hasModel} aria-label={`Download the model of ${run.name} (safetensors)`}>
+                      Model
+                    </button>
+                    <button type="button" onClick={() => void deleteRun(run.id)} disabled={run.id === liveRunId} aria-label={`Delete ${run.name}`}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {compared.length > 0 && <Comparison runs={compared} baselineId={baselineId} onBaseline={setBaseline} />}
+    </Section>
+  );
+}
+
+function RunName({ run, onRename }: { run: RunRecord; onRename: (name: string) => void }) {
+  const [draft, setDraft] = useState<string | null>(null);
+  return (
+    <input
+      className="run-name"
+      aria-label={`Name of ${run.name}`}
+      value={draft ?? run.name}
+      onChange={(e) => setDraft(e.target.value)}
+      onBlur={() => {
+        if (draft !== null && draft !== run.name) onRename(draft);
+        setDraft(null);
+      }}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter') e.currentTarget.blur();
+        if (e.key === 'Escape') setDraft(null);
+      }}
+    />
+  );
+}
+
+function Comparison({ runs, baselineId, onBaseline }: { runs: RunRecord[]; baselineId: string | null; onBaseline: (id: string) => void }) {
+  const rows = compareRuns(runs, baselineId);
+  return (
+    <div className="comparison" data-testid="comparison">
+      <h3>Side by side</h3>
+      <p className="help">Speed-up is the baseline’s training wall-clock divided by the run’s; ΔAUC is the run’s test AUC minus the baseline’s.</p>
+      <div className="table-scroll">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Baseline</th>
+              <th scope="col">Run</th>
+              <th scope="col">Wall-clock</th>
+              <th scope="col">Tokens processed</th>
+              <th scope="col">Targets</th>
+              <th scope="col">Test AUC</th>
+              <th scope="col">Test LogLoss</th>
+              <th scope="col">Speed-up</th>
+              <th scope="col">Tokens vs baseline</th>
+              <th scope="col">ΔAUC</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((row) => (
+              <tr key={row.run.id} className={row.isBaseline ? 'baseline' : undefined}>
+                <td>
+                  <input type="radio" name="baseline" checked={row.isBaseline} onChange={() => onBaseline(row.run.id)} aria-label={`Use ${row.run.name} as the baseline`} />
+                </td>
+                <th scope="row">{row.run.name}</th>
+                <td>{fmtDuration(row.trainMs)}</td>
+                <td>{fmtCompact(row.tokens)}</td>
+                <td>{fmtCompact(row.targets)}</td>
+                <td>{fmt(row.testAuc, 4)}</td>
+                <td>{fmt(row.testLogLoss, 4)}</td>
+                <td>{row.speedUp === null ? '–' : `${row.speedUp.toFixed(2)}×`}</td>
+                <td>{row.tokenRatio === null ? '–' : `${(row.tokenRatio * 100).toFixed(0)} %`}</td>
+                <td>{row.aucDelta === null ? '–' : `${row.aucDelta >= 0 ? '+' : ''}${row.aucDelta.toFixed(4)}`}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <CompareChart runs={runs} />
+    </div>
+  );
+}

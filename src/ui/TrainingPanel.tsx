@@ -1,0 +1,115 @@
+import { useLab } from '../store';
+import { LossChart, ThroughputChart, ValidationChart } from './charts';
+import { ProgressLine, Section } from './controls';
+import { fmt, fmtCompact, fmtDuration, fmtInt } from './format';
+
+const PHASE_NAMES = {
+  device: 'Opening the GPU',
+  compile: 'Compiling shaders',
+  prepare: 'Preparing data',
+  train: 'Training',
+  evaluate: 'Evaluating',
+} as const;
+
+export function TrainingPanel() {
+  const session = useLab((s) => s.session);
+  const sessionError = useLab((s) => s.sessionError);
+  const webgpu = useLab((s) => s.webgpu);
+  const canTrain = useLab((s) => s.dataset !== null && s.check.errors.length === 0 && s.webgpu.state !== 'unavailable');
+  // The live run, else the most recent run that has curves.
+  const run = useLab((s) => s.runs.find((r) => r.id === s.session.runId) ?? [...s.runs].reverse().find((r) => r.steps.length > 0) ?? null);
+  const startTraining = useLab((s) => s.startTraining);
+  const startComparison = useLab((s) => s.startComparison);
+  const pauseTraining = useLab((s) => s.pauseTraining);
+  const resumeTraining = useLab((s) => s.resumeTraining);
+  const stopTraining = useLab((s) => s.stopTraining);
+
+  const idle = session.state === 'idle';
+  const paused = session.state === 'paused' || session.state === 'pausing';
+  const last = run?.steps[run.steps.length - 1];
+  const lastValid = run?.evals.filter((e) => e.split === 'valid').at(-1);
+  const status = session.status;
+
+  return (
+    <Section
+      id="training"
+      title="Training"
+      intro="Training runs on your GPU in a background worker, so this page stays responsive. Each run is saved with its configuration."
+    >
+      <div className="button-row" role="toolbar" aria-label="Training controls">
+        <button type="button" className="primary" onClick={startTraining} disabled={!idle || !canTrain}>
+          Start training
+        </button>
+        {paused ? (
+          <button type="button" onClick={resumeTraining} disabled={session.state === 'pausing'}>
+            Resume
+          </button>
+        ) : (
+          <button type="button" onClick={pauseTraining} disabled={session.state !== 'running'}>
+            Pause
+          </button>
+        )}
+        <button type="button" onClick={stopTraining} disabled={idle || session.state === 'stopping'}>
+          Stop
+        </button>
+        <button type="button" onClick={startComparison} disabled={!idle || !canTrain}>
+          Train SW, then DTI (compare)
+        </button>
+      </div>
+      {webgpu.state === 'unavailable' && <p className="help">Training needs WebGPU, which this browser does not offer (see the note at the top).</p>}
+      {session.queue.length > 0 && <p className="help">Then: {session.queue.length} more run(s) of the comparison.</p>}
+      {!idle && status && (
+        <ProgressLine
+          label={`${PHASE_NAMES[status.phase]}: ${status.message}${session.state === 'paused' ? ' (paused)' : ''}`}
+          fraction={status.fraction ?? null}
+        />
+      )}
+      {sessionError && (
+        <div className="message error" role="alert">
+          <strong>{sessionError.kind === 'not-started' ? 'Not started.' : `The run failed (${sessionError.kind}).`}</strong> {sessionError.message}
+        </div>
+      )}
+      {run ? (
+        <>
+          <p className="run-heading">
+            <strong>{run.name}</strong> — {run.status}
+            {run.adapter ? ` on ${run.adapter}` : ''}
+          </p>
+          <dl className="stats live-stats" data-testid="live-stats">
+            <dt>Step</dt>
+            <dd>
+              {fmtInt(last?.step)} (epoch {fmtInt(last?.epoch)})
+            </dd>
+            <dt>Elapsed</dt>
+            <dd>{fmtDuration(last?.elapsedMs)} of training</dd>
+            <dt>Loss</dt>
+            <dd>{fmt(last?.loss, 4)}</dd>
+            <dt>Validation AUC</dt>
+            <dd data-testid="valid-auc">{fmt(lastValid?.auc, 4)}</dd>
+            <dt>Validation LogLoss</dt>
+            <dd>{fmt(lastValid?.logLoss, 4)}</dd>
+            <dt>Throughput</dt>
+            <dd>
+              {fmtCompact(last?.targetsPerSec)} targets/s, {fmtCompact(last?.tokensPerSec)} tokens/s
+            </dd>
+            {run.result && (
+              <>
+                <dt>Test AUC / LogLoss</dt>
+                <dd data-testid="test-metrics">
+                  {fmt(run.result.test.auc, 4)} / {fmt(run.result.test.logLoss, 4)} on {fmtInt(run.result.test.count)} targets
+                </dd>
+              </>
+            )}
+          </dl>
+          <div className="charts">
+            <LossChart run={run} />
+            <ValidationChart run={run} />
+            <ThroughputChart run={run} />
+          </div>
+        </>
+      ) : (
+        <p className="help">No run yet. A tiny model on the small dataset trains in seconds on a laptop GPU.</p>
+      )}
+    </Section>
+  );
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { CELL_REASONS, denseMaskReasons } from '../prompt/dense-mask';
+import { packPrompt } from '../prompt/pack';
+import { makeDataset } from '../prompt/test-fixtures';
+import { REASON_STYLE, describeToken, explainCell, paintMask } from './mask-picture';
+
+// Four interactions of two item words each (item, item, [SUM], label = 4 tokens each).
+const dataset = makeDataset(
+  [[7, 8], [9, 10], [11, 12], [13, 14]],
+  [{ items: [0, 1, 2, 3], labels: [1, 0, 1, 1] }],
+);
+const prompt = packPrompt(dataset, 0, 0, 1, 3);
+const L = prompt.tokens.length;
+
+describe('mask picture', () => {
+  it('paints each cell in the colour of its reason', () => {
+    const reasons = denseMaskReasons(prompt, 1, 'window');
+    const pixels = paintMask(reasons, L, null);
+    for (const [q, p] of [[0, 0], [0, 5], [15, 0], [9, 6]]) {
+      const reason = CELL_REASONS[reasons[q * L + p]];
+      expect(Array.from(pixels.subarray((q * L + p) * 4, (q * L + p) * 4 + 3)), `${q},${p} ${reason}`).toEqual(REASON_STYLE[reason].rgb);
+    }
+  });
+
+  it('stripes only the key tiles the kernel skips', () => {
+    const reasons = denseMaskReasons(prompt, 1, 'window');
+    const plain = paintMask(reasons, L, null);
+    // Tiles of 4 tokens: query tile 3 (tokens 12..15) starts visiting at key tile 2.
+    const skipped = paintMask(reasons, L, { tile: 4, firstVisitedTile: Int32Array.from([0, 0, 1, 2]) });
+    const differs = (q: number, p: number) => plain[(q * L + p) * 4] !== skipped[(q * L + p) * 4];
+    expect(differs(12, 0)).toBe(true); // (12 + 0) % 4 === 0: on a stripe, in a skipped tile
+    expect(differs(13, 0)).toBe(false); // between stripes
+    expect(differs(12, 8)).toBe(false); // key tile 2 is visited
+    expect(differs(4, 0)).toBe(false); // query tile 1 visits everything
+  });
+
+  it('says which tokens a cell joins and why it is blocked', () => {
+    const vocab = dataset.vocab.tokens;
+    expect(describeToken(prompt, 1, vocab, 0)).toBe('token 0 (context 1, item word "w7")');
+    expect(describeToken(prompt, 1, vocab, 6)).toBe('token 6 (target 1, [SUM])');
+    expect(describeToken(prompt, 1, vocab, 7)).toBe('token 7 (target 1, label [DISLIKE])');
+    expect(explainCell('outside-window', prompt, 1, 'window', 14, 0)).toBe('blocked: interaction 0 is more than n = 1 interactions before interaction 3');
+    expect(explainCell('allowed', prompt, 1, 'window', 8, 5)).toMatch(/inside the window \[1, 2\]/);
+    expect(explainCell('future', prompt, 1, 'window', 0, 5)).toMatch(/causality/);
+  });
+});
