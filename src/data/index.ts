@@ -11,6 +11,7 @@ import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions, preprocess } from '
 import type { FormatId } from './raw';
 import type { DatasetStats } from './stats';
 
+export { historyScores, popularityScores, type ScoredTargets } from './baselines';
 export type { DataErrorInfo, SkippedRows } from './errors';
 export { DataError } from './errors';
 export type { ColumnKey, ColumnMapping, FileRole, NamedBlob } from './formats';

@@ -199,7 +199,11 @@ function chronologicalOrder(raw: RawDataset): { order: Int32Array; starts: Int32
   const time = raw.timestamp;
   if (time) {
     for (let u = 0; u < raw.userKeys.length; u++) {
-      order.subarray(starts[u], starts[u + 1]).sort((a, b) => time[a] - time[b] || a - b);
+      const rows = order.subarray(starts[u], starts[u + 1]);
+      // Logs are usually written in time order already: sort only the users whose rows are not.
+      let sorted = true;
+      for (let i = 1; i < rows.length && sorted; i++) sorted = time[rows[i - 1]] <= time[rows[i]];
+      if (!sorted) rows.sort((a, b) => time[a] - time[b] || a - b);
     }
   }
   return { order, starts };

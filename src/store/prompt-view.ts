@@ -9,8 +9,11 @@ import { packPrompt, promptMeta } from '../prompt/pack';
 import { type TileStats, maskRanges, tileStats } from '../prompt/ranges';
 import { type IsolationLevel, type PackedPrompt, SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
 
-/** The mask picture is an L×L bitmap; beyond this many tokens it would take hundreds of MB. */
-export const MAX_MASK_TOKENS = 4096;
+/**
+ * The mask picture is an L×L bitmap and the receptive field costs L²·layers mask evaluations, all on the page's
+ * thread: beyond this many tokens neither is computed (the prompt and tile counts still are).
+ */
+export const MAX_MASK_TOKENS = 2048;
 
 export interface PromptViewRequest {
   n: number;
@@ -110,7 +113,8 @@ export function buildPromptView(dataset: TokenizedDataset, request: PromptViewRe
     causalFlops: attentionFlops(stats.causal * tileCells, request.dModel, 1),
   };
   let field: ReceptiveFieldView | null = null;
-  if (request.fieldTarget !== null && prompt.targets.length > 0) {
+  const drawable = L <= MAX_MASK_TOKENS;
+  if (drawable && request.fieldTarget !== null && prompt.targets.length > 0) {
     const target = Math.min(request.fieldTarget, prompt.targets.length - 1);
     const { sumPos, interaction } = prompt.targets[target];
     const reach = receptiveField(prompt, n, level, request.layers, sumPos);
@@ -133,7 +137,7 @@ export function buildPromptView(dataset: TokenizedDataset, request: PromptViewRe
     userIndex,
     meta,
     interactionText,
-    reasons: L <= MAX_MASK_TOKENS ? denseMaskReasons(prompt, n, level) : null,
+    reasons: drawable ? denseMaskReasons(prompt, n, level) : null,
     allowedCells,
     tiles,
     field,

@@ -82,7 +82,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       runs: [...s.runs, run],
       compareIds: comparing ? [...s.compareIds, run.id] : s.compareIds,
       session: { ...s.session, state: 'running', runId: run.id, status: null },
-      sessionError: null,
+      startProblem: null,
     }));
     void saveRun(set, deps, run);
     if (!trainer) {
@@ -151,7 +151,6 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       case 'error':
         if (event.kind === 'no-webgpu') set({ webgpu: { state: 'unavailable', message: event.message } });
         if (currentRun()) {
-          set({ sessionError: { kind: event.kind, message: event.message } });
           endRun((r) => ({ ...r, status: 'failed', error: { kind: event.kind, message: event.message } }), false);
         } else if (modelFor) {
           modelFor = null; // the worker had no weights to send: the run stays without a saved model
@@ -194,7 +193,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
   return {
     webgpu: { state: 'checking', message: 'Looking for a WebGPU adapter' },
     session: { state: 'idle', runId: null, status: null, queue: [] },
-    sessionError: null,
+    startProblem: null,
     checkWebGpu: async () => {
       const support = await deps.detectWebGpu();
       // A worker's 'device' event is the stronger evidence; a late detection result must not overwrite it.
@@ -205,7 +204,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
     startTraining: () => {
       const problem = blocker();
       if (problem) {
-        set({ sessionError: { kind: 'not-started', message: `Training cannot start: ${problem}.` } });
+        set({ startProblem: `Training cannot start: ${problem}.` });
         return;
       }
       comparing = false;
@@ -214,7 +213,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
     startComparison: () => {
       const problem = blocker();
       if (problem) {
-        set({ sessionError: { kind: 'not-started', message: `The comparison cannot start: ${problem}.` } });
+        set({ startProblem: `The comparison cannot start: ${problem}.` });
         return;
       }
       const config = get().config;

@@ -145,8 +145,8 @@ export interface SessionSlice {
     /** Configs still to train after the current run (the SW-vs-DTI comparison queues two). */
     queue: TrainConfig[];
   };
-  /** The last run's failure, shown next to the training controls. */
-  sessionError: { kind: string; message: string } | null;
+  /** Why the last start request was refused (a run's own failure is kept on the run). */
+  startProblem: string | null;
   checkWebGpu(): Promise<void>;
   startTraining(): void;
   /** Trains the current configuration as SW and then as DTI, for the comparison view. */

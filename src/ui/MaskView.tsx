@@ -101,11 +101,13 @@ export function MaskView() {
           </span>
         </div>
       </div>
-      {fieldTarget !== null && field === null && <p className="help">This prompt has no target to follow.</p>}
+      {fieldTarget !== null && field === null && view.reasons !== null && <p className="help">This prompt has no target to follow.</p>}
       {view.reasons ? (
         <MaskCanvas view={view} n={config.n} level={config.isolation} vocab={vocab} showSkipped={showSkipped} />
       ) : (
-        <p className="message note">This prompt has {fmtInt(L)} tokens: too many to draw as an L×L picture. Lower n or k.</p>
+        <p className="message note">
+          This prompt has {fmtInt(L)} tokens: too many to draw as an L×L picture or to trace its receptive field here. Lower n or k to see them.
+        </p>
       )}
       <dl className="stats mask-stats" data-testid="mask-stats">
         <dt>Allowed cells</dt>

@@ -13,11 +13,11 @@ const PHASE_NAMES = {
 
 export function TrainingPanel() {
   const session = useLab((s) => s.session);
-  const sessionError = useLab((s) => s.sessionError);
+  const startProblem = useLab((s) => s.startProblem);
   const webgpu = useLab((s) => s.webgpu);
   const canTrain = useLab((s) => s.dataset !== null && s.check.errors.length === 0 && s.webgpu.state !== 'unavailable');
-  // The live run, else the most recent run that has curves.
-  const run = useLab((s) => s.runs.find((r) => r.id === s.session.runId) ?? [...s.runs].reverse().find((r) => r.steps.length > 0) ?? null);
+  // The live run, else the most recent one.
+  const run = useLab((s) => s.runs.find((r) => r.id === s.session.runId) ?? s.runs.at(-1) ?? null);
   const startTraining = useLab((s) => s.startTraining);
   const startComparison = useLab((s) => s.startComparison);
   const pauseTraining = useLab((s) => s.pauseTraining);
@@ -64,9 +64,9 @@ export function TrainingPanel() {
           fraction={status.fraction ?? null}
         />
       )}
-      {sessionError && (
+      {startProblem && (
         <div className="message error" role="alert">
-          <strong>{sessionError.kind === 'not-started' ? 'Not started.' : `The run failed (${sessionError.kind}).`}</strong> {sessionError.message}
+          {startProblem}
         </div>
       )}
       {run ? (
@@ -75,6 +75,11 @@ export function TrainingPanel() {
             <strong>{run.name}</strong> — {run.status}
             {run.adapter ? ` on ${run.adapter}` : ''}
           </p>
+          {run.error && (
+            <div className="message error" role="alert" data-testid="run-error">
+              <strong>The run failed ({run.error.kind}).</strong> {run.error.message}
+            </div>
+          )}
           <dl className="stats live-stats" data-testid="live-stats">
             <dt>Step</dt>
             <dd>
