@@ -27,7 +27,7 @@ test('opens with the built-in dataset, a real prompt and its mask', async ({ pag
   await expect(page.getByTestId('mask-stats')).toContainText('skipped');
   // The whole configuration is in the link.
   expect(new URL(page.url()).hash).toContain('k=10');
-  await page.screenshot({ path: `${SHOTS}/overview.png` });
+  await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true });
 });
 
 test('changing k redraws the mask at once; hovering a cell explains it', async ({ page }) => {
@@ -88,7 +88,7 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
   await page.getByRole('button', { name: 'Export runs CSV' }).click();
   const csv = readFileSync(await (await csvDownload).path(), 'utf8');
   expect(csv.split('\n')[0]).toMatch(/^run_id,name,created,status/);
-  expect(csv).toMatch(/,done,Built-in \(small, seed 1\),small,dti,10,10,strict,rope,32,2,1,64,/);
+  expect(csv).toMatch(/,done,"Built-in \(small, seed 1\)",small,dti,10,10,strict,rope,32,2,1,64,/);
 
   const jsonDownload = page.waitForEvent('download');
   await page.getByRole('button', { name: 'Export JSON' }).click();
@@ -105,6 +105,19 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
   expect(header.wte.dtype).toBe('F32');
 
   await page.locator('#runs').screenshot({ path: `${SHOTS}/runs.png` });
+});
+
+test('trains SW then DTI and sets them side by side', async ({ page }) => {
+  await openLab(page, TINY_RUN);
+  await page.getByRole('button', { name: 'Train SW, then DTI (compare)' }).click();
+  const comparison = page.getByTestId('comparison');
+  await expect(comparison.getByRole('row')).toHaveCount(3, { timeout: 8 * 60_000 });
+  const dtiRow = comparison.getByRole('row', { name: /DTI k=10/ });
+  // Both runs finished: the DTI row has a speed-up against the SW baseline.
+  await expect(dtiRow).toContainText(/\d+\.\d{2}×/, { timeout: 8 * 60_000 });
+  await expect(comparison.getByRole('row', { name: /SW/ })).toContainText('1.00×');
+  await expect(page.getByTestId('compare-chart')).toBeVisible();
+  await page.locator('#runs').screenshot({ path: `${SHOTS}/compare.png` });
 });
 
 test('explain mode walks from SW to DTI on the real views', async ({ page }) => {

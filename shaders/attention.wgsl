@@ -3,38 +3,47 @@
 // Layouts: qkv [B*L, 3d] (q cols [0,d), k [d,2d), v [2d,3d); head h uses cols h*hd .. of each part), out/dout [B*L, d]
 // head-major, lse/D [B, H, L]. tokenMeta[row] = (interaction << 2) | role (role 0 item, 1 sum, 2 label, 3 pad).
 //
-// Work split: a workgroup owns one TILE of rows of one (batch, head); one thread per row keeps that row's vectors and
-// accumulators in registers (private arrays). The other side (keys for forward/dQ, queries for dK/dV) streams through
-// workgroup memory one TILE at a time, loaded cooperatively, one thread per row, with one barrier pair per tile.
-// Why one thread per row: on SwiftShader (CPU Vulkan) barriers dominate, so the work per barrier must be large
-// (TILE x TILE x hd FMAs); on GPUs the K/V tile in workgroup memory is read by every thread at the same address
-// (a broadcast). The scores never leave registers: no L x L matrix anywhere.
+// Work split: a workgroup owns a TILE of rows (queries for forward and dQ, keys for dK/dV) of one (batch, head).
+// Each thread owns ROWS = 4 consecutive rows, packed in the 4 lanes of vec4s: its q (or k, v) rows, running max, sum
+// and output accumulators stay in the thread. The other side (keys, or queries for dK/dV) streams through workgroup
+// memory CHUNK rows at a time, loaded cooperatively, one barrier pair per chunk, and is consumed 4 rows at a time.
+// No L x L score matrix exists anywhere: scores live in registers for one 4 x 4 block.
+// Why this blocking: on SwiftShader (CPU Vulkan) every memory access costs far more than an FMA; with 4 rows x 4 keys
+// per step each loaded value feeds 4 FMAs (measured about 2.5x faster than one row per thread there). On GPUs the
+// streamed tile in workgroup memory is read by all threads of the workgroup at the same address (a broadcast).
 //
-// Tile skipping: the forward and dQ pass visit key tiles [min keyStart over the tile's rows, last row of the tile];
-// the dK/dV pass visits query tiles [first key of the tile, max queryEnd over the tile's keys] (src/prompt/ranges.ts,
-// pad rows have keyStart = L and queryEnd = -1). Inside a visited tile each thread walks only its own conservative
-// range, and `allowed` (the exact rule of src/prompt/mask.ts) masks element by element, so skipping changes cost only.
+// Tile skipping: the forward and dQ pass visit keys [min keyStart over the tile's rows, last row of the tile]; the
+// dK/dV pass visits queries [first key of the tile, max queryEnd over its keys] (src/prompt/ranges.ts; pad rows have
+// keyStart = L and queryEnd = -1). Whole key tiles outside are never loaded. Each thread also narrows the range to its
+// own 4 rows. Inside, `allowed` (the exact rule of src/prompt/mask.ts) masks element by element; a masked cell
+// contributes exactly 0 to sums and leaves the running max alone, so skipping changes the cost only, not one bit.
 //
 // Deterministic and atomic-free: dQ has one writer per query row, dK/dV one writer per key row; both accumulate (+=).
 // Each entry point binds its own contiguous bindings (GpuContext.dispatch binds resources in order); variables of
 // different entry points may share a binding number.
 
-// Rows per tile (queries per workgroup and keys per streamed tile). src/gpu/kernels/attention.ts reads this line.
+// Rows per workgroup tile (queries for forward/dQ, keys for dK/dV). src/gpu/kernels/attention.ts reads this line.
 const TILE: u32 = 32u;
-// Private arrays need a constant size; HEAD_DIM (an override, so loops have a constant bound per pipeline) <= this.
+const ROWS: u32 = 4u; // rows per thread, one per vec4 lane
+const THREADS: u32 = TILE / ROWS;
+// Private arrays need a constant size; HEAD_DIM (an override, so loops have a constant bound per pipeline) <= HD_MAX.
 const HD_MAX: u32 = 128u;
 override HEAD_DIM: u32 = 16u;
+// Rows of the streamed side per barrier pair; a multiple of 4. The wrapper lowers it for large head dimensions so
+// the workgroup memory (2 * CHUNK * HEAD_DIM + 4 * CHUNK words) fits the device limit.
+override CHUNK: u32 = 32u;
 
 const ROLE_SUM: u32 = 1u;
 const ROLE_PAD: u32 = 3u;
-// Running-max start and the mark of a masked score: finite, so exp(NEG_BIG - m) is 0 rather than NaN.
+// Running-max start and the score of a masked cell: finite, so exp(NEG_BIG - m) is 0 rather than NaN.
 const NEG_BIG: f32 = -3.0e38;
+const LANE_OFFSETS = vec4u(0u, 1u, 2u, 3u);
 
 struct Params {
   B: u32,
   L: u32,
   H: u32,
-  n: u32, // window, in interactions
+  n: u32, // window, in interactions (clamped to 2^30 by the wrapper, so ip + n cannot wrap)
   level: u32, // 0 full-causal, 1 window, 2 sum-isolated, 3 strict
   alibi: u32, // 1: bias -slope_h * (pos_q - pos_p)
   scale: f32, // 1 / sqrt(hd)
@@ -63,43 +72,34 @@ struct Params {
 @group(0) @binding(7) var<storage, read> rowDot: array<f32>; // D = rowsum(dout * out), [B, H, L]
 @group(0) @binding(8) var<storage, read_write> dqkv: array<f32>;
 
-// The streamed tile: K and V rows (forward, dQ) or Q and dO rows (dK/dV), plus per-row metadata.
-var<workgroup> tileA: array<f32, TILE * HEAD_DIM>;
-var<workgroup> tileB: array<f32, TILE * HEAD_DIM>;
-var<workgroup> tileMeta: array<u32, TILE>;
-var<workgroup> tilePos: array<i32, TILE>;
-var<workgroup> tileLse: array<f32, TILE>;
-var<workgroup> tileDot: array<f32, TILE>;
+// The streamed chunk: K and V rows (forward, dQ) or Q and dO rows (dK/dV), plus per-row data.
+var<workgroup> tileA: array<f32, CHUNK * HEAD_DIM>;
+var<workgroup> tileB: array<f32, CHUNK * HEAD_DIM>;
+var<workgroup> tileMeta: array<u32, CHUNK>;
+var<workgroup> tilePos: array<i32, CHUNK>;
+var<workgroup> tileLse: array<f32, CHUNK>;
+var<workgroup> tileDot: array<f32, CHUNK>;
 
-// isAllowed of src/prompt/mask.ts, exactly.
-fn allowed(q: u32, p: u32, metaQ: u32, metaP: u32) -> bool {
-  if (p > q) {
-    return false;
-  }
-  let roleQ = metaQ & 3u;
-  let roleP = metaP & 3u;
-  if (roleQ == ROLE_PAD || roleP == ROLE_PAD) {
-    return false;
-  }
+// isAllowed of src/prompt/mask.ts, exactly, for 4 (query, key) cells at once.
+fn allowed(q: vec4u, p: vec4u, metaQ: vec4u, metaP: vec4u) -> vec4<bool> {
+  let roleQ = metaQ & vec4u(3u);
+  let roleP = metaP & vec4u(3u);
+  var ok = (p <= q) & (roleQ != vec4u(ROLE_PAD)) & (roleP != vec4u(ROLE_PAD));
   if (P.level == 0u) {
-    return true;
+    return ok;
   }
-  let iq = metaQ >> 2u;
-  let ip = metaP >> 2u;
+  let iq = metaQ >> vec4u(2u);
+  let ip = metaP >> vec4u(2u);
   let same = iq == ip;
-  if (!same && ip < iq && iq - ip > P.n) { // ip < iq - n, without unsigned wrap-around
-    return false;
-  }
+  ok = ok & (ip + vec4u(P.n) >= iq); // not (ip < iq - n): the window (always true within one interaction)
   if (P.level == 1u) {
-    return true;
+    return ok;
   }
+  let keyNotSum = roleP != vec4u(ROLE_SUM);
   if (P.level == 2u) {
-    return same || roleP != ROLE_SUM;
+    return ok & (same | keyNotSum);
   }
-  if (roleQ == ROLE_SUM) {
-    return same || roleP != ROLE_SUM;
-  }
-  return same && roleP != ROLE_SUM;
+  return ok & select(same & keyNotSum, same | keyNotSum, roleQ == vec4u(ROLE_SUM));
 }
 
 fn alibiSlope(h: u32) -> f32 {
@@ -109,40 +109,98 @@ fn alibiSlope(h: u32) -> f32 {
   return exp2(-8.0 * f32(h + 1u) / f32(P.H));
 }
 
-// First key tile and tile count a query tile visits: keys [min keyStart of its rows, its last row]. Uniform across
-// the workgroup (read-only storage at workgroup-uniform indices), as the barriers in the tile loop require.
-fn keyTileRange(rowBase: u32, q0: u32, qLast: u32) -> vec2u {
+// First chunk and chunk count covering rows [lo, hi] (none when lo > hi).
+fn chunkRange(lo: u32, hi: u32) -> vec2u {
+  if (lo > hi) {
+    return vec2u(0u, 0u);
+  }
+  return vec2u(lo / CHUNK, hi / CHUNK - lo / CHUNK + 1u);
+}
+
+// Key range of a query tile [q0, qLast]: [min keyStart of its rows, qLast], as chunks. Workgroup-uniform (read-only
+// storage at workgroup-uniform indices), as the barriers in the chunk loop require.
+fn queryTileKeyChunks(rowBase: u32, q0: u32, qLast: u32) -> vec2u {
   var lo = P.L;
   for (var t = q0; t <= qLast; t++) {
     lo = min(lo, u32(ranges[P.rangeOffset + rowBase + t]));
   }
-  if (lo > qLast) {
-    return vec2u(0u, 0u); // only pad rows
-  }
-  return vec2u(lo / TILE, qLast / TILE - lo / TILE + 1u);
+  return chunkRange(lo, qLast);
 }
 
-// Loads the K and V rows [k0, k0 + TILE) of head h into tileA/tileB, one row per thread; rows past L are marked pad.
-fn loadKeyTile(rowBase: u32, k0: u32, lane: u32, h: u32) {
-  let t = k0 + lane;
+// Loads the K and V rows [c0, c0 + CHUNK) of head h into tileA/tileB (element-strided over the threads, so
+// consecutive threads read consecutive columns), with their metadata; rows past L are marked pad.
+fn loadKeyChunk(rowBase: u32, c0: u32, lane: u32, h: u32) {
   let d = P.H * HEAD_DIM;
-  if (t < P.L) {
-    let row = rowBase + t;
-    let kBase = P.qkvOffset + row * 3u * d + d + h * HEAD_DIM;
-    for (var c = 0u; c < HEAD_DIM; c++) {
-      tileA[lane * HEAD_DIM + c] = qkv[kBase + c];
-      tileB[lane * HEAD_DIM + c] = qkv[kBase + d + c];
+  let kBase = P.qkvOffset + d + h * HEAD_DIM;
+  for (var e = lane; e < CHUNK * HEAD_DIM; e += THREADS) {
+    let r = e / HEAD_DIM;
+    let t = c0 + r;
+    if (t < P.L) {
+      let src = kBase + (rowBase + t) * 3u * d + (e - r * HEAD_DIM);
+      tileA[e] = qkv[src];
+      tileB[e] = qkv[src + d];
     }
-    tileMeta[lane] = tokenMeta[P.metaOffset + row];
-    tilePos[lane] = positions[P.positionsOffset + row];
-  } else {
-    tileMeta[lane] = ROLE_PAD;
-    tilePos[lane] = 0;
   }
+  for (var r = lane; r < CHUNK; r += THREADS) {
+    let t = c0 + r;
+    if (t < P.L) {
+      tileMeta[r] = tokenMeta[P.metaOffset + rowBase + t];
+      tilePos[r] = positions[P.positionsOffset + rowBase + t];
+    } else {
+      tileMeta[r] = ROLE_PAD;
+      tilePos[r] = 0;
+    }
+  }
+}
+
+// The 4 rows of one thread: indices, metadata, positions, and the range its live rows need.
+struct RowGroup {
+  rows: vec4u,
+  metas: vec4u,
+  pos: vec4i,
+  live: vec4<bool>,
+  // Queries: min keyStart over the live rows (L when none). Keys: max queryEnd over the live rows (-1 when none).
+  bound: i32,
+  // Last live row (0 when none).
+  last: u32,
+}
+
+fn rowGroup(rowBase: u32, first: u32, isQuery: bool) -> RowGroup {
+  var g: RowGroup;
+  g.rows = vec4u(first) + LANE_OFFSETS;
+  g.metas = vec4u(ROLE_PAD);
+  g.pos = vec4i(0);
+  g.last = 0u;
+  g.bound = select(-1, i32(P.L), isQuery);
+  for (var r = 0u; r < ROWS; r++) {
+    let t = first + r;
+    if (t < P.L) {
+      let rowMeta = tokenMeta[P.metaOffset + rowBase + t];
+      g.metas[r] = rowMeta;
+      g.pos[r] = positions[P.positionsOffset + rowBase + t];
+      if ((rowMeta & 3u) != ROLE_PAD) {
+        g.last = t;
+        let range = ranges[P.rangeOffset + rowBase + t];
+        g.bound = select(max(g.bound, range), min(g.bound, range), isQuery);
+      }
+    }
+  }
+  g.live = (g.metas & vec4u(3u)) != vec4u(ROLE_PAD);
+  return g;
+}
+
+// The streamed rows [first, last] a thread walks inside chunk c0, as 4-aligned chunk-local block starts.
+fn blockRange(c0: u32, first: u32, last: u32) -> vec2u {
+  let lo = max(c0, first);
+  let hi = min(c0 + CHUNK - 1u, last);
+  if (lo > hi) {
+    return vec2u(1u, 0u); // empty
+  }
+  return vec2u((lo - c0) & ~3u, hi - c0);
 }
 
 // out = softmax(q k^T * scale + bias, masked) v; lse = log of the softmax denominator (with the max folded in).
-@compute @workgroup_size(TILE)
+@compute @workgroup_size(THREADS)
 fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
   let L = P.L;
   let b = wg.z;
@@ -150,94 +208,82 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   let q0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
-  let qLast = min(q0 + TILE, L) - 1u;
-  let tiles = keyTileRange(rowBase, q0, qLast);
+  let chunks = queryTileKeyChunks(rowBase, q0, min(q0 + TILE, L) - 1u);
 
-  let q = q0 + lane;
-  var metaQ = ROLE_PAD;
-  var posQ = 0;
-  var keyStartQ = L;
-  if (q < L) {
-    metaQ = tokenMeta[P.metaOffset + rowBase + q];
-    posQ = positions[P.positionsOffset + rowBase + q];
-    keyStartQ = u32(ranges[P.rangeOffset + rowBase + q]);
-  }
-  let live = (metaQ & 3u) != ROLE_PAD;
-
-  var qv: array<f32, HD_MAX>; // q row, pre-scaled
-  var acc: array<f32, HD_MAX>; // unnormalised output
-  var score: array<f32, TILE>;
-  if (live) {
-    let qBase = P.qkvOffset + (rowBase + q) * 3u * d + h * HEAD_DIM;
-    for (var c = 0u; c < HEAD_DIM; c++) {
-      qv[c] = qkv[qBase + c] * P.scale;
-      acc[c] = 0.0;
+  let g = rowGroup(rowBase, q0 + lane * ROWS, true);
+  var qv: array<vec4f, HD_MAX>; // q of the 4 rows, column c in qv[c], pre-scaled
+  var acc: array<vec4f, HD_MAX>; // unnormalised outputs
+  for (var r = 0u; r < ROWS; r++) {
+    if (g.live[r]) {
+      let base = P.qkvOffset + (rowBase + g.rows[r]) * 3u * d + h * HEAD_DIM;
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        qv[c][r] = qkv[base + c] * P.scale;
+      }
     }
   }
   let slope = alibiSlope(h);
-  var m = NEG_BIG;
-  var l = 0.0;
+  let posQ = vec4f(g.pos);
+  var m = vec4f(NEG_BIG);
+  var l = vec4f(0.0);
 
-  for (var i = 0u; i < tiles.y; i++) {
-    let k0 = (tiles.x + i) * TILE;
-    loadKeyTile(rowBase, k0, lane, h);
+  for (var i = 0u; i < chunks.y; i++) {
+    let c0 = (chunks.x + i) * CHUNK;
+    loadKeyChunk(rowBase, c0, lane, h);
     workgroupBarrier();
-    let first = max(k0, keyStartQ);
-    let last = min(k0 + TILE - 1u, q);
-    if (live && first <= last) {
-      // Scores of this tile, then one rescale of the accumulator per tile (not per key).
-      var tileMax = NEG_BIG;
-      for (var p = first; p <= last; p++) {
-        let j = p - k0;
-        var s = NEG_BIG;
-        if (allowed(q, p, metaQ, tileMeta[j])) {
-          var dot = 0.0;
-          for (var c = 0u; c < HEAD_DIM; c++) {
-            dot += qv[c] * tileA[j * HEAD_DIM + c];
-          }
-          s = dot - slope * f32(posQ - tilePos[j]);
-          tileMax = max(tileMax, s);
-        }
-        score[j] = s;
+    let blocks = blockRange(c0, u32(max(g.bound, 0)), g.last);
+    for (var j = blocks.x; j <= blocks.y; j += 4u) {
+      let b0 = j * HEAD_DIM;
+      let b1 = b0 + HEAD_DIM;
+      let b2 = b1 + HEAD_DIM;
+      let b3 = b2 + HEAD_DIM;
+      // Scores of 4 rows x 4 keys: s_k[r] = q_r . k_(j+k).
+      var s0 = vec4f(0.0);
+      var s1 = vec4f(0.0);
+      var s2 = vec4f(0.0);
+      var s3 = vec4f(0.0);
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        let qc = qv[c];
+        s0 += qc * tileA[b0 + c];
+        s1 += qc * tileA[b1 + c];
+        s2 += qc * tileA[b2 + c];
+        s3 += qc * tileA[b3 + c];
       }
-      if (tileMax > NEG_BIG) {
-        let mNew = max(m, tileMax);
-        let correction = exp(m - mNew);
-        l *= correction;
-        for (var c = 0u; c < HEAD_DIM; c++) {
-          acc[c] *= correction;
-        }
-        for (var p = first; p <= last; p++) {
-          let j = p - k0;
-          if (score[j] > NEG_BIG) {
-            let w = exp(score[j] - mNew);
-            l += w;
-            for (var c = 0u; c < HEAD_DIM; c++) {
-              acc[c] += w * tileB[j * HEAD_DIM + c];
-            }
-          }
-        }
-        m = mNew;
+      let p = vec4u(c0 + j);
+      let a0 = allowed(g.rows, p, g.metas, vec4u(tileMeta[j]));
+      let a1 = allowed(g.rows, p + vec4u(1u), g.metas, vec4u(tileMeta[j + 1u]));
+      let a2 = allowed(g.rows, p + vec4u(2u), g.metas, vec4u(tileMeta[j + 2u]));
+      let a3 = allowed(g.rows, p + vec4u(3u), g.metas, vec4u(tileMeta[j + 3u]));
+      s0 = select(vec4f(NEG_BIG), s0 - slope * (posQ - f32(tilePos[j])), a0);
+      s1 = select(vec4f(NEG_BIG), s1 - slope * (posQ - f32(tilePos[j + 1u])), a1);
+      s2 = select(vec4f(NEG_BIG), s2 - slope * (posQ - f32(tilePos[j + 2u])), a2);
+      s3 = select(vec4f(NEG_BIG), s3 - slope * (posQ - f32(tilePos[j + 3u])), a3);
+      // Online softmax, one rescale per block of 4 keys.
+      let mNew = max(m, max(max(s0, s1), max(s2, s3)));
+      let correction = exp(m - mNew);
+      let w0 = select(vec4f(0.0), exp(s0 - mNew), a0);
+      let w1 = select(vec4f(0.0), exp(s1 - mNew), a1);
+      let w2 = select(vec4f(0.0), exp(s2 - mNew), a2);
+      let w3 = select(vec4f(0.0), exp(s3 - mNew), a3);
+      l = l * correction + ((w0 + w1) + (w2 + w3));
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        acc[c] = acc[c] * correction + ((w0 * tileB[b0 + c] + w1 * tileB[b1 + c]) + (w2 * tileB[b2 + c] + w3 * tileB[b3 + c]));
       }
+      m = mNew;
     }
     workgroupBarrier();
   }
 
-  if (q < L) {
-    let outBase = P.outOffset + (rowBase + q) * d + h * HEAD_DIM;
-    let lseIndex = P.lseOffset + (b * P.H + h) * L + q;
-    if (live) {
-      // Non-pad rows always see themselves (keyStart <= q), so l >= 1.
-      let inv = 1.0 / l;
+  // Live rows always see themselves (keyStart <= q), so l >= 1 there; pad rows get 0.
+  let inv = select(vec4f(0.0), 1.0 / l, g.live);
+  let rowLse = select(vec4f(0.0), m + log(l), g.live);
+  for (var r = 0u; r < ROWS; r++) {
+    let t = g.rows[r];
+    if (t < L) {
+      let base = P.outOffset + (rowBase + t) * d + h * HEAD_DIM;
       for (var c = 0u; c < HEAD_DIM; c++) {
-        out[outBase + c] = acc[c] * inv;
+        out[base + c] = acc[c][r] * inv[r];
       }
-      lse[lseIndex] = m + log(l);
-    } else {
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        out[outBase + c] = 0.0;
-      }
-      lse[lseIndex] = 0.0;
+      lse[P.lseOffset + (b * P.H + h) * L + t] = rowLse[r];
     }
   }
 }
@@ -279,9 +325,9 @@ fn attention_backward_rowdot(@builtin(global_invocation_id) gid: vec3u, @builtin
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// dQ: per query tile, the forward's key tiles; P recomputed from lse. dq += scale * Σ_p P (dout·v_p - D) k_p.
+// dQ: per query tile, the forward's key chunks; P recomputed from lse. dq += scale * sum_p P (dout.v_p - D) k_p.
 
-@compute @workgroup_size(TILE)
+@compute @workgroup_size(THREADS)
 fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
   let L = P.L;
   let b = wg.z;
@@ -289,79 +335,124 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   let q0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
-  let qLast = min(q0 + TILE, L) - 1u;
-  let tiles = keyTileRange(rowBase, q0, qLast);
+  let chunks = queryTileKeyChunks(rowBase, q0, min(q0 + TILE, L) - 1u);
 
-  let q = q0 + lane;
-  var metaQ = ROLE_PAD;
-  var posQ = 0;
-  var keyStartQ = L;
-  if (q < L) {
-    metaQ = tokenMeta[P.metaOffset + rowBase + q];
-    posQ = positions[P.positionsOffset + rowBase + q];
-    keyStartQ = u32(ranges[P.rangeOffset + rowBase + q]);
-  }
-  let live = (metaQ & 3u) != ROLE_PAD;
-
-  var qv: array<f32, HD_MAX>; // pre-scaled
-  var dov: array<f32, HD_MAX>; // dout row
-  var dq: array<f32, HD_MAX>;
-  var lseQ = 0.0;
-  var dotQ = 0.0;
-  if (live) {
-    let qBase = P.qkvOffset + (rowBase + q) * 3u * d + h * HEAD_DIM;
-    let oBase = P.doutOffset + (rowBase + q) * d + h * HEAD_DIM;
-    for (var c = 0u; c < HEAD_DIM; c++) {
-      qv[c] = qkv[qBase + c] * P.scale;
-      dov[c] = dout[oBase + c];
-      dq[c] = 0.0;
+  let g = rowGroup(rowBase, q0 + lane * ROWS, true);
+  var qv: array<vec4f, HD_MAX>; // pre-scaled
+  var dov: array<vec4f, HD_MAX>; // dout rows
+  var dq: array<vec4f, HD_MAX>;
+  var lseQ = vec4f(0.0);
+  var dotQ = vec4f(0.0);
+  for (var r = 0u; r < ROWS; r++) {
+    if (g.live[r]) {
+      let t = g.rows[r];
+      let qBase = P.qkvOffset + (rowBase + t) * 3u * d + h * HEAD_DIM;
+      let oBase = P.doutOffset + (rowBase + t) * d + h * HEAD_DIM;
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        qv[c][r] = qkv[qBase + c] * P.scale;
+        dov[c][r] = dout[oBase + c];
+      }
+      let index = (b * P.H + h) * L + t;
+      lseQ[r] = lseIn[P.lseOffset + index];
+      dotQ[r] = rowDot[index];
     }
-    let index = (b * P.H + h) * L + q;
-    lseQ = lseIn[P.lseOffset + index];
-    dotQ = rowDot[index];
   }
   let slope = alibiSlope(h);
+  let posQ = vec4f(g.pos);
 
-  for (var i = 0u; i < tiles.y; i++) {
-    let k0 = (tiles.x + i) * TILE;
-    loadKeyTile(rowBase, k0, lane, h);
+  for (var i = 0u; i < chunks.y; i++) {
+    let c0 = (chunks.x + i) * CHUNK;
+    loadKeyChunk(rowBase, c0, lane, h);
     workgroupBarrier();
-    let first = max(k0, keyStartQ);
-    let last = min(k0 + TILE - 1u, q);
-    if (live && first <= last) {
-      for (var p = first; p <= last; p++) {
-        let j = p - k0;
-        if (allowed(q, p, metaQ, tileMeta[j])) {
-          var dot = 0.0;
-          var dp = 0.0;
-          for (var c = 0u; c < HEAD_DIM; c++) {
-            dot += qv[c] * tileA[j * HEAD_DIM + c];
-            dp += dov[c] * tileB[j * HEAD_DIM + c];
-          }
-          let prob = exp(dot - slope * f32(posQ - tilePos[j]) - lseQ);
-          let ds = prob * (dp - dotQ);
-          for (var c = 0u; c < HEAD_DIM; c++) {
-            dq[c] += ds * tileA[j * HEAD_DIM + c];
-          }
-        }
+    let blocks = blockRange(c0, u32(max(g.bound, 0)), g.last);
+    for (var j = blocks.x; j <= blocks.y; j += 4u) {
+      let b0 = j * HEAD_DIM;
+      let b1 = b0 + HEAD_DIM;
+      let b2 = b1 + HEAD_DIM;
+      let b3 = b2 + HEAD_DIM;
+      var s0 = vec4f(0.0);
+      var s1 = vec4f(0.0);
+      var s2 = vec4f(0.0);
+      var s3 = vec4f(0.0);
+      var dp0 = vec4f(0.0);
+      var dp1 = vec4f(0.0);
+      var dp2 = vec4f(0.0);
+      var dp3 = vec4f(0.0);
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        let qc = qv[c];
+        let oc = dov[c];
+        s0 += qc * tileA[b0 + c];
+        s1 += qc * tileA[b1 + c];
+        s2 += qc * tileA[b2 + c];
+        s3 += qc * tileA[b3 + c];
+        dp0 += oc * tileB[b0 + c];
+        dp1 += oc * tileB[b1 + c];
+        dp2 += oc * tileB[b2 + c];
+        dp3 += oc * tileB[b3 + c];
+      }
+      let p = vec4u(c0 + j);
+      let a0 = allowed(g.rows, p, g.metas, vec4u(tileMeta[j]));
+      let a1 = allowed(g.rows, p + vec4u(1u), g.metas, vec4u(tileMeta[j + 1u]));
+      let a2 = allowed(g.rows, p + vec4u(2u), g.metas, vec4u(tileMeta[j + 2u]));
+      let a3 = allowed(g.rows, p + vec4u(3u), g.metas, vec4u(tileMeta[j + 3u]));
+      // dScore = P * (dP - D), with P = exp(score - lse) on allowed cells, 0 elsewhere.
+      let ds0 = select(vec4f(0.0), exp(s0 - slope * (posQ - f32(tilePos[j])) - lseQ), a0) * (dp0 - dotQ);
+      let ds1 = select(vec4f(0.0), exp(s1 - slope * (posQ - f32(tilePos[j + 1u])) - lseQ), a1) * (dp1 - dotQ);
+      let ds2 = select(vec4f(0.0), exp(s2 - slope * (posQ - f32(tilePos[j + 2u])) - lseQ), a2) * (dp2 - dotQ);
+      let ds3 = select(vec4f(0.0), exp(s3 - slope * (posQ - f32(tilePos[j + 3u])) - lseQ), a3) * (dp3 - dotQ);
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        dq[c] += (ds0 * tileA[b0 + c] + ds1 * tileA[b1 + c]) + (ds2 * tileA[b2 + c] + ds3 * tileA[b3 + c]);
       }
     }
     workgroupBarrier();
   }
 
-  if (live) {
-    let base = P.dqkvOffset + (rowBase + q) * 3u * d + h * HEAD_DIM;
-    for (var c = 0u; c < HEAD_DIM; c++) {
-      dqkv[base + c] += dq[c] * P.scale;
+  for (var r = 0u; r < ROWS; r++) {
+    if (g.live[r]) {
+      let base = P.dqkvOffset + (rowBase + g.rows[r]) * 3u * d + h * HEAD_DIM;
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        dqkv[base + c] += dq[c][r] * P.scale;
+      }
     }
   }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// dK, dV: per key tile, query tiles [key tile start, max queryEnd of its keys]. Thread = key row p:
-// dv += Σ_q P dout_q, dk += scale * Σ_q P (dout_q·v_p - D_q) q_q.
+// dK, dV: per key tile, query chunks over [key tile start, max queryEnd of its keys]. Each thread owns 4 keys:
+// dv += sum_q P dout_q, dk += scale * sum_q P (dout_q.v - D_q) q_q.
 
-@compute @workgroup_size(TILE)
+// Loads the Q and dout rows [c0, c0 + CHUNK) of head h, with lse, D and metadata; rows past L are marked pad.
+fn loadQueryChunk(rowBase: u32, c0: u32, lane: u32, h: u32, b: u32) {
+  let d = P.H * HEAD_DIM;
+  let qBase = P.qkvOffset + h * HEAD_DIM;
+  let oBase = P.doutOffset + h * HEAD_DIM;
+  for (var e = lane; e < CHUNK * HEAD_DIM; e += THREADS) {
+    let r = e / HEAD_DIM;
+    let t = c0 + r;
+    if (t < P.L) {
+      let c = e - r * HEAD_DIM;
+      tileA[e] = qkv[qBase + (rowBase + t) * 3u * d + c];
+      tileB[e] = dout[oBase + (rowBase + t) * d + c];
+    }
+  }
+  for (var r = lane; r < CHUNK; r += THREADS) {
+    let t = c0 + r;
+    if (t < P.L) {
+      let index = (b * P.H + h) * P.L + t;
+      tileLse[r] = lseIn[P.lseOffset + index];
+      tileDot[r] = rowDot[index];
+      tileMeta[r] = tokenMeta[P.metaOffset + rowBase + t];
+      tilePos[r] = positions[P.positionsOffset + rowBase + t];
+    } else {
+      tileLse[r] = 0.0;
+      tileDot[r] = 0.0;
+      tileMeta[r] = ROLE_PAD;
+      tilePos[r] = 0;
+    }
+  }
+}
+
+@compute @workgroup_size(THREADS)
 fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
   let L = P.L;
   let b = wg.z;
@@ -369,97 +460,97 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   let k0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
-  let kLast = min(k0 + TILE, L) - 1u;
 
-  // Query range of the tile (uniform, see keyTileRange); pad keys have queryEnd = -1.
+  // Query range of the tile (uniform, see queryTileKeyChunks); pad keys have queryEnd = -1.
   var hi = -1;
-  for (var t = k0; t <= kLast; t++) {
+  for (var t = k0; t <= min(k0 + TILE, L) - 1u; t++) {
     hi = max(hi, ranges[P.rangeOffset + rowBase + t]);
   }
-  var queryTiles = 0u;
+  var chunks = vec2u(0u, 0u);
   if (hi >= i32(k0)) {
-    queryTiles = u32(hi) / TILE - wg.x + 1u;
+    chunks = chunkRange(k0, u32(hi));
   }
 
-  let p = k0 + lane;
-  var metaP = ROLE_PAD;
-  var posP = 0;
-  var queryEndP = -1;
-  if (p < L) {
-    metaP = tokenMeta[P.metaOffset + rowBase + p];
-    posP = positions[P.positionsOffset + rowBase + p];
-    queryEndP = ranges[P.rangeOffset + rowBase + p];
-  }
-  let live = (metaP & 3u) != ROLE_PAD;
-
-  var kv: array<f32, HD_MAX>; // k row, pre-scaled
-  var vv: array<f32, HD_MAX>;
-  var dk: array<f32, HD_MAX>;
-  var dv: array<f32, HD_MAX>;
-  if (live) {
-    let kBase = P.qkvOffset + (rowBase + p) * 3u * d + d + h * HEAD_DIM;
-    for (var c = 0u; c < HEAD_DIM; c++) {
-      kv[c] = qkv[kBase + c] * P.scale;
-      vv[c] = qkv[kBase + d + c];
-      dk[c] = 0.0;
-      dv[c] = 0.0;
+  let g = rowGroup(rowBase, k0 + lane * ROWS, false);
+  var kv: array<vec4f, HD_MAX>; // k of the 4 keys, pre-scaled
+  var vv: array<vec4f, HD_MAX>;
+  var dk: array<vec4f, HD_MAX>;
+  var dv: array<vec4f, HD_MAX>;
+  for (var r = 0u; r < ROWS; r++) {
+    if (g.live[r]) {
+      let base = P.qkvOffset + (rowBase + g.rows[r]) * 3u * d + d + h * HEAD_DIM;
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        kv[c][r] = qkv[base + c] * P.scale;
+        vv[c][r] = qkv[base + d + c];
+      }
     }
   }
   let slope = alibiSlope(h);
+  let posP = vec4f(g.pos);
 
-  for (var i = 0u; i < queryTiles; i++) {
-    let t0 = (wg.x + i) * TILE;
-    // Cooperative load of the query tile: q rows, dout rows, lse, D, metadata.
-    let t = t0 + lane;
-    if (t < L) {
-      let row = rowBase + t;
-      let qBase = P.qkvOffset + row * 3u * d + h * HEAD_DIM;
-      let oBase = P.doutOffset + row * d + h * HEAD_DIM;
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        tileA[lane * HEAD_DIM + c] = qkv[qBase + c];
-        tileB[lane * HEAD_DIM + c] = dout[oBase + c];
-      }
-      let index = (b * P.H + h) * L + t;
-      tileLse[lane] = lseIn[P.lseOffset + index];
-      tileDot[lane] = rowDot[index];
-      tileMeta[lane] = tokenMeta[P.metaOffset + row];
-      tilePos[lane] = positions[P.positionsOffset + row];
-    } else {
-      tileMeta[lane] = ROLE_PAD;
-      tilePos[lane] = 0;
-      tileLse[lane] = 0.0;
-      tileDot[lane] = 0.0;
-    }
+  for (var i = 0u; i < chunks.y; i++) {
+    let c0 = (chunks.x + i) * CHUNK;
+    loadQueryChunk(rowBase, c0, lane, h, b);
     workgroupBarrier();
-    if (live && queryEndP >= i32(t0)) {
-      let first = max(t0, p);
-      let last = min(t0 + TILE - 1u, u32(queryEndP));
-      for (var q = first; q <= last; q++) {
-        let j = q - t0;
-        if (allowed(q, p, tileMeta[j], metaP)) {
-          var dot = 0.0;
-          var dp = 0.0;
-          for (var c = 0u; c < HEAD_DIM; c++) {
-            dot += tileA[j * HEAD_DIM + c] * kv[c];
-            dp += tileB[j * HEAD_DIM + c] * vv[c];
-          }
-          let prob = exp(dot - slope * f32(tilePos[j] - posP) - tileLse[j]);
-          let ds = prob * (dp - tileDot[j]);
-          for (var c = 0u; c < HEAD_DIM; c++) {
-            dv[c] += prob * tileB[j * HEAD_DIM + c];
-            dk[c] += ds * tileA[j * HEAD_DIM + c];
-          }
-        }
+    // Queries before the thread's first key cannot attend any of its keys.
+    var blocks = vec2u(1u, 0u);
+    if (g.bound >= 0) {
+      blocks = blockRange(c0, g.rows[0], u32(g.bound));
+    }
+    for (var j = blocks.x; j <= blocks.y; j += 4u) {
+      let b0 = j * HEAD_DIM;
+      let b1 = b0 + HEAD_DIM;
+      let b2 = b1 + HEAD_DIM;
+      let b3 = b2 + HEAD_DIM;
+      // Scores of 4 queries x this thread's 4 keys: s_k[r] = q_(j+k) . k_r.
+      var s0 = vec4f(0.0);
+      var s1 = vec4f(0.0);
+      var s2 = vec4f(0.0);
+      var s3 = vec4f(0.0);
+      var dp0 = vec4f(0.0);
+      var dp1 = vec4f(0.0);
+      var dp2 = vec4f(0.0);
+      var dp3 = vec4f(0.0);
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        let kc = kv[c];
+        let vc = vv[c];
+        s0 += kc * tileA[b0 + c];
+        s1 += kc * tileA[b1 + c];
+        s2 += kc * tileA[b2 + c];
+        s3 += kc * tileA[b3 + c];
+        dp0 += vc * tileB[b0 + c];
+        dp1 += vc * tileB[b1 + c];
+        dp2 += vc * tileB[b2 + c];
+        dp3 += vc * tileB[b3 + c];
+      }
+      let q = vec4u(c0 + j);
+      let a0 = allowed(q, g.rows, vec4u(tileMeta[j]), g.metas);
+      let a1 = allowed(q + vec4u(1u), g.rows, vec4u(tileMeta[j + 1u]), g.metas);
+      let a2 = allowed(q + vec4u(2u), g.rows, vec4u(tileMeta[j + 2u]), g.metas);
+      let a3 = allowed(q + vec4u(3u), g.rows, vec4u(tileMeta[j + 3u]), g.metas);
+      let p0 = select(vec4f(0.0), exp(s0 - slope * (f32(tilePos[j]) - posP) - tileLse[j]), a0);
+      let p1 = select(vec4f(0.0), exp(s1 - slope * (f32(tilePos[j + 1u]) - posP) - tileLse[j + 1u]), a1);
+      let p2 = select(vec4f(0.0), exp(s2 - slope * (f32(tilePos[j + 2u]) - posP) - tileLse[j + 2u]), a2);
+      let p3 = select(vec4f(0.0), exp(s3 - slope * (f32(tilePos[j + 3u]) - posP) - tileLse[j + 3u]), a3);
+      let ds0 = p0 * (dp0 - tileDot[j]);
+      let ds1 = p1 * (dp1 - tileDot[j + 1u]);
+      let ds2 = p2 * (dp2 - tileDot[j + 2u]);
+      let ds3 = p3 * (dp3 - tileDot[j + 3u]);
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        dv[c] += (p0 * tileB[b0 + c] + p1 * tileB[b1 + c]) + (p2 * tileB[b2 + c] + p3 * tileB[b3 + c]);
+        dk[c] += (ds0 * tileA[b0 + c] + ds1 * tileA[b1 + c]) + (ds2 * tileA[b2 + c] + ds3 * tileA[b3 + c]);
       }
     }
     workgroupBarrier();
   }
 
-  if (live) {
-    let base = P.dqkvOffset + (rowBase + p) * 3u * d + d + h * HEAD_DIM;
-    for (var c = 0u; c < HEAD_DIM; c++) {
-      dqkv[base + c] += dk[c] * P.scale;
-      dqkv[base + d + c] += dv[c];
+  for (var r = 0u; r < ROWS; r++) {
+    if (g.live[r]) {
+      let base = P.dqkvOffset + (rowBase + g.rows[r]) * 3u * d + d + h * HEAD_DIM;
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        dqkv[base + c] += dk[c][r] * P.scale;
+        dqkv[base + d + c] += dv[c][r];
+      }
     }
   }
 }

@@ -107,11 +107,20 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
   if (binary) throw new DataError(`this looks like ${binary}, not text`, EXPECTED_TEXT, file.name, 1);
   const complete = file.size <= SNIFF_BYTES;
   const sniffEncoding: TextEncodingName = isUtf8(bytes, complete) ? 'utf-8' : 'windows-1252';
-  const lines = completeLines(decodeText(new TextDecoder(sniffEncoding), bytes), complete);
+  const sniffText = decodeText(new TextDecoder(sniffEncoding), bytes);
+  const lines = completeLines(sniffText, complete);
   const firstIndex = lines.findIndex((line) => line.trim() !== '');
-  if (firstIndex === -1) throw new DataError('the file holds only blank lines', EXPECTED_FORMATS, file.name);
+  if (firstIndex === -1) {
+    // Text, but the first non-blank line does not end within the sample: a huge line, not a records file.
+    if (sniffText.trim() !== '') {
+      throw new DataError(`a line runs past the first ${SNIFF_BYTES} bytes without a line break`, 'one record per line', file.name, lines.length + 1);
+    }
+    throw new DataError('the file holds only blank lines', EXPECTED_FORMATS, file.name);
+  }
   const firstLine = firstIndex + 1;
-  const companion = COMPANION_FILES[file.name.toLowerCase()];
+  // Own keys only: a file named "constructor" or "__proto__" is no companion.
+  const lowerName = file.name.toLowerCase();
+  const companion = Object.hasOwn(COMPANION_FILES, lowerName) ? COMPANION_FILES[lowerName] : undefined;
   const detected =
     (companion ? unusedLayout(...companion) : null) ??
     fixedLayout(lines[firstIndex]) ??

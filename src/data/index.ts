@@ -7,8 +7,8 @@ import { DataError, type DataErrorInfo, type SkippedRows } from './errors';
 import { type ColumnMapping, type DetectedFile, type FileRole, MissingColumnsError, type NamedBlob, detectFile } from './formats';
 import { type Preset, generateDataset } from './generator';
 import { DEFAULT_READ_OPTIONS, type ReadOptions, markRedundantFiles, readFiles } from './parse';
-import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions, preprocess } from './preprocess';
-import type { FormatId } from './raw';
+import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions, checkPreprocessOptions, preprocess } from './preprocess';
+import type { FormatId, RawDataset } from './raw';
 import type { DatasetStats } from './stats';
 
 export { historyScores, popularityScores, type ScoredTargets } from './baselines';
@@ -88,11 +88,12 @@ export async function parseFiles(
   onProgress: (progress: LoadProgress) => void = () => {},
 ): Promise<LoadResult> {
   const merged: LoadOptions = { ...DEFAULT_LOAD_OPTIONS, ...options };
+  checkPreprocessOptions(merged);
   const { raw, skipped, files: detected } = await readFiles(files, merged, (progress) =>
     onProgress({ phase: 'read', ...progress }),
   );
   onProgress({ phase: 'preprocess', file: null, fraction: 1, bytesRead: 0, totalBytes: 0 });
-  const { dataset, stats } = preprocess(raw, merged);
+  const { dataset, stats } = preprocessFile(raw, merged, detected.find((file) => file.role === 'ratings')!.name);
   return {
     dataset,
     stats,
@@ -100,6 +101,16 @@ export async function parseFiles(
     format: raw.format,
     files: detected.map(({ name, role, description }) => ({ name, role, description })),
   };
+}
+
+/** preprocess, naming the ratings file in its errors (the options were checked before reading, so they are about the data). */
+function preprocessFile(raw: RawDataset, options: LoadOptions, ratingsFile: string): ReturnType<typeof preprocess> {
+  try {
+    return preprocess(raw, options);
+  } catch (error) {
+    if (error instanceof DataError && error.file === null) throw new DataError(error.problem, error.expected, ratingsFile);
+    throw error;
+  }
 }
 
 /** Detects each file from its first 64 KiB; a file's problem is reported in its preview instead of thrown. */

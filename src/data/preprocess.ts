@@ -146,15 +146,20 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
 }
 
 function validateOptions(raw: RawDataset, options: PreprocessOptions): void {
+  checkPreprocessOptions(options);
+  if (options.split.kind === 'global-time' && raw.timestamp === null) {
+    throw new DataError(`${raw.name} has no timestamps, so a global timestamp cut is impossible`, "the 'per-user' split");
+  }
+}
+
+/** The checks of the options alone (no data needed), so a caller can fail before reading any file. */
+export function checkPreprocessOptions(options: PreprocessOptions): void {
   if (!Number.isInteger(options.n) || options.n < 1) {
     throw new DataError(`n = ${options.n} is not a positive integer`, 'n >= 1 context interactions');
   }
-  const { valid, test, kind } = options.split;
+  const { valid, test } = options.split;
   if (!(valid >= 0 && test > 0 && valid + test < 1)) {
     throw new DataError(`split fractions valid ${valid}, test ${test}`, 'valid >= 0, test > 0 and valid + test < 1');
-  }
-  if (kind === 'global-time' && raw.timestamp === null) {
-    throw new DataError(`${raw.name} has no timestamps, so a global timestamp cut is impossible`, "the 'per-user' split");
   }
   if (options.vocabCap < 8) throw new DataError(`vocabulary cap ${options.vocabCap}`, 'at least 8 tokens');
   if (options.maxItemTokens < 1) throw new DataError(`max item tokens ${options.maxItemTokens}`, 'at least 1');

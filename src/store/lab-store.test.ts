@@ -218,6 +218,7 @@ describe('training session', () => {
     expect(s.runs[0].status).toBe('failed');
     expect(s.runs[0].error?.kind).toBe('diverged');
     expect(s.runs[0].error?.message).toMatch(/diverged/);
+    expect(deps.trainer.terminated).toBe(true);
   });
 
   it('marks WebGPU unavailable when the worker finds none', async () => {
@@ -239,10 +240,12 @@ describe('training session', () => {
   });
 
   it('trains SW then DTI for a comparison and selects both runs', async () => {
-    const { store, deps } = await readyStore('#k=5&p=dti');
+    const { store, deps } = await readyStore('#k=5&p=dti&steps=10&ep=2');
     store.getState().startComparison();
     const first = deps.trainer.commands[0];
     expect(first.type === 'start' && first.config.paradigm).toBe('sw');
+    // Equal work: whole epochs, never a step limit that would give SW k times fewer targets.
+    expect(first.type === 'start' && [first.config.maxSteps, first.config.epochs]).toEqual([0, 2]);
     deps.trainer.emit(done());
     const second = deps.trainer.commands[2];
     expect(deps.trainer.commandTypes()).toEqual(['start', 'export-model', 'start']);

@@ -149,6 +149,9 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         break;
       }
       case 'error':
+        // A failed worker may be unusable (a crash, a lost device): the next run starts a fresh one.
+        trainer?.terminate();
+        trainer = null;
         if (event.kind === 'no-webgpu') set({ webgpu: { state: 'unavailable', message: event.message } });
         if (currentRun()) {
           endRun((r) => ({ ...r, status: 'failed', error: { kind: event.kind, message: event.message } }), false);
@@ -216,9 +219,11 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         set({ startProblem: `The comparison cannot start: ${problem}.` });
         return;
       }
-      const config = get().config;
-      const dti: TrainConfig = { ...structuredClone(config), paradigm: 'dti', k: effectiveK(config) > 1 ? config.k : 10 };
-      const sw: TrainConfig = { ...structuredClone(config), paradigm: 'sw' };
+      // Whole epochs for both: under a step limit SW would see k times fewer targets than DTI, and the speed-up would
+      // compare unequal work. The training panel says so next to the button.
+      const config: TrainConfig = { ...structuredClone(get().config), maxSteps: 0 };
+      const dti: TrainConfig = { ...config, paradigm: 'dti', k: effectiveK(config) > 1 ? config.k : 10 };
+      const sw: TrainConfig = { ...config, paradigm: 'sw' };
       comparing = true;
       set({ compareIds: [], baselineId: null });
       setSession({ queue: [dti] });

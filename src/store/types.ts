@@ -149,7 +149,7 @@ export interface SessionSlice {
   startProblem: string | null;
   checkWebGpu(): Promise<void>;
   startTraining(): void;
-  /** Trains the current configuration as SW and then as DTI, for the comparison view. */
+  /** Trains the current configuration as SW and then as DTI, whole epochs each (max steps unused), for the comparison. */
   startComparison(): void;
   pauseTraining(): void;
   resumeTraining(): void;

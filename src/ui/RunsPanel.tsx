@@ -95,12 +95,10 @@ export function RunsPanel() {
             <thead>
               <tr>
                 <th scope="col">Compare</th>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
+                <th scope="col">Run</th>
                 <th scope="col">Configuration</th>
                 <th scope="col">Dataset</th>
-                <th scope="col">Steps</th>
-                <th scope="col">Train time</th>
+                <th scope="col">Steps, train time</th>
                 <th scope="col">Test AUC</th>
                 <th scope="col">Test LogLoss</th>
                 <th scope="col">Actions</th>
@@ -114,15 +112,16 @@ export function RunsPanel() {
                   </td>
                   <td>
                     <RunName run={run} onRename={(name) => void renameRun(run.id, name)} />
-                  </td>
-                  <td>
-                    {run.status}
-                    {run.error && <span className="invalid" title={run.error.message}> ({run.error.kind})</span>}
+                    <div className="run-status">
+                      {run.status}
+                      {run.error && <span className="invalid" title={run.error.message}> ({run.error.kind})</span>}
+                    </div>
                   </td>
                   <td>{configSummary(run)}</td>
                   <td>{run.dataset.name}</td>
-                  <td>{fmtInt(run.result?.steps ?? run.steps.at(-1)?.step)}</td>
-                  <td>{fmtDuration(run.result?.trainMs ?? run.steps.at(-1)?.elapsedMs)}</td>
+                  <td>
+                    {fmtInt(run.result?.steps ?? run.steps.at(-1)?.step)}, {fmtDuration(run.result?.trainMs ?? run.steps.at(-1)?.elapsedMs)}
+                  </td>
                   <td>{fmt(run.result?.test.auc, 4)}</td>
                   <td>{fmt(run.result?.test.logLoss, 4)}</td>
                   <td className="actions">

@@ -15,6 +15,7 @@ export function TrainingPanel() {
   const session = useLab((s) => s.session);
   const startProblem = useLab((s) => s.startProblem);
   const webgpu = useLab((s) => s.webgpu);
+  const config = useLab((s) => s.config);
   const canTrain = useLab((s) => s.dataset !== null && s.check.errors.length === 0 && s.webgpu.state !== 'unavailable');
   // The live run, else the most recent one.
   const run = useLab((s) => s.runs.find((r) => r.id === s.session.runId) ?? s.runs.at(-1) ?? null);
@@ -56,6 +57,10 @@ export function TrainingPanel() {
           Train SW, then DTI (compare)
         </button>
       </div>
+      <p className="help">
+        The comparison trains this configuration twice, as SW and as DTI, for {config.epochs} whole epoch{config.epochs > 1 ? 's' : ''} each: max steps is not used, so both
+        see every training target and the speed-up compares equal work.
+      </p>
       {webgpu.state === 'unavailable' && <p className="help">Training needs WebGPU, which this browser does not offer (see the note at the top).</p>}
       {session.queue.length > 0 && <p className="help">Then: {session.queue.length} more run(s) of the comparison.</p>}
       {!idle && status && (

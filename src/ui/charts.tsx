@@ -15,7 +15,7 @@ export function thin<T>(points: readonly T[], max = MAX_POINTS): T[] {
 }
 
 const CHART_STYLE = { width: '100%', height: 220 };
-const MARGIN = { top: 8, right: 16, bottom: 24, left: 8 };
+const MARGIN = { top: 8, right: 24, bottom: 24, left: 8 };
 const stepAxis = <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} label={{ value: 'training step', position: 'insideBottom', offset: -12 }} allowDecimals={false} />;
 
 export function LossChart({ run }: { run: RunRecord }) {
@@ -27,7 +27,7 @@ export function LossChart({ run }: { run: RunRecord }) {
         {stepAxis}
         <YAxis domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(2)} label={{ value: 'loss', angle: -90, position: 'insideLeft' }} />
         <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(s) => `step ${s}`} />
-        <Line type="monotone" dataKey="loss" name="loss" stroke="#0072b2" dot={false} isAnimationActive={false} />
+        <Line type="linear" dataKey="loss" name="loss" stroke="#0072b2" dot={false} isAnimationActive={false} />
       </LineChart>
     </figure>
   );
@@ -45,11 +45,11 @@ export function ValidationChart({ run }: { run: RunRecord }) {
           <CartesianGrid strokeDasharray="3 3" />
           {stepAxis}
           <YAxis yAxisId="auc" domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'AUC', angle: -90, position: 'insideLeft' }} />
-          <YAxis yAxisId="logloss" orientation="right" domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'LogLoss', angle: 90, position: 'insideRight' }} />
+          <YAxis yAxisId="logloss" orientation="right" domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} width={72} label={{ value: 'LogLoss', angle: 90, position: 'right', offset: -4 }} />
           <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(s) => `step ${s}`} />
           <Legend verticalAlign="top" />
-          <Line yAxisId="auc" type="monotone" dataKey="auc" name="AUC" stroke="#009e73" isAnimationActive={false} />
-          <Line yAxisId="logloss" type="monotone" dataKey="logLoss" name="LogLoss" stroke="#d55e00" strokeDasharray="4 2" isAnimationActive={false} />
+          <Line yAxisId="auc" type="linear" dataKey="auc" name="AUC" stroke="#009e73" isAnimationActive={false} />
+          <Line yAxisId="logloss" type="linear" dataKey="logLoss" name="LogLoss" stroke="#d55e00" strokeDasharray="4 2" isAnimationActive={false} />
         </LineChart>
       )}
     </figure>
@@ -64,11 +64,11 @@ export function ThroughputChart({ run }: { run: RunRecord }) {
         <CartesianGrid strokeDasharray="3 3" />
         {stepAxis}
         <YAxis yAxisId="targets" tickFormatter={(v: number) => fmtCompact(v)} label={{ value: 'targets/s', angle: -90, position: 'insideLeft' }} />
-        <YAxis yAxisId="tokens" orientation="right" tickFormatter={(v: number) => fmtCompact(v)} label={{ value: 'tokens/s', angle: 90, position: 'insideRight' }} />
+        <YAxis yAxisId="tokens" orientation="right" tickFormatter={(v: number) => fmtCompact(v)} width={72} label={{ value: 'tokens/s', angle: 90, position: 'right', offset: -4 }} />
         <Tooltip formatter={(v) => (typeof v === 'number' ? fmtCompact(v, 2) : String(v))} labelFormatter={(s) => `step ${s}`} />
         <Legend verticalAlign="top" />
-        <Line yAxisId="targets" type="monotone" dataKey="targetsPerSec" name="targets/s" stroke="#0072b2" dot={false} isAnimationActive={false} />
-        <Line yAxisId="tokens" type="monotone" dataKey="tokensPerSec" name="tokens/s" stroke="#cc79a7" dot={false} strokeDasharray="4 2" isAnimationActive={false} />
+        <Line yAxisId="targets" type="linear" dataKey="targetsPerSec" name="targets/s" stroke="#0072b2" dot={false} isAnimationActive={false} />
+        <Line yAxisId="tokens" type="linear" dataKey="tokensPerSec" name="tokens/s" stroke="#cc79a7" dot={false} strokeDasharray="4 2" isAnimationActive={false} />
       </LineChart>
     </figure>
   );

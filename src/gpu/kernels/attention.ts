@@ -16,6 +16,9 @@ function readTile(wgsl: string): number {
   return Number(match[1]);
 }
 
+/** Streamed rows per barrier pair (`CHUNK` in the shader) unless the head dimension forces fewer. */
+const PREFERRED_CHUNK = 32;
+
 const LEVEL_CODE: Record<IsolationLevel, number> = { 'full-causal': 0, window: 1, 'sum-isolated': 2, strict: 3 };
 const ROWDOT_WORKGROUP = 64; // @workgroup_size of attention_backward_rowdot
 const MAX_WORKGROUPS = 65535;
@@ -84,13 +87,26 @@ function params(
 ): Uint32Array {
   const words = new Uint32Array(16);
   const floats = new Float32Array(words.buffer);
-  words.set([s.B, s.L, s.nHeads, s.n, LEVEL_CODE[s.level], s.alibi ? 1 : 0]);
+  // n is clamped so that interaction + n cannot wrap in u32 (any n >= the interaction count acts the same).
+  words.set([s.B, s.L, s.nHeads, Math.min(s.n, 2 ** 30), LEVEL_CODE[s.level], s.alibi ? 1 : 0]);
   floats[6] = 1 / Math.sqrt(s.headDim);
   words.set(
     [offsets.qkv, offsets.meta, offsets.positions, offsets.range, offsets.out ?? 0, offsets.lse, offsets.dout ?? 0, offsets.dqkv ?? 0],
     7,
   );
   return words;
+}
+
+/**
+ * Pipeline constants: the head dimension, and the largest chunk (a multiple of 4, at most PREFERRED_CHUNK) whose
+ * workgroup memory, 2·CHUNK·hd + 4·CHUNK words, fits the device (WebGPU guarantees 16 KiB: chunk 28 at hd = 64,
+ * 12 at hd = 128).
+ */
+function constants(ctx: GpuContext, headDim: number): Record<string, number> {
+  const limitWords = ctx.device.limits.maxComputeWorkgroupStorageSize / 4;
+  const fit = Math.floor(limitWords / (2 * headDim + 4) / 4) * 4;
+  if (fit < 4) throw new Error(`attention: head dimension ${headDim} does not fit this device's workgroup memory`);
+  return { HEAD_DIM: headDim, CHUNK: Math.min(PREFERRED_CHUNK, fit) };
 }
 
 function workgroups(s: Shape): [number, number, number] {
@@ -109,7 +125,7 @@ export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): D
     out: out.offset,
     lse: lse.offset,
   });
-  const pipeline = ctx.pipeline(source, 'attention_forward', { HEAD_DIM: args.headDim });
+  const pipeline = ctx.pipeline(source, 'attention_forward', constants(ctx, args.headDim));
   return [
     ctx.dispatch(
       'attention.forward',
@@ -127,7 +143,7 @@ export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): D
 export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs): Dispatch[] {
   check('attentionBackward', args);
   const { qkv, meta, positions, keyStart, queryEnd, out, lse, dout, dqkv, B, L, nHeads, headDim } = args;
-  const constants = { HEAD_DIM: headDim };
+  const pipelineConstants = constants(ctx, headDim);
   const rows = B * L * nHeads;
   const rowDot = ctx.storage('attention.rowDot', rows * 4);
 
@@ -143,19 +159,19 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
   return [
     ctx.dispatch(
       'attention.backward.rowdot',
-      ctx.pipeline(source, 'attention_backward_rowdot', constants),
+      ctx.pipeline(source, 'attention_backward_rowdot', { HEAD_DIM: headDim }),
       [rowDotShape, out.buffer, dout.buffer, rowDot],
       [rowDotGroups],
     ),
     ctx.dispatch(
       'attention.backward.dq',
-      ctx.pipeline(source, 'attention_backward_dq', constants),
+      ctx.pipeline(source, 'attention_backward_dq', pipelineConstants),
       [dqUniform, ...shared, keyStart.buffer, ...tail],
       workgroups(args),
     ),
     ctx.dispatch(
       'attention.backward.dkv',
-      ctx.pipeline(source, 'attention_backward_dkv', constants),
+      ctx.pipeline(source, 'attention_backward_dkv', pipelineConstants),
       [dkvUniform, ...shared, queryEnd.buffer, ...tail],
       workgroups(args),
     ),

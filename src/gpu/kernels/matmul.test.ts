@@ -20,6 +20,8 @@ const SHAPES: Shape[] = [
   { M: 37, K: 29, N: 51 },
   { M: 64, K: 64, N: 64 },
   { M: 130, K: 7, N: 3 },
+  // Several 64×64 tiles in both directions, with partial tiles at the edges.
+  { M: 150, K: 33, N: 130 },
   // Many rows and a small K×N: dW's reduction is split into row chunks and dbias sums in two passes.
   { M: 2000, K: 5, N: 9 },
 ];

@@ -5,10 +5,12 @@
 import source from '../../../shaders/matmul.wgsl?raw';
 import type { Dispatch, GpuContext, TensorRef } from '../context';
 
-/** Threads per workgroup; each matmul thread computes a 4×4 block, so a workgroup covers 32×32 outputs. */
+/** Threads per matmul workgroup. */
 const WG_X = 8;
 const WG_Y = 8;
-const BLOCK = 4;
+/** Outputs per thread along each axis (fixed in matmul.wgsl): a workgroup covers 64×64 outputs. */
+const BLOCK = 8;
+/** Threads per column_sum workgroup (one thread per column). */
 const SUM_WG = 64;
 /**
  * dW = xᵀ·dy reduces over all M rows while its output can be small (K×N): below this many threads the reduction is
@@ -113,7 +115,7 @@ export function matmulBackward(
   }
   const blocks = Math.ceil(K / BLOCK) * Math.ceil(N / BLOCK);
   const wantedChunks = Math.min(Math.ceil(TARGET_THREADS / blocks), Math.floor(M / MIN_CHUNK_ROWS));
-  const depthPerChunk = wantedChunks > 1 ? Math.ceil(M / wantedChunks / BLOCK) * BLOCK : M;
+  const depthPerChunk = wantedChunks > 1 ? Math.ceil(M / wantedChunks) : M;
   const chunks = Math.ceil(M / depthPerChunk);
   dispatches.push(
     ...reduceInChunks(ctx, 'matmul dw', chunks, K * N, dw, (target, accumulate) => [

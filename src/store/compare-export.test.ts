@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TRAIN_CONFIG } from '../train/protocol';
+import { compareRuns } from './compare';
+import { runsCurvesCsv, runsJson, runsSummaryCsv } from './export';
+import type { RunRecord } from './run-types';
+
+const metrics = (auc: number) => ({ auc, logLoss: 0.5, accuracy: 0.7, count: 10 });
+const run = (id: string, paradigm: 'sw' | 'dti', trainMs: number | null, auc = 0.7): RunRecord => ({
+  id,
+  name: id,
+  createdAt: 0,
+  config: { ...DEFAULT_TRAIN_CONFIG, paradigm },
+  dataset: { name: 'data, "quoted"', preset: null, users: 1, interactions: 1 },
+  status: trainMs === null ? 'failed' : 'done',
+  steps: [{ step: 1, epoch: 1, loss: 0.6, elapsedMs: 10, targetsPerSec: 1, tokensPerSec: 2, targets: 3, tokens: 4 }],
+  evals: [{ step: 1, split: 'valid', ...metrics(auc) }],
+  result: trainMs === null ? null : { steps: 1, trainMs, tokensProcessed: trainMs * 10, targetsProcessed: 5, valid: metrics(auc), test: metrics(auc), stopped: false },
+  error: null,
+  adapter: null,
+  hasModel: false,
+});
+
+describe('comparison', () => {
+  it('takes the first SW run as the default baseline', () => {
+    const rows = compareRuns([run('dti', 'dti', 100, 0.72), run('sw', 'sw', 400, 0.7)], null);
+    expect(rows.map((r) => r.isBaseline)).toEqual([false, true]);
+    expect(rows[0].speedUp).toBe(4);
+    expect(rows[0].tokenRatio).toBe(0.25);
+    expect(rows[0].aucDelta).toBeCloseTo(0.02);
+  });
+
+  it('leaves ratios empty for runs without a result', () => {
+    const rows = compareRuns([run('sw', 'sw', 400), run('failed', 'dti', null)], 'sw');
+    expect(rows[1]).toMatchObject({ speedUp: null, tokenRatio: null, aucDelta: null, testAuc: null });
+  });
+});
+
+describe('export', () => {
+  it('quotes CSV cells that need it and leaves missing values empty', () => {
+    const csv = runsSummaryCsv([run('a', 'sw', null)]);
+    const row = csv.split('\n')[1];
+    expect(row).toContain('"data, ""quoted"""');
+    expect(row).toMatch(/,,,,$/); // no test metrics
+  });
+
+  it('writes one curve row per step with the validation metrics of that step', () => {
+    const lines = runsCurvesCsv([run('a', 'sw', 100)]).trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe('a,1,1,0.6,10,1,2,3,4,0.7,0.5,0.7');
+  });
+
+  it('writes NaN metrics as null in JSON', () => {
+    const json = JSON.parse(runsJson([{ ...run('a', 'sw', 100), evals: [{ step: 1, split: 'valid', ...metrics(NaN) }] }]));
+    expect(json.runs[0].evals[0].auc).toBeNull();
+    expect(json.format).toBe('dti-lab-runs/1');
+  });
+});
