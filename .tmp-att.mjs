@@ -10,7 +10,7 @@ console.log((await m.getCompilationInfo()).messages.map(x=>x.message));
 for (const e of process.argv.slice(2)) {
   device.pushErrorScope('validation');
   const t=performance.now();
-  const p = device.createComputePipeline({layout:'auto', compute:{module:m, entryPoint:e, constants:{HEAD_DIM:16}}});
+  const p = device.createComputePipeline({layout:'auto', compute:{module:m, entryPoint:e, constants:{HEAD_DIM:Number(process.env.HD ?? 16), CHUNK:Number(process.env.CHUNK ?? 32)}}});
   console.log(e, await device.popErrorScope(), performance.now()-t);
 }
 process.exit(0);

@@ -96,9 +96,14 @@ export class TfModel {
     const prefix = `peer${TfModel.instances++}/`;
     for (const t of this.layout.tensors) {
       if (t.size === 0) continue;
-      const p = tf.variable(tf.tensor(tensorView(initial, t).slice(), t.shape), true, prefix + t.name);
+      // tf.variable keeps its initial value's data, so the initial tensors can go at once.
+      const [p, m, v] = tf.tidy(() => [
+        tf.variable(tf.tensor(tensorView(initial, t).slice(), t.shape), true, prefix + t.name),
+        tf.variable(tf.zeros(t.shape), false),
+        tf.variable(tf.zeros(t.shape), false),
+      ]);
       const decay = t.offset < this.layout.decayedCount;
-      this.slots.push({ p, m: tf.variable(tf.zeros(t.shape), false), v: tf.variable(tf.zeros(t.shape), false), decay });
+      this.slots.push({ p, m, v, decay });
       made.set(t.name, p);
     }
     const get = (name: string) => {

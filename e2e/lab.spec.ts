@@ -72,7 +72,11 @@ test('a malformed upload shows its error in place and the previous dataset stays
 test('trains a tiny model, shows its curves, keeps the run across a reload and exports it', async ({ page }) => {
   await openLab(page, TINY_RUN);
   await page.getByRole('button', { name: 'Start training' }).click();
-  // The status line reports shader compilation and data preparation while they happen.
+  // The status line reports the device, data preparation and shader compilation while they happen.
+  await expect(page.getByTestId('training-status')).toContainText(/Opening the GPU|Preparing data|Compiling shaders|Training/);
+  // The page stays usable while the worker trains: the views follow a new k at once.
+  await page.getByLabel('k (targets per prompt)').fill('4');
+  await expect(page.getByTestId('prompt-tokens').locator('.interaction.target')).toHaveCount(4);
   await expect(page.getByTestId('loss-chart').locator('.recharts-line path').first()).toBeVisible({ timeout: 8 * 60_000 });
   await expect(page.getByTestId('valid-auc')).toHaveText(/^0\.\d{4}$/, { timeout: 8 * 60_000 });
   await expect(page.getByTestId('test-metrics')).toContainText('targets', { timeout: 8 * 60_000 });
@@ -107,8 +111,9 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
   await page.locator('#runs').screenshot({ path: `${SHOTS}/runs.png` });
 });
 
-test('trains SW then DTI and sets them side by side', async ({ page }) => {
-  await openLab(page, TINY_RUN);
+test('trains SW then DTI for one epoch each and sets them side by side', async ({ page }) => {
+  // One whole epoch each (the comparison ignores max steps): larger batches keep SW's many prompts to ~100 steps.
+  await openLab(page, TINY_RUN.replace('bs=8', 'bs=32').replace('eval=5', 'eval=0'));
   await page.getByRole('button', { name: 'Train SW, then DTI (compare)' }).click();
   const comparison = page.getByTestId('comparison');
   await expect(comparison.getByRole('row')).toHaveCount(3, { timeout: 8 * 60_000 });

@@ -31,6 +31,7 @@ const lr = Number(option('lr', '0.001'));
 const timeoutMs = Number(option('timeout-min', '30')) * 60_000;
 const command = `bash scripts/with-gpu.sh scripts/bench-peer.ts ${process.argv.slice(2).join(' ')}`.trim();
 
+const loadAtStart = os.loadavg();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 let server: ViteDevServer | null = null;
 let browser: Browser | null = null;
@@ -56,8 +57,12 @@ async function main(): Promise<number> {
     root,
     logLevel: 'warn',
     clearScreen: false,
-    server: { port: PORT, strictPort: true, host: '127.0.0.1' },
-    // Pre-bundle the page's dependencies up front, so discovering one later does not reload the page mid-run.
+    // No file watching and no HMR: an edit anywhere in the repository (another session at work) must not reload the
+    // page mid-run.
+    server: { port: PORT, strictPort: true, host: '127.0.0.1', hmr: false, watch: null },
+    // Its own dependency cache (the app's dev server uses node_modules/.vite with another configuration), and the
+    // page's dependencies pre-bundled up front, so discovering one later does not reload the page either.
+    cacheDir: 'node_modules/.vite-bench-peer',
     optimizeDeps: {
       entries: ['bench/peer.html'],
       include: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-core/dist/register_all_gradients', '@tensorflow/tfjs-backend-webgpu'],
@@ -105,6 +110,8 @@ async function main(): Promise<number> {
   print();
   print(`- date: ${new Date().toISOString().slice(0, 10)}`);
   print(`- machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}`);
+  const load = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(' / ');
+  print(`- load average (1/5/15 min) at start: ${load(loadAtStart)}, at end: ${load(os.loadavg())} (other work on the machine makes step times noisy)`);
   print(`- browser: Chromium ${browserVersion} headless (${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'})`);
   print(`- adapter: ${result.adapter}`);
   print(`- peer: TensorFlow.js ${result.tfVersion}, backend \`${result.tfBackend}\` (default flags), same page, same adapter`);

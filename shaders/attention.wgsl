@@ -12,10 +12,9 @@
 // per step each loaded value feeds 4 FMAs (measured about 2.5x faster than one row per thread there). On GPUs the
 // streamed tile in workgroup memory is read by all threads of the workgroup at the same address (a broadcast).
 //
-// Tile skipping: the forward and dQ pass visit keys [min keyStart over the tile's rows, last row of the tile]; the
-// dK/dV pass visits queries [first key of the tile, max queryEnd over its keys] (src/prompt/ranges.ts; pad rows have
-// keyStart = L and queryEnd = -1). Whole key tiles outside are never loaded. Each thread also narrows the range to its
-// own 4 rows. Inside, `allowed` (the exact rule of src/prompt/mask.ts) masks element by element; a masked cell
+// Tile skipping: the forward and dQ pass visit keys [min keyStart over the tile's non-pad rows, last row of the tile];
+// the dK/dV pass visits queries [first key of the tile, max queryEnd over its non-pad keys] (src/prompt/ranges.ts).
+// Chunks wholly outside are never loaded or computed. Each thread also narrows the range to its own 4 rows. Inside, `allowed` (the exact rule of src/prompt/mask.ts) masks element by element; a masked cell
 // contributes exactly 0 to sums and leaves the running max alone, so skipping changes the cost only, not one bit.
 //
 // Deterministic and atomic-free: dQ has one writer per query row, dK/dV one writer per key row; both accumulate (+=).
@@ -117,12 +116,18 @@ fn chunkRange(lo: u32, hi: u32) -> vec2u {
   return vec2u(lo / CHUNK, hi / CHUNK - lo / CHUNK + 1u);
 }
 
-// Key range of a query tile [q0, qLast]: [min keyStart of its rows, qLast], as chunks. Workgroup-uniform (read-only
-// storage at workgroup-uniform indices), as the barriers in the chunk loop require.
+fn isPad(rowBase: u32, t: u32) -> bool {
+  return (tokenMeta[P.metaOffset + rowBase + t] & 3u) == ROLE_PAD;
+}
+
+// Key range of a query tile [q0, qLast]: [min keyStart of its non-pad rows, qLast], as chunks. Workgroup-uniform
+// (read-only storage at workgroup-uniform indices), as the barriers in the chunk loop require.
 fn queryTileKeyChunks(rowBase: u32, q0: u32, qLast: u32) -> vec2u {
   var lo = P.L;
   for (var t = q0; t <= qLast; t++) {
-    lo = min(lo, u32(ranges[P.rangeOffset + rowBase + t]));
+    if (!isPad(rowBase, t)) {
+      lo = min(lo, u32(ranges[P.rangeOffset + rowBase + t]));
+    }
   }
   return chunkRange(lo, qLast);
 }
@@ -461,10 +466,12 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
 
-  // Query range of the tile (uniform, see queryTileKeyChunks); pad keys have queryEnd = -1.
+  // Query range of the tile: [k0, max queryEnd of its non-pad keys] (uniform, see queryTileKeyChunks).
   var hi = -1;
   for (var t = k0; t <= min(k0 + TILE, L) - 1u; t++) {
-    hi = max(hi, ranges[P.rangeOffset + rowBase + t]);
+    if (!isPad(rowBase, t)) {
+      hi = max(hi, ranges[P.rangeOffset + rowBase + t]);
+    }
   }
   var chunks = vec2u(0u, 0u);
   if (hi >= i32(k0)) {

@@ -4,14 +4,16 @@
 // grid-stride, so any size fits under the 65535-workgroup limit.
 //
 // Precision: the inverse frequencies come from the CPU (f64 rounded to f32, not WGSL pow/exp2, whose error grows with
-// the exponent), and the angle is reduced to [-π, π] with a two-part 2π before cos/sin, whose accuracy WGSL only
-// bounds inside [-π, π]. What remains is the f32 rounding of position · frequency (about 1e-7 relative).
+// the exponent), and sin/cos are computed here (sinCos), not with the built-ins: WGSL only bounds those to an absolute
+// 2^-11, and SwiftShader's are that coarse (errors near 2e-4). What remains is the f32 rounding of
+// position · frequency, about 6e-8 relative (3e-5 rad at position 500).
 
 const WG: u32 = 64u;
-// 2π = TWO_PI_HI + TWO_PI_LO; TWO_PI_HI has few significant bits, so k · TWO_PI_HI is exact for the k that occur.
-const TWO_PI_HI: f32 = 6.28125;
-const TWO_PI_LO: f32 = 0.0019353071795864769;
-const INV_TWO_PI: f32 = 0.15915494309189535;
+// π/2 = HALF_PI_HI + HALF_PI_LO; HALF_PI_HI has 8 significant bits, so k · HALF_PI_HI is exact for |k| < 2^16
+// (angles up to about 10^5 rad).
+const HALF_PI_HI: f32 = 1.5703125;
+const HALF_PI_LO: f32 = 4.8382679489661923e-4;
+const TWO_OVER_PI: f32 = 0.63661977236758134;
 
 struct RopeParams {
   total: u32, // rows * H * (hd / 2)
@@ -29,17 +31,39 @@ struct RopeParams {
 @group(0) @binding(2) var<storage, read> inverseFrequency: array<f32>; // [hd / 2]
 @group(0) @binding(3) var<storage, read_write> qkv: array<f32>; // qkv (forward) or dqkv (backward)
 
+// (sin a, cos a) to about 1e-7 absolute: a = k·π/2 + r with |r| <= π/4, Taylor polynomials in r (truncation error
+// below 3e-9 there), then the quadrant k mod 4 picks and signs them.
+fn sinCos(a: f32) -> vec2f {
+  let k = round(a * TWO_OVER_PI);
+  let r = (a - k * HALF_PI_HI) - k * HALF_PI_LO;
+  let r2 = r * r;
+  let s = r + r * r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (1.0 / 362880.0))));
+  let c = 1.0 + r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (1.0 / 40320.0 + r2 * (-1.0 / 3628800.0)))));
+  switch (i32(k) & 3) {
+    case 0: {
+      return vec2f(s, c);
+    }
+    case 1: {
+      return vec2f(c, -s);
+    }
+    case 2: {
+      return vec2f(-s, -c);
+    }
+    default: {
+      return vec2f(-c, s);
+    }
+  }
+}
+
 fn rotate(i: u32, sign: f32) {
   let half = R.headDim / 2u;
   let perRow = R.H * half;
   let row = i / perRow;
   let h = (i % perRow) / half;
   let pair = i % half;
-  let angle = f32(positions[R.positionsOffset + row]) * inverseFrequency[pair];
-  let turns = round(angle * INV_TWO_PI);
-  let reduced = (angle - turns * TWO_PI_HI) - turns * TWO_PI_LO;
-  let c = cos(reduced);
-  let s = sign * sin(reduced);
+  let sc = sinCos(f32(positions[R.positionsOffset + row]) * inverseFrequency[pair]);
+  let s = sign * sc.x;
+  let c = sc.y;
   let d = R.H * R.headDim;
   let base = R.qkvOffset + row * 3u * d + h * R.headDim + 2u * pair;
   for (var part = 0u; part < 2u; part++) { // q, then k; v is not rotated

@@ -41,6 +41,17 @@ export function formatDataError(problem: string, expected: string, file: string 
   return `${where ? `${where}: ` : ''}${problem}; expected ${expected}`;
 }
 
+/** A value quoted in a message, cut to `max` characters: a field or a header can be a megabyte long. */
+export function excerpt(text: string, max = 60): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
+/** Names listed in a message, at most `max` of them. */
+export function listExcerpt(names: readonly string[], separator = ', ', max = 20): string {
+  const listed = names.slice(0, max).map((name) => excerpt(name, 40)).join(separator);
+  return names.length <= max ? listed : `${listed}${separator}… (${names.length} in all)`;
+}
+
 /** A row that was left out of the dataset, with the reason, for the "skipped rows" list of the UI. */
 export interface SkippedRow {
   file: string;

@@ -5,7 +5,7 @@
  * BookCrossing (';', quoted, cp1252, no timestamps), CSV/TSV with a header row, JSON Lines.
  */
 import Papa from 'papaparse';
-import { DataError } from './errors';
+import { DataError, listExcerpt } from './errors';
 import type { FormatId } from './raw';
 import { type RowSyntax, type TextEncodingName, decodeText, streamRows } from './rows';
 
@@ -346,7 +346,7 @@ function genericLayout(
   const missing = (['user', 'item'] as const).filter((key) => !has(key)).map((key) => `no ${key} column`);
   if (!has('rating') && !has('label')) missing.push('no rating (or label) column');
   throw new MissingColumnsError(
-    `the ${hasHeader ? 'header has' : 'records have'} ${missing.join(', ')} (columns: ${names.join(', ')})`,
+    `the ${hasHeader ? 'header has' : 'records have'} ${missing.join(', ')} (columns: ${listExcerpt(names)})`,
     `columns named like ${COLUMN_KEYS.map((key) => `${key} (${COLUMN_SYNONYMS[key].slice(0, 3).join('/')})`).join(', ')} — or a column mapping that names them`,
     fileName,
     firstLine,

@@ -7,7 +7,7 @@
  * bad row's line, when it yields no usable row or when more than half of its rows are unusable: that is a wrong file
  * or a wrong column mapping, not a few damaged lines.
  */
-import { DataError, SKIPPED_EXAMPLES, type SkippedRows } from './errors';
+import { DataError, SKIPPED_EXAMPLES, type SkippedRows, excerpt, listExcerpt } from './errors';
 import { type DetectOptions, type DetectedFile, type FileLayout, type NamedBlob, detectFile } from './formats';
 import { RawBuilder, type RawDataset } from './raw';
 import { DEFAULT_CHUNK_BYTES, decodeChunks, streamRows } from './rows';
@@ -179,24 +179,28 @@ function ratingsSink(builder: RawBuilder, layout: FileLayout, itemsFiles: string
       let label = 0;
       if (columns.label !== undefined) {
         const parsed = toLabel(field(fields, columns.label));
-        if (parsed === null) return { problem: `label "${fields[columns.label]}" is not 0 or 1`, expected: `0 or 1 in column ${named('label')}` };
+        if (parsed === null) return { problem: `label "${excerpt(fields[columns.label])}" is not 0 or 1`, expected: `0 or 1 in column ${named('label')}` };
         label = parsed;
       } else {
         rating = toNumber(field(fields, columns.rating));
         if (Number.isNaN(rating)) {
-          return { problem: `rating "${fields[columns.rating!]}" is not a number`, expected: `a number in column ${named('rating')}` };
+          return { problem: `rating "${excerpt(fields[columns.rating!])}" is not a number`, expected: `a number in column ${named('rating')}` };
+        }
+        // Ratings are stored as float32: a larger magnitude would become Infinity.
+        if (!Number.isFinite(Math.fround(rating))) {
+          return { problem: `rating "${excerpt(fields[columns.rating!])}" is out of range`, expected: `a number below 3.4e38 in column ${named('rating')}` };
         }
       }
       const timestamp = columns.timestamp === undefined ? NaN : toTimestamp(field(fields, columns.timestamp));
       if (columns.timestamp !== undefined && Number.isNaN(timestamp)) {
         return {
-          problem: `timestamp "${fields[columns.timestamp]}" is neither a number nor a date`,
+          problem: `timestamp "${excerpt(fields[columns.timestamp])}" is neither a number nor a date`,
           expected: `a Unix time or an ISO date in column ${named('timestamp')}`,
         };
       }
       const item = itemsFiles === null ? builder.item(itemKey) : builder.findItem(itemKey);
       if (item === undefined) {
-        return { problem: `item "${itemKey}" is not in ${itemsFiles}`, expected: 'every rated item to be listed in the items file' };
+        return { problem: `item "${excerpt(itemKey)}" is not in ${itemsFiles}`, expected: 'every rated item to be listed in the items file' };
       }
       if (describes) builder.describeItem(item, decodeEntities(field(fields, columns.title)), splitGenres(field(fields, columns.genres)));
       builder.push(builder.user(userKey), item, rating, label, timestamp);
@@ -209,7 +213,7 @@ function fieldCountProblem(fields: string[], needed: number, layout: FileLayout)
   const separator = layout.syntax.kind === 'delimited' ? layout.syntax.delimiter.replace('\t', '⇥') : ', ';
   return {
     problem: `the row has ${fields.length} field${fields.length === 1 ? '' : 's'}`,
-    expected: `at least ${needed}: ${layout.columnNames.slice(0, needed).join(separator)}`,
+    expected: `at least ${needed}: ${listExcerpt(layout.columnNames.slice(0, needed), separator)}`,
   };
 }
 

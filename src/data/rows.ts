@@ -64,8 +64,9 @@ function detectNewline(text: string): '\r\n' | '\n' | '\r' {
   const lf = text.indexOf('\n');
   const cr = text.indexOf('\r');
   if (lf === -1) return cr === -1 ? '\n' : '\r';
+  if (cr === -1) return '\n';
   if (cr === lf - 1) return '\r\n';
-  return cr !== -1 && cr < lf ? '\r' : '\n';
+  return cr < lf ? '\r' : '\n';
 }
 
 export async function streamRows(
@@ -151,7 +152,8 @@ function jsonFields(text: string, keys: string[]): string[] | string {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
   const record = value as Record<string, unknown>;
-  return keys.map((key) => fieldText(record[key]));
+  // Own keys only: a record without "constructor" must not yield Object's constructor.
+  return keys.map((key) => fieldText(Object.hasOwn(record, key) ? record[key] : undefined));
 }
 
 function fieldText(value: unknown): string {

@@ -23,13 +23,24 @@ export interface Dispatch {
   workgroups: [number, number, number];
 }
 
+/** Compiled pipelines per device, shared by every context on it: compiling is slow, and runs rebuild contexts. */
+const pipelineCaches = new WeakMap<GPUDevice, { pipelines: Map<string, GPUComputePipeline>; modules: Map<string, GPUShaderModule> }>();
+
 export class GpuContext {
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly pipelines: Map<string, GPUComputePipeline>;
+  private readonly modules: Map<string, GPUShaderModule>;
   /** Buffers this context created (uniforms and the like), destroyed with it. */
   private readonly owned: GPUBuffer[] = [];
 
-  constructor(readonly device: GPUDevice) {}
+  constructor(readonly device: GPUDevice) {
+    let cache = pipelineCaches.get(device);
+    if (!cache) {
+      cache = { pipelines: new Map(), modules: new Map() };
+      pipelineCaches.set(device, cache);
+    }
+    this.pipelines = cache.pipelines;
+    this.modules = cache.modules;
+  }
 
   pipeline(
     source: string,

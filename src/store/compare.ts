@@ -20,7 +20,7 @@ export interface ComparisonRow {
 const finite = (x: number | undefined | null): number | null => (x !== undefined && x !== null && Number.isFinite(x) ? x : null);
 
 /** The default baseline: the first selected SW run with a result, else the first selected run. */
-export function defaultBaseline(runs: readonly RunRecord[]): RunRecord | null {
+function defaultBaseline(runs: readonly RunRecord[]): RunRecord | null {
   return runs.find((r) => r.config.paradigm === 'sw' && r.result) ?? runs[0] ?? null;
 }
 

@@ -13,7 +13,7 @@ import { type IsolationLevel, type PackedPrompt, SPLIT_TRAIN, type TokenizedData
  * The mask picture is an L×L bitmap and the receptive field costs L²·layers mask evaluations, all on the page's
  * thread: beyond this many tokens neither is computed (the prompt and tile counts still are).
  */
-export const MAX_MASK_TOKENS = 2048;
+const MAX_MASK_TOKENS = 2048;
 
 export interface PromptViewRequest {
   n: number;

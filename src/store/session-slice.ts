@@ -9,11 +9,11 @@ import { saveRun, updateRun } from './runs-slice';
 import type { SessionSlice, SliceCreator, TrainerPort } from './types';
 
 /** Step events are batched into the store at most this often: a fast GPU sends hundreds per second. */
-export const STEP_FLUSH_MS = 250;
+const STEP_FLUSH_MS = 250;
 /** A running run is saved at most this often (and at every evaluation and at its end), so a reload keeps its curve. */
-export const SAVE_EVERY_MS = 3000;
+const SAVE_EVERY_MS = 3000;
 
-export function runLabel(config: TrainConfig): string {
+function runLabel(config: TrainConfig): string {
   const head = config.paradigm === 'sw' ? 'SW' : `DTI k=${config.k}`;
   return `${head} · ${config.isolation} · ${config.model.positionEncoding} · n=${config.n}`;
 }

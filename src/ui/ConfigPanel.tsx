@@ -5,7 +5,7 @@ import type { Paradigm } from '../train/protocol';
 import { NumberField, RadioGroup, Section, SelectField } from './controls';
 import { fmtInt } from './format';
 
-export const ISOLATION_HELP: Record<IsolationLevel, string> = {
+const ISOLATION_HELP: Record<IsolationLevel, string> = {
   'full-causal': 'Naive packing: every token sees everything before it, including other targets and their labels’ summaries.',
   window: 'Plain DTI: each token sees only its own interaction and the n before it (windowed causal attention).',
   'sum-isolated': 'Window, and no token reads another interaction’s [SUM] (the light fix for leakage).',

@@ -5,7 +5,7 @@ import type { LoadedDataset } from '../store/types';
 import { ProgressLine, Section } from './controls';
 import { fmt, fmtInt, fmtPercent } from './format';
 
-export const FORMAT_NAMES: Record<FormatId, string> = {
+const FORMAT_NAMES: Record<FormatId, string> = {
   builtin: 'built-in generator',
   'movielens-100k': 'MovieLens 100K',
   'movielens-1m': 'MovieLens 1M',

@@ -11,7 +11,7 @@ import { LEGEND_REASONS, REASON_STYLE, describeToken, explainCell, paintMask, re
 const STRIP = 16;
 const MAX_SIZE = 560;
 
-export const TOKEN_COLORS = {
+const TOKEN_COLORS = {
   context: '#9ecae1',
   target: '#fdae6b',
   sum: '#6a51a3',

@@ -64,10 +64,12 @@ export function TrainingPanel() {
       {webgpu.state === 'unavailable' && <p className="help">Training needs WebGPU, which this browser does not offer (see the note at the top).</p>}
       {session.queue.length > 0 && <p className="help">Then: {session.queue.length} more run(s) of the comparison.</p>}
       {!idle && status && (
-        <ProgressLine
-          label={`${PHASE_NAMES[status.phase]}: ${status.message}${session.state === 'paused' ? ' (paused)' : ''}`}
-          fraction={status.fraction ?? null}
-        />
+        <div data-testid="training-status">
+          <ProgressLine
+            label={`${PHASE_NAMES[status.phase]}: ${status.message}${session.state === 'paused' ? ' (paused)' : ''}`}
+            fraction={status.fraction ?? null}
+          />
+        </div>
       )}
       {startProblem && (
         <div className="message error" role="alert">

@@ -6,7 +6,7 @@ import { fmtCompact } from './format';
 /** Charts draw at most this many points per series: a long run has thousands of steps. */
 const MAX_POINTS = 400;
 
-export function thin<T>(points: readonly T[], max = MAX_POINTS): T[] {
+function thin<T>(points: readonly T[], max = MAX_POINTS): T[] {
   if (points.length <= max) return [...points];
   const every = Math.ceil(points.length / max);
   const kept = points.filter((_, i) => i % every === 0);
@@ -15,7 +15,7 @@ export function thin<T>(points: readonly T[], max = MAX_POINTS): T[] {
 }
 
 const CHART_STYLE = { width: '100%', height: 220 };
-const MARGIN = { top: 8, right: 24, bottom: 24, left: 8 };
+const MARGIN = { top: 8, right: 8, bottom: 24, left: 0 };
 const stepAxis = <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} label={{ value: 'training step', position: 'insideBottom', offset: -12 }} allowDecimals={false} />;
 
 export function LossChart({ run }: { run: RunRecord }) {
@@ -25,7 +25,7 @@ export function LossChart({ run }: { run: RunRecord }) {
       <LineChart responsive style={CHART_STYLE} data={thin(run.steps)} margin={MARGIN}>
         <CartesianGrid strokeDasharray="3 3" />
         {stepAxis}
-        <YAxis domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(2)} label={{ value: 'loss', angle: -90, position: 'insideLeft' }} />
+        <YAxis width={72} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(2)} label={{ value: 'loss', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
         <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(s) => `step ${s}`} />
         <Line type="linear" dataKey="loss" name="loss" stroke="#0072b2" dot={false} isAnimationActive={false} />
       </LineChart>
@@ -44,8 +44,8 @@ export function ValidationChart({ run }: { run: RunRecord }) {
         <LineChart responsive style={CHART_STYLE} data={points} margin={MARGIN}>
           <CartesianGrid strokeDasharray="3 3" />
           {stepAxis}
-          <YAxis yAxisId="auc" domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'AUC', angle: -90, position: 'insideLeft' }} />
-          <YAxis yAxisId="logloss" orientation="right" domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} width={72} label={{ value: 'LogLoss', angle: 90, position: 'right', offset: -4 }} />
+          <YAxis yAxisId="auc" width={72} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'AUC', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
+          <YAxis yAxisId="logloss" orientation="right" domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} width={72} label={{ value: 'LogLoss', angle: 90, position: 'insideRight', style: { textAnchor: 'middle' } }} />
           <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(s) => `step ${s}`} />
           <Legend verticalAlign="top" />
           <Line yAxisId="auc" type="linear" dataKey="auc" name="AUC" stroke="#009e73" isAnimationActive={false} />
@@ -63,8 +63,8 @@ export function ThroughputChart({ run }: { run: RunRecord }) {
       <LineChart responsive style={CHART_STYLE} data={thin(run.steps)} margin={MARGIN}>
         <CartesianGrid strokeDasharray="3 3" />
         {stepAxis}
-        <YAxis yAxisId="targets" tickFormatter={(v: number) => fmtCompact(v)} label={{ value: 'targets/s', angle: -90, position: 'insideLeft' }} />
-        <YAxis yAxisId="tokens" orientation="right" tickFormatter={(v: number) => fmtCompact(v)} width={72} label={{ value: 'tokens/s', angle: 90, position: 'right', offset: -4 }} />
+        <YAxis yAxisId="targets" width={72} tickFormatter={(v: number) => fmtCompact(v)} label={{ value: 'targets/s', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
+        <YAxis yAxisId="tokens" orientation="right" tickFormatter={(v: number) => fmtCompact(v)} width={72} label={{ value: 'tokens/s', angle: 90, position: 'insideRight', style: { textAnchor: 'middle' } }} />
         <Tooltip formatter={(v) => (typeof v === 'number' ? fmtCompact(v, 2) : String(v))} labelFormatter={(s) => `step ${s}`} />
         <Legend verticalAlign="top" />
         <Line yAxisId="targets" type="linear" dataKey="targetsPerSec" name="targets/s" stroke="#0072b2" dot={false} isAnimationActive={false} />
@@ -94,7 +94,7 @@ export function CompareChart({ runs }: { runs: RunRecord[] }) {
       <LineChart responsive style={{ width: '100%', height: 260 }} margin={MARGIN}>
         <CartesianGrid strokeDasharray="3 3" />
         <XAxis dataKey="seconds" type="number" domain={[0, 'dataMax']} tickFormatter={(v: number) => v.toFixed(1)} label={{ value: 'training time (s)', position: 'insideBottom', offset: -12 }} />
-        <YAxis domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'validation AUC', angle: -90, position: 'insideLeft' }} />
+        <YAxis width={72} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'validation AUC', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
         <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(s) => `${Number(s).toFixed(1)} s`} />
         <Legend verticalAlign="top" />
         {series.map((s, i) => (

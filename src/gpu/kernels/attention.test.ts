@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as reference from '../../model/reference/ops';
 import { isAllowed } from '../../prompt/mask';
 import { maskRanges, tileStats } from '../../prompt/ranges';
@@ -9,9 +9,10 @@ import { devDevice as nodeDevice } from './attention-devhack';
 import { ATTENTION_TILE, attentionBackward, attentionFlops, attentionForward } from './attention';
 import { assertClose, expectPaddingIntact, placeTensor, randomFloats, readTensor, type Tolerance } from './testing';
 
-// GPU f32 against the reference (float64 sums): differences come from f32 rounding and exp, a few 1e-6 in practice.
-const FORWARD_TOL: Tolerance = { abs: 2e-4, rel: 2e-4 };
-const BACKWARD_TOL: Tolerance = { abs: 5e-4, rel: 1e-3 };
+// GPU f32 against the reference (float64 sums), inputs N(0, 1): the largest errors seen on SwiftShader are 6e-7 (out,
+// lse) and 2e-6 (dqkv); the tolerances leave 20x room for other GPUs' exp and summation order.
+const FORWARD_TOL: Tolerance = { abs: 2e-5, rel: 2e-5 };
+const BACKWARD_TOL: Tolerance = { abs: 5e-5, rel: 5e-5 };
 
 interface MaskBatch {
   B: number;
@@ -95,10 +96,14 @@ function referenceResults(batch: MaskBatch, nHeads: number, headDim: number, ali
   return { out: Float32Array.from(out), lse: Float32Array.from(lse), dqkv: Float32Array.from(dqkv) };
 }
 
+// One context for the file, so each pipeline compiles once (SwiftShader takes about a second per attention pipeline).
 let device: GPUDevice;
+let ctx: GpuContext;
 beforeAll(async () => {
   device = (await nodeDevice()).device;
+  ctx = new GpuContext(device);
 });
+afterAll(() => ctx.destroy());
 
 /**
  * Runs forward then `backwardRuns` backwards on the GPU, every tensor placed at its own odd offset inside a
@@ -111,8 +116,8 @@ async function gpuResults(
   alibi: boolean,
   inputs: Inputs,
   backwardRuns = 1,
+  chunk?: number,
 ): Promise<Results> {
-  const ctx = new GpuContext(device);
   const rows = batch.B * batch.L;
   const d = nHeads * headDim;
   const lseCount = batch.B * nHeads * batch.L;
@@ -125,7 +130,7 @@ async function gpuResults(
   const lse = placeTensor(ctx, 'lse', new Float32Array(lseCount).fill(Number.NaN), 17);
   const dout = placeTensor(ctx, 'dout', inputs.dout, 19);
   const dqkv = placeTensor(ctx, 'dqkv', inputs.dqkvStart, 23);
-  const common = { qkv, meta, positions, keyStart, out, lse, B: batch.B, L: batch.L, nHeads, headDim, n: batch.n, level: batch.level, alibi };
+  const common = { qkv, meta, positions, keyStart, out, lse, B: batch.B, L: batch.L, nHeads, headDim, n: batch.n, level: batch.level, alibi, chunk };
   const dispatches: Dispatch[] = [...attentionForward(ctx, common)];
   const backward = attentionBackward(ctx, { ...common, queryEnd, dout, dqkv });
   for (let i = 0; i < backwardRuns; i++) dispatches.push(...backward);
@@ -138,7 +143,7 @@ async function gpuResults(
   await expectPaddingIntact(device, out, rows * d, 'out');
   await expectPaddingIntact(device, lse, lseCount, 'lse');
   await expectPaddingIntact(device, dqkv, rows * 3 * d, 'dqkv');
-  ctx.destroy();
+  for (const ref of [qkv, meta, positions, keyStart, queryEnd, out, lse, dout, dqkv]) ref.buffer.destroy();
   return results;
 }
 
@@ -194,7 +199,19 @@ describe('attention kernels against the CPU reference', () => {
     assertClose(actual.dqkv, twice, BACKWARD_TOL, 'dqkv after two backward runs');
   });
 
-  it('handles the largest head dimension (128)', async () => {
+  it('gives the same result with chunks not aligned to the tile (chunk 12)', async () => {
+    const rng = new Rng(12);
+    const batch = dtiBatch(rng, 2, 70, 2, 'sum-isolated');
+    const inputs = randomInputs(rng, batch, 2, 8);
+    const expected = referenceResults(batch, 2, 8, true, inputs);
+    const actual = await gpuResults(batch, 2, 8, true, inputs, 1, 12);
+    assertClose(actual.out, expected.out, FORWARD_TOL, 'out');
+    assertClose(actual.lse, expected.lse, FORWARD_TOL, 'lse');
+    assertClose(actual.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
+  });
+
+  // Compiling hd = 128 pipelines takes SwiftShader 5-30 s: ATTENTION_SLOW=1 to include it.
+  it.runIf(process.env.ATTENTION_SLOW)('handles the largest head dimension (128, smaller chunk)', async () => {
     const rng = new Rng(5);
     const batch = dtiBatch(rng, 2, 40, 2, 'strict');
     const inputs = randomInputs(rng, batch, 1, 128);
@@ -244,7 +261,6 @@ describe.runIf(process.env.ATTENTION_BENCH)('attention timing', () => {
       const rng = new Rng(9);
       const batch = dtiBatch(rng, B, L, 4, level, 4);
       const inputs = randomInputs(rng, batch, nHeads, headDim);
-      const ctx = new GpuContext(device);
       const t = (data: Float32Array | Int32Array | Uint32Array) => ({ buffer: ctx.storage('t', data.byteLength, data), offset: 0 });
       const common = {
         qkv: t(inputs.qkv),
@@ -263,22 +279,30 @@ describe.runIf(process.env.ATTENTION_BENCH)('attention timing', () => {
       };
       const forward = attentionForward(ctx, common);
       const backward = attentionBackward(ctx, { ...common, queryEnd: t(batch.queryEnd), dout: t(inputs.dout), dqkv: t(inputs.dqkvStart) });
-      const time = async (dispatches: Dispatch[], reps: number) => {
+      // Best of 7 rounds of 3 (the machine may be shared): wall time, and this process's CPU time (SwiftShader's threads).
+      const time = async (dispatches: Dispatch[]) => {
         submitDispatches(device, dispatches);
         await device.queue.onSubmittedWorkDone();
-        const start = performance.now();
-        for (let i = 0; i < reps; i++) submitDispatches(device, dispatches);
-        await device.queue.onSubmittedWorkDone();
-        return (performance.now() - start) / reps;
+        let wall = Infinity;
+        let cpu = Infinity;
+        for (let round = 0; round < 7; round++) {
+          const start = performance.now();
+          const cpuStart = process.cpuUsage();
+          for (let i = 0; i < 3; i++) submitDispatches(device, dispatches);
+          await device.queue.onSubmittedWorkDone();
+          const used = process.cpuUsage(cpuStart);
+          wall = Math.min(wall, (performance.now() - start) / 3);
+          cpu = Math.min(cpu, (used.user + used.system) / 3000);
+        }
+        return `${wall.toFixed(1)} ms (cpu ${cpu.toFixed(1)} ms)`;
       };
-      const fwd = await time(forward, 20);
-      const bwd = await time(backward, 20);
+      const fwd = await time(forward);
+      const bwd = await time(backward);
       const stats = tileStats(batch.meta, batch.keyStart, B, L, ATTENTION_TILE, allowedCells(batch));
       console.log(
-        `${level}: forward ${fwd.toFixed(2)} ms, backward ${bwd.toFixed(2)} ms; tiles visited ${stats.visited}/${stats.causal} causal, ` +
+        `${level}: forward ${fwd}, backward ${bwd}; tiles visited ${stats.visited}/${stats.causal} causal, ` +
           `allowed ${(100 * stats.allowedFraction).toFixed(1)}% of L×L`,
       );
-      ctx.destroy();
     }
   });
 });

@@ -46,6 +46,11 @@ export interface AttentionForwardArgs {
   n: number;
   level: IsolationLevel;
   alibi: boolean;
+  /**
+   * Rows streamed through workgroup memory per barrier pair, a multiple of 4. Default: 32, or less when the head
+   * dimension needs it to fit the device's workgroup memory. For tuning and tests; any value gives the same result.
+   */
+  chunk?: number;
 }
 
 export interface AttentionBackwardArgs extends Omit<AttentionForwardArgs, 'out' | 'lse'> {
@@ -57,6 +62,7 @@ export interface AttentionBackwardArgs extends Omit<AttentionForwardArgs, 'out' 
 }
 
 interface Shape {
+  chunk?: number;
   B: number;
   L: number;
   nHeads: number;
@@ -102,11 +108,15 @@ function params(
  * workgroup memory, 2·CHUNK·hd + 4·CHUNK words, fits the device (WebGPU guarantees 16 KiB: chunk 28 at hd = 64,
  * 12 at hd = 128).
  */
-function constants(ctx: GpuContext, headDim: number): Record<string, number> {
+function constants(ctx: GpuContext, s: Shape): Record<string, number> {
   const limitWords = ctx.device.limits.maxComputeWorkgroupStorageSize / 4;
-  const fit = Math.floor(limitWords / (2 * headDim + 4) / 4) * 4;
-  if (fit < 4) throw new Error(`attention: head dimension ${headDim} does not fit this device's workgroup memory`);
-  return { HEAD_DIM: headDim, CHUNK: Math.min(PREFERRED_CHUNK, fit) };
+  const fit = Math.floor(limitWords / (2 * s.headDim + 4) / 4) * 4;
+  if (fit < 4) throw new Error(`attention: head dimension ${s.headDim} does not fit this device's workgroup memory`);
+  const chunk = s.chunk ?? Math.min(PREFERRED_CHUNK, fit);
+  if (!Number.isInteger(chunk) || chunk < 4 || chunk % 4 !== 0 || chunk > fit) {
+    throw new Error(`attention: chunk ${chunk} must be a multiple of 4 in [4, ${fit}] for head dimension ${s.headDim}`);
+  }
+  return { HEAD_DIM: s.headDim, CHUNK: chunk };
 }
 
 function workgroups(s: Shape): [number, number, number] {
@@ -125,7 +135,7 @@ export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): D
     out: out.offset,
     lse: lse.offset,
   });
-  const pipeline = ctx.pipeline(source, 'attention_forward', constants(ctx, args.headDim));
+  const pipeline = ctx.pipeline(source, 'attention_forward', constants(ctx, args));
   return [
     ctx.dispatch(
       'attention.forward',
@@ -143,7 +153,7 @@ export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): D
 export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs): Dispatch[] {
   check('attentionBackward', args);
   const { qkv, meta, positions, keyStart, queryEnd, out, lse, dout, dqkv, B, L, nHeads, headDim } = args;
-  const pipelineConstants = constants(ctx, headDim);
+  const pipelineConstants = constants(ctx, args);
   const rows = B * L * nHeads;
   const rowDot = ctx.storage('attention.rowDot', rows * 4);
 
