@@ -21,7 +21,11 @@ export interface PeerConfigResult {
   /** First (cold) step, pipeline/shader compilation included. */
   labFirstStepMs: number;
   tfFirstStepMs: number;
+  /** Compute dispatches and queue submissions of one step (counted on an extra step after the timing). */
   labDispatches: number;
+  labSubmissions: number;
+  tfDispatches: number;
+  tfSubmissions: number;
   /** Loss before each update, warm-up and timed steps (step 1 is from the shared initial parameters). */
   labLosses: number[];
   tfLosses: number[];

@@ -46,6 +46,39 @@ const steps = Math.max(1, Number(params.get('steps') ?? 3));
 const learningRate = Number(params.get('lr') ?? 1e-3);
 const configNames = (params.get('configs') ?? 'default,larger').split(',').filter(Boolean);
 
+/**
+ * Counts compute dispatches and queue submissions made while `fn` runs, by wrapping the WebGPU prototypes (the same
+ * count for both implementations; TF.js's free kernels such as Reshape dispatch nothing and are not counted).
+ */
+async function countGpuWork(fn: () => Promise<unknown>): Promise<{ dispatches: number; submissions: number }> {
+  const pass = GPUComputePassEncoder.prototype;
+  const queue = GPUQueue.prototype;
+  const dispatch = pass.dispatchWorkgroups;
+  const dispatchIndirect = pass.dispatchWorkgroupsIndirect;
+  const submit = queue.submit;
+  const counts = { dispatches: 0, submissions: 0 };
+  pass.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<typeof dispatch>) {
+    counts.dispatches++;
+    return dispatch.apply(this, args);
+  };
+  pass.dispatchWorkgroupsIndirect = function (this: GPUComputePassEncoder, ...args: Parameters<typeof dispatchIndirect>) {
+    counts.dispatches++;
+    return dispatchIndirect.apply(this, args);
+  };
+  queue.submit = function (this: GPUQueue, ...args: Parameters<typeof submit>) {
+    counts.submissions++;
+    return submit.apply(this, args);
+  };
+  try {
+    await fn();
+  } finally {
+    pass.dispatchWorkgroups = dispatch;
+    pass.dispatchWorkgroupsIndirect = dispatchIndirect;
+    queue.submit = submit;
+  }
+  return counts;
+}
+
 const progress: string[] = [];
 const logElement = document.getElementById('log');
 function log(message: string): void {
@@ -97,7 +130,8 @@ async function run(): Promise<PeerResult> {
     labStats.push(...(await Promise.all(pending)));
     const labMs = (performance.now() - start) / steps;
     log(`${name}: lab ${labMs.toFixed(1)} ms/step`);
-    const labDispatches = lab.stepComposition().dispatches;
+    // One more step, outside the timing, to count its GPU work.
+    const labWork = await countGpuWork(() => lab.trainStep(batch, learningRate));
     await device.queue.onSubmittedWorkDone();
     ctx.destroy(); // also the parameter state's buffers (created through ctx)
 
@@ -123,6 +157,13 @@ async function run(): Promise<PeerResult> {
     for (const r of queued) await read(r);
     const tfMs = (performance.now() - start) / steps;
     log(`${name}: TF.js ${tfMs.toFixed(1)} ms/step`);
+    const tfWork = await countGpuWork(async () => {
+      const r = peer.trainStep(dense, learningRate);
+      await r.loss.data();
+      r.loss.dispose();
+      r.gradNorm.dispose();
+    });
+    log(`${name}: GPU work per step: lab ${labWork.dispatches} dispatches in ${labWork.submissions} submissions, TF.js ${tfWork.dispatches} in ${tfWork.submissions}`);
     peer.dispose();
     const tfLeakedTensors = tf.memory().numTensors - tensorsBefore;
 
@@ -143,7 +184,10 @@ async function run(): Promise<PeerResult> {
       speedup: tfMs / labMs,
       labFirstStepMs,
       tfFirstStepMs,
-      labDispatches,
+      labDispatches: labWork.dispatches,
+      labSubmissions: labWork.submissions,
+      tfDispatches: tfWork.dispatches,
+      tfSubmissions: tfWork.submissions,
       labLosses,
       tfLosses,
       labGradNorms: labStats.map((s) => s.gradNorm),

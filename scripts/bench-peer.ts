@@ -138,11 +138,14 @@ async function main(): Promise<number> {
     );
   }
   print();
-  print('| config | lab first step ms (compile) | TF.js first step ms (compile) | lab dispatches/step | TF.js tensors leaked | losses lab | losses TF.js |');
+  print('| config | first step ms, compile included: lab / TF.js | GPU dispatches per step: lab / TF.js | queue submissions per step: lab / TF.js | TF.js tensors leaked | losses lab | losses TF.js |');
   print('|---|---|---|---|---|---|---|');
   for (const c of result.configs) {
     const list = (xs: number[]) => xs.map((x) => x.toFixed(4)).join(', ');
-    print(`| ${c.name} | ${ms(c.labFirstStepMs)} | ${ms(c.tfFirstStepMs)} | ${c.labDispatches} | ${c.tfLeakedTensors} | ${list(c.labLosses)} | ${list(c.tfLosses)} |`);
+    print(
+      `| ${c.name} | ${ms(c.labFirstStepMs)} / ${ms(c.tfFirstStepMs)} | ${c.labDispatches} / ${c.tfDispatches} | ${c.labSubmissions} / ${c.tfSubmissions} | ` +
+        `${c.tfLeakedTensors} | ${list(c.labLosses)} | ${list(c.tfLosses)} |`,
+    );
   }
   print();
   if (outFile) writeFileSync(outFile, lines.join('\n') + '\n');

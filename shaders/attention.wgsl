@@ -8,14 +8,18 @@
 // and output accumulators stay in the thread. The other side (keys, or queries for dK/dV) streams through workgroup
 // memory CHUNK rows at a time, loaded cooperatively, one barrier pair per chunk, and is consumed 4 rows at a time.
 // No L x L score matrix exists anywhere: scores live in registers for one 4 x 4 block.
-// Why this blocking: on SwiftShader (CPU Vulkan) every memory access costs far more than an FMA; with 4 rows x 4 keys
-// per step each loaded value feeds 4 FMAs (measured about 2.5x faster than one row per thread there). On GPUs the
-// streamed tile in workgroup memory is read by all threads of the workgroup at the same address (a broadcast).
+// Why this blocking: on SwiftShader (CPU Vulkan) every memory access (storage, workgroup or private array) costs far
+// more than an FMA, and barriers matter less; with 4 rows x 4 streamed rows per step each loaded value feeds 4 FMAs
+// (measured 2.5x faster than one row per thread there). On GPUs the streamed tile in workgroup memory is read by all
+// threads of the workgroup at the same address (a broadcast). A workgroup has only TILE / 4 = 8 threads, which fills
+// a quarter of a 32-wide warp; at this lab's sizes the kernels are latency-bound anyway. If they ever show up in GPU
+// profiles, put several heads in one workgroup (their tile ranges are the same, they depend only on the tokens).
 //
 // Tile skipping: the forward and dQ pass visit keys [min keyStart over the tile's non-pad rows, last row of the tile];
 // the dK/dV pass visits queries [first key of the tile, max queryEnd over its non-pad keys] (src/prompt/ranges.ts).
-// Chunks wholly outside are never loaded or computed. Each thread also narrows the range to its own 4 rows. Inside, `allowed` (the exact rule of src/prompt/mask.ts) masks element by element; a masked cell
-// contributes exactly 0 to sums and leaves the running max alone, so skipping changes the cost only, not one bit.
+// Chunks wholly outside are never loaded or computed. Each thread also narrows the range to its own 4 rows. Inside,
+// `allowed` (the exact rule of src/prompt/mask.ts) masks element by element; a masked cell adds exactly 0 to the
+// sums (for finite inputs) and leaves the running max alone, so skipping changes the cost only, not one bit.
 //
 // Deterministic and atomic-free: dQ has one writer per query row, dK/dV one writer per key row; both accumulate (+=).
 // Each entry point binds its own contiguous bindings (GpuContext.dispatch binds resources in order); variables of

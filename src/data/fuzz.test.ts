@@ -24,6 +24,7 @@ const MUTATION_RUNS = Math.round(150 * SCALE);
 const HUGE_LINE_RUNS = Math.round(4 * SCALE);
 const MANY_COLUMN_RUNS = Math.round(8 * SCALE);
 const LONG_FIELD_RUNS = Math.round(24 * SCALE);
+const EXACT_LINE_RUNS = Math.round(120 * SCALE);
 /**
  * Time budgets per call. Measured on a 2-core machine: a fixture-sized parse takes 1–5 ms (about 50 ms with 1-byte
  * slices), a 20 MB file 20–200 ms, a 1,000,001-column row 20–60 ms. The budgets leave 10x or more for slow CI.
@@ -519,7 +520,7 @@ interface Tally {
   maxPreviewMs: number;
 }
 const newTally = (): Tally => ({ cases: 0, parsed: 0, rejected: 0, parseCalls: 0, previewCalls: 0, maxParseMs: 0, maxPreviewMs: 0 });
-type Property = 'mutations' | 'hugeLine' | 'longField' | 'manyColumns';
+type Property = 'mutations' | 'exactLines' | 'hugeLine' | 'longField' | 'manyColumns';
 const tallies = new Map<string, Tally>();
 const tally = (format: FormatName, property: Property) => {
   const key = `${format}/${property}`;
@@ -640,6 +641,41 @@ describe('hostile and malformed files: a dataset or a DataError naming the file 
         await checkDrop(describeCase(c), caseFiles(c), c.options, tally(format, 'mutations'), SMALL_BUDGET_MS, true);
       }),
       { seed: SEED, numRuns: MUTATION_RUNS },
+    );
+  });
+
+  it('line numbers are exact: one bad row among blank lines, with any line ends', async () => {
+    const arb = fc.constantFrom(...FORMATS).chain((format) =>
+      fc.record({
+        format: fc.constant(format),
+        target: fc.nat({ max: FIXTURES[format].length - 1 }),
+        // JSON Lines are framed by '\n' (a CR-only file is one line).
+        end: format === 'jsonl' ? fc.constantFrom('\n', '\r\n') : fc.constantFrom('\n', '\r\n', '\r'),
+        blanks: fc.array(fraction, { maxLength: 6 }),
+        badAfter: fraction,
+        bad: fc.constantFrom('garbage', '@@@ not a record @@@', '#'),
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ format, target, end, blanks, badAfter, bad }) => {
+        const fixture = FIXTURES[format][target];
+        const normalized = fixture.text.replace(/\r\n|\n|\r/g, end);
+        const lines = linesOf(normalized.endsWith(end) ? normalized : normalized + end);
+        // The bad row after a record (so never in place of the header), blank lines anywhere.
+        lines.splice(1 + Math.min(lines.length - 1, at(badAfter, lines.length - 1)), 0, `${bad}${end}`);
+        for (const f of blanks) lines.splice(at(f, lines.length), 0, end);
+        const expectedLine = lines.indexOf(`${bad}${end}`) + 1;
+        const files = FIXTURES[format].map((f) => new File([fromBinary(f === fixture ? lines.join('') : f.text)], f.name));
+        const label = `${format}: ${show(bad)} on line ${expectedLine} of ${fixture.name}, line ends ${show(end)}, ${blanks.length} blank lines`;
+        const record = tally(format, 'exactLines');
+        await checkDrop(label, files, { n: 3 }, record, SMALL_BUDGET_MS, false);
+        const { skipped } = await parseFiles(files, { n: 3 });
+        const lines1 = skipped.examples.map((row) => `${row.file}:${row.line}`);
+        if (skipped.count !== 1 || lines1[0] !== `${fixture.name}:${expectedLine}`) {
+          throw new Error(`expected one skipped row, ${fixture.name}:${expectedLine}; got ${skipped.count}: ${lines1.join(', ')}\n  case: ${label}`);
+        }
+      }),
+      { seed: SEED, numRuns: EXACT_LINE_RUNS },
     );
   });
 

@@ -5,7 +5,7 @@ import { maskRanges, tileStats } from '../../prompt/ranges';
 import { type IsolationLevel, ROLE_ITEM, ROLE_LABEL, ROLE_PAD, ROLE_SUM, type Role, packMeta } from '../../prompt/types';
 import { Rng } from '../../util/rng';
 import { GpuContext, type Dispatch, submitDispatches } from '../context';
-import { devDevice as nodeDevice } from './attention-devhack';
+import { nodeDevice } from '../node-device';
 import { ATTENTION_TILE, attentionBackward, attentionFlops, attentionForward } from './attention';
 import { assertClose, expectPaddingIntact, placeTensor, randomFloats, readTensor, type Tolerance } from './testing';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as reference from '../../model/reference/ops';
 import { Rng } from '../../util/rng';
 import { GpuContext, submitDispatches } from '../context';
-import { devDevice as nodeDevice } from './attention-devhack';
+import { nodeDevice } from '../node-device';
 import { ropeBackward, ropeForward } from './rope';
 import { assertClose, expectPaddingIntact, placeTensor, randomFloats, readTensor } from './testing';
 
