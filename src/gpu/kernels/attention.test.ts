@@ -208,6 +208,10 @@ describe('attention kernels against the CPU reference', () => {
     assertClose(actual.out, expected.out, FORWARD_TOL, 'out');
     assertClose(actual.lse, expected.lse, FORWARD_TOL, 'lse');
     assertClose(actual.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
+    // Keys are consumed in the same 4-aligned blocks whatever the chunk: bitwise equal to the default chunk.
+    const byDefault = await gpuResults(batch, 2, 8, true, inputs);
+    expect(Array.from(actual.out)).toEqual(Array.from(byDefault.out));
+    expect(Array.from(actual.dqkv)).toEqual(Array.from(byDefault.dqkv));
   });
 
   // Compiling hd = 128 pipelines takes SwiftShader 5-30 s: ATTENTION_SLOW=1 to include it.

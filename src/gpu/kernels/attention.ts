@@ -7,7 +7,7 @@ import type { Dispatch, GpuContext, TensorRef } from '../context';
  * Pass it to tileStats (src/prompt/ranges.ts) to count the tiles the kernels visit.
  */
 export const ATTENTION_TILE: number = readTile(source);
-/** Largest head dimension the kernels hold in registers (`HD_MAX` in the shader). */
+/** Largest head dimension the kernels support (`HD_MAX`, the size of their per-thread arrays). */
 export const ATTENTION_MAX_HEAD_DIM = 128;
 
 function readTile(wgsl: string): number {
@@ -35,7 +35,7 @@ export function attentionFlops(allowedCells: number, headDim: number, nHeads: nu
 export interface AttentionForwardArgs {
   qkv: TensorRef; // [B*L, 3d]
   meta: TensorRef; // u32 [B*L], (interaction << 2) | role
-  positions: TensorRef; // i32 [B*L]; read only with alibi
+  positions: TensorRef; // i32 [B*L]; they matter only with alibi
   keyStart: TensorRef; // i32 [B*L], maskRanges
   out: TensorRef; // [B*L, d], overwritten
   lse: TensorRef; // [B, H, L], overwritten
@@ -48,7 +48,8 @@ export interface AttentionForwardArgs {
   alibi: boolean;
   /**
    * Rows streamed through workgroup memory per barrier pair, a multiple of 4. Default: 32, or less when the head
-   * dimension needs it to fit the device's workgroup memory. For tuning and tests; any value gives the same result.
+   * dimension needs it to fit the device's workgroup memory. For tuning and tests: every value gives bit-identical
+   * results (keys are always consumed in the same 4-aligned blocks).
    */
   chunk?: number;
 }
