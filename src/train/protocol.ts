@@ -90,7 +90,9 @@ export type TrainerEvent =
       kind: 'no-webgpu' | 'device-lost' | 'gpu-error' | 'diverged' | 'too-large' | 'invalid-config' | 'internal';
       message: string;
     }
-  | { type: 'model'; config: TrainConfig; params: Float32Array; vocabSize: number; maxSeqLen: number };
+  | { type: 'model'; config: TrainConfig; params: Float32Array; vocabSize: number; maxSeqLen: number }
+  /** Answer to 'evaluate': SW-style metrics of the given parameters on the dataset's validation and test splits. */
+  | { type: 'evaluated'; valid: Metrics; test: Metrics };
 
 export type TrainerCommand =
   | { type: 'start'; config: TrainConfig; dataset: TokenizedDataset }
@@ -98,4 +100,6 @@ export type TrainerCommand =
   | { type: 'resume' }
   | { type: 'stop' }
   /** Asks for a 'model' event with the current parameters (for safetensors export). */
-  | { type: 'export-model' };
+  | { type: 'export-model' }
+  /** Evaluates given parameters (an imported model) on a dataset with the same vocabulary; answers 'evaluated'. */
+  | { type: 'evaluate'; config: TrainConfig; dataset: TokenizedDataset; params: Float32Array };

@@ -7,7 +7,7 @@ import { nodeDevice } from '../gpu/node-device';
 import { TOKEN_YES } from '../prompt/types';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainerEvent } from './protocol';
 import { genreMatchingDataset } from './synthetic';
-import { TrainingError, learningRateAt, train } from './trainer';
+import { TrainingError, evaluateParams, learningRateAt, train } from './trainer';
 
 const dataset = genreMatchingDataset({ users: 240, historyLength: 28, seed: 9 });
 
@@ -39,6 +39,10 @@ describe('training on the GPU', () => {
     expect(result.test.count).toBe(240 * 2);
     expect(result.test.auc).toBeGreaterThan(0.9);
     expect(events.at(-1)?.type).toBe('done');
+    // The trained parameters, evaluated again as an imported model would be, give the same test metrics.
+    const again = await evaluateParams(await nodeDevice(), dataset, config, result.params);
+    expect(again.test.auc).toBeCloseTo(result.test.auc, 5);
+    expect(again.test.count).toBe(result.test.count);
   });
 
   it('refuses an invalid configuration with the setting named', async () => {

@@ -7,6 +7,7 @@ import { GpuContext } from '../gpu/context';
 import type { AcquiredDevice } from '../gpu/device';
 import type { ModelConfig } from '../model/config';
 import { GpuModel, ParamState, type StepStats } from '../model/gpu-model';
+import { paramLayout } from '../model/params';
 import { batchesOf, makeBatch } from '../prompt/batch';
 import { packPrompts } from '../prompt/pack';
 import type { PackedPrompt, TokenizedDataset } from '../prompt/types';
@@ -82,6 +83,59 @@ function evalBatchSize(trainRows: number, trainLength: number, evalLength: numbe
   return Math.max(1, Math.min(1024, Math.floor((trainRows * trainLength) / Math.max(1, evalLength))));
 }
 
+/** SW-style evaluation (method doc §5): every target scored in its own sliding-window prompt. */
+async function evaluatePrompts(evaluator: GpuModel, prompts: readonly PackedPrompt[], config: TrainConfig): Promise<Metrics> {
+  const { B, L } = evaluator.shape;
+  const probs: number[] = [];
+  const labels: number[] = [];
+  for (const group of batchesOf(prompts, B)) {
+    const batch = makeBatch(group, { L, B, n: config.n, isolation: config.isolation });
+    probs.push(...(await evaluator.predict(batch)));
+    labels.push(...batch.targetLabel);
+  }
+  return ctrMetrics(probs, labels);
+}
+
+/**
+ * Evaluates given parameters (for instance an imported model) on a dataset's validation and test splits. The
+ * dataset must use the vocabulary the parameters were trained with; the caller checks that.
+ */
+export async function evaluateParams(
+  gpu: AcquiredDevice,
+  dataset: TokenizedDataset,
+  config: TrainConfig,
+  params: Float32Array,
+): Promise<{ valid: Metrics; test: Metrics }> {
+  const validPrompts = packPrompts(dataset, { n: config.n, k: 1, split: 'valid' });
+  const testPrompts = packPrompts(dataset, { n: config.n, k: 1, split: 'test' });
+  const evalLength = Math.max(longest(validPrompts), longest(testPrompts), 1);
+  const empty: Metrics = { auc: NaN, logLoss: NaN, accuracy: NaN, count: 0 };
+  if (validPrompts.length + testPrompts.length === 0) return { valid: empty, test: empty };
+  const modelConfig: ModelConfig = { ...config.model, vocabSize: dataset.vocab.tokens.length, maxSeqLen: evalLength, seed: config.seed };
+  const layout = paramLayout(modelConfig);
+  if (config.model.positionEncoding === 'learned') {
+    // Learned positions were sized for the training run's longest prompt; keep them, they cover evaluation.
+    modelConfig.maxSeqLen = Math.max(evalLength, (params.length - (layout.total - layout.wpe.size)) / config.model.dModel);
+  }
+  const ctx = new GpuContext(gpu.device);
+  try {
+    let evaluator: GpuModel;
+    try {
+      const state = new ParamState(ctx, modelConfig, params);
+      const B = evalBatchSize(32, 64, evalLength);
+      evaluator = new GpuModel(state, { B, L: evalLength, maxTargets: B, n: config.n, isolation: config.isolation }, false);
+    } catch (error) {
+      throw new TrainingError('too-large', (error as Error).message);
+    }
+    return {
+      valid: validPrompts.length ? await evaluatePrompts(evaluator, validPrompts, config) : empty,
+      test: testPrompts.length ? await evaluatePrompts(evaluator, testPrompts, config) : empty,
+    };
+  } finally {
+    ctx.destroy();
+  }
+}
+
 export interface TrainOptions {
   /** Initial parameters (for instance from an imported model); default: seeded init. */
   initialParams?: Float32Array;
@@ -145,16 +199,7 @@ export async function train(
     }
     await gpu.device.queue.onSubmittedWorkDone();
 
-    const evaluate = async (prompts: readonly PackedPrompt[]): Promise<Metrics> => {
-      const probs: number[] = [];
-      const labels: number[] = [];
-      for (const group of batchesOf(prompts, evalB)) {
-        const batch = makeBatch(group, { L: evalLength, B: evalB, n: config.n, isolation: config.isolation });
-        probs.push(...(await evaluator.predict(batch)));
-        labels.push(...batch.targetLabel);
-      }
-      return ctrMetrics(probs, labels);
-    };
+    const evaluate = (prompts: readonly PackedPrompt[]) => evaluatePrompts(evaluator, prompts, config);
 
     const stepsPerEpoch = Math.ceil(trainPrompts.length / B);
     const totalSteps = config.maxSteps > 0 ? Math.min(config.maxSteps, stepsPerEpoch * config.epochs) : stepsPerEpoch * config.epochs;

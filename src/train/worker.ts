@@ -5,7 +5,7 @@
  */
 import { type AcquiredDevice, WebGpuUnavailableError, acquireDevice } from '../gpu/device';
 import type { TrainConfig, TrainerCommand, TrainerEvent } from './protocol';
-import { TrainingControl, TrainingError, type TrainingResult, train } from './trainer';
+import { TrainingControl, TrainingError, type TrainingResult, evaluateParams, train } from './trainer';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -68,6 +68,23 @@ async function start(command: Extract<TrainerCommand, { type: 'start' }>) {
   }
 }
 
+async function evaluate(command: Extract<TrainerCommand, { type: 'evaluate' }>) {
+  if (control) {
+    post({ type: 'error', kind: 'internal', message: 'a run is in progress in this worker; evaluate after it ends' });
+    return;
+  }
+  try {
+    post({ type: 'status', phase: 'evaluate', message: 'Evaluating the imported model' });
+    const acquired = await device();
+    const { valid, test } = await evaluateParams(acquired, command.dataset, command.config, command.params);
+    post({ type: 'evaluated', valid, test });
+  } catch (error) {
+    if (error instanceof TrainingError) post({ type: 'error', kind: error.kind, message: error.message });
+    else if (error instanceof WebGpuUnavailableError) post({ type: 'error', kind: 'no-webgpu', message: error.message });
+    else post({ type: 'error', kind: 'internal', message: (error as Error)?.message ?? String(error) });
+  }
+}
+
 self.onmessage = (message: MessageEvent<TrainerCommand>) => {
   const command = message.data;
   switch (command.type) {
@@ -82,6 +99,9 @@ self.onmessage = (message: MessageEvent<TrainerCommand>) => {
       break;
     case 'stop':
       control?.stop();
+      break;
+    case 'evaluate':
+      void evaluate(command);
       break;
     case 'export-model':
       if (!lastResult) post({ type: 'error', kind: 'internal', message: 'no finished run in this session to export' });
