@@ -248,12 +248,10 @@ function headerLayout(
     const keys = jsonKeys(text, fileName, firstLine);
     return genericLayout('jsonl', 'JSON Lines', { kind: 'jsonl', keys }, keys, false, encoding, mapping, fileName, firstLine);
   }
-  const guess = Papa.parse<string[]>(text, { delimitersToGuess: [',', '\t', ';', '|'], preview: 10, skipEmptyLines: true });
-  if (guess.errors.some((error) => error.code === 'UndetectableDelimiter') || guess.data.length === 0) {
-    throw new DataError(`unrecognised layout: "${firstText.slice(0, 80)}"`, EXPECTED_FORMATS, fileName, firstLine);
-  }
-  const delimiter = guess.meta.delimiter;
-  const header = guess.data[0].map((name) => name.trim());
+  const guess = guessDelimiter(text);
+  if (!guess) throw new DataError(`unrecognised layout: "${firstText.slice(0, 80)}"`, EXPECTED_FORMATS, fileName, firstLine);
+  const { delimiter } = guess;
+  const header = guess.header.map((name) => name.trim());
   if (header.every((name) => isNumber(name) || name === '')) {
     throw new DataError(
       `unrecognised layout: "${firstText.slice(0, 80)}" is data, not a header row`,
@@ -273,6 +271,26 @@ function headerLayout(
   if (delimiter === ';' && normalized === 'userid,location,age') return unusedLayout('bookcrossing', 'BookCrossing users');
   const kind = delimiter === '\t' ? 'TSV' : `CSV (delimiter "${delimiter}")`;
   return genericLayout('csv', kind, syntax, header, true, encoding, mapping, fileName, firstLine);
+}
+
+/**
+ * The delimiter that splits the header into 2 or more columns and whose column count most of the following rows share
+ * (ties: the first in [',', '\t', ';', '|']). Anchored on the header, so a bad row or genres written a|b|c cannot
+ * outvote the real delimiter (papaparse's own guess sums count changes, which one bad row among blank lines can flip).
+ */
+function guessDelimiter(text: string): { delimiter: string; header: string[] } | null {
+  let best: { delimiter: string; header: string[] } | null = null;
+  let bestScore = -1;
+  for (const delimiter of [',', '\t', ';', '|']) {
+    const rows = Papa.parse<string[]>(text, { delimiter, preview: 20, skipEmptyLines: 'greedy' }).data;
+    if (rows.length === 0 || rows[0].length < 2) continue;
+    const score = rows.slice(1).filter((row) => row.length === rows[0].length).length;
+    if (score > bestScore) {
+      best = { delimiter, header: rows[0] };
+      bestScore = score;
+    }
+  }
+  return best;
 }
 
 function bookCrossingLayout(

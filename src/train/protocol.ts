@@ -102,4 +102,6 @@ export type TrainerCommand =
   /** Asks for a 'model' event with the current parameters (for safetensors export). */
   | { type: 'export-model' }
   /** Evaluates given parameters (an imported model) on a dataset with the same vocabulary; answers 'evaluated'. */
-  | { type: 'evaluate'; config: TrainConfig; dataset: TokenizedDataset; params: Float32Array };
+  | { type: 'evaluate'; config: TrainConfig; dataset: TokenizedDataset; params: Float32Array }
+  /** Fault injection for tests and demos: destroys the GPU device as a driver reset would. */
+  | { type: 'simulate-device-loss' };

@@ -59,6 +59,8 @@ async function start(command: Extract<TrainerCommand, { type: 'start' }>) {
     if (deviceFailure) throw deviceFailure;
     lastResult = { config: command.config, result };
   } catch (error) {
+    // A lost device fails pending GPU reads before its `lost` promise settles: give that a moment to name the cause.
+    if (!deviceFailure) await new Promise((resolve) => setTimeout(resolve, 200));
     const failure = deviceFailure ?? error;
     if (failure instanceof TrainingError) post({ type: 'error', kind: failure.kind, message: failure.message });
     else if (failure instanceof WebGpuUnavailableError) post({ type: 'error', kind: 'no-webgpu', message: failure.message });
@@ -99,6 +101,9 @@ self.onmessage = (message: MessageEvent<TrainerCommand>) => {
       break;
     case 'stop':
       control?.stop();
+      break;
+    case 'simulate-device-loss':
+      void gpu?.then((acquired) => acquired.device.destroy());
       break;
     case 'evaluate':
       void evaluate(command);

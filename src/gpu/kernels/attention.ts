@@ -63,7 +63,6 @@ export interface AttentionBackwardArgs extends Omit<AttentionForwardArgs, 'out' 
 }
 
 interface Shape {
-  chunk?: number;
   B: number;
   L: number;
   nHeads: number;
@@ -71,6 +70,7 @@ interface Shape {
   n: number;
   level: IsolationLevel;
   alibi: boolean;
+  chunk?: number;
 }
 
 function check(label: string, s: Shape): void {
