@@ -179,6 +179,7 @@ export async function train(
   emit({ type: 'status', phase: 'compile', message: 'Allocating buffers and compiling kernels', fraction: 0.5 });
 
   const ctx = new GpuContext(gpu.device);
+  const inFlight: { step: number; epoch: number; targets: number; tokens: number; stats: Promise<StepStats> }[] = [];
   try {
     let state: ParamState;
     let trainer: GpuModel;
@@ -206,7 +207,6 @@ export async function train(
     const evalEvery = config.evalEvery > 0 ? config.evalEvery : stepsPerEpoch;
     const rng = new Rng(config.seed);
     const losses: number[] = [];
-    const inFlight: { step: number; epoch: number; targets: number; tokens: number; stats: Promise<StepStats> }[] = [];
     let step = 0;
     let trainMs = 0;
     let tokensProcessed = 0;
@@ -304,6 +304,8 @@ export async function train(
     emit({ type: 'done', stopped: control.stopped, steps: step, trainMs, tokensProcessed, targetsProcessed, test, valid });
     return result;
   } finally {
+    // After a failure, steps still queued would reject once their buffers are gone: nobody waits for them any more.
+    for (const pending of inFlight) pending.stats.catch(() => {});
     ctx.destroy();
   }
 }
