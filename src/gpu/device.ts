@@ -10,9 +10,27 @@ export class WebGpuUnavailableError extends Error {
   }
 }
 
+/** Devices whose adapter runs on the CPU (SwiftShader, llvmpipe/lavapipe, fallback adapters). */
+const softwareDevices = new WeakSet<GPUDevice>();
+
+/**
+ * CPU implementations pay a large fixed cost per workgroup and per barrier, so a few kernels pick fatter workgroups
+ * there; on real GPUs they keep the layouts that fill the machine.
+ */
+export function isSoftwareDevice(device: GPUDevice): boolean {
+  return softwareDevices.has(device);
+}
+
+/** Sets which kernel layouts a device gets (acquireDevice decides; tests switch it to cover both layouts). */
+export function markSoftwareDevice(device: GPUDevice, software: boolean): void {
+  if (software) softwareDevices.add(device);
+  else softwareDevices.delete(device);
+}
+
 export interface AcquiredDevice {
   device: GPUDevice;
   adapterInfo: string;
+  software: boolean;
   features: { subgroups: boolean; shaderF16: boolean; timestampQuery: boolean };
 }
 
@@ -33,9 +51,13 @@ export async function acquireDevice(gpu: GPU | undefined = globalThis.navigator?
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const info = adapter.info;
   const adapterInfo = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
+  const software =
+    (info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|software/i.test(adapterInfo);
+  markSoftwareDevice(device, software);
   return {
     device,
     adapterInfo,
+    software,
     features: {
       subgroups: device.features.has('subgroups'),
       shaderF16: device.features.has('shader-f16'),

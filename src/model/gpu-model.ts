@@ -442,6 +442,11 @@ export class GpuModel {
     return probs;
   }
 
+  /** Every dispatch of a training step, in order (for profiling). */
+  allDispatches(): Dispatch[] {
+    return [...this.forwardDispatches, ...this.backwardDispatches, ...this.optimizerDispatches];
+  }
+
   /** Dispatches per training step and the number of queue submissions (always 1). */
   stepComposition(): { dispatches: number; submissions: number } {
     return {

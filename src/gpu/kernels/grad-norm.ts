@@ -7,6 +7,8 @@ const WORKGROUP = 256; // WG in grad_norm.wgsl
  * single finishing workgroup has little to read.
  */
 const MAX_PARTIALS = 1024;
+/** Each first-pass thread sums at least this many gradients: workgroups cost a fixed overhead (large on CPU adapters). */
+const MIN_PER_THREAD = 64;
 
 export interface GradNormArgs {
   grads: TensorRef; // f32 [count]
@@ -17,7 +19,7 @@ export interface GradNormArgs {
 /** Two deterministic passes: per-workgroup partial sums into a scratch buffer (allocated here), then one workgroup. */
 export function gradNorm(ctx: GpuContext, args: GradNormArgs): Dispatch[] {
   const { grads, count, out } = args;
-  const partialCount = Math.max(1, Math.min(MAX_PARTIALS, Math.ceil(count / WORKGROUP)));
+  const partialCount = Math.max(1, Math.min(MAX_PARTIALS, Math.ceil(count / (WORKGROUP * MIN_PER_THREAD))));
   const partials = ctx.storage('gradNorm.partials', partialCount * 2 * 4);
   const shape = new Uint32Array([count, grads.offset, partialCount, out.offset]);
   const firstPass = ctx.pipeline(source, 'partial_sums');

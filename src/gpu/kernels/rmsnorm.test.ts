@@ -1,7 +1,8 @@
-import { describe, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import * as ref from '../../model/reference/ops';
 import { Rng } from '../../util/rng';
 import { GpuContext, submitDispatches } from '../context';
+import { markSoftwareDevice } from '../device';
 import { nodeDevice } from '../node-device';
 import { rmsnormBackward, rmsnormForward } from './rmsnorm';
 import { assertClose, expectPaddingIntact, placeTensor, randomFloats, readTensor } from './testing';
@@ -18,9 +19,15 @@ const SHAPES = [
   { rows: 1500, d: 24 },
 ];
 
+// Both workgroup layouts: the GPU one (4 rows × 16 threads) and the CPU-adapter one (64 rows × 1 thread).
+const CASES = [false, true].flatMap((software) => SHAPES.map((shape) => ({ ...shape, software })));
+
 describe('rmsnorm kernels', () => {
-  it.each(SHAPES)('forward and backward match the reference for rows=$rows d=$d', async ({ rows, d }) => {
+  afterAll(async () => markSoftwareDevice((await nodeDevice()).device, (await nodeDevice()).software));
+
+  it.each(CASES)('forward and backward match the reference for rows=$rows d=$d (software layout: $software)', async ({ rows, d, software }) => {
     const { device } = await nodeDevice();
+    markSoftwareDevice(device, software);
     const ctx = new GpuContext(device);
     const rng = new Rng(rows * 1009 + d);
     const x = randomFloats(rng, rows * d, 2);

@@ -1,15 +1,19 @@
 /** RMSNorm forward and backward (shaders/rmsnorm.wgsl); eps 1e-5. */
 import source from '../../../shaders/rmsnorm.wgsl?raw';
 import type { Dispatch, GpuContext, TensorRef } from '../context';
+import { isSoftwareDevice } from '../device';
 import { reduceInChunks, rowsPerChunk } from './matmul';
 
-/** 4 rows × 16 threads per workgroup: one barrier serves 4 rows, and 16 neighbouring threads read each row. */
-const ROWS_PER_WG = 4;
-const THREADS_PER_ROW = 16;
-const WG_SIZE = ROWS_PER_WG * THREADS_PER_ROW;
+/**
+ * GPUs: 4 rows × 16 threads per workgroup, so one barrier serves 4 rows and 16 neighbouring threads read each row.
+ * CPU adapters: 64 rows × 1 thread, because their cost is per workgroup (measured 20-70 µs each on SwiftShader).
+ */
+function layout(ctx: GpuContext): { ROWS_PER_WG: number; THREADS_PER_ROW: number } {
+  return isSoftwareDevice(ctx.device) ? { ROWS_PER_WG: 64, THREADS_PER_ROW: 1 } : { ROWS_PER_WG: 4, THREADS_PER_ROW: 16 };
+}
 
 function pipeline(ctx: GpuContext, entryPoint: string, accumulate = false): GPUComputePipeline {
-  return ctx.pipeline(source, entryPoint, { ROWS_PER_WG, THREADS_PER_ROW, ACCUMULATE: +accumulate });
+  return ctx.pipeline(source, entryPoint, { ...layout(ctx), ACCUMULATE: +accumulate });
 }
 
 /** The shader's Params struct; unused offsets are 0. */
@@ -28,6 +32,7 @@ export function rmsnormForward(
   args: { x: TensorRef; w: TensorRef; out: TensorRef; rstd: TensorRef; rows: number; d: number },
 ): Dispatch[] {
   const { x, w, out, rstd, rows, d } = args;
+  const { ROWS_PER_WG } = layout(ctx);
   const params = uniform(rows, d, { x: x.offset, w: w.offset, rstd: rstd.offset, result: out.offset });
   return [
     ctx.dispatch('rmsnorm forward', pipeline(ctx, 'rmsnorm_forward'), [x.buffer, w.buffer, rstd.buffer, out.buffer, params], [
@@ -51,6 +56,7 @@ export function rmsnormBackward(
   },
 ): Dispatch[] {
   const { dout, x, w, rstd, dx, dw, rows, d } = args;
+  const { ROWS_PER_WG, THREADS_PER_ROW } = layout(ctx);
   const dxParams = uniform(rows, d, { x: x.offset, w: w.offset, rstd: rstd.offset, dout: dout.offset, result: dx.offset });
   const dxDispatch = ctx.dispatch(
     'rmsnorm dx',
@@ -72,7 +78,7 @@ export function rmsnormBackward(
         target.buffer,
         uniform(rows, d, { x: x.offset, rstd: rstd.offset, dout: dout.offset, result: target.offset }, chunkRows),
       ],
-      [Math.ceil(d / WG_SIZE), chunks],
+      [Math.ceil(d / (ROWS_PER_WG * THREADS_PER_ROW)), chunks],
     ),
   ]);
   return [dxDispatch, ...dwDispatches];
