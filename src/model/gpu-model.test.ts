@@ -8,13 +8,13 @@ import { nodeDevice } from '../gpu/node-device';
 import { makeBatch } from '../prompt/batch';
 import { packPrompt, packPrompts } from '../prompt/pack';
 import type { Batch, IsolationLevel, PackedPrompt, PositionEncoding } from '../prompt/types';
-import { genreMatchingDataset } from '../train/synthetic';
+import { syntheticDataset } from '../train/synthetic';
 import type { ModelConfig } from './config';
 import { GpuModel, ParamState } from './gpu-model';
 import { initParams } from './params';
 import { ReferenceTrainer, referenceForward, referenceForwardBackward } from './reference/model';
 
-const dataset = genreMatchingDataset({ users: 6, historyLength: 14, seed: 3 });
+const dataset = syntheticDataset({ task: 'genre-matching', users: 6, historyLength: 14, seed: 3 });
 
 function tinyConfig(positionEncoding: PositionEncoding, maxSeqLen: number, seed = 11): ModelConfig {
   return { vocabSize: dataset.vocab.tokens.length, dModel: 16, nHeads: 2, nLayers: 2, dFF: 24, maxSeqLen, positionEncoding, seed };

@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { nodeDevice } from '../gpu/node-device';
 import { TOKEN_YES } from '../prompt/types';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainerEvent } from './protocol';
-import { genreMatchingDataset } from './synthetic';
+import { syntheticDataset } from './synthetic';
 import { TrainingError, evaluateParams, learningRateAt, train } from './trainer';
 
-const dataset = genreMatchingDataset({ users: 240, historyLength: 28, seed: 9 });
+const dataset = syntheticDataset({ task: 'propensity', users: 160, historyLength: 24, seed: 9 });
 
 const config: TrainConfig = {
   ...DEFAULT_TRAIN_CONFIG,
@@ -20,23 +20,23 @@ const config: TrainConfig = {
   model: { dModel: 32, nHeads: 2, nLayers: 2, dFF: 64, positionEncoding: 'rope' },
   learningRate: 1e-2,
   batchSize: 16,
-  epochs: 4,
+  epochs: 2,
   seed: 1,
 };
 
 describe('training on the GPU', () => {
+  // Each user clicks at 95 % or at 5 %: only the context's labels tell which (items carry no signal).
   it('learns a history-dependent task: test AUC above 0.9 on held-out targets', async () => {
     const events: TrainerEvent[] = [];
     const result = await train(await nodeDevice(), dataset, config, { emit: (e) => events.push(e) });
     const steps = events.filter((e) => e.type === 'step');
     expect(steps.length).toBe(result.steps);
-    expect(result.steps).toBeGreaterThan(100);
+    expect(result.steps).toBe(60); // 160 users × 12 train targets / k = 4 / batch 16, two epochs
     // The loss went down from chance (ln 2) and the held-out AUC is high.
-    const first = result.losses.slice(0, 10).reduce((a, b) => a + b) / 10;
     const last = result.losses.slice(-10).reduce((a, b) => a + b) / 10;
-    expect(first).toBeGreaterThan(0.6);
-    expect(last).toBeLessThan(first - 0.2);
-    expect(result.test.count).toBe(240 * 2);
+    expect(result.losses[0]).toBeGreaterThan(0.6);
+    expect(last).toBeLessThan(0.4);
+    expect(result.test.count).toBe(160 * 2);
     expect(result.test.auc).toBeGreaterThan(0.9);
     expect(events.at(-1)?.type).toBe('done');
     // The trained parameters, evaluated again as an imported model would be, give the same test metrics.
