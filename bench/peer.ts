@@ -7,6 +7,7 @@
  *       manual clipping and AdamW inside tf.tidy).
  * Each side runs `warmup` steps (awaited one by one), then `steps` pipelined steps timed until the last loss is read
  * back. Both sides upload the batch every step; building it on the CPU (and the dense mask) is outside the timing.
+ * One extra step per side, after the timing, counts its compute dispatches and queue submissions.
  * The result goes to window.__peerResult (bench/peer-types.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';

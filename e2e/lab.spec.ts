@@ -3,11 +3,34 @@
  * are written to e2e/screenshots/ (committed, linked from the README).
  */
 import { readFileSync } from 'node:fs';
-import { type Page, expect, test } from '@playwright/test';
+import { type Page, type Request, expect, test } from '@playwright/test';
+import { paramLayout } from '../src/model/params';
+import { writeSafetensors } from '../src/model/safetensors';
+import { DEFAULT_TRAIN_CONFIG } from '../src/train/protocol';
 
 const SHOTS = 'e2e/screenshots';
 /** A tiny model on the small preset: a few steps finish in minutes even on software WebGPU. */
 const TINY_RUN = '#ds=small&p=dti&n=10&k=10&iso=strict&pe=rope&d=32&h=2&l=1&ff=64&lr=0.003&bs=8&ep=1&steps=10&eval=5&seed=1';
+/** The tiny model for longer: still training when a test interrupts it (device loss, reload, another tab). */
+const LONG_TINY_RUN = TINY_RUN.replace('steps=10', 'steps=400').replace('eval=5', 'eval=0');
+const XSS_TITLE = '<img src=x onerror=window.__xss=1>';
+
+/** Waits until the shown run has trained at least `steps` steps. */
+async function waitForStep(page: Page, steps: number) {
+  await expect(async () => {
+    const text = (await page.getByTestId('live-step').textContent()) ?? '';
+    expect(Number.parseInt(text.replace(/,/g, ''), 10)).toBeGreaterThanOrEqual(steps);
+  }).toPass({ timeout: 8 * 60_000 });
+}
+
+/** A lab-format safetensors file of a tiny untrained model (for tests that only need a run to save). */
+function tinyModelFile(runName: string): { name: string; mimeType: string; buffer: Buffer } {
+  const config = { ...DEFAULT_TRAIN_CONFIG, model: { dModel: 32, nHeads: 2, nLayers: 1, dFF: 64, positionEncoding: 'rope' as const } };
+  const vocabSize = 40;
+  const total = paramLayout({ ...config.model, vocabSize, maxSeqLen: 16, seed: config.seed }).total;
+  const bytes = writeSafetensors({ config, params: new Float32Array(total).fill(0.01), vocabSize, maxSeqLen: 16, extra: { run_name: runName, dataset: 'elsewhere' } });
+  return { name: `${runName}.safetensors`, mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) };
+}
 
 async function openLab(page: Page, hash = '') {
   await page.goto(`./${hash}`);
@@ -27,6 +50,9 @@ test('opens with the built-in dataset, a real prompt and its mask', async ({ pag
   await expect(page.getByTestId('mask-stats')).toContainText('skipped');
   // The whole configuration is in the link.
   expect(new URL(page.url()).hash).toContain('k=10');
+  // The GPU memory estimate sits next to the configuration, against the adapter's own per-buffer limit.
+  await expect(page.getByTestId('memory-estimate')).toContainText(/GPU memory \(estimate\): [\d.]+ [KMG]iB/);
+  await expect(page.getByTestId('memory-estimate')).toContainText('allowed per buffer');
   await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true });
 });
 
@@ -102,11 +128,29 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
 
   const modelDownload = page.waitForEvent('download');
   await page.getByRole('button', { name: /Download the model of/ }).click();
-  const model = readFileSync(await (await modelDownload).path());
+  const modelPath = await (await modelDownload).path();
+  const model = readFileSync(modelPath);
   const headerLength = Number(model.readBigUInt64LE(0));
   const header = JSON.parse(model.subarray(8, 8 + headerLength).toString('utf8'));
   expect(JSON.parse(header.__metadata__.train_config).model.dModel).toBe(32);
   expect(header.wte.dtype).toBe('F32');
+
+  // The exported file imports back and evaluates on the same dataset to the trained run's own test AUC.
+  await page.getByLabel('Import a model (.safetensors)').setInputFiles(modelPath);
+  const importedRow = table.getByRole('row').filter({ hasText: 'imported' });
+  await expect(importedRow).toHaveCount(1);
+  const evaluate = importedRow.getByRole('button', { name: 'Evaluate on Built-in (small, seed 1)' });
+  await expect(evaluate).toBeEnabled();
+  await evaluate.click();
+  const evaluatedAuc = importedRow.getByTestId('evaluated-test-auc');
+  await expect(evaluatedAuc).toHaveText(/^0\.\d{4}$/, { timeout: 8 * 60_000 });
+  expect(await evaluatedAuc.textContent()).toBe(json.runs[0].result.test.auc.toFixed(4));
+  await expect(importedRow.getByTestId('evaluation-result')).toContainText('Evaluated on Built-in (small, seed 1) at');
+  // Another dataset's vocabulary is refused, with the reason.
+  await page.getByRole('radio', { name: 'medium' }).check();
+  await expect(page.getByTestId('dataset-summary')).toContainText('Built-in (medium');
+  await expect(importedRow.getByRole('button', { name: /Evaluate on Built-in \(medium/ })).toBeDisabled();
+  await expect(importedRow.getByTestId('evaluation')).toContainText('token ids would mean different words');
 
   await page.locator('#runs').screenshot({ path: `${SHOTS}/runs.png` });
 });
@@ -157,4 +201,159 @@ test('without WebGPU the page says so and still shows data, prompts and masks', 
   await expect(page.getByTestId('mask-stats')).toBeVisible();
   await expect(page.getByRole('button', { name: 'Start training' })).toBeDisabled();
   await page.screenshot({ path: `${SHOTS}/no-webgpu.png` });
+});
+
+test('a lost GPU device fails the run with its reason; it restarts on a new device; a reload interrupts, never restarts', async ({ page }) => {
+  await openLab(page, LONG_TINY_RUN);
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await waitForStep(page, 2);
+  await page.getByText('Robustness check').click();
+  await page.getByRole('button', { name: 'Simulate a GPU device loss' }).click();
+
+  const failure = page.getByTestId('run-error');
+  await expect(failure).toContainText('The run failed (device-lost)', { timeout: 5 * 60_000 });
+  await expect(failure).toContainText('The GPU device was lost');
+  const table = page.getByTestId('runs-table');
+  const failedRow = table.getByRole('row').filter({ hasText: 'failed' });
+  await expect(failedRow).toContainText('(device-lost)');
+  // Nothing else is lost: the failed run keeps its curve, and the configuration is unchanged.
+  await expect(page.getByTestId('loss-chart').locator('.recharts-line path').first()).toBeVisible();
+  expect(new URL(page.url()).hash).toContain('steps=400');
+  await page.locator('#training').screenshot({ path: `${SHOTS}/device-lost.png` });
+
+  await page.getByRole('button', { name: 'Restart on a new device' }).click();
+  await expect(page.getByTestId('run-heading')).toContainText('(restarted) — running');
+  await waitForStep(page, 2); // the new device trains
+  await expect(table.getByRole('row')).toHaveCount(3);
+  await page.waitForTimeout(1500); // the first steps are saved at once; let the write land
+
+  await page.reload();
+  const interruptedRow = table.getByRole('row').filter({ hasText: 'interrupted' });
+  await expect(interruptedRow).toContainText('(restarted)');
+  await expect(page.getByTestId('run-heading')).toContainText('— interrupted');
+  await waitForStep(page, 1); // its curve is kept
+  await expect(page.getByTestId('loss-chart').locator('.recharts-line path').first()).toBeVisible();
+  await expect(failedRow).toContainText('(device-lost)');
+  // Not silently restarted: no run in progress, and no new run.
+  await expect(page.getByTestId('training-status')).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'Start training' })).toBeEnabled();
+  await expect(table.getByRole('row')).toHaveCount(3);
+});
+
+test('two tabs keep each other’s runs: a run live in one is not taken for interrupted by the other', async ({ context }) => {
+  const a = await context.newPage();
+  const b = await context.newPage();
+  await openLab(a, LONG_TINY_RUN);
+  await a.getByRole('button', { name: 'Start training' }).click();
+  await waitForStep(a, 1);
+
+  await openLab(b);
+  const bTable = b.getByTestId('runs-table');
+  await expect(bTable.getByRole('row').nth(1)).toContainText('running in another tab');
+  await b.getByLabel('Import a model (.safetensors)').setInputFiles(tinyModelFile('from-tab-b'));
+  await expect(bTable.getByRole('row').filter({ hasText: 'from-tab-b' })).toContainText('imported');
+  // Tab A hears of B's run at once.
+  const aTable = a.getByTestId('runs-table');
+  await expect(aTable.getByRole('row').filter({ hasText: 'from-tab-b' })).toContainText('imported');
+
+  // B reloads while A trains: A's run stays running.
+  await b.reload();
+  await expect(bTable.getByRole('row')).toHaveCount(3);
+  await expect(bTable.getByRole('row').nth(1)).toContainText('running in another tab');
+  await b.waitForTimeout(5000); // past B's periodic check of runs live elsewhere
+  await expect(bTable.getByRole('row').nth(1)).toContainText('running in another tab');
+
+  await a.getByRole('button', { name: 'Stop' }).click();
+  await expect(aTable.getByRole('row').nth(1)).toContainText('stopped', { timeout: 5 * 60_000 });
+  await expect(bTable.getByRole('row').nth(1)).toContainText('stopped');
+
+  await Promise.all([a.reload(), b.reload()]);
+  for (const table of [aTable, bTable]) {
+    await expect(table.getByRole('row')).toHaveCount(3);
+    await expect(table.getByRole('row').nth(1)).toContainText('stopped');
+    await expect(table.getByRole('row').nth(2)).toContainText('from-tab-b');
+  }
+});
+
+/** Ratings with item titles; one title is markup that must stay text. */
+function ratingsWithTitles(): Buffer {
+  const rows = ['user,item,rating,timestamp,title'];
+  for (let u = 0; u < 30; u++) {
+    for (let t = 0; t < 40; t++) {
+      const item = t === 0 ? 0 : 1 + ((u * 7 + t * 3) % 60);
+      const title = item === 0 ? XSS_TITLE : `Movie number ${item}`;
+      rows.push(`u${u},i${item},${1 + ((u * 5 + t * 3 + item) % 5)},${1000 + t},${title}`);
+    }
+  }
+  return Buffer.from(rows.join('\n'));
+}
+
+test('privacy: nothing leaves the page during upload, training and export; titles stay text; the CSP holds', async ({ page, context }) => {
+  const requests: Request[] = [];
+  context.on('request', (request) => requests.push(request));
+  await page.addInitScript(() => {
+    const violations: string[] = [];
+    (window as unknown as { __csp: string[] }).__csp = violations;
+    document.addEventListener('securitypolicyviolation', (event) => violations.push(`${event.effectiveDirective} ${event.blockedURI}`));
+  });
+  await openLab(page, TINY_RUN.replace('steps=10', 'steps=4').replace('eval=5', 'eval=2'));
+  const origin = new URL(page.url()).origin;
+
+  await page.getByLabel('Upload data files').setInputFiles({ name: 'ratings.csv', mimeType: 'text/csv', buffer: ratingsWithTitles() });
+  await expect(page.getByTestId('dataset-summary')).toContainText('ratings.csv');
+  // The title is shown as text, never parsed as HTML.
+  await expect(page.getByTestId('dataset-summary').getByText(XSS_TITLE).first()).toBeVisible();
+  expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+  expect(await page.locator('img[src="x"]').count()).toBe(0);
+
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect(page.getByTestId('test-metrics')).toContainText('targets', { timeout: 8 * 60_000 });
+  const csvDownload = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Export runs CSV' }).click();
+  expect(readFileSync(await (await csvDownload).path(), 'utf8')).toContain('ratings.csv');
+  const modelDownload = page.waitForEvent('download');
+  await page.getByRole('button', { name: /Download the model of/ }).click();
+  expect(readFileSync(await (await modelDownload).path()).length).toBeGreaterThan(1000);
+  expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+
+  // Every request the page and its workers made went to the page's own origin (or to blob:/data: URLs).
+  const urls = requests.map((r) => r.url());
+  expect(urls.length).toBeGreaterThan(0);
+  const elsewhere = urls.filter((url) => !url.startsWith('blob:') && !url.startsWith('data:') && new URL(url).origin !== origin);
+  expect(elsewhere).toEqual([]);
+  // The lab itself runs within its Content-Security-Policy…
+  expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).toEqual([]);
+  // …which forbids remote connections and scripts.
+  const blocked = await page.evaluate(async () => {
+    const fetched = await fetch('https://example.com/collect').then(
+      () => 'sent',
+      () => 'blocked',
+    );
+    const script = document.createElement('script');
+    script.src = 'https://example.com/tracker.js';
+    document.head.append(script);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return { fetched, violations: (window as unknown as { __csp: string[] }).__csp };
+  });
+  expect(blocked.fetched).toBe('blocked');
+  expect(blocked.violations).toEqual(expect.arrayContaining([expect.stringMatching(/^connect-src https:\/\/example\.com/), expect.stringMatching(/^script-src-elem https:\/\/example\.com/)]));
+});
+
+test('a run that would not fit the GPU is refused before it starts, naming the setting to lower', async ({ page }) => {
+  // This adapter allows 64 KiB per buffer (the page reads the limit; the worker checks its device again).
+  await page.addInitScript(() => {
+    for (const name of ['maxStorageBufferBindingSize', 'maxBufferSize']) {
+      Object.defineProperty(GPUSupportedLimits.prototype, name, { get: () => 64 * 1024, configurable: true });
+    }
+  });
+  await openLab(page, TINY_RUN);
+  const problem = page.locator('#config').getByRole('alert');
+  await expect(problem).toContainText('this GPU allows 64.0 KiB per buffer');
+  await expect(problem).toContainText(/lower the batch size from 8 to \d+ or less/);
+  await expect(page.getByRole('button', { name: 'Start training' })).toBeDisabled();
+  const fits = Number(/to (\d+) or less/.exec((await problem.textContent()) ?? '')![1]);
+  await page.getByLabel('Batch size').fill(String(fits));
+  await expect(problem).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'Start training' })).toBeEnabled();
+  await expect(page.getByTestId('memory-estimate')).toContainText('of 64.0 KiB allowed per buffer');
 });

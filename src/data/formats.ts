@@ -7,7 +7,7 @@
 import Papa from 'papaparse';
 import { DataError, listExcerpt } from './errors';
 import type { FormatId } from './raw';
-import { type RowSyntax, type TextEncodingName, decodeText, streamRows } from './rows';
+import { type RowSyntax, type TextEncodingName, decodeText, streamRows, utf8BomLength } from './rows';
 
 export type ColumnKey = 'user' | 'item' | 'rating' | 'label' | 'timestamp' | 'title' | 'genres';
 export const COLUMN_KEYS: readonly ColumnKey[] = ['user', 'item', 'rating', 'label', 'timestamp', 'title', 'genres'];
@@ -102,7 +102,9 @@ const isNumber = (text: string) => /^\s*-?\d+(\.\d+)?\s*$/.test(text);
 
 export async function detectFile(file: NamedBlob, options: DetectOptions): Promise<DetectedFile> {
   if (file.size === 0) throw new DataError('the file is empty (0 bytes)', EXPECTED_FORMATS, file.name);
-  const bytes = new Uint8Array(await file.slice(0, SNIFF_BYTES).arrayBuffer());
+  const head = new Uint8Array(await file.slice(0, SNIFF_BYTES).arrayBuffer());
+  // Without a UTF-8 byte order mark, as decodeChunks reads the file whatever its encoding.
+  const bytes = head.subarray(utf8BomLength(head));
   const binary = binaryProblem(bytes);
   if (binary) throw new DataError(`this looks like ${binary}, not text`, EXPECTED_TEXT, file.name, 1);
   const complete = file.size <= SNIFF_BYTES;
@@ -115,7 +117,8 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
     if (sniffText.trim() !== '') {
       throw new DataError(`a line runs past the first ${SNIFF_BYTES} bytes without a line break`, 'one record per line', file.name, lines.length + 1);
     }
-    throw new DataError('the file holds only blank lines', EXPECTED_FORMATS, file.name);
+    const what = complete ? 'the file holds' : `the first ${SNIFF_BYTES} bytes hold`;
+    throw new DataError(`${what} only blank lines`, EXPECTED_FORMATS, file.name);
   }
   const firstLine = firstIndex + 1;
   // Own keys only: a file named "constructor" or "__proto__" is no companion.

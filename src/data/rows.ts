@@ -41,7 +41,15 @@ export function decodeText(decoder: TextDecoder, bytes?: Uint8Array, stream = fa
   return text.replace(C1_CONTROLS, (char) => CP1252_HIGH[char.charCodeAt(0) - 0x80]);
 }
 
-/** Decoded text of a Blob, slice by slice; onBytes reports how many bytes have been read. */
+/** 3 when the bytes start with a UTF-8 byte order mark, else 0. */
+export function utf8BomLength(bytes: Uint8Array): number {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+}
+
+/**
+ * Decoded text of a Blob, slice by slice; onBytes reports how many bytes have been read. A UTF-8 byte order mark is
+ * skipped whatever the encoding (a cp1252 decoder would turn it into "ï»¿" glued to the first field).
+ */
 export async function* decodeChunks(
   blob: Blob,
   encoding: TextEncodingName,
@@ -49,7 +57,8 @@ export async function* decodeChunks(
   onBytes: (bytesRead: number) => void = () => {},
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder(encoding);
-  for (let offset = 0; offset < blob.size; offset += chunkBytes) {
+  const start = utf8BomLength(new Uint8Array(await blob.slice(0, 3).arrayBuffer()));
+  for (let offset = start; offset < blob.size; offset += chunkBytes) {
     const end = Math.min(blob.size, offset + chunkBytes);
     const text = decodeText(decoder, new Uint8Array(await blob.slice(offset, end).arrayBuffer()), true);
     onBytes(end);

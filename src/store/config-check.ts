@@ -6,6 +6,7 @@ import { maxPromptLength } from '../prompt/pack';
 import { SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
 import { type ConfigCheck, checkTrainConfig, effectiveK } from '../train/config';
 import type { ModelSize, TrainConfig } from '../train/protocol';
+import { type GpuLimits, type MemoryEstimate, memoryEstimate, memoryProblem } from './memory';
 
 export type ModelPresetName = 'tiny' | 'small' | 'base' | 'large';
 
@@ -34,14 +35,21 @@ export interface FullConfigCheck extends ConfigCheck {
   longestPrompt: number | null;
   /** Training targets (interactions of the train split with at least n predecessors). */
   trainTargets: number | null;
+  /** GPU memory the run would need, when the data and the model sizes allow an estimate. */
+  memory: MemoryEstimate | null;
 }
 
-export function checkConfig(config: TrainConfig, dataset: TokenizedDataset | null): FullConfigCheck {
+/**
+ * The configuration against the loaded data and, when known, the adapter's buffer limits: a run whose largest
+ * buffer would not fit is an error naming the estimate and the setting to lower.
+ */
+export function checkConfig(config: TrainConfig, dataset: TokenizedDataset | null, limits: GpuLimits | null = null): FullConfigCheck {
   const check = checkTrainConfig(config);
   const errors = [...check.errors];
   const notes = [...check.notes];
   let longestPrompt: number | null = null;
   let trainTargets: number | null = null;
+  let memory: MemoryEstimate | null = null;
   const k = effectiveK(config);
   if (dataset && Number.isInteger(config.n) && config.n >= 1 && Number.isInteger(k) && k >= 1) {
     trainTargets = 0;
@@ -59,7 +67,13 @@ export function checkConfig(config: TrainConfig, dataset: TokenizedDataset | nul
       if (longestPrompt > LONG_PROMPT_TOKENS) {
         notes.push(`prompts reach ${longestPrompt} tokens: the mask picture and software WebGPU will be slow; lower n or k`);
       }
+      // The model sizes must be valid for the layout the estimate counts (the engine's check said so above).
+      if (check.errors.length === 0) {
+        memory = memoryEstimate(config, k, dataset.vocab.tokens.length, longestPrompt, limits);
+        const problem = memoryProblem(memory, config);
+        if (problem) errors.push(problem);
+      }
     }
   }
-  return { errors, notes, longestPrompt, trainTargets };
+  return { errors, notes, longestPrompt, trainTargets, memory };
 }

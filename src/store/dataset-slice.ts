@@ -31,6 +31,7 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
     datasetTask: null,
     datasetError: null,
     uploadPreviews: null,
+    datasetVocab: null,
     loadBuiltin: async (preset) => {
       set({ preset });
       const mine = startTask('builtin', `Generating the built-in ${preset} dataset`);

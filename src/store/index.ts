@@ -9,6 +9,7 @@ import type { TrainerEvent } from '../train/protocol';
 import { workerDataPort } from './data-port';
 import { type LabStore, createLabStore } from './lab-store';
 import { indexedDbStorage, memoryStorage } from './persist';
+import { browserTabSync } from './tabs';
 import type { LabState, TrainerPort, WebGpuSupport } from './types';
 import { encodeHash } from './url-hash';
 
@@ -38,10 +39,15 @@ async function detectWebGpu(): Promise<WebGpuSupport> {
   const gpu = globalThis.navigator?.gpu;
   if (!gpu) return { available: false, message: 'This browser does not offer WebGPU (navigator.gpu is missing).' };
   try {
-    const adapter = await gpu.requestAdapter();
+    // The same request as the worker's (src/gpu/device.ts), whose device asks for this adapter's buffer limits.
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return { available: false, message: 'WebGPU is present but no GPU adapter was found (the GPU may be blocklisted or disabled).' };
     const info = adapter.info;
-    return { available: true, message: [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'WebGPU adapter' };
+    return {
+      available: true,
+      message: [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'WebGPU adapter',
+      limits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize, maxBufferSize: adapter.limits.maxBufferSize },
+    };
   } catch (error) {
     return { available: false, message: `Asking for a WebGPU adapter failed: ${(error as Error)?.message ?? error}` };
   }
@@ -55,6 +61,7 @@ export function createAppStore(): LabStore {
   return createLabStore({
     data: workerDataPort,
     storage: globalThis.indexedDB ? indexedDbStorage(globalThis.indexedDB) : memoryStorage(),
+    tabs: browserTabSync(),
     createTrainer: workerTrainer,
     detectWebGpu,
     now: () => Date.now(),
@@ -82,13 +89,21 @@ export function bindUrlHash(store: LabStore, win: Window): () => void {
   };
 }
 
+/** Reports the page's visibility to the store (which pauses a run while hidden only when the person chose so). */
+export function bindPageVisibility(store: LabStore, doc: Document): () => void {
+  const onChange = () => store.getState().pageVisibilityChanged(doc.visibilityState === 'hidden');
+  doc.addEventListener('visibilitychange', onChange);
+  return () => doc.removeEventListener('visibilitychange', onChange);
+}
+
 const LabStoreContext = createContext<LabStore | null>(null);
 
 export function LabStoreProvider({ store, children }: { store: LabStore; children: ReactNode }) {
   return createElement(LabStoreContext.Provider, { value: store }, children);
 }
 
-function useLabStore(): LabStore {
+/** The store itself, for bindings to the page (events the components do not own). */
+export function useLabStore(): LabStore {
   const store = useContext(LabStoreContext);
   if (!store) throw new Error('useLab needs a <LabStoreProvider> above it');
   return store;

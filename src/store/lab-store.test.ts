@@ -5,6 +5,7 @@ import { readSafetensors } from '../model/safetensors';
 import { EXPLAIN_STEPS } from './explain';
 import { createLabStore } from './lab-store';
 import { trainingCost } from './prompt-view';
+import { memoryTabHub } from './tabs';
 import { readyStore, waitFor } from './test-support';
 import { encodeHash } from './url-hash';
 
@@ -257,14 +258,23 @@ describe('training session', () => {
     expect(s.compareIds).toEqual(s.runs.map((r) => r.id));
   });
 
-  it('marks a run that was live during a reload as interrupted', async () => {
-    const { store, deps } = await readyStore();
+  it('marks a run that was live during a reload as interrupted, with its curve, and does not restart it', async () => {
+    const hub = memoryTabHub();
+    const tab = hub.tab();
+    const { store, deps } = await readyStore('', { tabs: tab });
     store.getState().startTraining();
-    await new Promise((resolve) => setTimeout(resolve, 50)); // let the first save land
+    deps.trainer.emit(step(1));
+    deps.trainer.emit({ type: 'eval', step: 1, split: 'valid', metrics: metrics(0.6) });
+    await new Promise((resolve) => setTimeout(resolve, 50)); // let the saves land
     expect((await deps.storage.loadRuns())[0].status).toBe('running');
-    const reloaded = createLabStore(deps);
+    hub.close(tab); // the reload: the browser drops the old page's lock
+    const reloaded = createLabStore({ ...deps, tabs: hub.tab() });
     await reloaded.getState().loadRuns();
-    expect(reloaded.getState().runs[0].status).toBe('interrupted');
+    const run = reloaded.getState().runs[0];
+    expect(run.status).toBe('interrupted');
+    expect(run.steps.map((p) => p.step)).toEqual([1]);
+    expect(reloaded.getState().session.state).toBe('idle');
+    expect(deps.trainer.commandTypes()).toEqual(['start']);
     expect((await deps.storage.loadRuns())[0].status).toBe('interrupted');
   });
 });

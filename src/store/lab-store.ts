@@ -13,6 +13,7 @@ import { createRunsSlice } from './runs-slice';
 import { createSessionSlice } from './session-slice';
 import type { ExplainSlice, LabDeps, LabState, SliceCreator } from './types';
 import { cloneConfig } from './url-hash';
+import { vocabFingerprint } from './vocab';
 
 const createExplainSlice: SliceCreator<ExplainSlice> = (set, get) => {
   const applyStep = (step: number) => {
@@ -69,8 +70,9 @@ export function createLabStore(deps: LabDeps) {
   store.subscribe((s, prev) => {
     const data = s.dataset?.data ?? null;
     const dataChanged = s.dataset !== prev.dataset;
-    if (dataChanged || s.config !== prev.config) {
-      const check = checkConfig(s.config, data);
+    if (dataChanged) store.setState({ datasetVocab: data ? vocabFingerprint(data.vocab.tokens) : null });
+    if (dataChanged || s.config !== prev.config || s.webgpu.limits !== prev.webgpu.limits) {
+      const check = checkConfig(s.config, data, s.webgpu.limits);
       store.setState({ check });
     }
     const k = effectiveK(s.config);

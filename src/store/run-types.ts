@@ -54,6 +54,26 @@ export interface RunRecord {
   adapter: string | null;
   /** Whether trained parameters are stored (IndexedDB 'models') for safetensors export. */
   hasModel: boolean;
+  /** The vocabulary the stored model was trained with (imported runs), to tell which datasets it can be evaluated on. */
+  modelVocab?: VocabFingerprint | null;
+  /** Evaluations of the stored model (imported runs) on loaded datasets, oldest first. */
+  evaluations?: RunEvaluation[];
+}
+
+/** A vocabulary in short: its size and a hash of its tokens in order (the full list is checked before evaluating). */
+export interface VocabFingerprint {
+  size: number;
+  hash: string;
+}
+
+/** Metrics of a run's stored model on a dataset, and where and when they were measured. */
+export interface RunEvaluation {
+  datasetName: string;
+  datasetPreset: string | null;
+  /** When the evaluation finished (ms since the epoch). */
+  at: number;
+  valid: Metrics;
+  test: Metrics;
 }
 
 /** Trained parameters of a run, stored apart from the run so listing runs stays cheap. */

@@ -5,8 +5,10 @@
 import { effectiveK } from '../train/config';
 import type { TrainConfig, TrainerEvent } from '../train/protocol';
 import type { RunRecord, StepPoint } from './run-types';
+import { evaluationOption } from './run-view';
 import { saveRun, updateRun } from './runs-slice';
 import type { SessionSlice, SliceCreator, TrainerPort } from './types';
+import { sameVocab, vocabFingerprint } from './vocab';
 
 /** Step events are batched into the store at most this often: a fast GPU sends hundreds per second. */
 const STEP_FLUSH_MS = 250;
@@ -29,6 +31,16 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
   let runVocab: { vocab: string[]; datasetName: string } | null = null;
   /** True while a SW-vs-DTI comparison is queued: its runs are selected for comparison as they start. */
   let comparing = false;
+  /** Releases the live run's tab lock (other tabs then know the run is no longer trained anywhere). */
+  let releaseRun: (() => void) | null = null;
+
+  const ensureTrainer = (): TrainerPort => {
+    if (!trainer) {
+      trainer = deps.createTrainer();
+      trainer.listen(onEvent);
+    }
+    return trainer;
+  };
 
   const setSession = (patch: Partial<SessionSlice['session']>) => set((s) => ({ session: { ...s.session, ...patch } }));
   const currentRun = () => get().session.runId;
@@ -53,12 +65,12 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
     if (run) void saveRun(set, deps, run);
   };
 
-  const beginRun = (config: TrainConfig) => {
+  const beginRun = (config: TrainConfig, note = '') => {
     const { dataset } = get();
     if (!dataset) return;
     const run: RunRecord = {
       id: deps.newId(),
-      name: `#${get().runs.length + 1} ${runLabel(config)}`,
+      name: `#${get().runs.length + 1} ${runLabel(config)}${note}`,
       createdAt: deps.now(),
       config,
       dataset: {
@@ -77,25 +89,27 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
     };
     runVocab = { vocab: dataset.data.vocab.tokens, datasetName: dataset.data.name };
     pendingSteps = [];
-    lastSave = deps.now();
+    lastSave = 0; // the first steps are saved at once, so even a run reloaded early keeps its curve
     set((s) => ({
       runs: [...s.runs, run],
       compareIds: comparing ? [...s.compareIds, run.id] : s.compareIds,
       session: { ...s.session, state: 'running', runId: run.id, status: null },
       startProblem: null,
+      pausedWhileHidden: false,
     }));
+    releaseRun?.();
+    releaseRun = deps.tabs.holdRun(run.id);
     void saveRun(set, deps, run);
-    if (!trainer) {
-      trainer = deps.createTrainer();
-      trainer.listen(onEvent);
-    }
-    trainer.post({ type: 'start', config, dataset: dataset.data });
+    ensureTrainer().post({ type: 'start', config, dataset: dataset.data });
   };
 
   /** Closes the current run and starts the next queued one, unless the person stopped the session. */
   const endRun = (change: (run: RunRecord) => RunRecord, startNext: boolean) => {
     flushSteps();
     updateAndSave(change);
+    releaseRun?.();
+    releaseRun = null;
+    set({ pausedWhileHidden: false });
     const [next, ...rest] = get().session.queue;
     if (startNext && next) {
       setSession({ queue: rest });
@@ -106,14 +120,35 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
     }
   };
 
+  /** Ends the evaluation in progress: its metrics (or its failure, in place) go on the evaluated run. */
+  const endEvaluation = (change: (run: RunRecord) => RunRecord) => {
+    const pending = get().evaluation;
+    set({ evaluation: null });
+    setSession({ status: null });
+    if (!pending) return;
+    const run = updateRun(set, get, pending.runId, change);
+    if (run) void saveRun(set, deps, run);
+  };
+
   const onEvent = (event: TrainerEvent) => {
     if (event.type !== 'step') flushSteps();
     switch (event.type) {
       case 'status':
         setSession({ status: event });
         break;
+      case 'evaluated': {
+        const pending = get().evaluation;
+        if (!pending) break;
+        const { datasetName, datasetPreset } = pending;
+        endEvaluation((r) => ({
+          ...r,
+          error: null,
+          evaluations: [...(r.evaluations ?? []), { datasetName, datasetPreset, at: deps.now(), valid: event.valid, test: event.test }],
+        }));
+        break;
+      }
       case 'device':
-        set({ webgpu: { state: 'available', message: event.adapter } });
+        set((s) => ({ webgpu: { ...s.webgpu, state: 'available', message: event.adapter } }));
         updateAndSave((r) => ({ ...r, adapter: event.adapter }));
         break;
       case 'step':
@@ -152,11 +187,14 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         // A failed worker may be unusable (a crash, a lost device): the next run starts a fresh one.
         trainer?.terminate();
         trainer = null;
-        if (event.kind === 'no-webgpu') set({ webgpu: { state: 'unavailable', message: event.message } });
+        if (event.kind === 'no-webgpu') set((s) => ({ webgpu: { ...s.webgpu, state: 'unavailable', message: event.message } }));
+        // The worker answers commands in order and 'export-model' at once, so a pending export's reply comes first.
         if (currentRun()) {
           endRun((r) => ({ ...r, status: 'failed', error: { kind: event.kind, message: event.message } }), false);
         } else if (modelFor) {
           modelFor = null; // the worker had no weights to send: the run stays without a saved model
+        } else if (get().evaluation) {
+          endEvaluation((r) => ({ ...r, error: { kind: event.kind, message: `Evaluation failed: ${event.message}` } }));
         }
         break;
       case 'model': {
@@ -174,7 +212,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
             datasetName: target.datasetName,
           })
           .then(() => {
-            const run = updateRun(set, get, target.runId, (r) => ({ ...r, hasModel: true }));
+            const run = updateRun(set, get, target.runId, (r) => ({ ...r, hasModel: true, modelVocab: vocabFingerprint(target.vocab) }));
             if (run) return saveRun(set, deps, run);
           })
           .catch((error) => set({ storageProblem: `The trained model could not be saved (${(error as Error)?.message ?? error}).` }));
@@ -187,6 +225,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
   const blocker = (): string | null => {
     const s = get();
     if (s.session.state !== 'idle') return 'a run is already in progress';
+    if (s.evaluation) return 'a model is being evaluated';
     if (!s.dataset) return 'no dataset is loaded yet';
     if (s.check.errors.length) return `the configuration has problems: ${s.check.errors.join('; ')}`;
     if (s.webgpu.state === 'unavailable') return s.webgpu.message;
@@ -194,14 +233,20 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
   };
 
   return {
-    webgpu: { state: 'checking', message: 'Looking for a WebGPU adapter' },
+    webgpu: { state: 'checking', message: 'Looking for a WebGPU adapter', limits: null },
     session: { state: 'idle', runId: null, status: null, queue: [] },
     startProblem: null,
+    evaluation: null,
+    pauseWhenHidden: false,
+    pausedWhileHidden: false,
     checkWebGpu: async () => {
       const support = await deps.detectWebGpu();
+      const limits = support.limits ?? null;
       // A worker's 'device' event is the stronger evidence; a late detection result must not overwrite it.
       if (get().webgpu.state === 'checking') {
-        set({ webgpu: { state: support.available ? 'available' : 'unavailable', message: support.message } });
+        set({ webgpu: { state: support.available ? 'available' : 'unavailable', message: support.message, limits } });
+      } else if (limits) {
+        set((s) => ({ webgpu: { ...s.webgpu, limits } }));
       }
     },
     startTraining: () => {
@@ -212,6 +257,76 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       }
       comparing = false;
       beginRun(structuredClone(get().config));
+    },
+    restartRun: (id) => {
+      const run = get().runs.find((r) => r.id === id);
+      if (!run) return;
+      const problem = blocker();
+      const loaded = get().dataset?.data.name;
+      if (problem) {
+        set({ startProblem: `The run cannot be restarted: ${problem}.` });
+        return;
+      }
+      if (loaded !== run.dataset.name) {
+        set({ startProblem: `The run cannot be restarted: it trained on ${run.dataset.name}, but ${loaded} is loaded; load that dataset first.` });
+        return;
+      }
+      comparing = false;
+      // A failed worker was ended with its run, so this start opens a new worker and asks for a new device.
+      beginRun(structuredClone(run.config), ' (restarted)');
+    },
+    evaluateRun: async (id) => {
+      const s = get();
+      const run = s.runs.find((r) => r.id === id);
+      if (!run || !s.dataset || !evaluationOption(s, run).enabled) return;
+      const dataset = s.dataset.data;
+      const datasetPreset = s.dataset.source.kind === 'builtin' ? s.dataset.source.preset : null;
+      set({ evaluation: { runId: id, datasetName: dataset.name, datasetPreset } });
+      const fail = (message: string) => endEvaluation((r) => ({ ...r, error: { kind: 'invalid-config', message } }));
+      let model;
+      try {
+        model = await deps.storage.loadModel(id);
+      } catch (error) {
+        fail(`The stored model could not be read (${(error as Error)?.message ?? error}).`);
+        return;
+      }
+      if (!model) {
+        fail('This run has no stored model to evaluate.');
+        return;
+      }
+      // The fingerprint said yes; the full list is the proof (token ids must mean the same words).
+      if (!sameVocab(model.vocab, dataset.vocab.tokens)) {
+        fail(`The model's vocabulary is not that of ${dataset.name}: the token ids would mean different words.`);
+        return;
+      }
+      if (get().session.state !== 'idle') {
+        fail('A run started meanwhile; evaluate when it ends.');
+        return;
+      }
+      ensureTrainer().post({ type: 'evaluate', config: model.config, dataset, params: model.params });
+    },
+    simulateDeviceLoss: () => {
+      if (get().session.state === 'idle') return;
+      trainer?.post({ type: 'simulate-device-loss' });
+    },
+    setPauseWhenHidden: (on) => {
+      set({ pauseWhenHidden: on });
+      if (!on && get().pausedWhileHidden) {
+        set({ pausedWhileHidden: false });
+        get().resumeTraining();
+      }
+    },
+    pageVisibilityChanged: (hidden) => {
+      const s = get();
+      if (hidden) {
+        if (!s.pauseWhenHidden || s.session.state !== 'running') return;
+        s.pauseTraining();
+        set({ pausedWhileHidden: true });
+      } else if (s.pausedWhileHidden) {
+        // Only a pause the page made is undone: a pause the person chose stays.
+        set({ pausedWhileHidden: false });
+        s.resumeTraining();
+      }
     },
     startComparison: () => {
       const problem = blocker();
@@ -236,6 +351,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
     },
     resumeTraining: () => {
       if (get().session.state !== 'paused' && get().session.state !== 'pausing') return;
+      set({ pausedWhileHidden: false });
       setSession({ state: 'running' });
       trainer?.post({ type: 'resume' });
     },

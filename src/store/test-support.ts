@@ -4,6 +4,7 @@ import { DataError, type Preset, loadBuiltin, parseFiles, previewFiles } from '.
 import type { TrainerCommand, TrainerEvent } from '../train/protocol';
 import { createLabStore } from './lab-store';
 import { indexedDbStorage } from './persist';
+import { memoryTabHub } from './tabs';
 import type { DataPort, LabDeps, LoadedDataset, TrainerPort } from './types';
 
 /** The real data layer, run on the test's thread (the page runs it in the data worker). */
@@ -59,6 +60,7 @@ export function testDeps(overrides: Partial<LabDeps> = {}): LabDeps & { trainer:
   return {
     data: inlineDataPort,
     storage: indexedDbStorage(new IDBFactory()),
+    tabs: memoryTabHub().tab(),
     createTrainer: () => trainer,
     detectWebGpu: async () => ({ available: true, message: 'test adapter' }),
     now: () => (clock += 10),

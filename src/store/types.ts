@@ -9,9 +9,11 @@ import type { ModelSize, TrainConfig, TrainerCommand, TrainerEvent } from '../tr
 import type { FullConfigCheck, ModelPresetName } from './config-check';
 import type { ExportFile } from './export';
 import type { ExplainFacts } from './explain';
+import type { GpuLimits } from './memory';
 import type { RunStorage } from './persist';
 import type { PromptView } from './prompt-view';
-import type { RunRecord } from './run-types';
+import type { RunRecord, VocabFingerprint } from './run-types';
+import type { TabSync } from './tabs';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Ports
@@ -54,11 +56,15 @@ export interface WebGpuSupport {
   available: boolean;
   /** The adapter when available; what is missing and how to enable it otherwise. */
   message: string;
+  /** The adapter's buffer limits, when an adapter was found (the worker asks its device for the same). */
+  limits?: GpuLimits | null;
 }
 
 export interface LabDeps {
   data: DataPort;
   storage: RunStorage;
+  /** Other tabs of the lab: which runs are live elsewhere, and runs they save or delete. */
+  tabs: TabSync;
   createTrainer: () => TrainerPort;
   detectWebGpu: () => Promise<WebGpuSupport>;
   now: () => number;
@@ -76,6 +82,8 @@ export interface DatasetSlice {
   datasetError: DataErrorInfo | null;
   /** What was detected in the files of the last upload (format, columns, first rows, or each file's problem). */
   uploadPreviews: FilePreview[] | null;
+  /** The loaded dataset's vocabulary in short (derived), to match stored models against it. */
+  datasetVocab: VocabFingerprint | null;
   loadBuiltin(preset: Preset): Promise<void>;
   uploadFiles(files: File[]): Promise<void>;
   dismissDatasetError(): void;
@@ -133,10 +141,24 @@ export interface RunsSlice {
   applyRunConfig(id: string): void;
 }
 
+/** Whether a run's stored model can be evaluated on the loaded dataset now, and why not. */
+export interface EvaluationOption {
+  /** The loaded dataset's name, for the button ("Evaluate on …"); null when none is loaded. */
+  datasetName: string | null;
+  enabled: boolean;
+  /** One line saying why not, when not enabled. */
+  reason: string | null;
+}
+
 export type SessionState = 'idle' | 'running' | 'pausing' | 'paused' | 'stopping';
 
 export interface SessionSlice {
-  webgpu: { state: 'checking' | 'available' | 'unavailable'; message: string };
+  webgpu: {
+    state: 'checking' | 'available' | 'unavailable';
+    message: string;
+    /** The adapter's buffer limits once known (the configuration check refuses runs that would not fit). */
+    limits: GpuLimits | null;
+  };
   session: {
     state: SessionState;
     runId: string | null;
@@ -147,8 +169,23 @@ export interface SessionSlice {
   };
   /** Why the last start request was refused (a run's own failure is kept on the run). */
   startProblem: string | null;
+  /** The evaluation of a stored model in progress (one at a time, and never during a run: they share the worker). */
+  evaluation: { runId: string; datasetName: string; datasetPreset: string | null } | null;
+  /** Pause the run while the page is hidden (the person's choice; off by default). */
+  pauseWhenHidden: boolean;
+  /** True while the run is paused because the page was hidden (it resumes when the page is shown again). */
+  pausedWhileHidden: boolean;
   checkWebGpu(): Promise<void>;
   startTraining(): void;
+  /** Trains a failed or finished run's configuration again (after a lost device: on a new one). */
+  restartRun(id: string): void;
+  /** Evaluates a run's stored model on the loaded dataset's validation and test splits (imported runs). */
+  evaluateRun(id: string): Promise<void>;
+  /** Fault injection: asks the worker to destroy its GPU device mid-run, as a driver reset would. */
+  simulateDeviceLoss(): void;
+  setPauseWhenHidden(on: boolean): void;
+  /** The page's visibilitychange, as the page binding reports it. */
+  pageVisibilityChanged(hidden: boolean): void;
   /** Trains the current configuration as SW and then as DTI, whole epochs each (max steps unused), for the comparison. */
   startComparison(): void;
   pauseTraining(): void;

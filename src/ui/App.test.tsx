@@ -132,6 +132,70 @@ describe('the lab page', () => {
   });
 });
 
+describe('robustness and imported models', () => {
+  it('shows the GPU memory estimate next to the configuration, and refuses a run that would not fit', async () => {
+    const { store } = await readyStore('#d=32&h=2&l=1&ff=64', {
+      detectWebGpu: async () => ({ available: true, message: 'test adapter', limits: { maxStorageBufferBindingSize: 2 ** 30, maxBufferSize: 2 ** 30 } }),
+    });
+    renderApp(store);
+    const estimate = screen.getByTestId('memory-estimate');
+    expect(estimate.textContent).toMatch(/GPU memory \(estimate\): [\d.]+ (KiB|MiB)/);
+    expect(estimate.textContent).toMatch(/Parameters.*Gradients \+ AdamW state.*Activations.*Activation gradients.*Batch inputs.*Largest buffer.*of 1\.00 GiB allowed per buffer/s);
+    act(() => store.setState((s) => ({ webgpu: { ...s.webgpu, limits: { maxStorageBufferBindingSize: 1024, maxBufferSize: 1024 } } })));
+    expect(screen.getByRole('alert').textContent).toMatch(/this GPU allows 1\.0 KiB per buffer/);
+    expect((screen.getByRole('button', { name: 'Start training' }) as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('offers evaluation of an imported model only on its own vocabulary, and shows where its metrics came from', async () => {
+    const { store } = await readyStore();
+    const vocab = store.getState().datasetVocab!;
+    const imported: RunRecord = {
+      ...finishedRun('m', 'dti', 1000, 0.7),
+      name: 'model (imported)',
+      status: 'imported',
+      hasModel: true,
+      modelVocab: vocab,
+      evaluations: [],
+    };
+    act(() => store.setState({ runs: [imported] }));
+    renderApp(store);
+    const button = screen.getByRole('button', { name: 'Evaluate on Built-in (small, seed 1)' }) as HTMLButtonElement;
+    expect(button.disabled).toBe(false);
+
+    act(() => store.setState({ runs: [{ ...imported, modelVocab: { size: vocab.size + 1, hash: 'x' } }] }));
+    const refused = screen.getByRole('button', { name: 'Evaluate on Built-in (small, seed 1)' }) as HTMLButtonElement;
+    expect(refused.disabled).toBe(true);
+    expect(screen.getByTestId('evaluation').textContent).toMatch(/Trained on Built-in \(small, seed 1\), whose vocabulary .* differs .*different words/);
+
+    const evaluation = { datasetName: 'Built-in (small, seed 1)', datasetPreset: 'small', at: Date.UTC(2025, 0, 2, 3, 4, 5), valid: { auc: 0.6, logLoss: 0.7, accuracy: 0.5, count: 9 }, test: { auc: 0.61234, logLoss: 0.69, accuracy: 0.5, count: 10 } };
+    act(() => store.setState({ runs: [{ ...imported, evaluations: [evaluation] }] }));
+    expect(screen.getByTestId('evaluated-test-auc').textContent).toBe('0.6123');
+    expect(screen.getByTestId('evaluation-result').textContent).toMatch(/Evaluated on Built-in \(small, seed 1\) at .*2025/);
+  });
+
+  it('shows a run failed by a lost device with its reason and restarts it on a new device', async () => {
+    const { store, deps } = await readyStore();
+    renderApp(store);
+    fireEvent.click(screen.getByRole('button', { name: 'Start training' }));
+    expect((screen.getByRole('button', { name: 'Simulate a GPU device loss' }) as HTMLButtonElement).disabled).toBe(false);
+    fireEvent.click(screen.getByRole('button', { name: 'Simulate a GPU device loss' }));
+    act(() => deps.trainer.emit({ type: 'error', kind: 'device-lost', message: 'The GPU device was lost (destroyed).' }));
+    expect(screen.getByTestId('run-error').textContent).toMatch(/failed \(device-lost\).*The GPU device was lost/);
+    fireEvent.click(screen.getByRole('button', { name: 'Restart on a new device' }));
+    expect(deps.trainer.commandTypes()).toEqual(['start', 'simulate-device-loss', 'start']);
+    expect(store.getState().session.state).toBe('running');
+  });
+
+  it('pauses while hidden only when the box is ticked', async () => {
+    const { store } = await readyStore();
+    renderApp(store);
+    const box = screen.getByLabelText(/Pause training while this page is hidden/) as HTMLInputElement;
+    expect(box.checked).toBe(false);
+    fireEvent.click(box);
+    expect(store.getState().pauseWhenHidden).toBe(true);
+  });
+});
+
 describe('URL hash binding', () => {
   it('writes the configuration into the hash and applies a pasted hash', async () => {
     const { store } = await readyStore('#k=4');

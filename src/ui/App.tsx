@@ -1,4 +1,5 @@
-import { useLab } from '../store';
+import { useEffect } from 'react';
+import { bindPageVisibility, useLab, useLabStore } from '../store';
 import { ConfigPanel } from './ConfigPanel';
 import { DatasetPanel } from './DatasetPanel';
 import { ExplainPanel } from './ExplainPanel';
@@ -15,6 +16,8 @@ export function App() {
   const explainOpen = useLab((s) => s.explain.open);
   const explainStep = useLab((s) => s.explain.step);
   const openExplain = useLab((s) => s.openExplain);
+  const store = useLabStore();
+  useEffect(() => bindPageVisibility(store, document), [store]);
 
   return (
     <div className={`app${explainOpen ? ' explaining' : ''}`}>

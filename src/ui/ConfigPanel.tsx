@@ -1,6 +1,7 @@
 import { ISOLATION_LEVELS, type IsolationLevel, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
 import { useLab } from '../store';
 import { MODEL_PRESETS, type ModelPresetName, modelPresetOf } from '../store/config-check';
+import { type MemoryEstimate, formatBytes } from '../store/memory';
 import type { Paradigm } from '../train/protocol';
 import { NumberField, RadioGroup, Section, SelectField } from './controls';
 import { fmtInt } from './format';
@@ -129,6 +130,36 @@ export function ConfigPanel() {
           </p>
         )}
       </div>
+      {check.memory && <MemoryTable memory={check.memory} />}
     </Section>
+  );
+}
+
+function MemoryTable({ memory }: { memory: MemoryEstimate }) {
+  const fits = memory.limit === null || memory.largestBuffer <= memory.limit;
+  return (
+    <div className="memory-estimate" data-testid="memory-estimate">
+      <p className="help">
+        <strong>GPU memory (estimate): {formatBytes(memory.total)}</strong> for batches of {fmtInt(memory.B)} prompts of up to {fmtInt(memory.L)} tokens
+        ({fmtInt(memory.maxTargets)} targets).
+      </p>
+      <dl className="stats">
+        <dt>Parameters</dt>
+        <dd>{formatBytes(memory.parameters)}</dd>
+        <dt>Gradients + AdamW state</dt>
+        <dd>{formatBytes(memory.optimizer)}</dd>
+        <dt>Activations</dt>
+        <dd>{formatBytes(memory.activations)}</dd>
+        <dt>Activation gradients</dt>
+        <dd>{formatBytes(memory.activationGradients)}</dd>
+        <dt>Batch inputs</dt>
+        <dd>{formatBytes(memory.batch)}</dd>
+        <dt>Largest buffer</dt>
+        <dd className={fits ? undefined : 'invalid'}>
+          {formatBytes(memory.largestBuffer)}
+          {memory.limit === null ? ' (this GPU’s limit is not known yet)' : ` of ${formatBytes(memory.limit)} allowed per buffer`}
+        </dd>
+      </dl>
+    </div>
   );
 }

@@ -2,6 +2,8 @@ import { useId, useState } from 'react';
 import { useLab, useLabShallow } from '../store';
 import { compareRuns } from '../store/compare';
 import type { RunRecord } from '../store/run-types';
+import { evaluationOption, runStatusLabel } from '../store/run-view';
+import type { EvaluationOption } from '../store/types';
 import { CompareChart } from './charts';
 import { Section } from './controls';
 import { downloadFile } from './download';
@@ -23,6 +25,8 @@ export function RunsPanel() {
     compareIds: s.compareIds,
     baselineId: s.baselineId,
   }));
+  const evaluationInputs = useLabShallow((s) => ({ dataset: s.dataset, datasetVocab: s.datasetVocab, session: s.session, evaluation: s.evaluation }));
+  const evaluateRun = useLab((s) => s.evaluateRun);
   const { exportRuns, exportModel, importModel, deleteRun, renameRun, toggleCompare, setBaseline, applyRunConfig } = useLabShallow((s) => ({
     exportRuns: s.exportRuns,
     exportModel: s.exportModel,
@@ -106,16 +110,19 @@ export function RunsPanel() {
             </thead>
             <tbody>
               {runs.map((run) => (
-                <tr key={run.id}>
+                <tr key={run.id} data-testid={`run-row-${run.status}`}>
                   <td>
                     <input type="checkbox" checked={compareIds.includes(run.id)} onChange={() => toggleCompare(run.id)} aria-label={`Compare ${run.name}`} />
                   </td>
                   <td>
                     <RunName run={run} onRename={(name) => void renameRun(run.id, name)} />
                     <div className="run-status">
-                      {run.status}
-                      {run.error && <span className="invalid" title={run.error.message}> ({run.error.kind})</span>}
+                      {runStatusLabel(run, liveRunId)}
+                      {run.error && run.status !== 'imported' && <span className="invalid" title={run.error.message}> ({run.error.kind})</span>}
                     </div>
+                    {run.status === 'imported' && (
+                      <Evaluation run={run} option={evaluationOption(evaluationInputs, run)} onEvaluate={() => void evaluateRun(run.id)} />
+                    )}
                   </td>
                   <td>{configSummary(run)}</td>
                   <td>{run.dataset.name}</td>
@@ -143,6 +150,35 @@ export function RunsPanel() {
       )}
       {compared.length > 0 && <Comparison runs={compared} baselineId={baselineId} onBaseline={setBaseline} />}
     </Section>
+  );
+}
+
+/** An imported model: evaluate it on the loaded dataset (same vocabulary only), and what earlier evaluations measured. */
+function Evaluation({ run, option, onEvaluate }: { run: RunRecord; option: EvaluationOption; onEvaluate: () => void }) {
+  const last = run.evaluations?.at(-1);
+  const reasonId = useId();
+  return (
+    <div className="evaluation" data-testid="evaluation">
+      <button type="button" onClick={onEvaluate} disabled={!option.enabled} aria-describedby={option.reason ? reasonId : undefined}>
+        {option.datasetName ? `Evaluate on ${option.datasetName}` : 'Evaluate'}
+      </button>
+      {option.reason && (
+        <p id={reasonId} className="help">
+          {option.reason}
+        </p>
+      )}
+      {run.error && (
+        <p className="invalid" role="alert">
+          {run.error.message}
+        </p>
+      )}
+      {last && (
+        <p className="help" data-testid="evaluation-result">
+          Evaluated on {last.datasetName} at {new Date(last.at).toLocaleString('en-GB')}: test AUC <strong data-testid="evaluated-test-auc">{fmt(last.test.auc, 4)}</strong>, LogLoss{' '}
+          {fmt(last.test.logLoss, 4)} ({fmtInt(last.test.count)} targets); validation AUC {fmt(last.valid.auc, 4)}.
+        </p>
+      )}
+    </div>
   );
 }
 

@@ -1,4 +1,5 @@
 import { useLab } from '../store';
+import { runStatusLabel } from '../store/run-view';
 import { LossChart, ThroughputChart, ValidationChart } from './charts';
 import { ProgressLine, Section } from './controls';
 import { fmt, fmtCompact, fmtDuration, fmtInt } from './format';
@@ -16,7 +17,7 @@ export function TrainingPanel() {
   const startProblem = useLab((s) => s.startProblem);
   const webgpu = useLab((s) => s.webgpu);
   const config = useLab((s) => s.config);
-  const canTrain = useLab((s) => s.dataset !== null && s.check.errors.length === 0 && s.webgpu.state !== 'unavailable');
+  const canTrain = useLab((s) => s.dataset !== null && s.check.errors.length === 0 && s.webgpu.state !== 'unavailable' && s.evaluation === null);
   // The live run, else the most recent one.
   const run = useLab((s) => s.runs.find((r) => r.id === s.session.runId) ?? s.runs.at(-1) ?? null);
   const startTraining = useLab((s) => s.startTraining);
@@ -24,6 +25,11 @@ export function TrainingPanel() {
   const pauseTraining = useLab((s) => s.pauseTraining);
   const resumeTraining = useLab((s) => s.resumeTraining);
   const stopTraining = useLab((s) => s.stopTraining);
+  const restartRun = useLab((s) => s.restartRun);
+  const simulateDeviceLoss = useLab((s) => s.simulateDeviceLoss);
+  const pauseWhenHidden = useLab((s) => s.pauseWhenHidden);
+  const pausedWhileHidden = useLab((s) => s.pausedWhileHidden);
+  const setPauseWhenHidden = useLab((s) => s.setPauseWhenHidden);
 
   const idle = session.state === 'idle';
   const paused = session.state === 'paused' || session.state === 'pausing';
@@ -57,6 +63,11 @@ export function TrainingPanel() {
           Train SW, then DTI (compare)
         </button>
       </div>
+      <label className="checkbox">
+        <input type="checkbox" checked={pauseWhenHidden} onChange={(e) => setPauseWhenHidden(e.target.checked)} /> Pause training while this page is
+        hidden (another tab or a minimized window); it resumes when you come back
+      </label>
+      {pausedWhileHidden && <p className="help">Paused because the page was hidden; it resumes when the page is shown.</p>}
       <p className="help">
         The comparison trains this configuration twice, as SW and as DTI, for {config.epochs} whole epoch{config.epochs > 1 ? 's' : ''} each: max steps is not used, so both
         see every training target and the speed-up compares equal work.
@@ -78,18 +89,32 @@ export function TrainingPanel() {
       )}
       {run ? (
         <>
-          <p className="run-heading">
-            <strong>{run.name}</strong> — {run.status}
+          <p className="run-heading" data-testid="run-heading">
+            <strong>{run.name}</strong> — {runStatusLabel(run, session.runId)}
             {run.adapter ? ` on ${run.adapter}` : ''}
           </p>
-          {run.error && (
+          {run.status === 'interrupted' && (
+            <p className="help">
+              This run was cut short (the page was reloaded or closed while it trained); its curves are kept up to its last save. It is not restarted on its
+              own: use its configuration to train it again.
+            </p>
+          )}
+          {run.error && run.status === 'failed' && (
             <div className="message error" role="alert" data-testid="run-error">
               <strong>The run failed ({run.error.kind}).</strong> {run.error.message}
+              {(run.error.kind === 'device-lost' || run.error.kind === 'gpu-error') && (
+                <p>
+                  Its curves and every other run are kept. The GPU device is opened afresh for the next run.{' '}
+                  <button type="button" className="primary" onClick={() => restartRun(run.id)} disabled={!idle || !canTrain}>
+                    Restart on a new device
+                  </button>
+                </p>
+              )}
             </div>
           )}
           <dl className="stats live-stats" data-testid="live-stats">
             <dt>Step</dt>
-            <dd>
+            <dd data-testid="live-step">
               {fmtInt(last?.step)} (epoch {fmtInt(last?.epoch)})
             </dd>
             <dt>Elapsed</dt>
@@ -122,6 +147,16 @@ export function TrainingPanel() {
       ) : (
         <p className="help">No run yet. A tiny model on the small dataset trains in seconds on a laptop GPU.</p>
       )}
+      <details className="fault-injection">
+        <summary>Robustness check</summary>
+        <p className="help">
+          Destroys the training worker’s GPU device mid-run, as a driver reset or a GPU crash would: the run is marked failed with the reason, and can be
+          restarted on a new device.
+        </p>
+        <button type="button" onClick={simulateDeviceLoss} disabled={idle}>
+          Simulate a GPU device loss
+        </button>
+      </details>
     </Section>
   );
 }
