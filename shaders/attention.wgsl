@@ -15,11 +15,19 @@
 // a quarter of a 32-wide warp; at this lab's sizes the kernels are latency-bound anyway. If they ever show up in GPU
 // profiles, put several heads in one workgroup (their tile ranges are the same, they depend only on the tokens).
 //
-// Tile skipping: the forward and dQ pass visit keys [min keyStart over the tile's non-pad rows, last row of the tile];
-// the dK/dV pass visits queries [first key of the tile, max queryEnd over its non-pad keys] (src/prompt/ranges.ts).
-// Chunks wholly outside are never loaded or computed. Each thread also narrows the range to its own 4 rows. Inside,
-// `allowed` (the exact rule of src/prompt/mask.ts) masks element by element; a masked cell adds exactly 0 to the
-// sums (for finite inputs) and leaves the running max alone, so skipping changes the cost only, not one bit.
+// Tile skipping follows the batch's attention plan (attentionPlan in src/prompt/ranges.ts, one i32 buffer):
+// - order: forward and dQ take the queries of a sequence in this order (a permutation of its tokens), 4 per thread
+//   (a "group"), TILE per workgroup; under strict, item/label rows come first and [SUM] rows after, so a group of
+//   item/label rows needs only a couple of interactions' keys instead of a [SUM] row's whole window;
+// - queryGroups: per group of 4 ordered queries, its key range [lo, hi]; a workgroup loads the union of its groups'
+//   ranges and each thread computes only its own;
+// - keyGroups: per group of 4 keys (token order), two ranges of query slots (in `order`) that may attend them; dK/dV
+//   streams the ordered queries of both ranges.
+// Chunks start at the range's first row rounded down to 4 and stop at its last row; nothing outside is loaded or
+// computed. Inside, `allowed` (the exact rule of src/prompt/mask.ts) masks element by element; a masked cell adds
+// exactly 0 to the sums (for finite inputs) and leaves the running max alone. The streamed side is consumed in
+// 4-aligned blocks in ascending order (dK/dV: each block once, even where its two ranges share a block), so the
+// ranges change the cost only, not one bit.
 //
 // Deterministic and atomic-free: dQ has one writer per query row, dK/dV one writer per key row; both accumulate (+=).
 // Each entry point binds its own contiguous bindings (GpuContext.dispatch binds resources in order); variables of
@@ -53,7 +61,7 @@ struct Params {
   qkvOffset: u32,
   metaOffset: u32,
   positionsOffset: u32,
-  rangeOffset: u32, // keyStart (forward, dQ) or queryEnd (dK/dV)
+  planOffset: u32, // the attention plan (attentionPlanLayout in src/prompt/ranges.ts)
   outOffset: u32,
   lseOffset: u32,
   doutOffset: u32,
@@ -65,7 +73,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
 @group(0) @binding(2) var<storage, read> tokenMeta: array<u32>;
 @group(0) @binding(3) var<storage, read> positions: array<i32>;
-@group(0) @binding(4) var<storage, read> ranges: array<i32>;
+@group(0) @binding(4) var<storage, read> plan: array<i32>;
 // attention_forward
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;
@@ -82,6 +90,7 @@ var<workgroup> tileMeta: array<u32, CHUNK>;
 var<workgroup> tilePos: array<i32, CHUNK>;
 var<workgroup> tileLse: array<f32, CHUNK>;
 var<workgroup> tileDot: array<f32, CHUNK>;
+var<workgroup> tileRow: array<u32, CHUNK>; // dK/dV: the token of each streamed (ordered) query
 
 // isAllowed of src/prompt/mask.ts, exactly, for 4 (query, key) cells at once.
 fn allowed(q: vec4u, p: vec4u, metaQ: vec4u, metaP: vec4u) -> vec4<bool> {
@@ -112,45 +121,62 @@ fn alibiSlope(h: u32) -> f32 {
   return exp2(-8.0 * f32(h + 1u) / f32(P.H));
 }
 
-// First chunk and chunk count covering rows [lo, hi] (none when lo > hi).
-fn chunkRange(lo: u32, hi: u32) -> vec2u {
-  if (lo > hi) {
+// Plan layout (attentionPlanLayout): order [B, L], then queryGroups [B, G, 2], then keyGroups [B, G, 4].
+fn groupCount() -> u32 {
+  return (P.L + ROWS - 1u) / ROWS;
+}
+fn orderBase(b: u32) -> u32 {
+  return P.planOffset + b * P.L;
+}
+fn queryGroupBase(b: u32) -> u32 {
+  return P.planOffset + P.B * P.L + b * groupCount() * 2u;
+}
+fn keyGroupBase(b: u32) -> u32 {
+  return P.planOffset + P.B * P.L + 2u * P.B * groupCount() + b * groupCount() * 4u;
+}
+
+// Union of the ranges (pairs at `slot` of entries `width` wide from `base`) of the tile's groups [g0, g0 + THREADS).
+// Workgroup-uniform (read-only storage at workgroup-uniform indices), as the barriers in the chunk loops require.
+fn tileRange(base: u32, width: u32, slot: u32, g0: u32) -> vec2i {
+  var lo = i32(P.L);
+  var hi = -1;
+  let g1 = min(g0 + THREADS, groupCount());
+  for (var g = g0; g < g1; g++) {
+    let a = plan[base + g * width + slot];
+    let z = plan[base + g * width + slot + 1u];
+    if (a <= z) {
+      lo = min(lo, a);
+      hi = max(hi, z);
+    }
+  }
+  return vec2i(lo, hi);
+}
+
+// Chunks covering the rows [r.x, r.y]: first row (r.x rounded down to 4) and chunk count (0 when empty).
+fn rangeChunks(r: vec2i) -> vec2u {
+  if (r.x > r.y) {
     return vec2u(0u, 0u);
   }
-  return vec2u(lo / CHUNK, hi / CHUNK - lo / CHUNK + 1u);
+  let first = u32(r.x) & ~3u;
+  return vec2u(first, (u32(r.y) - first) / CHUNK + 1u);
 }
 
-fn isPad(rowBase: u32, t: u32) -> bool {
-  return (tokenMeta[P.metaOffset + rowBase + t] & 3u) == ROLE_PAD;
-}
-
-// Key range of a query tile [q0, qLast]: [min keyStart of its non-pad rows, qLast], as chunks. Workgroup-uniform
-// (read-only storage at workgroup-uniform indices), as the barriers in the chunk loop require.
-fn queryTileKeyChunks(rowBase: u32, q0: u32, qLast: u32) -> vec2u {
-  var lo = P.L;
-  for (var t = q0; t <= qLast; t++) {
-    if (!isPad(rowBase, t)) {
-      lo = min(lo, u32(ranges[P.rangeOffset + rowBase + t]));
-    }
-  }
-  return chunkRange(lo, qLast);
-}
-
-// Loads the K and V rows [c0, c0 + CHUNK) of head h into tileA/tileB (element-strided over the threads, so
-// consecutive threads read consecutive columns), with their metadata; rows past L are marked pad.
-fn loadKeyChunk(rowBase: u32, c0: u32, lane: u32, h: u32) {
+// Loads the K and V rows [c0, min(c0 + CHUNK, end)) of head h into tileA/tileB (element-strided over the threads,
+// so consecutive threads read consecutive columns), with their metadata; rows past L are marked pad. `end` is 4-aligned
+// past the last row any thread reads, so no thread reads a row of the chunk that was not written.
+fn loadKeyChunk(rowBase: u32, c0: u32, end: u32, lane: u32, h: u32) {
   let d = P.H * HEAD_DIM;
   let kBase = P.qkvOffset + d + h * HEAD_DIM;
-  for (var e = lane; e < CHUNK * HEAD_DIM; e += THREADS) {
+  let count = min(CHUNK, end - c0);
+  let loadable = min(count, max(P.L, c0) - c0);
+  for (var e = lane; e < loadable * HEAD_DIM; e += THREADS) {
     let r = e / HEAD_DIM;
     let t = c0 + r;
-    if (t < P.L) {
-      let src = kBase + (rowBase + t) * 3u * d + (e - r * HEAD_DIM);
-      tileA[e] = qkv[src];
-      tileB[e] = qkv[src + d];
-    }
+    let src = kBase + (rowBase + t) * 3u * d + (e - r * HEAD_DIM);
+    tileA[e] = qkv[src];
+    tileB[e] = qkv[src + d];
   }
-  for (var r = lane; r < CHUNK; r += THREADS) {
+  for (var r = lane; r < count; r += THREADS) {
     let t = c0 + r;
     if (t < P.L) {
       tileMeta[r] = tokenMeta[P.metaOffset + rowBase + t];
@@ -162,50 +188,75 @@ fn loadKeyChunk(rowBase: u32, c0: u32, lane: u32, h: u32) {
   }
 }
 
-// The 4 rows of one thread: indices, metadata, positions, and the range its live rows need.
+// The 4 rows of one thread: tokens, metadata, positions, and the range(s) of the streamed side they need.
 struct RowGroup {
   rows: vec4u,
   metas: vec4u,
   pos: vec4i,
   live: vec4<bool>,
-  // Queries: min keyStart over the live rows (L when none). Keys: max queryEnd over the live rows (-1 when none).
-  bound: i32,
-  // Last live row (0 when none).
-  last: u32,
+  // Streamed rows to visit, from the plan (empty when lo > hi). Queries: keys [lo0, hi0]. Keys: query slots
+  // [lo0, hi0] and [lo1, hi1].
+  lo0: i32,
+  hi0: i32,
+  lo1: i32,
+  hi1: i32,
 }
 
-fn rowGroup(rowBase: u32, first: u32, isQuery: bool) -> RowGroup {
+fn loadRow(g: ptr<function, RowGroup>, rowBase: u32, r: u32, t: u32) {
+  let rowMeta = tokenMeta[P.metaOffset + rowBase + t];
+  (*g).rows[r] = t;
+  (*g).metas[r] = rowMeta;
+  (*g).pos[r] = positions[P.positionsOffset + rowBase + t];
+}
+
+// Query slots [first, first + 4) of sequence b (first = 4 * group): their tokens through the plan's order.
+fn queryRows(b: u32, first: u32) -> RowGroup {
   var g: RowGroup;
-  g.rows = vec4u(first) + LANE_OFFSETS;
   g.metas = vec4u(ROLE_PAD);
-  g.pos = vec4i(0);
-  g.last = 0u;
-  g.bound = select(-1, i32(P.L), isQuery);
   for (var r = 0u; r < ROWS; r++) {
-    let t = first + r;
-    if (t < P.L) {
-      let rowMeta = tokenMeta[P.metaOffset + rowBase + t];
-      g.metas[r] = rowMeta;
-      g.pos[r] = positions[P.positionsOffset + rowBase + t];
-      if ((rowMeta & 3u) != ROLE_PAD) {
-        g.last = t;
-        let range = ranges[P.rangeOffset + rowBase + t];
-        g.bound = select(max(g.bound, range), min(g.bound, range), isQuery);
-      }
+    let u = first + r;
+    if (u < P.L) {
+      loadRow(&g, b * P.L, r, u32(plan[orderBase(b) + u]));
     }
   }
   g.live = (g.metas & vec4u(3u)) != vec4u(ROLE_PAD);
+  let e = queryGroupBase(b) + (first / ROWS) * 2u;
+  g.lo0 = plan[e];
+  g.hi0 = plan[e + 1u];
+  g.lo1 = 1;
+  g.hi1 = 0;
   return g;
 }
 
-// The streamed rows [first, last] a thread walks inside chunk c0, as 4-aligned chunk-local block starts.
-fn blockRange(c0: u32, first: u32, last: u32) -> vec2u {
-  let lo = max(c0, first);
-  let hi = min(c0 + CHUNK - 1u, last);
+// Keys [first, first + 4) of sequence b, in token order.
+fn keyRows(b: u32, first: u32) -> RowGroup {
+  var g: RowGroup;
+  g.metas = vec4u(ROLE_PAD);
+  for (var r = 0u; r < ROWS; r++) {
+    let t = first + r;
+    g.rows[r] = t;
+    if (t < P.L) {
+      loadRow(&g, b * P.L, r, t);
+    }
+  }
+  g.live = (g.metas & vec4u(3u)) != vec4u(ROLE_PAD);
+  let e = keyGroupBase(b) + (first / ROWS) * 4u;
+  g.lo0 = plan[e];
+  g.hi0 = plan[e + 1u];
+  g.lo1 = plan[e + 2u];
+  g.hi1 = plan[e + 3u];
+  return g;
+}
+
+// The streamed rows [first, last] a thread walks inside chunk c0, as 4-aligned chunk-local block starts
+// (c0 is 4-aligned, so blocks are 4-aligned in the streamed order whatever the chunking).
+fn blockRange(c0: u32, first: i32, last: i32) -> vec2u {
+  let lo = max(i32(c0), first);
+  let hi = min(i32(c0 + CHUNK) - 1, last);
   if (lo > hi) {
     return vec2u(1u, 0u); // empty
   }
-  return vec2u((lo - c0) & ~3u, hi - c0);
+  return vec2u((u32(lo) - c0) & ~3u, u32(hi) - c0);
 }
 
 // out = softmax(q k^T * scale + bias, masked) v; lse = log of the softmax denominator (with the max folded in).

@@ -1,7 +1,7 @@
 /** Padding prompts into the flat [B, L] batch layout the GPU consumes (docs/ENGINE.md), and epoch batching. */
 import type { Rng } from '../util/rng';
 import { promptMeta } from './pack';
-import { maskRanges } from './ranges';
+import { attentionPlan, maskRanges } from './ranges';
 import {
   type Batch,
   type IsolationLevel,
@@ -57,6 +57,7 @@ export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions):
     positions,
     keyStart,
     queryEnd,
+    attentionPlan: attentionPlan(meta, keyStart, queryEnd, B, L, isolation),
     targetIndex: Int32Array.from(targetIndex),
     targetLabel: Float32Array.from(targetLabel),
     prompts: [...prompts],

@@ -109,3 +109,192 @@ export function tileStats(
     causalFraction: causalCells / (B * L * L),
   };
 }
+
+/**
+ * Rows per thread of the attention kernels (`ROWS` in shaders/attention.wgsl; src/gpu/kernels/attention.ts checks the
+ * two agree). The attention plan below describes work in groups of this many rows.
+ */
+export const ATTENTION_GROUP = 4;
+
+/** Where the parts of an attention plan (see attentionPlan) lie in its Int32Array, for a [B, L] batch. */
+export interface AttentionPlanLayout {
+  /** Groups of ATTENTION_GROUP rows per sequence: ceil(L / ATTENTION_GROUP). */
+  groups: number;
+  /** order[b·L + u] = the token (0..L-1, inside sequence b) a kernel processes as query u of that sequence. */
+  order: number;
+  /** [B, groups, 2]: per group of 4 consecutive *ordered* query slots, the key range [lo, hi] (token indices). */
+  queryGroups: number;
+  /** [B, groups, 4]: per group of 4 consecutive keys (token order), two ranges [lo0, hi0, lo1, hi1] of query slots. */
+  keyGroups: number;
+  /** Total Int32 count. */
+  length: number;
+}
+
+export function attentionPlanLayout(B: number, L: number): AttentionPlanLayout {
+  const groups = Math.ceil(L / ATTENTION_GROUP);
+  return {
+    groups,
+    order: 0,
+    queryGroups: B * L,
+    keyGroups: B * L + 2 * B * groups,
+    length: B * L + 6 * B * groups,
+  };
+}
+
+/**
+ * The work plan of the attention kernels for one batch (an Int32Array laid out by attentionPlanLayout). A range
+ * [lo, hi] with lo > hi is empty.
+ *
+ * - Query order. Forward and dQ process the queries of a sequence in `order`, 4 per thread, 32 per workgroup, so
+ *   a thread's (and a workgroup's) key range is the union of its rows' ranges. Under `strict` the order groups rows
+ *   of like ranges: item/label rows first (token order; each needs only its own interaction), then [SUM] rows (token
+ *   order; each needs its window), then padding. Other levels keep token order (every row of an interaction has the
+ *   same keyStart there, so reordering gains nothing).
+ * - queryGroups: per group of 4 ordered query slots, [min keyStart, max token] over its non-pad rows.
+ * - keyGroups: per group of 4 keys (token order), the query slots that may attend them, as two ranges. Under
+ *   `strict` they are the item/label queries of the keys' own interactions (the first range, inside the item/label
+ *   part of the order) and the [SUM] queries up to queryEnd (the second, inside the [SUM] part); otherwise one range,
+ *   [first key, max queryEnd], and an empty second.
+ *
+ * Everything is a conservative bound of the rule in mask.ts: cells outside the ranges are never allowed. The kernels
+ * consume the streamed side in 4-aligned blocks in ascending order, so the ranges change the cost, never a bit of
+ * the result (the order does change the summation order of dK/dV, as any other fixed order would).
+ */
+export function attentionPlan(
+  meta: Uint32Array,
+  keyStart: Int32Array,
+  queryEnd: Int32Array,
+  B: number,
+  L: number,
+  level: IsolationLevel,
+): Int32Array {
+  const layout = attentionPlanLayout(B, L);
+  const { groups } = layout;
+  const plan = new Int32Array(layout.length);
+  const strict = level === 'strict';
+  // Section of a row in the order: strict 0 item/label, 1 [SUM], 2 pad; other levels 0 for every row.
+  const sectionOf = (m: number) => {
+    if (!strict) return 0;
+    const role = metaRole(m);
+    return role === ROLE_PAD ? 2 : role === ROLE_SUM ? 1 : 0;
+  };
+  const sections = strict ? 3 : 1;
+  // before[s * (L + 1) + t]: rows of section s with token < t.
+  const before = new Int32Array(sections * (L + 1));
+  const sectionStart = new Int32Array(sections + 1);
+  const interactionEnd = new Int32Array(L); // last token of the token's interaction (strict)
+  for (let b = 0; b < B; b++) {
+    const row = b * L;
+    // Order: sections one after another, token order inside each.
+    before.fill(0);
+    for (let t = 0; t < L; t++) {
+      const s = sectionOf(meta[row + t]);
+      for (let x = 0; x < sections; x++) before[x * (L + 1) + t + 1] = before[x * (L + 1) + t] + (x === s ? 1 : 0);
+    }
+    for (let s = 0; s < sections; s++) sectionStart[s + 1] = sectionStart[s] + before[s * (L + 1) + L];
+    for (let t = 0; t < L; t++) {
+      const s = sectionOf(meta[row + t]);
+      plan[layout.order + row + sectionStart[s] + before[s * (L + 1) + t]] = t;
+    }
+    // Query groups.
+    for (let g = 0; g < groups; g++) {
+      let lo = L;
+      let hi = -1;
+      for (let u = g * ATTENTION_GROUP; u < Math.min(L, (g + 1) * ATTENTION_GROUP); u++) {
+        const t = plan[layout.order + row + u];
+        if (metaRole(meta[row + t]) === ROLE_PAD) continue;
+        lo = Math.min(lo, keyStart[row + t]);
+        hi = Math.max(hi, t);
+      }
+      plan[layout.queryGroups + (b * groups + g) * 2] = lo;
+      plan[layout.queryGroups + (b * groups + g) * 2 + 1] = hi;
+    }
+    // Key groups. The queries of section s that may attend key p are that section's rows with tokens in
+    // [p, end_s(p)]: contiguous slots.
+    if (strict) {
+      for (let t = L - 1; t >= 0; t--) {
+        const m = meta[row + t];
+        const next = t + 1 < L ? meta[row + t + 1] : 0;
+        const sameNext =
+          t + 1 < L && metaRole(next) !== ROLE_PAD && metaInteraction(next) === metaInteraction(m);
+        interactionEnd[t] = sameNext ? interactionEnd[t + 1] : t;
+      }
+    }
+    const slots = (s: number, p: number, end: number): [number, number] => {
+      if (end < p) return [L, -1];
+      const lo = sectionStart[s] + before[s * (L + 1) + p];
+      const hi = sectionStart[s] + before[s * (L + 1) + end + 1] - 1;
+      return [lo, hi];
+    };
+    for (let g = 0; g < groups; g++) {
+      const r = [L, -1, L, -1];
+      for (let p = g * ATTENTION_GROUP; p < Math.min(L, (g + 1) * ATTENTION_GROUP); p++) {
+        const m = meta[row + p];
+        if (metaRole(m) === ROLE_PAD) continue;
+        const ranges: [number, number][] = strict
+          ? [slots(0, p, metaRole(m) === ROLE_SUM ? -1 : interactionEnd[p]), slots(1, p, queryEnd[row + p])]
+          : [slots(0, p, queryEnd[row + p])];
+        ranges.forEach(([lo, hi], i) => {
+          if (lo > hi) return;
+          r[2 * i] = Math.min(r[2 * i], lo);
+          r[2 * i + 1] = Math.max(r[2 * i + 1], hi);
+        });
+      }
+      plan.set(r, layout.keyGroups + (b * groups + g) * 4);
+    }
+  }
+  return plan;
+}
+
+/** What the attention kernels do for one plan: workgroup loads of the streamed side and 4×4 blocks computed. */
+export interface AttentionWork {
+  /** Forward (and dQ, the same): key chunks loaded, summed over query tiles; 4×4 score blocks computed. */
+  forwardChunks: number;
+  forwardBlocks: number;
+  /** dK/dV: query chunks loaded, summed over key tiles; 4×4 blocks computed. */
+  backwardChunks: number;
+  backwardBlocks: number;
+}
+
+/**
+ * Counts the work shaders/attention.wgsl does for `plan` (the same arithmetic as the kernels), with query and key
+ * tiles of `tile` rows and `chunk` streamed rows per load. Compare with the plan of the same batch under
+ * 'full-causal' for the dense causal cost.
+ */
+export function attentionWork(plan: Int32Array, B: number, L: number, tile: number, chunk = tile): AttentionWork {
+  const layout = attentionPlanLayout(B, L);
+  const { groups } = layout;
+  const perTile = tile / ATTENTION_GROUP;
+  const work: AttentionWork = { forwardChunks: 0, forwardBlocks: 0, backwardChunks: 0, backwardBlocks: 0 };
+  const blocks = (lo: number, hi: number) => (lo > hi ? 0 : (hi >> 2) - (lo >> 2) + 1);
+  const chunks = (lo: number, hi: number) => (lo > hi ? 0 : Math.floor((hi - (lo & ~3)) / chunk) + 1);
+  for (let b = 0; b < B; b++) {
+    for (let g0 = 0; g0 < groups; g0 += perTile) {
+      let lo = L;
+      let hi = -1;
+      const ranges = [L, -1, L, -1];
+      for (let g = g0; g < Math.min(groups, g0 + perTile); g++) {
+        const q = layout.queryGroups + (b * groups + g) * 2;
+        if (plan[q] <= plan[q + 1]) {
+          lo = Math.min(lo, plan[q]);
+          hi = Math.max(hi, plan[q + 1]);
+          work.forwardBlocks += blocks(plan[q], plan[q + 1]);
+        }
+        const k = layout.keyGroups + (b * groups + g) * 4;
+        let next = 0;
+        for (let r = 0; r < 2; r++) {
+          const kLo = plan[k + 2 * r];
+          const kHi = plan[k + 2 * r + 1];
+          if (kLo > kHi) continue;
+          ranges[2 * r] = Math.min(ranges[2 * r], kLo);
+          ranges[2 * r + 1] = Math.max(ranges[2 * r + 1], kHi);
+          work.backwardBlocks += blocks(Math.max(kLo, next), kHi);
+          next = Math.max(next, (kHi & ~3) + 4);
+        }
+      }
+      work.forwardChunks += chunks(lo, hi);
+      work.backwardChunks += chunks(ranges[0], ranges[1]) + chunks(ranges[2], ranges[3]);
+    }
+  }
+  return work;
+}

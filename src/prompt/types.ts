@@ -96,6 +96,12 @@ export interface Batch {
   keyStart: Int32Array;
   /** Per token: the largest query index that may attend it as a key (inclusive). */
   queryEnd: Int32Array;
+  /**
+   * The attention kernels' work plan (row order and per-group ranges, `attentionPlan` of src/prompt/ranges.ts), from
+   * meta, keyStart, queryEnd and the level. makeBatch fills it; a batch built by hand may leave it out, and the engine
+   * then computes it at upload.
+   */
+  attentionPlan?: Int32Array;
   /** Flat index b*L + sumPos of every target, and its label. */
   targetIndex: Int32Array;
   targetLabel: Float32Array;

@@ -1,0 +1,36 @@
+/** Smoke test of the headless runner (`npm run experiment`): a tiny SW-vs-DTI comparison end to end, as a user runs it. */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+describe('npm run experiment', () => {
+  it('trains SW and DTI on the built-in data and writes a JSON result with curves and metrics', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'dti-experiment-')), 'result.json');
+    const args = ['--dataset', 'small', '--n', '4', '--k', '5', '--d', '16', '--heads', '2', '--layers', '1', '--dff', '32'];
+    execFileSync('bash', ['scripts/with-gpu.sh', 'scripts/experiment.ts', ...args, '--steps', '3', '--compare', '--quiet', '--out', out], {
+      stdio: 'pipe',
+      timeout: 240_000,
+    });
+    const result = JSON.parse(readFileSync(out, 'utf8'));
+    expect(result.runs).toHaveLength(2);
+    expect(result.runs.map((r: { config: { paradigm: string } }) => r.config.paradigm)).toEqual(['sw', 'dti']);
+    for (const run of result.runs) {
+      expect(run.steps).toBe(3);
+      expect(run.curve).toHaveLength(3);
+      expect(run.test.count).toBeGreaterThan(50);
+      expect(run.test.auc).toBeGreaterThan(0);
+      expect(run.tokensProcessed).toBeGreaterThan(0);
+    }
+    // Three DTI steps of 5 targets per prompt cover more targets than three SW steps.
+    expect(result.runs[1].targetsProcessed).toBeGreaterThan(result.runs[0].targetsProcessed);
+    expect(result.summary.map((row: { label: string }) => row.label)).toEqual(['SW (rope)', 'DTI k=5 strict rope']);
+  });
+
+  it('rejects an unknown option with the list of known ones', () => {
+    expect(() => execFileSync('bash', ['scripts/with-gpu.sh', 'scripts/experiment.ts', '--nonsense', '1'], { stdio: 'pipe', timeout: 120_000 })).toThrow(
+      /unknown option --nonsense; known: .*--dataset/s,
+    );
+  });
+});
