@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/gpu-env.sh
 echo "== type check"
 npx tsc --noEmit -p tsconfig.json
+npx tsc --noEmit -p bench/tsconfig.json
 echo "== unit and GPU kernel tests (vitest)"
 npx vitest run
 echo "== end-to-end tests (Playwright, headless chromium)"

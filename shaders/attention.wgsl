@@ -268,9 +268,12 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   let q0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
-  let chunks = queryTileKeyChunks(rowBase, q0, min(q0 + TILE, L) - 1u);
+  // The tile's key range; rows are loaded up to the end of the last 4-block any thread reads.
+  let range = tileRange(queryGroupBase(b), 2u, 0u, q0 / ROWS);
+  let chunks = rangeChunks(range);
+  let end = (u32(max(range.y, 0)) | 3u) + 1u;
 
-  let g = rowGroup(rowBase, q0 + lane * ROWS, true);
+  let g = queryRows(b, q0 + lane * ROWS);
   var qv: array<vec4f, HD_MAX>; // q of the 4 rows, column c in qv[c], pre-scaled
   var acc: array<vec4f, HD_MAX>; // unnormalised outputs
   for (var r = 0u; r < ROWS; r++) {
@@ -287,10 +290,10 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   var l = vec4f(0.0);
 
   for (var i = 0u; i < chunks.y; i++) {
-    let c0 = (chunks.x + i) * CHUNK;
-    loadKeyChunk(rowBase, c0, lane, h);
+    let c0 = chunks.x + i * CHUNK;
+    loadKeyChunk(rowBase, c0, end, lane, h);
     workgroupBarrier();
-    let blocks = blockRange(c0, u32(max(g.bound, 0)), g.last);
+    let blocks = blockRange(c0, g.lo0, g.hi0);
     for (var j = blocks.x; j <= blocks.y; j += 4u) {
       let b0 = j * HEAD_DIM;
       let b1 = b0 + HEAD_DIM;
@@ -338,7 +341,7 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   let rowLse = select(vec4f(0.0), m + log(l), g.live);
   for (var r = 0u; r < ROWS; r++) {
     let t = g.rows[r];
-    if (t < L) {
+    if (q0 + lane * ROWS + r < L) { // every slot < L holds a token (pad rows too: they get 0)
       let base = P.outOffset + (rowBase + t) * d + h * HEAD_DIM;
       for (var c = 0u; c < HEAD_DIM; c++) {
         out[base + c] = acc[c][r] * inv[r];
@@ -395,9 +398,12 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   let q0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
-  let chunks = queryTileKeyChunks(rowBase, q0, min(q0 + TILE, L) - 1u);
+  // The tile's key range; rows are loaded up to the end of the last 4-block any thread reads.
+  let range = tileRange(queryGroupBase(b), 2u, 0u, q0 / ROWS);
+  let chunks = rangeChunks(range);
+  let end = (u32(max(range.y, 0)) | 3u) + 1u;
 
-  let g = rowGroup(rowBase, q0 + lane * ROWS, true);
+  let g = queryRows(b, q0 + lane * ROWS);
   var qv: array<vec4f, HD_MAX>; // pre-scaled
   var dov: array<vec4f, HD_MAX>; // dout rows
   var dq: array<vec4f, HD_MAX>;
@@ -421,10 +427,10 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   let posQ = vec4f(g.pos);
 
   for (var i = 0u; i < chunks.y; i++) {
-    let c0 = (chunks.x + i) * CHUNK;
-    loadKeyChunk(rowBase, c0, lane, h);
+    let c0 = chunks.x + i * CHUNK;
+    loadKeyChunk(rowBase, c0, end, lane, h);
     workgroupBarrier();
-    let blocks = blockRange(c0, u32(max(g.bound, 0)), g.last);
+    let blocks = blockRange(c0, g.lo0, g.hi0);
     for (var j = blocks.x; j <= blocks.y; j += 4u) {
       let b0 = j * HEAD_DIM;
       let b1 = b0 + HEAD_DIM;
@@ -481,34 +487,40 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
 // dK, dV: per key tile, query chunks over [key tile start, max queryEnd of its keys]. Each thread owns 4 keys:
 // dv += sum_q P dout_q, dk += scale * sum_q P (dout_q.v - D_q) q_q.
 
-// Loads the Q and dout rows [c0, c0 + CHUNK) of head h, with lse, D and metadata; rows past L are marked pad.
-fn loadQueryChunk(rowBase: u32, c0: u32, lane: u32, h: u32, b: u32) {
+// Loads the queries in slots [c0, min(c0 + CHUNK, end)) of the plan's order (their Q and dout rows of head h, lse, D,
+// token, metadata); slots past L are marked pad. `end` is 4-aligned past the last slot any thread reads.
+fn loadQueryChunk(b: u32, c0: u32, end: u32, lane: u32, h: u32) {
   let d = P.H * HEAD_DIM;
+  let rowBase = b * P.L;
   let qBase = P.qkvOffset + h * HEAD_DIM;
   let oBase = P.doutOffset + h * HEAD_DIM;
-  for (var e = lane; e < CHUNK * HEAD_DIM; e += THREADS) {
-    let r = e / HEAD_DIM;
-    let t = c0 + r;
-    if (t < P.L) {
-      let c = e - r * HEAD_DIM;
-      tileA[e] = qkv[qBase + (rowBase + t) * 3u * d + c];
-      tileB[e] = dout[oBase + (rowBase + t) * d + c];
-    }
-  }
-  for (var r = lane; r < CHUNK; r += THREADS) {
-    let t = c0 + r;
-    if (t < P.L) {
+  let count = min(CHUNK, end - c0);
+  let loadable = min(count, max(P.L, c0) - c0);
+  for (var r = lane; r < count; r += THREADS) {
+    let u = c0 + r;
+    if (u < P.L) {
+      let t = u32(plan[orderBase(b) + u]);
       let index = (b * P.H + h) * P.L + t;
+      tileRow[r] = t;
       tileLse[r] = lseIn[P.lseOffset + index];
       tileDot[r] = rowDot[index];
       tileMeta[r] = tokenMeta[P.metaOffset + rowBase + t];
       tilePos[r] = positions[P.positionsOffset + rowBase + t];
     } else {
+      tileRow[r] = 0u;
       tileLse[r] = 0.0;
       tileDot[r] = 0.0;
       tileMeta[r] = ROLE_PAD;
       tilePos[r] = 0;
     }
+  }
+  // The tokens come from the plan again rather than tileRow: no barrier needed between the two loops.
+  for (var e = lane; e < loadable * HEAD_DIM; e += THREADS) {
+    let r = e / HEAD_DIM;
+    let t = u32(plan[orderBase(b) + c0 + r]);
+    let c = e - r * HEAD_DIM;
+    tileA[e] = qkv[qBase + (rowBase + t) * 3u * d + c];
+    tileB[e] = dout[oBase + (rowBase + t) * d + c];
   }
 }
 
@@ -521,19 +533,7 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
 
-  // Query range of the tile: [k0, max queryEnd of its non-pad keys] (uniform, see queryTileKeyChunks).
-  var hi = -1;
-  for (var t = k0; t <= min(k0 + TILE, L) - 1u; t++) {
-    if (!isPad(rowBase, t)) {
-      hi = max(hi, ranges[P.rangeOffset + rowBase + t]);
-    }
-  }
-  var chunks = vec2u(0u, 0u);
-  if (hi >= i32(k0)) {
-    chunks = chunkRange(k0, u32(hi));
-  }
-
-  let g = rowGroup(rowBase, k0 + lane * ROWS, false);
+  let g = keyRows(b, k0 + lane * ROWS);
   var kv: array<vec4f, HD_MAX>; // k of the 4 keys, pre-scaled
   var vv: array<vec4f, HD_MAX>;
   var dk: array<vec4f, HD_MAX>;
@@ -550,60 +550,68 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   let slope = alibiSlope(h);
   let posP = vec4f(g.pos);
 
-  for (var i = 0u; i < chunks.y; i++) {
-    let c0 = (chunks.x + i) * CHUNK;
-    loadQueryChunk(rowBase, c0, lane, h, b);
-    workgroupBarrier();
-    // Queries before the thread's first key cannot attend any of its keys.
-    var blocks = vec2u(1u, 0u);
-    if (g.bound >= 0) {
-      blocks = blockRange(c0, g.rows[0], u32(g.bound));
-    }
-    for (var j = blocks.x; j <= blocks.y; j += 4u) {
-      let b0 = j * HEAD_DIM;
-      let b1 = b0 + HEAD_DIM;
-      let b2 = b1 + HEAD_DIM;
-      let b3 = b2 + HEAD_DIM;
-      // Scores of 4 queries x this thread's 4 keys: s_k[r] = q_(j+k) . k_r.
-      var s0 = vec4f(0.0);
-      var s1 = vec4f(0.0);
-      var s2 = vec4f(0.0);
-      var s3 = vec4f(0.0);
-      var dp0 = vec4f(0.0);
-      var dp1 = vec4f(0.0);
-      var dp2 = vec4f(0.0);
-      var dp3 = vec4f(0.0);
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        let kc = kv[c];
-        let vc = vv[c];
-        s0 += kc * tileA[b0 + c];
-        s1 += kc * tileA[b1 + c];
-        s2 += kc * tileA[b2 + c];
-        s3 += kc * tileA[b3 + c];
-        dp0 += vc * tileB[b0 + c];
-        dp1 += vc * tileB[b1 + c];
-        dp2 += vc * tileB[b2 + c];
-        dp3 += vc * tileB[b3 + c];
+  // The two query ranges of the plan, one after the other. A 4-block that both ranges touch (where the plan's two
+  // sections meet) is visited once: the second range starts after the thread's last block of the first.
+  var next = 0;
+  for (var part = 0u; part < 2u; part++) {
+    let range = tileRange(keyGroupBase(b), 4u, 2u * part, k0 / ROWS);
+    let chunks = rangeChunks(range);
+    let end = (u32(max(range.y, 0)) | 3u) + 1u;
+    let first = max(select(g.lo1, g.lo0, part == 0u), next);
+    let last = select(g.hi1, g.hi0, part == 0u);
+    for (var i = 0u; i < chunks.y; i++) {
+      let c0 = chunks.x + i * CHUNK;
+      loadQueryChunk(b, c0, end, lane, h);
+      workgroupBarrier();
+      let blocks = blockRange(c0, first, last);
+      for (var j = blocks.x; j <= blocks.y; j += 4u) {
+        let b0 = j * HEAD_DIM;
+        let b1 = b0 + HEAD_DIM;
+        let b2 = b1 + HEAD_DIM;
+        let b3 = b2 + HEAD_DIM;
+        // Scores of 4 queries x this thread's 4 keys: s_k[r] = q_(j+k) . k_r.
+        var s0 = vec4f(0.0);
+        var s1 = vec4f(0.0);
+        var s2 = vec4f(0.0);
+        var s3 = vec4f(0.0);
+        var dp0 = vec4f(0.0);
+        var dp1 = vec4f(0.0);
+        var dp2 = vec4f(0.0);
+        var dp3 = vec4f(0.0);
+        for (var c = 0u; c < HEAD_DIM; c++) {
+          let kc = kv[c];
+          let vc = vv[c];
+          s0 += kc * tileA[b0 + c];
+          s1 += kc * tileA[b1 + c];
+          s2 += kc * tileA[b2 + c];
+          s3 += kc * tileA[b3 + c];
+          dp0 += vc * tileB[b0 + c];
+          dp1 += vc * tileB[b1 + c];
+          dp2 += vc * tileB[b2 + c];
+          dp3 += vc * tileB[b3 + c];
+        }
+        let a0 = allowed(vec4u(tileRow[j]), g.rows, vec4u(tileMeta[j]), g.metas);
+        let a1 = allowed(vec4u(tileRow[j + 1u]), g.rows, vec4u(tileMeta[j + 1u]), g.metas);
+        let a2 = allowed(vec4u(tileRow[j + 2u]), g.rows, vec4u(tileMeta[j + 2u]), g.metas);
+        let a3 = allowed(vec4u(tileRow[j + 3u]), g.rows, vec4u(tileMeta[j + 3u]), g.metas);
+        let p0 = select(vec4f(0.0), exp(s0 - slope * (f32(tilePos[j]) - posP) - tileLse[j]), a0);
+        let p1 = select(vec4f(0.0), exp(s1 - slope * (f32(tilePos[j + 1u]) - posP) - tileLse[j + 1u]), a1);
+        let p2 = select(vec4f(0.0), exp(s2 - slope * (f32(tilePos[j + 2u]) - posP) - tileLse[j + 2u]), a2);
+        let p3 = select(vec4f(0.0), exp(s3 - slope * (f32(tilePos[j + 3u]) - posP) - tileLse[j + 3u]), a3);
+        let ds0 = p0 * (dp0 - tileDot[j]);
+        let ds1 = p1 * (dp1 - tileDot[j + 1u]);
+        let ds2 = p2 * (dp2 - tileDot[j + 2u]);
+        let ds3 = p3 * (dp3 - tileDot[j + 3u]);
+        for (var c = 0u; c < HEAD_DIM; c++) {
+          dv[c] += (p0 * tileB[b0 + c] + p1 * tileB[b1 + c]) + (p2 * tileB[b2 + c] + p3 * tileB[b3 + c]);
+          dk[c] += (ds0 * tileA[b0 + c] + ds1 * tileA[b1 + c]) + (ds2 * tileA[b2 + c] + ds3 * tileA[b3 + c]);
+        }
       }
-      let q = vec4u(c0 + j);
-      let a0 = allowed(q, g.rows, vec4u(tileMeta[j]), g.metas);
-      let a1 = allowed(q + vec4u(1u), g.rows, vec4u(tileMeta[j + 1u]), g.metas);
-      let a2 = allowed(q + vec4u(2u), g.rows, vec4u(tileMeta[j + 2u]), g.metas);
-      let a3 = allowed(q + vec4u(3u), g.rows, vec4u(tileMeta[j + 3u]), g.metas);
-      let p0 = select(vec4f(0.0), exp(s0 - slope * (f32(tilePos[j]) - posP) - tileLse[j]), a0);
-      let p1 = select(vec4f(0.0), exp(s1 - slope * (f32(tilePos[j + 1u]) - posP) - tileLse[j + 1u]), a1);
-      let p2 = select(vec4f(0.0), exp(s2 - slope * (f32(tilePos[j + 2u]) - posP) - tileLse[j + 2u]), a2);
-      let p3 = select(vec4f(0.0), exp(s3 - slope * (f32(tilePos[j + 3u]) - posP) - tileLse[j + 3u]), a3);
-      let ds0 = p0 * (dp0 - tileDot[j]);
-      let ds1 = p1 * (dp1 - tileDot[j + 1u]);
-      let ds2 = p2 * (dp2 - tileDot[j + 2u]);
-      let ds3 = p3 * (dp3 - tileDot[j + 3u]);
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        dv[c] += (p0 * tileB[b0 + c] + p1 * tileB[b1 + c]) + (p2 * tileB[b2 + c] + p3 * tileB[b3 + c]);
-        dk[c] += (ds0 * tileA[b0 + c] + ds1 * tileA[b1 + c]) + (ds2 * tileA[b2 + c] + ds3 * tileA[b3 + c]);
-      }
+      workgroupBarrier();
     }
-    workgroupBarrier();
+    if (first <= last) {
+      next = (last & ~3) + 4;
+    }
   }
 
   for (var r = 0u; r < ROWS; r++) {

@@ -15,6 +15,7 @@ import { matmulBackward, matmulForward } from '../gpu/kernels/matmul';
 import { rmsnormBackward, rmsnormForward } from '../gpu/kernels/rmsnorm';
 import { ropeBackward, ropeForward } from '../gpu/kernels/rope';
 import type { Batch, IsolationLevel } from '../prompt/types';
+import { attentionPlan, attentionPlanLayout } from '../prompt/ranges';
 import { headDim, type ModelConfig } from './config';
 import { type ParamLayout, initParams, paramLayout } from './params';
 
@@ -145,7 +146,7 @@ export class GpuModel {
   readonly device: GPUDevice;
   readonly config: ModelConfig;
   private readonly batchBuffers: Record<
-    'tokens' | 'positions' | 'meta' | 'keyStart' | 'queryEnd' | 'targetIndex' | 'targetLabel' | 'targetCount',
+    'tokens' | 'positions' | 'meta' | 'attentionPlan' | 'targetIndex' | 'targetLabel' | 'targetCount',
     GPUBuffer
   >;
   private readonly tokenIndex: { offsets: GPUBuffer; rows: GPUBuffer };
@@ -185,8 +186,7 @@ export class GpuModel {
       tokens: int32('batch.tokens', rows),
       positions: int32('batch.positions', rows),
       meta: int32('batch.meta', rows),
-      keyStart: int32('batch.keyStart', rows),
-      queryEnd: int32('batch.queryEnd', rows),
+      attentionPlan: int32('batch.attentionPlan', attentionPlanLayout(B, L).length),
       targetIndex: int32('batch.targetIndex', maxTargets),
       targetLabel: int32('batch.targetLabel', maxTargets),
       targetCount: int32('batch.targetCount', 4),
@@ -232,7 +232,7 @@ export class GpuModel {
       fcAct: at(fcAct, l),
       residualOut: at(residualStream, l + 1),
     }));
-    const mask = { meta: tensorRef(bb.meta), positions: tensorRef(bb.positions), keyStart: tensorRef(bb.keyStart), B, L, nHeads: H, headDim: hd, n, level: isolation, alibi: config.positionEncoding === 'alibi' };
+    const mask = { meta: tensorRef(bb.meta), positions: tensorRef(bb.positions), plan: tensorRef(bb.attentionPlan), B, L, nHeads: H, headDim: hd, n, level: isolation, alibi: config.positionEncoding === 'alibi' };
     const rope = config.positionEncoding === 'rope';
 
     // ---- forward ----
@@ -320,7 +320,7 @@ export class GpuModel {
         bwd.push(...matmulBackward(ctx, { dout: g.dfcPre, x: a.norm2, w: P(w.fcW), dx: g.dnorm2, dw: G(w.fcW), dbias: G(w.fcB), M: rows, K: d, N: f }));
         bwd.push(...rmsnormBackward(ctx, { dout: g.dnorm2, x: a.residualMid, w: P(w.norm2W), rstd: a.rstd2, dx: dresidual, dw: G(w.norm2W), rows, d }));
         bwd.push(...matmulBackward(ctx, { dout: dresidual, x: a.attn, w: P(w.attnOutW), dx: g.dattn, dw: G(w.attnOutW), dbias: G(w.attnOutB), M: rows, K: d, N: d }));
-        bwd.push(...attentionBackward(ctx, { ...mask, queryEnd: tensorRef(bb.queryEnd), qkv: a.qkv, out: a.attn, lse: a.lse, dout: g.dattn, dqkv: g.dqkv }));
+        bwd.push(...attentionBackward(ctx, { ...mask, qkv: a.qkv, out: a.attn, lse: a.lse, dout: g.dattn, dqkv: g.dqkv }));
         if (rope) bwd.push(...ropeBackward(ctx, { dqkv: g.dqkv, positions: tensorRef(bb.positions), rows, nHeads: H, headDim: hd }));
         bwd.push(...matmulBackward(ctx, { dout: g.dqkv, x: a.norm1, w: P(w.qkvW), dx: g.dnorm1, dw: G(w.qkvW), dbias: G(w.qkvB), M: rows, K: d, N: 3 * d }));
         bwd.push(...rmsnormBackward(ctx, { dout: g.dnorm1, x: a.residualIn, w: P(w.norm1W), rstd: a.rstd1, dx: dresidual, dw: G(w.norm1W), rows, d }));
@@ -363,8 +363,8 @@ export class GpuModel {
     write(bb.tokens, batch.tokens);
     write(bb.positions, batch.positions);
     write(bb.meta, batch.meta);
-    write(bb.keyStart, batch.keyStart);
-    write(bb.queryEnd, batch.queryEnd);
+    // The attention plan depends on the batch's n and level (it was built for them, like keyStart and queryEnd).
+    write(bb.attentionPlan, batch.attentionPlan ?? attentionPlan(batch.meta, batch.keyStart, batch.queryEnd, B, L, batch.isolation));
     if (T > 0) {
       write(bb.targetIndex, batch.targetIndex);
       write(bb.targetLabel, batch.targetLabel);

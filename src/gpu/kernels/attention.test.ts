@@ -1,8 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as reference from '../../model/reference/ops';
 import { isAllowed } from '../../prompt/mask';
-import { maskRanges, tileStats } from '../../prompt/ranges';
-import { type IsolationLevel, ROLE_ITEM, ROLE_LABEL, ROLE_PAD, ROLE_SUM, type Role, packMeta } from '../../prompt/types';
+import { attentionPlan, attentionPlanLayout, attentionWork, maskRanges, tileStats } from '../../prompt/ranges';
+import {
+  ISOLATION_LEVELS,
+  type IsolationLevel,
+  ROLE_ITEM,
+  ROLE_LABEL,
+  ROLE_PAD,
+  ROLE_SUM,
+  type Role,
+  packMeta,
+} from '../../prompt/types';
 import { Rng } from '../../util/rng';
 import { GpuContext, type Dispatch, submitDispatches } from '../context';
 import { nodeDevice } from '../node-device';
@@ -23,17 +32,20 @@ interface MaskBatch {
   positions: Int32Array;
   keyStart: Int32Array;
   queryEnd: Int32Array;
+  /** The kernels' work plan (attentionPlan). */
+  plan: Int32Array;
 }
 
 /**
  * A DTI-like batch: each sequence is interactions `1–maxItems item tokens, [SUM], label`; sequence 0 fills L, the
- * others are shorter and padded (their last interaction may be cut, as a real packer never does, to stress the rule).
+ * others are shorter and padded (their last interaction may be cut, as a real packer never does, to stress the rule);
+ * with `emptyLast` the last sequence is all padding.
  */
-function dtiBatch(rng: Rng, B: number, L: number, n: number, level: IsolationLevel, maxItems = 4): MaskBatch {
+function dtiBatch(rng: Rng, B: number, L: number, n: number, level: IsolationLevel, maxItems = 4, emptyLast = false): MaskBatch {
   const meta = new Uint32Array(B * L);
   const positions = new Int32Array(B * L);
   for (let b = 0; b < B; b++) {
-    const length = b === 0 ? L : L - 1 - rng.int(Math.floor(L / 2));
+    const length = b === 0 ? L : emptyLast && b === B - 1 ? 0 : L - 1 - rng.int(Math.floor(L / 2));
     let t = 0;
     for (let interaction = 0; t < length; interaction++) {
       const roles: Role[] = [...Array<Role>(1 + rng.int(maxItems)).fill(ROLE_ITEM), ROLE_SUM, ROLE_LABEL];
@@ -46,7 +58,20 @@ function dtiBatch(rng: Rng, B: number, L: number, n: number, level: IsolationLev
     }
     for (; t < L; t++) meta[b * L + t] = packMeta(0, ROLE_PAD);
   }
-  return { B, L, n, level, meta, positions, ...maskRanges(meta, B, L, n, level) };
+  const { keyStart, queryEnd } = maskRanges(meta, B, L, n, level);
+  return { B, L, n, level, meta, positions, keyStart, queryEnd, plan: attentionPlan(meta, keyStart, queryEnd, B, L, level) };
+}
+
+/** The same plan (same query order, so the same summation order) with no skipping: every range covers everything. */
+function withoutSkipping(batch: MaskBatch): MaskBatch {
+  const { B, L } = batch;
+  const layout = attentionPlanLayout(B, L);
+  const plan = batch.plan.slice();
+  for (let g = 0; g < B * layout.groups; g++) {
+    plan.set([0, L - 1], layout.queryGroups + 2 * g);
+    plan.set([0, L - 1, L, -1], layout.keyGroups + 4 * g);
+  }
+  return { ...batch, plan };
 }
 
 function allowedCells(batch: MaskBatch): number {
@@ -124,15 +149,14 @@ async function gpuResults(
   const qkv = placeTensor(ctx, 'qkv', inputs.qkv, 3);
   const meta = placeTensor(ctx, 'meta', batch.meta, 5);
   const positions = placeTensor(ctx, 'positions', batch.positions, 7);
-  const keyStart = placeTensor(ctx, 'keyStart', batch.keyStart, 9);
-  const queryEnd = placeTensor(ctx, 'queryEnd', batch.queryEnd, 11);
+  const plan = placeTensor(ctx, 'plan', batch.plan, 9);
   const out = placeTensor(ctx, 'out', new Float32Array(rows * d).fill(Number.NaN), 13);
   const lse = placeTensor(ctx, 'lse', new Float32Array(lseCount).fill(Number.NaN), 17);
   const dout = placeTensor(ctx, 'dout', inputs.dout, 19);
   const dqkv = placeTensor(ctx, 'dqkv', inputs.dqkvStart, 23);
-  const common = { qkv, meta, positions, keyStart, out, lse, B: batch.B, L: batch.L, nHeads, headDim, n: batch.n, level: batch.level, alibi, chunk };
+  const common = { qkv, meta, positions, plan, out, lse, B: batch.B, L: batch.L, nHeads, headDim, n: batch.n, level: batch.level, alibi, chunk };
   const dispatches: Dispatch[] = [...attentionForward(ctx, common)];
-  const backward = attentionBackward(ctx, { ...common, queryEnd, dout, dqkv });
+  const backward = attentionBackward(ctx, { ...common, dout, dqkv });
   for (let i = 0; i < backwardRuns; i++) dispatches.push(...backward);
   submitDispatches(device, dispatches);
   const results = {
@@ -143,7 +167,7 @@ async function gpuResults(
   await expectPaddingIntact(device, out, rows * d, 'out');
   await expectPaddingIntact(device, lse, lseCount, 'lse');
   await expectPaddingIntact(device, dqkv, rows * 3 * d, 'dqkv');
-  for (const ref of [qkv, meta, positions, keyStart, queryEnd, out, lse, dout, dqkv]) ref.buffer.destroy();
+  for (const ref of [qkv, meta, positions, plan, out, lse, dout, dqkv]) ref.buffer.destroy();
   return results;
 }
 
@@ -155,6 +179,8 @@ interface Case {
   nHeads: number;
   headDim: number;
   n: number;
+  /** The last sequence is all padding. */
+  emptyLast?: boolean;
 }
 
 // Every level × ALiBi, lengths that are not multiples of the tile, head dims 8, 12, 16, 1–3 heads.
@@ -167,6 +193,8 @@ const CASES: Case[] = [
   { level: 'sum-isolated', alibi: true, B: 3, L: 37, nHeads: 3, headDim: 12, n: 2 },
   { level: 'strict', alibi: false, B: 3, L: 70, nHeads: 2, headDim: 16, n: 2 },
   { level: 'strict', alibi: true, B: 2, L: 70, nHeads: 3, headDim: 8, n: 4 },
+  { level: 'strict', alibi: true, B: 3, L: 37, nHeads: 2, headDim: 12, n: 2, emptyLast: true },
+  { level: 'window', alibi: false, B: 2, L: 29, nHeads: 1, headDim: 16, n: 1, emptyLast: true },
 ];
 
 describe('attention kernels against the CPU reference', () => {
@@ -176,10 +204,10 @@ describe('attention kernels against the CPU reference', () => {
   });
 
   for (const c of CASES) {
-    const name = `${c.level}, alibi ${c.alibi ? 'on' : 'off'}: B=${c.B} L=${c.L} H=${c.nHeads} hd=${c.headDim} n=${c.n}`;
+    const name = `${c.level}, alibi ${c.alibi ? 'on' : 'off'}: B=${c.B} L=${c.L} H=${c.nHeads} hd=${c.headDim} n=${c.n}${c.emptyLast ? ', last row all padding' : ''}`;
     it(`forward out + lse and backward dqkv (accumulated): ${name}`, async () => {
       const rng = new Rng(1000 + CASES.indexOf(c));
-      const batch = dtiBatch(rng, c.B, c.L, c.n, c.level);
+      const batch = dtiBatch(rng, c.B, c.L, c.n, c.level, 4, c.emptyLast);
       const inputs = randomInputs(rng, batch, c.nHeads, c.headDim);
       const expected = referenceResults(batch, c.nHeads, c.headDim, c.alibi, inputs);
       const actual = await gpuResults(batch, c.nHeads, c.headDim, c.alibi, inputs);
@@ -228,30 +256,40 @@ describe('attention kernels against the CPU reference', () => {
 });
 
 describe('attention tile skipping', () => {
-  it('skips tiles on a strict DTI batch, and skipping changes nothing but cost', async () => {
+  it('plans far less work than dense causal for a strict DTI batch', () => {
     const rng = new Rng(2024);
     const batch = dtiBatch(rng, 2, 160, 3, 'strict', 3);
     const stats = tileStats(batch.meta, batch.keyStart, batch.B, batch.L, ATTENTION_TILE, allowedCells(batch));
-    expect(stats.visited).toBeLessThan(stats.causal);
-    expect(stats.allowedFraction).toBeLessThan(stats.causalFraction / 2);
-
-    const inputs = randomInputs(rng, batch, 2, 16);
-    const skipping = await gpuResults(batch, 2, 16, false, inputs);
-    // No skipping at all: every query range starts at key 0, every key range ends at the last row.
-    const dense: MaskBatch = {
-      ...batch,
-      keyStart: new Int32Array(batch.B * batch.L),
-      queryEnd: new Int32Array(batch.B * batch.L).fill(batch.L - 1),
-    };
-    const notSkipping = await gpuResults(dense, 2, 16, false, inputs);
-    // Skipped tiles hold only masked cells, which never touch the running max or sums: bitwise equal.
-    expect(Array.from(skipping.out)).toEqual(Array.from(notSkipping.out));
-    expect(Array.from(skipping.lse)).toEqual(Array.from(notSkipping.lse));
-    expect(Array.from(skipping.dqkv)).toEqual(Array.from(notSkipping.dqkv));
-    const expected = referenceResults(batch, 2, 16, false, inputs);
-    assertClose(skipping.out, expected.out, FORWARD_TOL, 'out');
-    assertClose(skipping.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
+    expect(stats.allowedFraction).toBeLessThan(stats.causalFraction / 4);
+    const causal = dtiBatch(new Rng(2024), 2, 160, 3, 'full-causal', 3);
+    expect(Array.from(causal.meta)).toEqual(Array.from(batch.meta));
+    const work = attentionWork(batch.plan, batch.B, batch.L, ATTENTION_TILE);
+    const dense = attentionWork(causal.plan, batch.B, batch.L, ATTENTION_TILE);
+    // Blocks of 4×4 cells the threads compute, and chunks the workgroups load.
+    expect(work.forwardBlocks).toBeLessThan(0.4 * dense.forwardBlocks);
+    expect(work.backwardBlocks).toBeLessThan(0.4 * dense.backwardBlocks);
+    // Chunk loads: the [SUM] rows' tiles still span most of the sequence.
+    expect(work.forwardChunks).toBeLessThanOrEqual(dense.forwardChunks);
+    expect(work.backwardChunks).toBeLessThan(0.8 * dense.backwardChunks);
   });
+
+  for (const level of ISOLATION_LEVELS) {
+    it(`${level}: skipping changes nothing but cost (bitwise equal to the same plan without skipping)`, async () => {
+      const rng = new Rng(2024);
+      const batch = dtiBatch(rng, 2, 160, 3, level, 3);
+      const inputs = randomInputs(rng, batch, 2, 16);
+      const alibi = level !== 'window';
+      const skipping = await gpuResults(batch, 2, 16, alibi, inputs);
+      const notSkipping = await gpuResults(withoutSkipping(batch), 2, 16, alibi, inputs);
+      // Skipped blocks hold only masked cells, which never touch the running max or sums: bitwise equal.
+      expect(Array.from(skipping.out)).toEqual(Array.from(notSkipping.out));
+      expect(Array.from(skipping.lse)).toEqual(Array.from(notSkipping.lse));
+      expect(Array.from(skipping.dqkv)).toEqual(Array.from(notSkipping.dqkv));
+      const expected = referenceResults(batch, 2, 16, alibi, inputs);
+      assertClose(skipping.out, expected.out, FORWARD_TOL, 'out');
+      assertClose(skipping.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
+    });
+  }
 });
 
 // Timing on the present adapter (SwiftShader here): ATTENTION_BENCH=1 npx vitest run src/gpu/kernels/attention
@@ -270,7 +308,7 @@ describe.runIf(process.env.ATTENTION_BENCH)('attention timing', () => {
         qkv: t(inputs.qkv),
         meta: t(batch.meta),
         positions: t(batch.positions),
-        keyStart: t(batch.keyStart),
+        plan: t(batch.plan),
         out: t(new Float32Array(B * L * nHeads * headDim)),
         lse: t(new Float32Array(B * nHeads * L)),
         B,
@@ -282,7 +320,7 @@ describe.runIf(process.env.ATTENTION_BENCH)('attention timing', () => {
         alibi: true,
       };
       const forward = attentionForward(ctx, common);
-      const backward = attentionBackward(ctx, { ...common, queryEnd: t(batch.queryEnd), dout: t(inputs.dout), dqkv: t(inputs.dqkvStart) });
+      const backward = attentionBackward(ctx, { ...common, dout: t(inputs.dout), dqkv: t(inputs.dqkvStart) });
       // Best of 7 rounds of 3 (the machine may be shared): wall time, and this process's CPU time (SwiftShader's threads).
       const time = async (dispatches: Dispatch[]) => {
         submitDispatches(device, dispatches);
@@ -303,8 +341,9 @@ describe.runIf(process.env.ATTENTION_BENCH)('attention timing', () => {
       const fwd = await time(forward);
       const bwd = await time(backward);
       const stats = tileStats(batch.meta, batch.keyStart, B, L, ATTENTION_TILE, allowedCells(batch));
+      const work = attentionWork(batch.plan, B, L, ATTENTION_TILE);
       console.log(
-        `${level}: forward ${fwd}, backward ${bwd}; tiles visited ${stats.visited}/${stats.causal} causal, ` +
+        `${level}: forward ${fwd}, backward ${bwd}; 4×4 blocks forward ${work.forwardBlocks}, dK/dV ${work.backwardBlocks}, ` +
           `allowed ${(100 * stats.allowedFraction).toFixed(1)}% of L×L`,
       );
     }

@@ -1,18 +1,21 @@
 import source from '../../../shaders/attention.wgsl?raw';
+import { ATTENTION_GROUP, attentionPlanLayout } from '../../prompt/ranges';
 import type { IsolationLevel } from '../../prompt/types';
 import type { Dispatch, GpuContext, TensorRef } from '../context';
 
 /**
  * Query/key tile size of shaders/attention.wgsl (its `const TILE`, read from the source so the two never disagree).
- * Pass it to tileStats (src/prompt/ranges.ts) to count the tiles the kernels visit.
+ * Pass it to attentionWork (src/prompt/ranges.ts) to count the work the kernels do for a batch's attention plan.
  */
-export const ATTENTION_TILE: number = readTile(source);
+export const ATTENTION_TILE: number = readConst(source, 'TILE');
+// The plan (src/prompt/ranges.ts) describes work in groups of the shader's rows per thread.
+if (readConst(source, 'ROWS') !== ATTENTION_GROUP) throw new Error('attention.wgsl: ROWS differs from ATTENTION_GROUP');
 /** Largest head dimension the kernels support (`HD_MAX`, the size of their per-thread arrays). */
 export const ATTENTION_MAX_HEAD_DIM = 128;
 
-function readTile(wgsl: string): number {
-  const match = /const TILE: u32 = (\d+)u;/.exec(wgsl);
-  if (!match) throw new Error('attention.wgsl: no `const TILE: u32 = …u;` line');
+function readConst(wgsl: string, name: string): number {
+  const match = new RegExp(`const ${name}: u32 = (\\d+)u;`).exec(wgsl);
+  if (!match) throw new Error(`attention.wgsl: no \`const ${name}: u32 = …u;\` line`);
   return Number(match[1]);
 }
 
@@ -36,7 +39,8 @@ export interface AttentionForwardArgs {
   qkv: TensorRef; // [B*L, 3d]
   meta: TensorRef; // u32 [B*L], (interaction << 2) | role
   positions: TensorRef; // i32 [B*L]; they matter only with alibi
-  keyStart: TensorRef; // i32 [B*L], maskRanges
+  /** i32 [attentionPlanLayout(B, L).length]: the batch's attentionPlan (src/prompt/ranges.ts), `Batch.attentionPlan`. */
+  plan: TensorRef;
   out: TensorRef; // [B*L, d], overwritten
   lse: TensorRef; // [B, H, L], overwritten
   B: number;
@@ -55,7 +59,6 @@ export interface AttentionForwardArgs {
 }
 
 export interface AttentionBackwardArgs extends Omit<AttentionForwardArgs, 'out' | 'lse'> {
-  queryEnd: TensorRef; // i32 [B*L], maskRanges
   out: TensorRef; // [B*L, d], the forward's output
   lse: TensorRef; // [B, H, L], the forward's lse
   dout: TensorRef; // [B*L, d]
@@ -90,7 +93,7 @@ function check(label: string, s: Shape): void {
 /** The `Params` uniform of attention.wgsl (16 × 4 bytes; `scale` is the only f32). */
 function params(
   s: Shape,
-  offsets: { qkv: number; meta: number; positions: number; range: number; out?: number; lse: number; dout?: number; dqkv?: number },
+  offsets: { qkv: number; meta: number; positions: number; plan: number; out?: number; lse: number; dout?: number; dqkv?: number },
 ): Uint32Array {
   const words = new Uint32Array(16);
   const floats = new Float32Array(words.buffer);
@@ -98,7 +101,7 @@ function params(
   words.set([s.B, s.L, s.nHeads, Math.min(s.n, 2 ** 30), LEVEL_CODE[s.level], s.alibi ? 1 : 0]);
   floats[6] = 1 / Math.sqrt(s.headDim);
   words.set(
-    [offsets.qkv, offsets.meta, offsets.positions, offsets.range, offsets.out ?? 0, offsets.lse, offsets.dout ?? 0, offsets.dqkv ?? 0],
+    [offsets.qkv, offsets.meta, offsets.positions, offsets.plan, offsets.out ?? 0, offsets.lse, offsets.dout ?? 0, offsets.dqkv ?? 0],
     7,
   );
   return words;
@@ -106,12 +109,12 @@ function params(
 
 /**
  * Pipeline constants: the head dimension, and the largest chunk (a multiple of 4, at most PREFERRED_CHUNK) whose
- * workgroup memory, 2·CHUNK·hd + 4·CHUNK words, fits the device (WebGPU guarantees 16 KiB: chunk 28 at hd = 64,
+ * workgroup memory, 2·CHUNK·hd + 5·CHUNK words, fits the device (WebGPU guarantees 16 KiB: chunk 28 at hd = 64,
  * 12 at hd = 128).
  */
 function constants(ctx: GpuContext, s: Shape): Record<string, number> {
   const limitWords = ctx.device.limits.maxComputeWorkgroupStorageSize / 4;
-  const fit = Math.floor(limitWords / (2 * s.headDim + 4) / 4) * 4;
+  const fit = Math.floor(limitWords / (2 * s.headDim + 5) / 4) * 4;
   if (fit < 4) throw new Error(`attention: head dimension ${s.headDim} does not fit this device's workgroup memory`);
   const chunk = s.chunk ?? Math.min(PREFERRED_CHUNK, fit);
   if (!Number.isInteger(chunk) || chunk < 4 || chunk % 4 !== 0 || chunk > fit) {
@@ -120,19 +123,28 @@ function constants(ctx: GpuContext, s: Shape): Record<string, number> {
   return { HEAD_DIM: s.headDim, CHUNK: chunk };
 }
 
+/** The plan buffer must hold attentionPlanLayout(B, L).length i32 from its offset. */
+function checkPlan(label: string, s: Shape, plan: TensorRef): void {
+  const needed = (plan.offset + attentionPlanLayout(s.B, s.L).length) * 4;
+  if (plan.buffer.size < needed) {
+    throw new Error(`${label}: the plan buffer holds ${plan.buffer.size} bytes, B=${s.B} L=${s.L} need ${needed} from its offset`);
+  }
+}
+
 function workgroups(s: Shape): [number, number, number] {
   return [Math.ceil(s.L / ATTENTION_TILE), s.nHeads, s.B];
 }
 
-/** out, lse = masked causal attention of qkv (flash style: online softmax, tiles outside keyStart skipped). */
+/** out, lse = masked causal attention of qkv (flash style: online softmax, work as the plan says). */
 export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): Dispatch[] {
   check('attentionForward', args);
-  const { qkv, meta, positions, keyStart, out, lse } = args;
+  const { qkv, meta, positions, plan, out, lse } = args;
+  checkPlan('attentionForward', args, plan);
   const uniform = params(args, {
     qkv: qkv.offset,
     meta: meta.offset,
     positions: positions.offset,
-    range: keyStart.offset,
+    plan: plan.offset,
     out: out.offset,
     lse: lse.offset,
   });
@@ -141,7 +153,7 @@ export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): D
     ctx.dispatch(
       'attention.forward',
       pipeline,
-      [uniform, qkv.buffer, meta.buffer, positions.buffer, keyStart.buffer, out.buffer, lse.buffer],
+      [uniform, qkv.buffer, meta.buffer, positions.buffer, plan.buffer, out.buffer, lse.buffer],
       workgroups(args),
     ),
   ];
@@ -153,7 +165,8 @@ export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): D
  */
 export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs): Dispatch[] {
   check('attentionBackward', args);
-  const { qkv, meta, positions, keyStart, queryEnd, out, lse, dout, dqkv, B, L, nHeads, headDim } = args;
+  const { qkv, meta, positions, plan, out, lse, dout, dqkv, B, L, nHeads, headDim } = args;
+  checkPlan('attentionBackward', args, plan);
   const pipelineConstants = constants(ctx, args);
   const rows = B * L * nHeads;
   const rowDot = ctx.storage('attention.rowDot', rows * 4);
@@ -161,10 +174,16 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
   const rowDotShape = new Uint32Array([rows, L, nHeads, out.offset, dout.offset, 0, 0, 0]);
   const rowDotGroups = Math.max(1, Math.min(MAX_WORKGROUPS, Math.ceil(rows / ROWDOT_WORKGROUP)));
 
-  const common = { qkv: qkv.offset, meta: meta.offset, positions: positions.offset, lse: lse.offset, dout: dout.offset, dqkv: dqkv.offset };
-  const dqUniform = params(args, { ...common, range: keyStart.offset });
-  const dkvUniform = params(args, { ...common, range: queryEnd.offset });
-  const shared = [qkv.buffer, meta.buffer, positions.buffer];
+  const uniform = params(args, {
+    qkv: qkv.offset,
+    meta: meta.offset,
+    positions: positions.offset,
+    plan: plan.offset,
+    lse: lse.offset,
+    dout: dout.offset,
+    dqkv: dqkv.offset,
+  });
+  const shared = [uniform, qkv.buffer, meta.buffer, positions.buffer, plan.buffer];
   const tail = [dout.buffer, lse.buffer, rowDot, dqkv.buffer];
 
   return [
@@ -177,13 +196,13 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
     ctx.dispatch(
       'attention.backward.dq',
       ctx.pipeline(source, 'attention_backward_dq', pipelineConstants),
-      [dqUniform, ...shared, keyStart.buffer, ...tail],
+      [...shared, ...tail],
       workgroups(args),
     ),
     ctx.dispatch(
       'attention.backward.dkv',
       ctx.pipeline(source, 'attention_backward_dkv', pipelineConstants),
-      [dkvUniform, ...shared, queryEnd.buffer, ...tail],
+      [...shared, ...tail],
       workgroups(args),
     ),
   ];
