@@ -184,6 +184,10 @@ export async function train(
     let state: ParamState;
     let trainer: GpuModel;
     let evaluator: GpuModel;
+    // Error scopes catch what building the pipelines and buffers got wrong (a shader the driver rejects, memory),
+    // instead of training on invalid commands that silently do nothing.
+    gpu.device.pushErrorScope('out-of-memory');
+    gpu.device.pushErrorScope('validation');
     try {
       state = new ParamState(ctx, modelConfig, options.initialParams);
       const mask = { n: config.n, isolation: config.isolation };
@@ -196,8 +200,14 @@ export async function train(
       });
       evaluator = new GpuModel(state, { B: evalB, L: evalLength, maxTargets: evalB, ...mask }, false);
     } catch (error) {
+      await gpu.device.popErrorScope();
+      await gpu.device.popErrorScope();
       throw new TrainingError('too-large', (error as Error).message);
     }
+    const invalid = await gpu.device.popErrorScope();
+    const outOfMemory = await gpu.device.popErrorScope();
+    if (outOfMemory) throw new TrainingError('too-large', `The GPU ran out of memory while allocating this run: ${outOfMemory.message}. Lower the batch size, k, n or the model size.`);
+    if (invalid) throw new TrainingError('gpu-error', `The GPU rejected the training kernels: ${invalid.message}`);
     await gpu.device.queue.onSubmittedWorkDone();
 
     const evaluate = (prompts: readonly PackedPrompt[]) => evaluatePrompts(evaluator, prompts, config);
