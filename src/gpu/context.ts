@@ -117,6 +117,13 @@ export class GpuContext {
     return buffer;
   }
 
+  /** A buffer the CPU maps to read results back, owned (and destroyed) by this context. */
+  readback(label: string, bytes: number): GPUBuffer {
+    const buffer = this.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.owned.push(buffer);
+    return buffer;
+  }
+
   destroy(): void {
     for (const b of this.owned) b.destroy();
     this.owned.length = 0;

@@ -456,9 +456,6 @@ export class GpuModel {
   }
 
   private takeReadback(bytes: number): GPUBuffer {
-    return (
-      this.readbackPool.pop() ??
-      this.device.createBuffer({ label: 'step stats readback', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
-    );
+    return this.readbackPool.pop() ?? this.state.ctx.readback('step stats readback', bytes);
   }
 }
