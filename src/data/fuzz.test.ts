@@ -58,6 +58,9 @@ function fromBinary(text: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/** Windows-1252's characters for bytes 0x80–0x9F. */
+const CP1252_HIGH = '€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008DŽ\u008F\u0090‘’“”•–—˜™š›œ\u009DžŸ';
+
 /** Text to bytes of the given encoding, as a binary string (cp1252: characters it lacks become '?'). */
 function encode(text: string, encoding: Encoding): string {
   if (encoding === 'utf-8') return toBinary(new TextEncoder().encode(text));
@@ -67,7 +70,6 @@ function encode(text: string, encoding: Encoding): string {
     return char.charCodeAt(0) < 0x100 ? char : '?';
   }).join('');
 }
-const CP1252_HIGH = '€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008DŽ\u008F\u0090‘’“”•–—˜™š›œ\u009DžŸ';
 const decode = (binary: string, encoding: Encoding) => new TextDecoder(encoding).decode(fromBinary(binary));
 
 async function fixtureFile(file: File, encoding: Encoding, separator: string | null): Promise<FixtureFile> {
