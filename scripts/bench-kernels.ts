@@ -159,7 +159,7 @@ for (const bench of models) {
     const ms = await timeDispatches(dispatches, quick ? 2 : 5);
     const cells = allowedCells(batch, level);
     const tiles = tileStats(batch.meta, batch.keyStart, batch.B, L, ATTENTION_TILE, cells);
-    const work = attentionWork(batch.attentionPlan!, batch.B, L, ATTENTION_TILE);
+    const work = attentionWork(batch.attentionPlan!, batch.B, L, level, ATTENTION_TILE);
     if (level === 'full-causal') {
       denseMs = ms;
       denseCausalFraction = tiles.causalFraction;

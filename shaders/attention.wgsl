@@ -3,7 +3,8 @@
 // Layouts: qkv [B*L, 3d] (q cols [0,d), k [d,2d), v [2d,3d); head h uses cols h*hd .. of each part), out/dout [B*L, d]
 // head-major, lse/D [B, H, L]. tokenMeta[row] = (interaction << 2) | role (role 0 item, 1 sum, 2 label, 3 pad).
 //
-// Work split: a workgroup owns a TILE of rows (queries for forward and dQ, keys for dK/dV) of one (batch, head).
+// Work split: a workgroup owns a TILE of rows (query slots of the plan's order for forward and dQ, keys in token order
+// for dK/dV) of one (batch, head).
 // Each thread owns ROWS = 4 consecutive rows, packed in the 4 lanes of vec4s: its q (or k, v) rows, running max, sum
 // and output accumulators stay in the thread. The other side (keys, or queries for dK/dV) streams through workgroup
 // memory CHUNK rows at a time, loaded cooperatively, one barrier pair per chunk, and is consumed 4 rows at a time.
@@ -16,9 +17,10 @@
 // profiles, put several heads in one workgroup (their tile ranges are the same, they depend only on the tokens).
 //
 // Tile skipping follows the batch's attention plan (attentionPlan in src/prompt/ranges.ts, one i32 buffer):
-// - order: forward and dQ take the queries of a sequence in this order (a permutation of its tokens), 4 per thread
-//   (a "group"), TILE per workgroup; under strict, item/label rows come first and [SUM] rows after, so a group of
-//   item/label rows needs only a couple of interactions' keys instead of a [SUM] row's whole window;
+// - order: forward and dQ take the queries of a sequence in this order (P.slots query slots: each token once, -1 for
+//   an empty slot), 4 per thread (a "group"), TILE per workgroup; under strict, item/label rows come first, empty
+//   slots up to a tile boundary, then [SUM] rows, so a tile of item/label rows needs only a couple of interactions'
+//   keys instead of a [SUM] row's whole window;
 // - queryGroups: per group of 4 ordered queries, its key range [lo, hi]; a workgroup loads the union of its groups'
 //   ranges and each thread computes only its own;
 // - keyGroups: per group of 4 keys (token order), two ranges of query slots (in `order`) that may attend them; dK/dV
@@ -35,7 +37,7 @@
 
 // Rows per workgroup tile (queries for forward/dQ, keys for dK/dV). src/gpu/kernels/attention.ts reads this line.
 const TILE: u32 = 32u;
-const ROWS: u32 = 4u; // rows per thread, one per vec4 lane
+const ROWS: u32 = 4u; // rows per thread, one per vec4 lane (= ATTENTION_GROUP of the plan; the wrapper checks)
 const THREADS: u32 = TILE / ROWS;
 // Private arrays need a constant size; HEAD_DIM (an override, so loops have a constant bound per pipeline) <= HD_MAX.
 const HD_MAX: u32 = 128u;
@@ -66,7 +68,7 @@ struct Params {
   lseOffset: u32,
   doutOffset: u32,
   dqkvOffset: u32,
-  _pad: u32,
+  slots: u32, // query slots per sequence in the plan's order (attentionPlanLayout)
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -121,26 +123,38 @@ fn alibiSlope(h: u32) -> f32 {
   return exp2(-8.0 * f32(h + 1u) / f32(P.H));
 }
 
-// Plan layout (attentionPlanLayout): order [B, L], then queryGroups [B, G, 2], then keyGroups [B, G, 4].
-fn groupCount() -> u32 {
+// Plan layout (attentionPlanLayout): order [B, slots], then queryGroups [B, QG, 2], then keyGroups [B, KG, 4].
+fn queryGroupCount() -> u32 {
+  return (P.slots + ROWS - 1u) / ROWS;
+}
+fn keyGroupCount() -> u32 {
   return (P.L + ROWS - 1u) / ROWS;
 }
 fn orderBase(b: u32) -> u32 {
-  return P.planOffset + b * P.L;
+  return P.planOffset + b * P.slots;
 }
 fn queryGroupBase(b: u32) -> u32 {
-  return P.planOffset + P.B * P.L + b * groupCount() * 2u;
+  return P.planOffset + P.B * P.slots + b * queryGroupCount() * 2u;
 }
 fn keyGroupBase(b: u32) -> u32 {
-  return P.planOffset + P.B * P.L + 2u * P.B * groupCount() + b * groupCount() * 4u;
+  return P.planOffset + P.B * P.slots + 2u * P.B * queryGroupCount() + b * keyGroupCount() * 4u;
 }
 
-// Union of the ranges (pairs at `slot` of entries `width` wide from `base`) of the tile's groups [g0, g0 + THREADS).
-// Workgroup-uniform (read-only storage at workgroup-uniform indices), as the barriers in the chunk loops require.
-fn tileRange(base: u32, width: u32, slot: u32, g0: u32) -> vec2i {
-  var lo = i32(P.L);
+// Token of query slot u of sequence b, or -1 for an empty slot (or one past the slots).
+fn slotToken(b: u32, u: u32) -> i32 {
+  if (u >= P.slots) {
+    return -1;
+  }
+  return plan[orderBase(b) + u];
+}
+
+// Union of the ranges (pairs at `slot` of entries `width` wide from `base`) of the tile's groups [g0, g0 + THREADS)
+// out of `count`. Workgroup-uniform (read-only storage at workgroup-uniform indices), as the barriers in the chunk
+// loops require.
+fn tileRange(base: u32, width: u32, slot: u32, g0: u32, count: u32) -> vec2i {
+  var lo = 0x7fffffff;
   var hi = -1;
-  let g1 = min(g0 + THREADS, groupCount());
+  let g1 = min(g0 + THREADS, count);
   for (var g = g0; g < g1; g++) {
     let a = plan[base + g * width + slot];
     let z = plan[base + g * width + slot + 1u];
@@ -169,12 +183,12 @@ fn loadKeyChunk(rowBase: u32, c0: u32, end: u32, lane: u32, h: u32) {
   let kBase = P.qkvOffset + d + h * HEAD_DIM;
   let count = min(CHUNK, end - c0);
   let loadable = min(count, max(P.L, c0) - c0);
-  for (var e = lane; e < loadable * HEAD_DIM; e += THREADS) {
-    let r = e / HEAD_DIM;
-    let t = c0 + r;
-    let src = kBase + (rowBase + t) * 3u * d + (e - r * HEAD_DIM);
-    tileA[e] = qkv[src];
-    tileB[e] = qkv[src + d];
+  for (var r = 0u; r < loadable; r++) {
+    let src = kBase + (rowBase + c0 + r) * 3u * d;
+    for (var c = lane; c < HEAD_DIM; c += THREADS) {
+      tileA[r * HEAD_DIM + c] = qkv[src + c];
+      tileB[r * HEAD_DIM + c] = qkv[src + d + c];
+    }
   }
   for (var r = lane; r < count; r += THREADS) {
     let t = c0 + r;
@@ -194,6 +208,7 @@ struct RowGroup {
   metas: vec4u,
   pos: vec4i,
   live: vec4<bool>,
+  valid: vec4<bool>, // holds a token (pad tokens included): its outputs are written
   // Streamed rows to visit, from the plan (empty when lo > hi). Queries: keys [lo0, hi0]. Keys: query slots
   // [lo0, hi0] and [lo1, hi1].
   lo0: i32,
@@ -207,6 +222,7 @@ fn loadRow(g: ptr<function, RowGroup>, rowBase: u32, r: u32, t: u32) {
   (*g).rows[r] = t;
   (*g).metas[r] = rowMeta;
   (*g).pos[r] = positions[P.positionsOffset + rowBase + t];
+  (*g).valid[r] = true;
 }
 
 // Query slots [first, first + 4) of sequence b (first = 4 * group): their tokens through the plan's order.
@@ -214,9 +230,9 @@ fn queryRows(b: u32, first: u32) -> RowGroup {
   var g: RowGroup;
   g.metas = vec4u(ROLE_PAD);
   for (var r = 0u; r < ROWS; r++) {
-    let u = first + r;
-    if (u < P.L) {
-      loadRow(&g, b * P.L, r, u32(plan[orderBase(b) + u]));
+    let t = slotToken(b, first + r);
+    if (t >= 0) {
+      loadRow(&g, b * P.L, r, u32(t));
     }
   }
   g.live = (g.metas & vec4u(3u)) != vec4u(ROLE_PAD);
@@ -269,7 +285,7 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
   // The tile's key range; rows are loaded up to the end of the last 4-block any thread reads.
-  let range = tileRange(queryGroupBase(b), 2u, 0u, q0 / ROWS);
+  let range = tileRange(queryGroupBase(b), 2u, 0u, q0 / ROWS, queryGroupCount());
   let chunks = rangeChunks(range);
   let end = (u32(max(range.y, 0)) | 3u) + 1u;
 
@@ -341,7 +357,7 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   let rowLse = select(vec4f(0.0), m + log(l), g.live);
   for (var r = 0u; r < ROWS; r++) {
     let t = g.rows[r];
-    if (q0 + lane * ROWS + r < L) { // every slot < L holds a token (pad rows too: they get 0)
+    if (g.valid[r]) { // pad rows too: they get 0
       let base = P.outOffset + (rowBase + t) * d + h * HEAD_DIM;
       for (var c = 0u; c < HEAD_DIM; c++) {
         out[base + c] = acc[c][r] * inv[r];
@@ -399,7 +415,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
   // The tile's key range; rows are loaded up to the end of the last 4-block any thread reads.
-  let range = tileRange(queryGroupBase(b), 2u, 0u, q0 / ROWS);
+  let range = tileRange(queryGroupBase(b), 2u, 0u, q0 / ROWS, queryGroupCount());
   let chunks = rangeChunks(range);
   let end = (u32(max(range.y, 0)) | 3u) + 1u;
 
@@ -488,18 +504,17 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
 // dv += sum_q P dout_q, dk += scale * sum_q P (dout_q.v - D_q) q_q.
 
 // Loads the queries in slots [c0, min(c0 + CHUNK, end)) of the plan's order (their Q and dout rows of head h, lse, D,
-// token, metadata); slots past L are marked pad. `end` is 4-aligned past the last slot any thread reads.
+// token, metadata); empty slots are marked pad. `end` is 4-aligned past the last slot any thread reads.
 fn loadQueryChunk(b: u32, c0: u32, end: u32, lane: u32, h: u32) {
   let d = P.H * HEAD_DIM;
   let rowBase = b * P.L;
   let qBase = P.qkvOffset + h * HEAD_DIM;
   let oBase = P.doutOffset + h * HEAD_DIM;
   let count = min(CHUNK, end - c0);
-  let loadable = min(count, max(P.L, c0) - c0);
   for (var r = lane; r < count; r += THREADS) {
-    let u = c0 + r;
-    if (u < P.L) {
-      let t = u32(plan[orderBase(b) + u]);
+    let slot = slotToken(b, c0 + r);
+    if (slot >= 0) {
+      let t = u32(slot);
       let index = (b * P.H + h) * P.L + t;
       tileRow[r] = t;
       tileLse[r] = lseIn[P.lseOffset + index];
@@ -515,12 +530,18 @@ fn loadQueryChunk(b: u32, c0: u32, end: u32, lane: u32, h: u32) {
     }
   }
   // The tokens come from the plan again rather than tileRow: no barrier needed between the two loops.
-  for (var e = lane; e < loadable * HEAD_DIM; e += THREADS) {
-    let r = e / HEAD_DIM;
-    let t = u32(plan[orderBase(b) + c0 + r]);
-    let c = e - r * HEAD_DIM;
-    tileA[e] = qkv[qBase + (rowBase + t) * 3u * d + c];
-    tileB[e] = dout[oBase + (rowBase + t) * d + c];
+  for (var r = 0u; r < count; r++) {
+    let slot = slotToken(b, c0 + r);
+    if (slot < 0) {
+      continue;
+    }
+    let t = u32(slot);
+    let qSrc = qBase + (rowBase + t) * 3u * d;
+    let oSrc = oBase + (rowBase + t) * d;
+    for (var c = lane; c < HEAD_DIM; c += THREADS) {
+      tileA[r * HEAD_DIM + c] = qkv[qSrc + c];
+      tileB[r * HEAD_DIM + c] = dout[oSrc + c];
+    }
   }
 }
 
@@ -554,7 +575,7 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   // sections meet) is visited once: the second range starts after the thread's last block of the first.
   var next = 0;
   for (var part = 0u; part < 2u; part++) {
-    let range = tileRange(keyGroupBase(b), 4u, 2u * part, k0 / ROWS);
+    let range = tileRange(keyGroupBase(b), 4u, 2u * part, k0 / ROWS, keyGroupCount());
     let chunks = rangeChunks(range);
     let end = (u32(max(range.y, 0)) | 3u) + 1u;
     let first = max(select(g.lo1, g.lo0, part == 0u), next);

@@ -186,7 +186,7 @@ export class GpuModel {
       tokens: int32('batch.tokens', rows),
       positions: int32('batch.positions', rows),
       meta: int32('batch.meta', rows),
-      attentionPlan: int32('batch.attentionPlan', attentionPlanLayout(B, L).length),
+      attentionPlan: int32('batch.attentionPlan', attentionPlanLayout(B, L, isolation).length),
       targetIndex: int32('batch.targetIndex', maxTargets),
       targetLabel: int32('batch.targetLabel', maxTargets),
       targetCount: int32('batch.targetCount', 4),

@@ -116,40 +116,52 @@ export function tileStats(
  */
 export const ATTENTION_GROUP = 4;
 
+/**
+ * Under `strict` the plan's item/label section is padded with empty query slots to a multiple of this, the kernels'
+ * query tile (ATTENTION_TILE of src/gpu/kernels/attention.ts), so that no tile mixes item/label rows (a couple of
+ * interactions of keys each) with [SUM] rows (a window each). Only the cost depends on it, never a result.
+ */
+export const ATTENTION_SECTION_ALIGN = 32;
+
+/** Start of an empty range in the plan (any lo > hi is empty; this one stays above every index). */
+const EMPTY_LO = 0x7fffffff;
+
 /** Where the parts of an attention plan (see attentionPlan) lie in its Int32Array, for a [B, L] batch. */
 export interface AttentionPlanLayout {
-  /** Groups of ATTENTION_GROUP rows per sequence: ceil(L / ATTENTION_GROUP). */
-  groups: number;
-  /** order[b·L + u] = the token (0..L-1, inside sequence b) a kernel processes as query u of that sequence. */
+  /** Query slots per sequence: L, or under `strict` up to ATTENTION_SECTION_ALIGN - 1 more (empty slots, order -1). */
+  slots: number;
+  /** Groups of ATTENTION_GROUP query slots, and of keys, per sequence. */
+  queryGroupCount: number;
+  keyGroupCount: number;
+  /** order[b·slots + u] = the token (0..L-1, inside sequence b) a kernel processes as query slot u; -1: empty. */
   order: number;
-  /** [B, groups, 2]: per group of 4 consecutive *ordered* query slots, the key range [lo, hi] (token indices). */
+  /** [B, queryGroupCount, 2]: per group of 4 consecutive query slots, the key range [lo, hi] (token indices). */
   queryGroups: number;
-  /** [B, groups, 4]: per group of 4 consecutive keys (token order), two ranges [lo0, hi0, lo1, hi1] of query slots. */
+  /** [B, keyGroupCount, 4]: per group of 4 consecutive keys (token order), two ranges [lo0, hi0, lo1, hi1] of slots. */
   keyGroups: number;
   /** Total Int32 count. */
   length: number;
 }
 
-export function attentionPlanLayout(B: number, L: number): AttentionPlanLayout {
-  const groups = Math.ceil(L / ATTENTION_GROUP);
-  return {
-    groups,
-    order: 0,
-    queryGroups: B * L,
-    keyGroups: B * L + 2 * B * groups,
-    length: B * L + 6 * B * groups,
-  };
+export function attentionPlanLayout(B: number, L: number, level: IsolationLevel): AttentionPlanLayout {
+  const slots =
+    level === 'strict' ? Math.ceil((L + ATTENTION_SECTION_ALIGN - 1) / ATTENTION_GROUP) * ATTENTION_GROUP : L;
+  const queryGroupCount = Math.ceil(slots / ATTENTION_GROUP);
+  const keyGroupCount = Math.ceil(L / ATTENTION_GROUP);
+  const queryGroups = B * slots;
+  const keyGroups = queryGroups + 2 * B * queryGroupCount;
+  return { slots, queryGroupCount, keyGroupCount, order: 0, queryGroups, keyGroups, length: keyGroups + 4 * B * keyGroupCount };
 }
 
 /**
  * The work plan of the attention kernels for one batch (an Int32Array laid out by attentionPlanLayout). A range
  * [lo, hi] with lo > hi is empty.
  *
- * - Query order. Forward and dQ process the queries of a sequence in `order`, 4 per thread, 32 per workgroup, so
- *   a thread's (and a workgroup's) key range is the union of its rows' ranges. Under `strict` the order groups rows
- *   of like ranges: item/label rows first (token order; each needs only its own interaction), then [SUM] rows (token
- *   order; each needs its window), then padding. Other levels keep token order (every row of an interaction has the
- *   same keyStart there, so reordering gains nothing).
+ * - Query order. Forward and dQ process the queries of a sequence in `order` (query slots), 4 per thread, 32 per
+ *   workgroup, so a thread's (and a workgroup's) key range is the union of its rows' ranges. Under `strict` the order
+ *   groups rows of like ranges: item/label rows first (token order; each needs only its own interaction), empty slots
+ *   up to a multiple of ATTENTION_SECTION_ALIGN, then [SUM] rows (token order; each needs its window), then padding.
+ *   Other levels keep token order (every row of an interaction has the same keyStart there: reordering gains nothing).
  * - queryGroups: per group of 4 ordered query slots, [min keyStart, max token] over its non-pad rows.
  * - keyGroups: per group of 4 keys (token order), the query slots that may attend them, as two ranges. Under
  *   `strict` they are the item/label queries of the keys' own interactions (the first range, inside the item/label
@@ -168,9 +180,10 @@ export function attentionPlan(
   L: number,
   level: IsolationLevel,
 ): Int32Array {
-  const layout = attentionPlanLayout(B, L);
-  const { groups } = layout;
+  const layout = attentionPlanLayout(B, L, level);
+  const { slots, queryGroupCount, keyGroupCount } = layout;
   const plan = new Int32Array(layout.length);
+  plan.fill(-1, layout.order, layout.order + B * slots);
   const strict = level === 'strict';
   // Section of a row in the order: strict 0 item/label, 1 [SUM], 2 pad; other levels 0 for every row.
   const sectionOf = (m: number) => {
@@ -191,23 +204,28 @@ export function attentionPlan(
       const s = sectionOf(meta[row + t]);
       for (let x = 0; x < sections; x++) before[x * (L + 1) + t + 1] = before[x * (L + 1) + t] + (x === s ? 1 : 0);
     }
-    for (let s = 0; s < sections; s++) sectionStart[s + 1] = sectionStart[s] + before[s * (L + 1) + L];
+    for (let s = 0; s < sections; s++) {
+      const size = before[s * (L + 1) + L];
+      // The item/label section ends on a tile boundary (empty slots up to it).
+      const padded = strict && s === 0 ? Math.ceil(size / ATTENTION_SECTION_ALIGN) * ATTENTION_SECTION_ALIGN : size;
+      sectionStart[s + 1] = sectionStart[s] + padded;
+    }
     for (let t = 0; t < L; t++) {
       const s = sectionOf(meta[row + t]);
-      plan[layout.order + row + sectionStart[s] + before[s * (L + 1) + t]] = t;
+      plan[layout.order + b * slots + sectionStart[s] + before[s * (L + 1) + t]] = t;
     }
     // Query groups.
-    for (let g = 0; g < groups; g++) {
+    for (let g = 0; g < queryGroupCount; g++) {
       let lo = L;
       let hi = -1;
-      for (let u = g * ATTENTION_GROUP; u < Math.min(L, (g + 1) * ATTENTION_GROUP); u++) {
-        const t = plan[layout.order + row + u];
-        if (metaRole(meta[row + t]) === ROLE_PAD) continue;
+      for (let u = g * ATTENTION_GROUP; u < Math.min(slots, (g + 1) * ATTENTION_GROUP); u++) {
+        const t = plan[layout.order + b * slots + u];
+        if (t < 0 || metaRole(meta[row + t]) === ROLE_PAD) continue;
         lo = Math.min(lo, keyStart[row + t]);
         hi = Math.max(hi, t);
       }
-      plan[layout.queryGroups + (b * groups + g) * 2] = lo;
-      plan[layout.queryGroups + (b * groups + g) * 2 + 1] = hi;
+      plan[layout.queryGroups + (b * queryGroupCount + g) * 2] = lo;
+      plan[layout.queryGroups + (b * queryGroupCount + g) * 2 + 1] = hi;
     }
     // Key groups. The queries of section s that may attend key p are that section's rows with tokens in
     // [p, end_s(p)]: contiguous slots.
@@ -220,27 +238,27 @@ export function attentionPlan(
         interactionEnd[t] = sameNext ? interactionEnd[t + 1] : t;
       }
     }
-    const slots = (s: number, p: number, end: number): [number, number] => {
+    const slotRange = (s: number, p: number, end: number): [number, number] => {
       if (end < p) return [L, -1];
       const lo = sectionStart[s] + before[s * (L + 1) + p];
       const hi = sectionStart[s] + before[s * (L + 1) + end + 1] - 1;
       return [lo, hi];
     };
-    for (let g = 0; g < groups; g++) {
-      const r = [L, -1, L, -1];
+    for (let g = 0; g < keyGroupCount; g++) {
+      const r = [EMPTY_LO, -1, EMPTY_LO, -1];
       for (let p = g * ATTENTION_GROUP; p < Math.min(L, (g + 1) * ATTENTION_GROUP); p++) {
         const m = meta[row + p];
         if (metaRole(m) === ROLE_PAD) continue;
         const ranges: [number, number][] = strict
-          ? [slots(0, p, metaRole(m) === ROLE_SUM ? -1 : interactionEnd[p]), slots(1, p, queryEnd[row + p])]
-          : [slots(0, p, queryEnd[row + p])];
+          ? [slotRange(0, p, metaRole(m) === ROLE_SUM ? -1 : interactionEnd[p]), slotRange(1, p, queryEnd[row + p])]
+          : [slotRange(0, p, queryEnd[row + p])];
         ranges.forEach(([lo, hi], i) => {
           if (lo > hi) return;
           r[2 * i] = Math.min(r[2 * i], lo);
           r[2 * i + 1] = Math.max(r[2 * i + 1], hi);
         });
       }
-      plan.set(r, layout.keyGroups + (b * groups + g) * 4);
+      plan.set(r, layout.keyGroups + (b * keyGroupCount + g) * 4);
     }
   }
   return plan;
@@ -261,26 +279,37 @@ export interface AttentionWork {
  * tiles of `tile` rows and `chunk` streamed rows per load. Compare with the plan of the same batch under
  * 'full-causal' for the dense causal cost.
  */
-export function attentionWork(plan: Int32Array, B: number, L: number, tile: number, chunk = tile): AttentionWork {
-  const layout = attentionPlanLayout(B, L);
-  const { groups } = layout;
+export function attentionWork(
+  plan: Int32Array,
+  B: number,
+  L: number,
+  level: IsolationLevel,
+  tile: number,
+  chunk = tile,
+): AttentionWork {
+  const layout = attentionPlanLayout(B, L, level);
+  const { queryGroupCount, keyGroupCount } = layout;
   const perTile = tile / ATTENTION_GROUP;
   const work: AttentionWork = { forwardChunks: 0, forwardBlocks: 0, backwardChunks: 0, backwardBlocks: 0 };
   const blocks = (lo: number, hi: number) => (lo > hi ? 0 : (hi >> 2) - (lo >> 2) + 1);
   const chunks = (lo: number, hi: number) => (lo > hi ? 0 : Math.floor((hi - (lo & ~3)) / chunk) + 1);
   for (let b = 0; b < B; b++) {
-    for (let g0 = 0; g0 < groups; g0 += perTile) {
-      let lo = L;
+    for (let g0 = 0; g0 < queryGroupCount; g0 += perTile) {
+      let lo = Infinity;
       let hi = -1;
-      const ranges = [L, -1, L, -1];
-      for (let g = g0; g < Math.min(groups, g0 + perTile); g++) {
-        const q = layout.queryGroups + (b * groups + g) * 2;
-        if (plan[q] <= plan[q + 1]) {
-          lo = Math.min(lo, plan[q]);
-          hi = Math.max(hi, plan[q + 1]);
-          work.forwardBlocks += blocks(plan[q], plan[q + 1]);
-        }
-        const k = layout.keyGroups + (b * groups + g) * 4;
+      for (let g = g0; g < Math.min(queryGroupCount, g0 + perTile); g++) {
+        const q = layout.queryGroups + (b * queryGroupCount + g) * 2;
+        if (plan[q] > plan[q + 1]) continue;
+        lo = Math.min(lo, plan[q]);
+        hi = Math.max(hi, plan[q + 1]);
+        work.forwardBlocks += blocks(plan[q], plan[q + 1]);
+      }
+      work.forwardChunks += chunks(lo, hi);
+    }
+    for (let g0 = 0; g0 < keyGroupCount; g0 += perTile) {
+      const ranges = [Infinity, -1, Infinity, -1];
+      for (let g = g0; g < Math.min(keyGroupCount, g0 + perTile); g++) {
+        const k = layout.keyGroups + (b * keyGroupCount + g) * 4;
         let next = 0;
         for (let r = 0; r < 2; r++) {
           const kLo = plan[k + 2 * r];
@@ -292,7 +321,6 @@ export function attentionWork(plan: Int32Array, B: number, L: number, tile: numb
           next = Math.max(next, (kHi & ~3) + 4);
         }
       }
-      work.forwardChunks += chunks(lo, hi);
       work.backwardChunks += chunks(ranges[0], ranges[1]) + chunks(ranges[2], ranges[3]);
     }
   }

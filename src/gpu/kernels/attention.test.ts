@@ -65,12 +65,10 @@ function dtiBatch(rng: Rng, B: number, L: number, n: number, level: IsolationLev
 /** The same plan (same query order, so the same summation order) with no skipping: every range covers everything. */
 function withoutSkipping(batch: MaskBatch): MaskBatch {
   const { B, L } = batch;
-  const layout = attentionPlanLayout(B, L);
+  const layout = attentionPlanLayout(B, L, batch.level);
   const plan = batch.plan.slice();
-  for (let g = 0; g < B * layout.groups; g++) {
-    plan.set([0, L - 1], layout.queryGroups + 2 * g);
-    plan.set([0, L - 1, L, -1], layout.keyGroups + 4 * g);
-  }
+  for (let g = 0; g < B * layout.queryGroupCount; g++) plan.set([0, L - 1], layout.queryGroups + 2 * g);
+  for (let g = 0; g < B * layout.keyGroupCount; g++) plan.set([0, layout.slots - 1, L, -1], layout.keyGroups + 4 * g);
   return { ...batch, plan };
 }
 
@@ -263,8 +261,8 @@ describe('attention tile skipping', () => {
     expect(stats.allowedFraction).toBeLessThan(stats.causalFraction / 4);
     const causal = dtiBatch(new Rng(2024), 2, 160, 3, 'full-causal', 3);
     expect(Array.from(causal.meta)).toEqual(Array.from(batch.meta));
-    const work = attentionWork(batch.plan, batch.B, batch.L, ATTENTION_TILE);
-    const dense = attentionWork(causal.plan, batch.B, batch.L, ATTENTION_TILE);
+    const work = attentionWork(batch.plan, batch.B, batch.L, 'strict', ATTENTION_TILE);
+    const dense = attentionWork(causal.plan, batch.B, batch.L, 'full-causal', ATTENTION_TILE);
     // Blocks of 4×4 cells the threads compute, and chunks the workgroups load.
     expect(work.forwardBlocks).toBeLessThan(0.4 * dense.forwardBlocks);
     expect(work.backwardBlocks).toBeLessThan(0.4 * dense.backwardBlocks);
@@ -341,7 +339,7 @@ describe.runIf(process.env.ATTENTION_BENCH)('attention timing', () => {
       const fwd = await time(forward);
       const bwd = await time(backward);
       const stats = tileStats(batch.meta, batch.keyStart, B, L, ATTENTION_TILE, allowedCells(batch));
-      const work = attentionWork(batch.plan, B, L, ATTENTION_TILE);
+      const work = attentionWork(batch.plan, B, L, level, ATTENTION_TILE);
       console.log(
         `${level}: forward ${fwd}, backward ${bwd}; 4×4 blocks forward ${work.forwardBlocks}, dK/dV ${work.backwardBlocks}, ` +
           `allowed ${(100 * stats.allowedFraction).toFixed(1)}% of L×L`,

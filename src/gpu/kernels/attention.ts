@@ -39,7 +39,7 @@ export interface AttentionForwardArgs {
   qkv: TensorRef; // [B*L, 3d]
   meta: TensorRef; // u32 [B*L], (interaction << 2) | role
   positions: TensorRef; // i32 [B*L]; they matter only with alibi
-  /** i32 [attentionPlanLayout(B, L).length]: the batch's attentionPlan (src/prompt/ranges.ts), `Batch.attentionPlan`. */
+  /** i32 [attentionPlanLayout(B, L, level).length]: the batch's attentionPlan (src/prompt/ranges.ts). */
   plan: TensorRef;
   out: TensorRef; // [B*L, d], overwritten
   lse: TensorRef; // [B, H, L], overwritten
@@ -85,7 +85,7 @@ function check(label: string, s: Shape): void {
     throw new Error(`${label}: head dimension ${headDim} exceeds the kernel's maximum of ${ATTENTION_MAX_HEAD_DIM}`);
   }
   if (!Number.isInteger(s.n) || s.n < 0) throw new Error(`${label}: n must be a non-negative integer, got ${s.n}`);
-  if (Math.ceil(L / ATTENTION_TILE) > MAX_WORKGROUPS || nHeads > MAX_WORKGROUPS || B > MAX_WORKGROUPS) {
+  if (Math.ceil((L + ATTENTION_TILE) / ATTENTION_TILE) > MAX_WORKGROUPS || nHeads > MAX_WORKGROUPS || B > MAX_WORKGROUPS) {
     throw new Error(`${label}: B=${B}, L=${L}, H=${nHeads} exceed the dispatch limits`);
   }
 }
@@ -97,11 +97,12 @@ function params(
 ): Uint32Array {
   const words = new Uint32Array(16);
   const floats = new Float32Array(words.buffer);
+  const { slots } = attentionPlanLayout(s.B, s.L, s.level);
   // n is clamped so that interaction + n cannot wrap in u32 (any n >= the interaction count acts the same).
   words.set([s.B, s.L, s.nHeads, Math.min(s.n, 2 ** 30), LEVEL_CODE[s.level], s.alibi ? 1 : 0]);
   floats[6] = 1 / Math.sqrt(s.headDim);
   words.set(
-    [offsets.qkv, offsets.meta, offsets.positions, offsets.plan, offsets.out ?? 0, offsets.lse, offsets.dout ?? 0, offsets.dqkv ?? 0],
+    [offsets.qkv, offsets.meta, offsets.positions, offsets.plan, offsets.out ?? 0, offsets.lse, offsets.dout ?? 0, offsets.dqkv ?? 0, slots],
     7,
   );
   return words;
@@ -123,16 +124,18 @@ function constants(ctx: GpuContext, s: Shape): Record<string, number> {
   return { HEAD_DIM: s.headDim, CHUNK: chunk };
 }
 
-/** The plan buffer must hold attentionPlanLayout(B, L).length i32 from its offset. */
+/** The plan buffer must hold attentionPlanLayout(B, L, level).length i32 from its offset. */
 function checkPlan(label: string, s: Shape, plan: TensorRef): void {
-  const needed = (plan.offset + attentionPlanLayout(s.B, s.L).length) * 4;
+  const needed = (plan.offset + attentionPlanLayout(s.B, s.L, s.level).length) * 4;
   if (plan.buffer.size < needed) {
     throw new Error(`${label}: the plan buffer holds ${plan.buffer.size} bytes, B=${s.B} L=${s.L} need ${needed} from its offset`);
   }
 }
 
-function workgroups(s: Shape): [number, number, number] {
-  return [Math.ceil(s.L / ATTENTION_TILE), s.nHeads, s.B];
+/** Query tiles (forward, dQ: over the plan's query slots) or key tiles (dK/dV: over the tokens) × heads × batch. */
+function workgroups(s: Shape, over: 'queries' | 'keys'): [number, number, number] {
+  const rows = over === 'queries' ? attentionPlanLayout(s.B, s.L, s.level).slots : s.L;
+  return [Math.ceil(rows / ATTENTION_TILE), s.nHeads, s.B];
 }
 
 /** out, lse = masked causal attention of qkv (flash style: online softmax, work as the plan says). */
@@ -154,7 +157,7 @@ export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): D
       'attention.forward',
       pipeline,
       [uniform, qkv.buffer, meta.buffer, positions.buffer, plan.buffer, out.buffer, lse.buffer],
-      workgroups(args),
+      workgroups(args, 'queries'),
     ),
   ];
 }
@@ -197,13 +200,13 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
       'attention.backward.dq',
       ctx.pipeline(source, 'attention_backward_dq', pipelineConstants),
       [...shared, ...tail],
-      workgroups(args),
+      workgroups(args, 'queries'),
     ),
     ctx.dispatch(
       'attention.backward.dkv',
       ctx.pipeline(source, 'attention_backward_dkv', pipelineConstants),
       [...shared, ...tail],
-      workgroups(args),
+      workgroups(args, 'keys'),
     ),
   ];
 }
