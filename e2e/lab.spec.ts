@@ -12,7 +12,7 @@ const SHOTS = 'e2e/screenshots';
 /** A tiny model on the small preset: a few steps finish in minutes even on software WebGPU. */
 const TINY_RUN = '#ds=small&p=dti&n=10&k=10&iso=strict&pe=rope&d=32&h=2&l=1&ff=64&lr=0.003&bs=8&ep=1&steps=10&eval=5&seed=1';
 /** The tiny model for longer: still training when a test interrupts it (device loss, reload, another tab). */
-const LONG_TINY_RUN = TINY_RUN.replace('steps=10', 'steps=400').replace('eval=5', 'eval=0');
+const LONG_TINY_RUN = TINY_RUN.replace('ep=1', 'ep=100').replace('steps=10', 'steps=5000').replace('eval=5', 'eval=100000');
 const XSS_TITLE = '<img src=x onerror=window.__xss=1>';
 
 /** The row of the runs table whose (editable) name matches. */
@@ -223,7 +223,8 @@ test('a lost GPU device fails the run with its reason; it restarts on a new devi
   await expect(failedRow).toContainText('(device-lost)');
   // Nothing else is lost: the failed run keeps its curve, and the configuration is unchanged.
   await expect(page.getByTestId('loss-chart').locator('.recharts-line path').first()).toBeVisible();
-  expect(new URL(page.url()).hash).toContain('steps=400');
+  expect(new URL(page.url()).hash).toContain('steps=5000');
+  await page.mouse.move(0, 0);
   await page.locator('#training').screenshot({ path: `${SHOTS}/device-lost.png` });
 
   await page.getByRole('button', { name: 'Restart on a new device' }).click();

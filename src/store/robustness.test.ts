@@ -186,6 +186,17 @@ describe('a lost GPU device', () => {
     expect(s.session.runId).toBe(s.runs[2].id);
   });
 
+  it('fails a run whose device was lost after its last step (the worker reports the loss after done)', async () => {
+    const { store, deps } = await readyStore();
+    store.getState().startTraining();
+    deps.trainer.emit({ ...done, stopped: true });
+    deps.trainer.emit({ type: 'error', kind: 'device-lost', message: 'The GPU device was lost (unknown)' });
+    const run = store.getState().runs[0];
+    expect(run.status).toBe('failed');
+    expect(run.error?.kind).toBe('device-lost');
+    expect(store.getState().session.state).toBe('idle');
+  });
+
   it('only simulates a loss during a run', async () => {
     const { store, deps } = await readyStore();
     store.getState().simulateDeviceLoss();
@@ -246,6 +257,8 @@ describe('two tabs', () => {
     await waitFor(() => b.store.getState().runs.some((r) => r.id === aRun && r.evals.length === 1));
     // B hears of A's run as it is saved, and shows it as live elsewhere.
     expect(runStatusLabel(b.store.getState().runs[0], b.store.getState().session.runId)).toBe('running in another tab');
+    await b.store.getState().deleteRun(aRun); // A's to stop first
+    expect(b.store.getState().runs.map((r) => r.id)).toEqual([aRun]);
 
     // B saves a run of its own meanwhile.
     b.store.getState().startTraining();

@@ -20,10 +20,16 @@ export function evaluationOption(state: EvaluationInputs, run: RunRecord): Evalu
   if (!vocab || vocab.size === 0) {
     return no(`The model file carries no vocabulary, so its token ids cannot be matched to the words of ${datasetName}.`);
   }
-  if (vocab.size !== state.datasetVocab.size || vocab.hash !== state.datasetVocab.hash) {
+  if (vocab.size !== state.datasetVocab.size) {
     return no(
       `Trained on ${run.dataset.name}, whose vocabulary (${vocab.size} tokens) differs from that of ${datasetName} ` +
         `(${state.datasetVocab.size} tokens): the token ids would mean different words.`,
+    );
+  }
+  if (vocab.hash !== state.datasetVocab.hash) {
+    return no(
+      `Trained on ${run.dataset.name}, whose vocabulary differs from that of ${datasetName} (both have ${vocab.size} tokens, ` +
+        `but not the same words in the same order): the token ids would mean different words.`,
     );
   }
   if (state.evaluation) return no(state.evaluation.runId === run.id ? 'Evaluating now…' : 'Another model is being evaluated.');

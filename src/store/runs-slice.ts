@@ -118,7 +118,8 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
       }
     },
     deleteRun: async (id) => {
-      if (get().session.runId === id) return; // the live run is stopped first, then deleted
+      // The live run is stopped first, then deleted; a run live in another tab is that tab's to stop.
+      if (get().session.runId === id || get().runs.find((r) => r.id === id)?.status === 'running') return;
       set((s) => ({
         runs: s.runs.filter((r) => r.id !== id),
         compareIds: s.compareIds.filter((c) => c !== id),

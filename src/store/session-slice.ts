@@ -192,7 +192,14 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         if (currentRun()) {
           endRun((r) => ({ ...r, status: 'failed', error: { kind: event.kind, message: event.message } }), false);
         } else if (modelFor) {
+          const ended = modelFor.runId;
           modelFor = null; // the worker had no weights to send: the run stays without a saved model
+          // A device lost during the final evaluation is reported after the run's 'done': its metrics are not to be
+          // trusted (a lost device reads back zeros), so the run failed.
+          if (event.kind === 'device-lost' || event.kind === 'gpu-error') {
+            const run = updateRun(set, get, ended, (r) => ({ ...r, status: 'failed', error: { kind: event.kind, message: event.message } }));
+            if (run) void saveRun(set, deps, run);
+          }
         } else if (get().evaluation) {
           endEvaluation((r) => ({ ...r, error: { kind: event.kind, message: `Evaluation failed: ${event.message}` } }));
         }

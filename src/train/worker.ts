@@ -27,7 +27,7 @@ function device(): Promise<AcquiredDevice> {
       acquired.device.lost.then((info) => {
         gpu = null; // the next run asks for a new device
         if (info.reason === 'destroyed' && !control) return;
-        deviceFailure = new TrainingError('device-lost', `The GPU device was lost (${info.reason}): ${info.message || 'no details'}. Start the run again to use a new device.`);
+        deviceFailure = new TrainingError('device-lost', `The GPU device was lost (${info.reason}): ${info.message.replace(/\.+$/, '') || 'no details'}. Start the run again to use a new device.`);
         control?.stop();
       });
       acquired.device.addEventListener('uncapturederror', (event) => {
@@ -52,10 +52,16 @@ async function start(command: Extract<TrainerCommand, { type: 'start' }>) {
   }
   control = new TrainingControl();
   deviceFailure = null;
+  lastResult = null; // a failed run must not export the previous run's weights
   try {
     post({ type: 'status', phase: 'device', message: 'Requesting a WebGPU device' });
     const acquired = await device();
-    const result = await train(acquired, command.dataset, command.config, { emit: post, control });
+    // A run ended by a lost device must not report 'done' with metrics read from the dead device.
+    const emit = (event: TrainerEvent) => {
+      if (event.type === 'done' && deviceFailure) return;
+      post(event);
+    };
+    const result = await train(acquired, command.dataset, command.config, { emit, control });
     if (deviceFailure) throw deviceFailure;
     lastResult = { config: command.config, result };
   } catch (error) {

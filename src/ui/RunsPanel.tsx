@@ -138,7 +138,7 @@ export function RunsPanel() {
                     <button type="button" onClick={() => void downloadModel(run.id)} disabled={!run.hasModel} aria-label={`Download the model of ${run.name} (safetensors)`}>
                       Model
                     </button>
-                    <button type="button" onClick={() => void deleteRun(run.id)} disabled={run.id === liveRunId} aria-label={`Delete ${run.name}`}>
+                    <button type="button" onClick={() => void deleteRun(run.id)} disabled={run.id === liveRunId || run.status === 'running'} aria-label={`Delete ${run.name}`}>
                       Delete
                     </button>
                   </td>
