@@ -6,7 +6,7 @@ import { renderInteraction } from '../data';
 import { ATTENTION_TILE, attentionFlops } from '../gpu/kernels/attention';
 import { allowedCellCount, denseMaskReasons, receptiveField } from '../prompt/dense-mask';
 import { packPrompt, promptMeta } from '../prompt/pack';
-import { type TileStats, maskRanges, tileStats } from '../prompt/ranges';
+import { type TileStats, attentionPlan, attentionWork, maskRanges, tileStats } from '../prompt/ranges';
 import { type IsolationLevel, type PackedPrompt, SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
 
 /**
@@ -94,9 +94,12 @@ export function buildPromptView(dataset: TokenizedDataset, request: PromptViewRe
     renderInteraction(dataset, user.items[i], user.labels[i]),
   );
   const allowedCells = allowedCellCount(prompt, n, level);
-  const { keyStart } = maskRanges(meta, 1, L, n, level);
+  const { keyStart, queryEnd } = maskRanges(meta, 1, L, n, level);
   const stats = tileStats(meta, keyStart, 1, L, ATTENTION_TILE, allowedCells);
-  const tileCells = ATTENTION_TILE * ATTENTION_TILE;
+  // FLOPs from the kernel's own plan (4×4 score blocks it computes), against the same tokens under a dense causal mask.
+  const causal = maskRanges(meta, 1, L, n, 'full-causal');
+  const kernelBlocks = attentionWork(attentionPlan(meta, keyStart, queryEnd, 1, L, level), 1, L, level, ATTENTION_TILE).forwardBlocks;
+  const causalBlocks = attentionWork(attentionPlan(meta, causal.keyStart, causal.queryEnd, 1, L, 'full-causal'), 1, L, 'full-causal', ATTENTION_TILE).forwardBlocks;
   // The same bound tileStats uses: a query tile's smallest keyStart decides the first key tile it visits.
   const firstVisitedTile = new Int32Array(Math.ceil(L / ATTENTION_TILE));
   for (let qt = 0; qt < firstVisitedTile.length; qt++) {
@@ -109,8 +112,8 @@ export function buildPromptView(dataset: TokenizedDataset, request: PromptViewRe
     tile: ATTENTION_TILE,
     firstVisitedTile,
     skippedFraction: stats.causal ? 1 - stats.visited / stats.causal : 0,
-    kernelFlops: attentionFlops(stats.visited * tileCells, request.dModel, 1),
-    causalFlops: attentionFlops(stats.causal * tileCells, request.dModel, 1),
+    kernelFlops: attentionFlops(kernelBlocks * 16, request.dModel, 1),
+    causalFlops: attentionFlops(causalBlocks * 16, request.dModel, 1),
   };
   let field: ReceptiveFieldView | null = null;
   const drawable = L <= MAX_MASK_TOKENS;
