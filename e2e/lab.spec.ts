@@ -102,6 +102,12 @@ test('a malformed upload shows its error in place and the previous dataset stays
 
 test('trains a tiny model, shows its curves, keeps the run across a reload and exports it', async ({ page }) => {
   await openLab(page, TINY_RUN);
+  // Long tasks on the page's thread while the worker trains (the UI must never block for more than 50 ms).
+  await page.evaluate(() => {
+    const w = window as unknown as { __longTasks: number[] };
+    w.__longTasks = [];
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__longTasks.push(e.duration))).observe({ type: 'longtask' });
+  });
   await page.getByRole('button', { name: 'Start training' }).click();
   // The status line reports the device, data preparation and shader compilation while they happen.
   await expect(page.getByTestId('training-status')).toContainText(/Opening the GPU|Preparing data|Compiling shaders|Training/);
@@ -111,6 +117,8 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
   await expect(page.getByTestId('loss-chart').locator('.recharts-line path').first()).toBeVisible({ timeout: 8 * 60_000 });
   await expect(page.getByTestId('valid-auc')).toHaveText(/^0\.\d{4}$/, { timeout: 8 * 60_000 });
   await expect(page.getByTestId('test-metrics')).toContainText('targets', { timeout: 8 * 60_000 });
+  const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
+  console.log(`long tasks on the page thread while training: ${longTasks.length}, longest ${Math.max(0, ...longTasks).toFixed(0)} ms`);
   await page.locator('#training').screenshot({ path: `${SHOTS}/training.png` });
 
   await page.reload();
