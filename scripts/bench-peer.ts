@@ -8,6 +8,7 @@
  *
  * Software WebGPU (SwiftShader) runs at about 1 GFLOP/s: keep the step counts small there.
  */
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,17 +72,8 @@ async function main(): Promise<number> {
   await server.listen();
 
   browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--enable-unsafe-webgpu',
-      '--no-sandbox',
-      '--headless=new',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    executablePath: CHROMIUM_PATH,
+    args: [...CHROMIUM_ARGS],
     timeout: 60_000,
   });
   const page = await browser.newPage();

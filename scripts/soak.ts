@@ -39,6 +39,7 @@
  *   three, else over the timed samples; a fit window under 4 minutes (a soak under 6 minutes) is reported, not judged;
  * - every run ends 'done' (a failed run is a finding too), and no page error is thrown.
  */
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -79,17 +80,7 @@ const MIN_SLOPE_WINDOW_MIN = 4;
 const HASH =
   `#ds=small&p=dti&n=10&k=10&iso=strict&pe=rope&d=32&h=2&l=1&ff=64&lr=0.003&bs=8` +
   `&ep=1000&steps=${runSteps}&eval=${evalEvery}&seed=1&wd=0.01&clip=1`;
-const CHROMIUM_ARGS = [
-  '--enable-unsafe-webgpu',
-  '--no-sandbox',
-  '--headless=new',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--enable-precise-memory-info',
-];
+const SOAK_CHROMIUM_ARGS = [...CHROMIUM_ARGS, '--enable-precise-memory-info'];
 
 // ---------------------------------------------------------------------------------------------------------------
 // The hook, injected as source text in every realm (a string, not a serialized function: the TypeScript loader may
@@ -451,7 +442,7 @@ async function main(): Promise<number> {
   const url = `http://127.0.0.1:${port}/`;
   log(`serving at ${url}`);
 
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 60_000 });
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: SOAK_CHROMIUM_ARGS, timeout: 60_000 });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page: Page = await context.newPage();
   const pageErrors: string[] = [];
@@ -679,7 +670,7 @@ async function main(): Promise<number> {
   print(`- date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; command: \`${command}\``);
   print(`- duration: ${duration.toFixed(1)} min of training (asked: ${minutes} min), samples every ${sampleSec} s (GC forced before each)`);
   print(`- machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; load average (1/5/15 min) at start ${loadAtStart.map((x) => x.toFixed(1)).join(' / ')}, at end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}`);
-  print(`- browser: Chromium ${browserVersion} headless (${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}), production build served by \`vite preview\``);
+  print(`- browser: Chromium ${browserVersion} headless (${CHROMIUM_PATH}), production build served by \`vite preview\``);
   print(`- lab link: \`${HASH}\` (d=32, 2 heads, 1 layer, d_ff=64, batch 8, ${runSteps} steps per run, validation every ${evalEvery || 'epoch'} steps); runs started back to back: ${runs.length}, steps trained: ${totalSteps().toLocaleString('en-US')}`);
   const n = (x: number) => x.toLocaleString('en-US');
   const hookedVia = trainers.map((w) => w.last?.via ?? '?').join(', ') || 'none';
