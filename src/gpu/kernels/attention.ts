@@ -65,16 +65,7 @@ export interface AttentionBackwardArgs extends Omit<AttentionForwardArgs, 'out' 
   dqkv: TensorRef; // [B*L, 3d], accumulated into (+=)
 }
 
-interface Shape {
-  B: number;
-  L: number;
-  nHeads: number;
-  headDim: number;
-  n: number;
-  level: IsolationLevel;
-  alibi: boolean;
-  chunk?: number;
-}
+type Shape = Pick<AttentionForwardArgs, 'B' | 'L' | 'nHeads' | 'headDim' | 'n' | 'level' | 'alibi' | 'chunk'>;
 
 function check(label: string, s: Shape): void {
   const { B, L, nHeads, headDim } = s;
