@@ -1,6 +1,6 @@
 import { useLab } from '../store';
 import { runStatusLabel } from '../store/run-view';
-import { LossChart, ThroughputChart, ValidationChart } from './charts';
+import { RunCharts } from './charts';
 import { ProgressLine, Section } from './controls';
 import { fmt, fmtCompact, fmtDuration, fmtInt } from './format';
 
@@ -138,15 +138,11 @@ export function TrainingPanel() {
               </>
             )}
           </dl>
-          <div className="charts">
-            <LossChart run={run} />
-            <ValidationChart run={run} />
-            <ThroughputChart run={run} />
-          </div>
         </>
       ) : (
         <p className="help">No run yet. A tiny model on the small dataset trains in seconds on a laptop GPU.</p>
       )}
+      <RunCharts run={run} evalEvery={config.evalEvery} />
       <details className="fault-injection">
         <summary>Robustness check</summary>
         <p className="help">

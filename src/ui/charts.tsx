@@ -1,6 +1,7 @@
 /** The run curves (recharts): loss, validation AUC / LogLoss and throughput against the training step. */
+import { memo, startTransition, useEffect, useRef, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
-import type { RunRecord } from '../store/run-types';
+import type { EvalPoint, RunRecord, StepPoint } from '../store/run-types';
 import { fmtCompact } from './format';
 
 /** Charts draw at most this many points per series: a long run has thousands of steps. */
@@ -14,15 +15,42 @@ function thin<T>(points: readonly T[], max = MAX_POINTS): T[] {
   return kept;
 }
 
+/**
+ * Live charts redraw at most this often. A recharts redraw costs tens of milliseconds of page-thread time on a slow
+ * machine, and the store receives new steps four times a second: redrawing on each would block the page.
+ */
+export const CHART_REFRESH_MS = 1000;
+
+/**
+ * `value`, but changed at most once per `intervalMs` and never sooner than `delayMs` after it changed (the latest
+ * value always arrives). The change renders as a transition, which React splits into short slices. Charts use
+ * different delays so that their redraws, whose commits cannot be split, land in different tasks.
+ */
+export function useThrottled<T>(value: T, intervalMs: number, delayMs = 0): T {
+  const [shown, setShown] = useState(value);
+  const lastShown = useRef(0);
+  useEffect(() => {
+    if (Object.is(value, shown)) return;
+    const wait = Math.max(delayMs, lastShown.current + intervalMs - Date.now());
+    const timer = setTimeout(() => {
+      lastShown.current = Date.now();
+      startTransition(() => setShown(() => value));
+    }, wait);
+    return () => clearTimeout(timer);
+  }, [value, shown, intervalMs, delayMs]);
+  return shown;
+}
+
 const CHART_STYLE = { width: '100%', height: 220 };
 const MARGIN = { top: 8, right: 8, bottom: 24, left: 0 };
 const stepAxis = <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} label={{ value: 'training step', position: 'insideBottom', offset: -12 }} allowDecimals={false} />;
 
-export function LossChart({ run }: { run: RunRecord }) {
+const LossChart = memo(function LossChart({ steps: liveSteps }: { steps: readonly StepPoint[] }) {
+  const steps = useThrottled(liveSteps, CHART_REFRESH_MS);
   return (
     <figure className="chart" aria-label="Training loss by step" data-testid="loss-chart">
       <figcaption>Training loss (binary cross-entropy per target)</figcaption>
-      <LineChart responsive style={CHART_STYLE} data={thin(run.steps)} margin={MARGIN}>
+      <LineChart responsive style={CHART_STYLE} data={thin(steps)} margin={MARGIN}>
         <CartesianGrid strokeDasharray="3 3" />
         {stepAxis}
         <YAxis width={72} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(2)} label={{ value: 'loss', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
@@ -31,36 +59,38 @@ export function LossChart({ run }: { run: RunRecord }) {
       </LineChart>
     </figure>
   );
-}
+});
 
-export function ValidationChart({ run }: { run: RunRecord }) {
-  const points = run.evals.filter((e) => e.split === 'valid');
+const ValidationChart = memo(function ValidationChart({ evals: liveEvals, evalEvery }: { evals: readonly EvalPoint[]; evalEvery: number }) {
+  const evals = useThrottled(liveEvals, CHART_REFRESH_MS, CHART_REFRESH_MS / 3);
+  const points = evals.filter((e) => e.split === 'valid');
   return (
     <figure className="chart" aria-label="Validation AUC and LogLoss by step" data-testid="valid-chart">
       <figcaption>Validation AUC (left, higher is better) and LogLoss (right, lower is better)</figcaption>
-      {points.length === 0 ? (
-        <p className="help">The first validation comes {run.config.evalEvery > 0 ? `at step ${run.config.evalEvery}` : 'at the end of the first epoch'}.</p>
-      ) : (
-        <LineChart responsive style={CHART_STYLE} data={points} margin={MARGIN}>
-          <CartesianGrid strokeDasharray="3 3" />
-          {stepAxis}
-          <YAxis yAxisId="auc" width={72} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'AUC', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
-          <YAxis yAxisId="logloss" orientation="right" domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} width={72} label={{ value: 'LogLoss', angle: 90, position: 'insideRight', style: { textAnchor: 'middle' } }} />
-          <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(s) => `step ${s}`} />
-          <Legend verticalAlign="top" />
-          <Line yAxisId="auc" type="linear" dataKey="auc" name="AUC" stroke="#009e73" isAnimationActive={false} />
-          <Line yAxisId="logloss" type="linear" dataKey="logLoss" name="LogLoss" stroke="#d55e00" strokeDasharray="4 2" isAnimationActive={false} />
-        </LineChart>
+      {/* The chart stays mounted while it is empty: its first points are then a cheap update, not a mount. */}
+      {points.length === 0 && (
+        <p className="help chart-note">The first validation comes {evalEvery > 0 ? `at step ${evalEvery}` : 'at the end of the first epoch'}.</p>
       )}
+      <LineChart responsive style={CHART_STYLE} data={points} margin={MARGIN}>
+        <CartesianGrid strokeDasharray="3 3" />
+        {stepAxis}
+        <YAxis yAxisId="auc" width={72} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'AUC', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
+        <YAxis yAxisId="logloss" orientation="right" domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} width={72} label={{ value: 'LogLoss', angle: 90, position: 'insideRight', style: { textAnchor: 'middle' } }} />
+        <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(s) => `step ${s}`} />
+        <Legend verticalAlign="top" />
+        <Line yAxisId="auc" type="linear" dataKey="auc" name="AUC" stroke="#009e73" isAnimationActive={false} />
+        <Line yAxisId="logloss" type="linear" dataKey="logLoss" name="LogLoss" stroke="#d55e00" strokeDasharray="4 2" isAnimationActive={false} />
+        </LineChart>
     </figure>
   );
-}
+});
 
-export function ThroughputChart({ run }: { run: RunRecord }) {
+const ThroughputChart = memo(function ThroughputChart({ steps: liveSteps }: { steps: readonly StepPoint[] }) {
+  const steps = useThrottled(liveSteps, CHART_REFRESH_MS, (2 * CHART_REFRESH_MS) / 3);
   return (
     <figure className="chart" aria-label="Throughput by step" data-testid="throughput-chart">
       <figcaption>Throughput: targets per second (left) and tokens per second (right), averaged since the start</figcaption>
-      <LineChart responsive style={CHART_STYLE} data={thin(run.steps)} margin={MARGIN}>
+      <LineChart responsive style={CHART_STYLE} data={thin(steps)} margin={MARGIN}>
         <CartesianGrid strokeDasharray="3 3" />
         {stepAxis}
         <YAxis yAxisId="targets" width={72} tickFormatter={(v: number) => fmtCompact(v)} label={{ value: 'targets/s', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
@@ -72,12 +102,48 @@ export function ThroughputChart({ run }: { run: RunRecord }) {
       </LineChart>
     </figure>
   );
+});
+
+/**
+ * How many of `total` heavy children to show: one more after each commit, each in its own interruptible render, so
+ * mounting them never adds up to one long task.
+ */
+function useMountOneByOne(total: number): number {
+  const [shown, setShown] = useState(0);
+  useEffect(() => {
+    if (shown >= total) return;
+    const timer = setTimeout(() => startTransition(() => setShown((n) => n + 1)));
+    return () => clearTimeout(timer);
+  }, [shown, total]);
+  return shown;
+}
+
+const NO_STEPS: readonly StepPoint[] = [];
+const NO_EVALS: readonly EvalPoint[] = [];
+
+/**
+ * The three curves of the shown run (empty before the first run). The charts stay mounted from one run to the next:
+ * mounting a chart is a single commit of tens of milliseconds on a slow machine, too long to do while training.
+ */
+export function RunCharts({ run, evalEvery }: { run: RunRecord | null; evalEvery: number }) {
+  const charts = [
+    <LossChart key="loss" steps={run?.steps ?? NO_STEPS} />,
+    <ValidationChart key="valid" evals={run?.evals ?? NO_EVALS} evalEvery={run?.config.evalEvery ?? evalEvery} />,
+    <ThroughputChart key="throughput" steps={run?.steps ?? NO_STEPS} />,
+  ];
+  const mounted = useMountOneByOne(charts.length);
+  return (
+    <div className="charts">
+      {charts.map((chart, i) => (i < mounted ? chart : <div key={chart.key} className="chart chart-placeholder" aria-busy="true" />))}
+    </div>
+  );
 }
 
 const RUN_COLORS = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#000000'];
 
 /** Validation AUC of several runs against training wall-clock: what DTI buys is the same AUC sooner. */
-export function CompareChart({ runs }: { runs: RunRecord[] }) {
+export function CompareChart({ runs: liveRuns }: { runs: RunRecord[] }) {
+  const runs = useThrottled(liveRuns, CHART_REFRESH_MS);
   const series = runs.map((run) => {
     const elapsedAt = new Map(run.steps.map((s) => [s.step, s.elapsedMs]));
     return {
