@@ -14,7 +14,7 @@ import os from 'node:os';
 import { type LoadResult, type Preset, PRESETS_ORDER, loadBuiltin, parseFiles } from '../src/data/index';
 import { nodeDevice } from '../src/gpu/node-device';
 import { checkTrainConfig } from '../src/train/config';
-import { type ExperimentRun, summarizeRuns } from '../src/train/experiments';
+import { type ExperimentRun, type SweepPlan, summarizeRuns, sweepConfigs } from '../src/train/experiments';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../src/train/protocol';
 import { train } from '../src/train/trainer';
 import type { IsolationLevel, PositionEncoding } from '../src/prompt/types';
@@ -140,21 +140,13 @@ if (args.has('compare')) {
     runs.push(await runOne({ ...base, seed, paradigm: 'dti' }));
   }
 } else if (args.has('sweep-k')) {
-  const ks = list('sweep-k', ['1', '5', '10', '20', '50']).map(Number);
-  const levels = list('levels', [base.isolation]) as IsolationLevel[];
-  const encodings = list('encodings', [base.model.positionEncoding]) as PositionEncoding[];
-  for (const seed of seeds) {
-    for (const encoding of encodings) {
-      for (const level of levels) {
-        for (const k of ks) {
-          // k = 1 is the sliding window, the same run whatever the isolation level: train it once per encoding.
-          if (k === 1 && level !== levels[0]) continue;
-          const config: TrainConfig = { ...base, seed, k, paradigm: k === 1 ? 'sw' : 'dti', isolation: level, model: { ...base.model, positionEncoding: encoding } };
-          runs.push(await runOne(config));
-        }
-      }
-    }
-  }
+  const plan: SweepPlan = {
+    ks: list('sweep-k', ['1', '5', '10', '20', '50']).map(Number),
+    levels: list('levels', [base.isolation]) as IsolationLevel[],
+    encodings: list('encodings', [base.model.positionEncoding]) as PositionEncoding[],
+    seeds,
+  };
+  for (const config of sweepConfigs(base, plan)) runs.push(await runOne(config));
 } else {
   for (const seed of seeds) runs.push(await runOne({ ...base, seed }));
 }

@@ -6,6 +6,7 @@ import { EXPLAIN_STEPS } from './explain';
 import { createLabStore } from './lab-store';
 import { trainingCost } from './prompt-view';
 import { memoryTabHub } from './tabs';
+import { summarizeSweep, sweepIds } from './sweep-view';
 import { readyStore, waitFor } from './test-support';
 import { encodeHash } from './url-hash';
 
@@ -31,6 +32,9 @@ const done = (stopped = false): TrainerEvent => ({
   test: metrics(0.71),
   valid: metrics(0.7),
 });
+
+/** A finished run that trained for `trainMs` and scored `auc` on the test split. */
+const finished = (trainMs: number, auc: number): TrainerEvent => ({ ...done(), trainMs, test: metrics(auc) });
 
 describe('dataset and views', () => {
   it('starts from the link: configuration, preset, the dataset, the check and the prompt view', async () => {
@@ -256,6 +260,55 @@ describe('training session', () => {
     const s = store.getState();
     expect(s.session.state).toBe('idle');
     expect(s.compareIds).toEqual(s.runs.map((r) => r.id));
+  });
+
+  it('queues a sweep over k, levels and encodings, tags its runs and summarizes them like the runner', async () => {
+    const { store, deps } = await readyStore('#n=5&k=5&steps=10&ep=1&seed=3');
+    store.getState().startSweep({ ks: [1, 5, 10], levels: ['window', 'strict'], encodings: ['rope'], seeds: [3, 4] });
+    // Per seed: SW once, then k = 5 and 10 under each level.
+    const expected = [
+      ['sw', 1, 'window', 3], ['dti', 5, 'window', 3], ['dti', 10, 'window', 3], ['dti', 5, 'strict', 3], ['dti', 10, 'strict', 3],
+      ['sw', 1, 'window', 4], ['dti', 5, 'window', 4], ['dti', 10, 'window', 4], ['dti', 5, 'strict', 4], ['dti', 10, 'strict', 4],
+    ];
+    const trained: unknown[] = [];
+    for (let i = 0; i < expected.length; i++) {
+      const start = deps.trainer.commands.filter((c) => c.type === 'start').at(-1)!;
+      if (start.type !== 'start') throw new Error('no start');
+      trained.push([start.config.paradigm, start.config.paradigm === 'sw' ? 1 : start.config.k, start.config.isolation, start.config.seed]);
+      expect(start.config.maxSteps).toBe(0); // whole epochs: equal work for every k
+      expect(store.getState().session.queue.length).toBe(expected.length - 1 - i);
+      deps.trainer.emit(finished(1000 * (i + 1), 0.6 + i / 100));
+    }
+    expect(trained).toEqual(expected);
+    const s = store.getState();
+    expect(s.session.state).toBe('idle');
+    const ids = sweepIds(s.runs);
+    expect(ids).toHaveLength(1);
+    expect(s.runs.every((r) => r.sweepId === ids[0])).toBe(true);
+    const summary = summarizeSweep(s.runs, ids[0]);
+    expect(summary.finished).toBe(10);
+    expect(summary.rows.map((r) => [r.label, r.seeds])).toEqual([
+      ['SW (rope)', 2], ['DTI k=5 window rope', 2], ['DTI k=10 window rope', 2], ['DTI k=5 strict rope', 2], ['DTI k=10 strict rope', 2],
+    ]);
+    // SW took 1 s and 6 s (runs 1 and 6), DTI k=5 window 2 s and 7 s: a speed-up of 3.5 / 4.5.
+    expect(summary.rows[1].speedUp).toBeCloseTo(3.5 / 4.5, 6);
+    expect(summary.series.map((line) => [line.name, line.points.map((p) => p.k)])).toEqual([
+      ['window · rope', [1, 5, 10]],
+      ['strict · rope', [1, 5, 10]],
+    ]);
+    // A later plain run is not part of the sweep.
+    store.getState().startTraining();
+    expect(store.getState().runs.at(-1)!.sweepId).toBeUndefined();
+  });
+
+  it('refuses an empty sweep or one the data cannot feed, before training anything', async () => {
+    const { store, deps } = await readyStore('#n=5&k=5');
+    store.getState().startSweep({ ks: [5], levels: ['strict'], encodings: [], seeds: [1] });
+    expect(store.getState().startProblem).toContain('pick at least one');
+    store.getState().setConfig({ n: 5000 });
+    store.getState().startSweep({ ks: [1, 5], levels: ['window'], encodings: ['rope'], seeds: [1] });
+    expect(store.getState().startProblem).toMatch(/^The sweep cannot start: .*no training target has n = 5000/);
+    expect(deps.trainer.commandTypes()).toEqual([]);
   });
 
   it('marks a run that was live during a reload as interrupted, with its curve, and does not restart it', async () => {

@@ -52,6 +52,8 @@ export interface RunRecord {
   error: { kind: Extract<TrainerEvent, { type: 'error' }>['kind']; message: string } | null;
   /** The GPU adapter the run trained on. */
   adapter: string | null;
+  /** The sweep (scaling in k) this run was queued by, if any: its runs form one table. */
+  sweepId?: string;
   /** Whether trained parameters are stored (IndexedDB 'models') for safetensors export. */
   hasModel: boolean;
   /** The vocabulary the stored model was trained with (imported runs), to tell which datasets it can be evaluated on. */

@@ -3,7 +3,9 @@
  * trains; it posts 'start' with the configuration and the loaded dataset and records what comes back.
  */
 import { effectiveK } from '../train/config';
+import { sweepConfigs } from '../train/experiments';
 import type { TrainConfig, TrainerEvent } from '../train/protocol';
+import { checkConfig } from './config-check';
 import type { RunRecord, StepPoint } from './run-types';
 import { evaluationOption } from './run-view';
 import { saveRun, updateRun } from './runs-slice';
@@ -31,6 +33,8 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
   let runVocab: { vocab: string[]; datasetName: string } | null = null;
   /** True while a SW-vs-DTI comparison is queued: its runs are selected for comparison as they start. */
   let comparing = false;
+  /** The sweep whose runs are queued, if any: each of its runs is tagged with it. */
+  let sweepId: string | null = null;
   /** Releases the live run's tab lock (other tabs then know the run is no longer trained anywhere). */
   let releaseRun: (() => void) | null = null;
 
@@ -86,6 +90,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       error: null,
       adapter: null,
       hasModel: false,
+      ...(sweepId ? { sweepId } : {}),
     };
     runVocab = { vocab: dataset.data.vocab.tokens, datasetName: dataset.data.name };
     pendingSteps = [];
@@ -116,6 +121,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       beginRun(next);
     } else {
       comparing = false;
+      sweepId = null;
       setSession({ state: 'idle', runId: null, status: null, queue: [] });
     }
   };
@@ -263,6 +269,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         return;
       }
       comparing = false;
+      sweepId = null;
       beginRun(structuredClone(get().config));
     },
     restartRun: (id) => {
@@ -279,6 +286,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         return;
       }
       comparing = false;
+      sweepId = null;
       // A failed worker was ended with its run, so this start opens a new worker and asks for a new device.
       beginRun(structuredClone(run.config), ' (restarted)');
     },
@@ -347,9 +355,36 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       const dti: TrainConfig = { ...config, paradigm: 'dti', k: effectiveK(config) > 1 ? config.k : 10 };
       const sw: TrainConfig = { ...config, paradigm: 'sw' };
       comparing = true;
+      sweepId = null;
       set({ compareIds: [], baselineId: null });
       setSession({ queue: [dti] });
       beginRun(sw);
+    },
+    startSweep: (plan) => {
+      const problem = blocker();
+      if (problem) {
+        set({ startProblem: `The sweep cannot start: ${problem}.` });
+        return;
+      }
+      // Whole epochs, as in the comparison: every run sees every training target, so times compare equal work.
+      const configs = sweepConfigs({ ...structuredClone(get().config), maxSteps: 0 }, plan);
+      if (configs.length === 0) {
+        set({ startProblem: 'The sweep has no runs: pick at least one k, one isolation level, one position encoding and one seed.' });
+        return;
+      }
+      // Every run is checked against the data and the GPU's limits now, not after an hour of the others.
+      const { dataset, webgpu } = get();
+      const invalid = configs.map((c) => ({ c, errors: checkConfig(c, dataset?.data ?? null, webgpu.limits).errors })).find((x) => x.errors.length > 0);
+      if (invalid) {
+        const { c, errors } = invalid;
+        set({ startProblem: `The sweep cannot start: its run with k = ${effectiveK(c)}, ${c.isolation}, ${c.model.positionEncoding} has problems: ${errors.join('; ')}.` });
+        return;
+      }
+      comparing = false;
+      sweepId = deps.newId();
+      const [first, ...rest] = configs;
+      setSession({ queue: rest });
+      beginRun(first);
     },
     pauseTraining: () => {
       if (get().session.state !== 'running') return;

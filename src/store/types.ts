@@ -6,6 +6,7 @@
 import type { DataErrorInfo, DatasetStats, FilePreview, FormatId, LoadedFile, Preset, SkippedRows } from '../data';
 import type { TokenizedDataset } from '../prompt/types';
 import type { ModelSize, TrainConfig, TrainerCommand, TrainerEvent } from '../train/protocol';
+import type { SweepPlan } from '../train/experiments';
 import type { FullConfigCheck, ModelPresetName } from './config-check';
 import type { ExportFile } from './export';
 import type { ExplainFacts } from './explain';
@@ -164,7 +165,7 @@ export interface SessionSlice {
     runId: string | null;
     /** What the worker is doing (device, compile, prepare, train, evaluate). */
     status: Extract<TrainerEvent, { type: 'status' }> | null;
-    /** Configs still to train after the current run (the SW-vs-DTI comparison queues two). */
+    /** Configs still to train after the current run (a SW-vs-DTI comparison or a sweep). */
     queue: TrainConfig[];
   };
   /** Why the last start request was refused (a run's own failure is kept on the run). */
@@ -188,6 +189,8 @@ export interface SessionSlice {
   pageVisibilityChanged(hidden: boolean): void;
   /** Trains the current configuration as SW and then as DTI, whole epochs each (max steps unused), for the comparison. */
   startComparison(): void;
+  /** Queues the scaling-in-k grid of `plan` on the current configuration, whole epochs each; its runs share a sweep id. */
+  startSweep(plan: SweepPlan): void;
   pauseTraining(): void;
   resumeTraining(): void;
   stopTraining(): void;

@@ -2,8 +2,37 @@
  * Summaries of experiment runs (headless runner and the page's sweep): runs that differ only in seed form one row,
  * with mean and spread of test metrics and training time, and the speed-up against the sliding-window row.
  */
+import type { IsolationLevel, PositionEncoding } from '../prompt/types';
 import { effectiveK } from './config';
 import type { Metrics, TrainConfig } from './protocol';
+
+/** The scaling-in-k grid (issue: k against isolation level and position encoding), for the runner and the page. */
+export interface SweepPlan {
+  ks: number[];
+  levels: IsolationLevel[];
+  encodings: PositionEncoding[];
+  seeds: number[];
+}
+
+/**
+ * The runs of a sweep, in the order they train: for each seed and encoding, each level's ks. k = 1 is the sliding
+ * window, one run per encoding and seed whatever the level; it takes the first level's rule, so list `window` (which
+ * is full causal at k = 1) first for the usual SW baseline.
+ */
+export function sweepConfigs(base: TrainConfig, plan: SweepPlan): TrainConfig[] {
+  const configs: TrainConfig[] = [];
+  for (const seed of plan.seeds) {
+    for (const encoding of plan.encodings) {
+      for (const level of plan.levels) {
+        for (const k of plan.ks) {
+          if (k === 1 && level !== plan.levels[0]) continue;
+          configs.push({ ...base, seed, k, paradigm: k === 1 ? 'sw' : 'dti', isolation: level, model: { ...base.model, positionEncoding: encoding } });
+        }
+      }
+    }
+  }
+  return configs;
+}
 
 export interface ExperimentRun {
   config: TrainConfig;
@@ -16,6 +45,9 @@ export interface ExperimentRun {
   curve: { step: number; loss: number }[];
   validCurve: { step: number; auc: number; logLoss: number }[];
 }
+
+/** What a summary needs of a run (the page's finished runs and the runner's results both have it). */
+export type RunOutcome = Pick<ExperimentRun, 'config' | 'trainMs' | 'tokensProcessed' | 'test'>;
 
 export interface Spread {
   mean: number;
@@ -58,8 +90,13 @@ function rowKey(config: TrainConfig): string {
   return `${modelKey(config)}|${k}|${isolation}|${config.model.positionEncoding}`;
 }
 
-export function summarizeRuns(runs: readonly ExperimentRun[]): { rows: SummaryRow[]; markdown: string } {
-  const groups = new Map<string, ExperimentRun[]>();
+/** "mean ± sd" (just the mean for a single seed). */
+export function formatSpread(s: Spread, digits: number): string {
+  return s.std > 0 ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits);
+}
+
+export function summarizeRuns(runs: readonly RunOutcome[]): { rows: SummaryRow[]; markdown: string } {
+  const groups = new Map<string, RunOutcome[]>();
   for (const run of runs) {
     const key = rowKey(run.config);
     groups.set(key, [...(groups.get(key) ?? []), run]);
@@ -93,13 +130,12 @@ export function summarizeRuns(runs: readonly ExperimentRun[]): { rows: SummaryRo
     row.aucVsSw = row.testAuc.mean - sw.testAuc.mean;
   }
   const rows = summarized.map((s) => s.row);
-  const fmt = (s: Spread, digits: number) => (s.std > 0 ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits));
   const markdown = [
     '| run | seeds | test AUC | test LogLoss | train s | tokens | speed-up vs SW | ΔAUC vs SW |',
     '|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.label} | ${r.seeds} | ${fmt(r.testAuc, 4)} | ${fmt(r.testLogLoss, 4)} | ${fmt(r.trainSeconds, 1)} | ${Math.round(r.tokens)} | ${Number.isNaN(r.speedUp) ? '–' : `${r.speedUp.toFixed(2)}×`} | ${Number.isNaN(r.aucVsSw) ? '–' : r.aucVsSw.toFixed(4)} |`,
+        `| ${r.label} | ${r.seeds} | ${formatSpread(r.testAuc, 4)} | ${formatSpread(r.testLogLoss, 4)} | ${formatSpread(r.trainSeconds, 1)} | ${Math.round(r.tokens)} | ${Number.isNaN(r.speedUp) ? '–' : `${r.speedUp.toFixed(2)}×`} | ${Number.isNaN(r.aucVsSw) ? '–' : r.aucVsSw.toFixed(4)} |`,
     ),
   ].join('\n');
   return { rows, markdown };

@@ -99,6 +99,28 @@ describe('the lab page', () => {
     expect((screen.getByRole('button', { name: 'Start training' }) as HTMLButtonElement).disabled).toBe(true);
   });
 
+  it('queues a sweep from its panel and tabulates a finished one against k', async () => {
+    const { store, deps } = await readyStore('#n=4&k=3');
+    const sweepRun = (id: string, paradigm: 'sw' | 'dti', k: number, trainMs: number, auc: number): RunRecord => {
+      const run = finishedRun(id, paradigm, trainMs, auc);
+      return { ...run, name: `${paradigm} k=${k}`, sweepId: 'sweep-1', config: { ...run.config, k, isolation: 'strict' } };
+    };
+    act(() => store.setState({ runs: [sweepRun('a', 'sw', 1, 10_000, 0.7), sweepRun('b', 'dti', 5, 4_000, 0.71), sweepRun('c', 'dti', 20, 1_000, 0.69)] }));
+    renderApp(store);
+    const table = screen.getByTestId('sweep-table');
+    expect(within(table).getByRole('row', { name: /DTI k=20 strict/ }).textContent).toMatch(/10\.00×.*-0\.0100/);
+    expect(within(table).getByRole('row', { name: /DTI k=5 strict/ }).textContent).toMatch(/2\.50×.*\+0\.0100/);
+    expect(screen.getByTestId('sweep-auc-chart')).toBeTruthy();
+    // Defaults: k 1, 5, 20 under window and strict with RoPE, one seed: SW once plus 2 × 2 DTI runs.
+    expect(screen.getByTestId('sweep-size').textContent).toMatch(/^5 runs of 1 epoch each/);
+    fireEvent.click(within(screen.getByRole('group', { name: 'k values' })).getByLabelText('10'));
+    expect(screen.getByTestId('sweep-size').textContent).toMatch(/^7 runs/);
+    fireEvent.click(screen.getByRole('button', { name: 'Run the sweep' }));
+    const start = deps.trainer.commands[0];
+    expect(start.type === 'start' && [start.config.paradigm, start.config.maxSteps]).toEqual(['sw', 0]);
+    expect(store.getState().session.queue).toHaveLength(6);
+  });
+
   it('compares runs side by side with the speed-up over the SW baseline', async () => {
     const { store } = await readyStore();
     act(() => store.setState({ runs: [finishedRun('a', 'sw', 10_000, 0.7), finishedRun('b', 'dti', 2_000, 0.705)] }));

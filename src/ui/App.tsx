@@ -6,6 +6,7 @@ import { ExplainPanel } from './ExplainPanel';
 import { MaskView } from './MaskView';
 import { PromptView } from './PromptView';
 import { RunsPanel } from './RunsPanel';
+import { SweepPanel } from './SweepPanel';
 import { TrainingPanel } from './TrainingPanel';
 import { WebGpuNotice } from './WebGpuNotice';
 
@@ -59,6 +60,7 @@ export function App() {
           <MaskView />
           <TrainingPanel />
           <RunsPanel />
+          <SweepPanel />
         </main>
       </div>
       <ExplainPanel />

@@ -2,6 +2,7 @@
 import { memo, startTransition, useEffect, useRef, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import type { EvalPoint, RunRecord, StepPoint } from '../store/run-types';
+import type { SweepSummary } from '../store/sweep-view';
 import { fmtCompact } from './format';
 
 /** Charts draw at most this many points per series: a long run has thousands of steps. */
@@ -168,5 +169,49 @@ export function CompareChart({ runs: liveRuns }: { runs: RunRecord[] }) {
         ))}
       </LineChart>
     </figure>
+  );
+}
+
+/** A sweep against k: test AUC (does DTI keep the SW accuracy as k grows?) and training time (what it buys). */
+export function SweepCharts({ series }: { series: SweepSummary['series'] }) {
+  if (series.every((s) => s.points.length === 0)) return null;
+  const kAxis = (
+    <XAxis
+      dataKey="k"
+      type="number"
+      scale="log"
+      domain={['dataMin', 'dataMax']}
+      ticks={[...new Set(series.flatMap((s) => s.points.map((p) => p.k)))].sort((a, b) => a - b)}
+      label={{ value: 'k (targets per prompt, log scale)', position: 'insideBottom', offset: -12 }}
+      allowDataOverflow
+    />
+  );
+  const lines = (key: 'auc' | 'seconds') =>
+    series.map((s, i) => <Line key={s.name} data={s.points} dataKey={key} name={s.name} stroke={RUN_COLORS[i % RUN_COLORS.length]} isAnimationActive={false} />);
+  return (
+    <div className="charts">
+      <figure className="chart" aria-label="Test AUC against k" data-testid="sweep-auc-chart">
+        <figcaption>Test AUC against k (k = 1 is the sliding window)</figcaption>
+        <LineChart responsive style={{ width: '100%', height: 260 }} margin={MARGIN}>
+          <CartesianGrid strokeDasharray="3 3" />
+          {kAxis}
+          <YAxis width={72} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'test AUC', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
+          <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(k) => `k = ${k}`} />
+          <Legend verticalAlign="top" />
+          {lines('auc')}
+        </LineChart>
+      </figure>
+      <figure className="chart" aria-label="Training time against k" data-testid="sweep-time-chart">
+        <figcaption>Training time against k (seconds, whole epochs, evaluation excluded)</figcaption>
+        <LineChart responsive style={{ width: '100%', height: 260 }} margin={MARGIN}>
+          <CartesianGrid strokeDasharray="3 3" />
+          {kAxis}
+          <YAxis width={72} tickFormatter={(v: number) => fmtCompact(v)} label={{ value: 'train time (s)', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
+          <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(1) : String(v))} labelFormatter={(k) => `k = ${k}`} />
+          <Legend verticalAlign="top" />
+          {lines('seconds')}
+        </LineChart>
+      </figure>
+    </div>
   );
 }

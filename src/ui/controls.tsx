@@ -105,6 +105,34 @@ export function RadioGroup<T extends string>({
   );
 }
 
+/** Several choices at once (a sweep's k values, levels, encodings): one labelled checkbox each. */
+export function CheckboxGroup<T extends string | number>({
+  label,
+  help,
+  values,
+  options,
+  onChange,
+}: FieldProps & { values: readonly T[]; options: readonly { value: T; label: string }[]; onChange: (values: T[]) => void }) {
+  const id = useId();
+  const toggle = (value: T, on: boolean) => onChange(options.map((o) => o.value).filter((v) => (v === value ? on : values.includes(v))));
+  return (
+    <fieldset className="field radio-group" aria-describedby={`${id}-help`}>
+      <legend>{label}</legend>
+      <div className="radio-row">
+        {options.map((o) => (
+          <label key={String(o.value)} className="radio">
+            <input type="checkbox" checked={values.includes(o.value)} onChange={(e) => toggle(o.value, e.target.checked)} />
+            {o.label}
+          </label>
+        ))}
+      </div>
+      <p id={`${id}-help`} className="help">
+        {help}
+      </p>
+    </fieldset>
+  );
+}
+
 export function Section({ id, title, intro, children, actions }: { id: string; title: string; intro?: ReactNode; children: ReactNode; actions?: ReactNode }) {
   // The explain walk points at the section its current step is about.
   const focused = useLab((s) => s.explain.open && EXPLAIN_STEPS[s.explain.step].focus === id);

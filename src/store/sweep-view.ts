@@ -1,0 +1,50 @@
+/**
+ * What the sweep view shows: the runs of one sweep summarized as the headless runner does (one row per k, isolation
+ * level and position encoding, mean ± sd over seeds, speed-up and ΔAUC against the sliding window), and the series of
+ * its charts (one line per level and encoding, against k).
+ */
+import { type SummaryRow, summarizeRuns } from '../train/experiments';
+import type { RunRecord } from './run-types';
+
+export interface SweepSummary {
+  sweepId: string;
+  /** Runs queued by the sweep, finished or not. */
+  runs: RunRecord[];
+  /** Runs with final test metrics (the table counts only these). */
+  finished: number;
+  rows: SummaryRow[];
+  /** The table as Markdown, the same as `npm run experiment -- --sweep-k …` prints. */
+  markdown: string;
+  /** One line per isolation level and position encoding; the SW row (k = 1) starts every line of its encoding. */
+  series: { name: string; points: { k: number; auc: number; seconds: number }[] }[];
+}
+
+/** Sweep ids present among the runs, the most recent sweep first. */
+export function sweepIds(runs: readonly RunRecord[]): string[] {
+  const latest = new Map<string, number>();
+  for (const run of runs) if (run.sweepId) latest.set(run.sweepId, Math.max(latest.get(run.sweepId) ?? 0, run.createdAt));
+  return [...latest].sort((a, b) => b[1] - a[1]).map(([id]) => id);
+}
+
+export function summarizeSweep(runs: readonly RunRecord[], sweepId: string): SweepSummary {
+  const members = runs.filter((r) => r.sweepId === sweepId);
+  const outcomes = members.flatMap((r) =>
+    r.status === 'done' && r.result ? [{ config: r.config, trainMs: r.result.trainMs, tokensProcessed: r.result.tokensProcessed, test: r.result.test }] : [],
+  );
+  const { rows, markdown } = summarizeRuns(outcomes);
+  const lines = new Map<string, { name: string; points: { k: number; auc: number; seconds: number }[] }>();
+  const sw = rows.filter((r) => r.k === 1);
+  for (const row of rows) {
+    if (row.k === 1) continue;
+    const name = `${row.isolation} · ${row.positionEncoding}`;
+    if (!lines.has(name)) {
+      const base = sw.find((s) => s.positionEncoding === row.positionEncoding);
+      lines.set(name, { name, points: base ? [{ k: 1, auc: base.testAuc.mean, seconds: base.trainSeconds.mean }] : [] });
+    }
+    lines.get(name)!.points.push({ k: row.k, auc: row.testAuc.mean, seconds: row.trainSeconds.mean });
+  }
+  // A sweep of k = 1 only still draws its SW points.
+  if (lines.size === 0) for (const s of sw) lines.set(s.label, { name: s.label, points: [{ k: 1, auc: s.testAuc.mean, seconds: s.trainSeconds.mean }] });
+  const series = [...lines.values()].map((line) => ({ ...line, points: line.points.sort((a, b) => a.k - b.k) }));
+  return { sweepId, runs: members, finished: outcomes.length, rows, markdown, series };
+}
