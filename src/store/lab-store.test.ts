@@ -22,7 +22,7 @@ const step = (n: number): TrainerEvent => ({
   targetsPerSec: 400,
   tokensPerSec: 9000,
 });
-const done = (stopped = false): TrainerEvent => ({
+const done = (stopped = false): Extract<TrainerEvent, { type: 'done' }> => ({
   type: 'done',
   stopped,
   steps: 3,
