@@ -26,7 +26,9 @@
 // - keyGroups: per group of 4 keys (token order), two ranges of query slots (in `order`) that may attend them; dK/dV
 //   streams the ordered queries of both ranges.
 // Chunks start at the range's first row rounded down to 4 and stop at its last row; nothing outside is loaded or
-// computed. Inside, `allowed` (the exact rule of src/prompt/mask.ts) masks element by element; a masked cell adds
+// computed. With DIRECT (the wrapper's choice for software devices) nothing is staged: each thread reads the streamed
+// rows of its own ranges straight from storage, with no workgroup memory and no barrier; the blocks, and so the
+// results, are the same bit for bit. Inside, `allowed` (the exact rule of src/prompt/mask.ts) masks element by element; a masked cell adds
 // exactly 0 to the sums (for finite inputs) and leaves the running max alone. The streamed side is consumed in
 // 4-aligned blocks in ascending order (dK/dV: each block once, even where its two ranges share a block), so the
 // ranges change the cost only, not one bit.
@@ -40,11 +42,15 @@ const TILE: u32 = 32u;
 const ROWS: u32 = 4u; // rows per thread, one per vec4 lane (= ATTENTION_GROUP of the plan; the wrapper checks)
 const THREADS: u32 = TILE / ROWS;
 // Private arrays need a constant size; HEAD_DIM (an override, so loops have a constant bound per pipeline) <= HD_MAX.
+// The wrapper rewrites this line to the head dimension: WGSL zero-fills private arrays at every invocation's start,
+// which at 128 costs SwiftShader more than a whole small kernel.
 const HD_MAX: u32 = 128u;
 override HEAD_DIM: u32 = 16u;
 // Rows of the streamed side per barrier pair; a multiple of 4. The wrapper lowers it for large head dimensions so
 // the workgroup memory (2 * CHUNK * HEAD_DIM + 4 * CHUNK words) fits the device limit.
 override CHUNK: u32 = 32u;
+// Read the streamed side from storage instead of staging it (see above); the wrapper then sets CHUNK to 4.
+override DIRECT: bool = false;
 
 const ROLE_SUM: u32 = 1u;
 const ROLE_PAD: u32 = 3u;
@@ -166,13 +172,25 @@ fn tileRange(base: u32, width: u32, slot: u32, g0: u32, count: u32) -> vec2i {
   return vec2i(lo, hi);
 }
 
-// Chunks covering the rows [r.x, r.y]: first row (r.x rounded down to 4) and chunk count (0 when empty).
-fn rangeChunks(r: vec2i) -> vec2u {
+// The chunks a workgroup loads for the union of its groups' ranges (tileRange's arguments): first row (rounded down
+// to 4), count (0 when empty), and `end`, 4-aligned past the last row any thread reads. DIRECT: one pass from row 0
+// in which each thread walks its own ranges, nothing loaded.
+struct Chunks {
+  first: u32,
+  count: u32,
+  end: u32,
+}
+
+fn tileChunks(base: u32, width: u32, slot: u32, g0: u32, count: u32) -> Chunks {
+  if (DIRECT) {
+    return Chunks(0u, 1u, 0u);
+  }
+  let r = tileRange(base, width, slot, g0, count);
   if (r.x > r.y) {
-    return vec2u(0u, 0u);
+    return Chunks(0u, 0u, 0u);
   }
   let first = u32(r.x) & ~3u;
-  return vec2u(first, (u32(r.y) - first) / CHUNK + 1u);
+  return Chunks(first, (u32(r.y) - first) / CHUNK + 1u, (u32(r.y) | 3u) + 1u);
 }
 
 // Loads the K and V rows [c0, min(c0 + CHUNK, end)) of head h into tileA/tileB (element-strided over the threads,
@@ -268,11 +286,76 @@ fn keyRows(b: u32, first: u32) -> RowGroup {
 // (c0 is 4-aligned, so blocks are 4-aligned in the streamed order whatever the chunking).
 fn blockRange(c0: u32, first: i32, last: i32) -> vec2u {
   let lo = max(i32(c0), first);
-  let hi = min(i32(c0 + CHUNK) - 1, last);
+  var hi = last;
+  if (!DIRECT) {
+    hi = min(i32(c0 + CHUNK) - 1, last);
+  }
   if (lo > hi) {
     return vec2u(1u, 0u); // empty
   }
   return vec2u((u32(lo) - c0) & ~3u, u32(hi) - c0);
+}
+
+// 4 consecutive streamed rows (keys for forward and dQ, ordered queries for dK/dV): where each row's A columns (K, or
+// Q) and B columns (V, or dout) of the head start, in tileA/tileB (staged) or in qkv/dout (DIRECT), and their data.
+struct Block {
+  a: vec4u,
+  b: vec4u,
+  rows: vec4u, // tokens
+  metas: vec4u,
+  pos: vec4f,
+  lse: vec4f, // dK/dV only
+  dot: vec4f, // dK/dV only
+}
+
+fn fetchA(at: u32) -> f32 {
+  if (DIRECT) {
+    return qkv[at];
+  }
+  return tileA[at];
+}
+
+// V (forward, dQ).
+fn fetchV(at: u32) -> f32 {
+  if (DIRECT) {
+    return qkv[at];
+  }
+  return tileB[at];
+}
+
+// dout (dK/dV).
+fn fetchDout(at: u32) -> f32 {
+  if (DIRECT) {
+    return dout[at];
+  }
+  return tileB[at];
+}
+
+// Staged rows j..j+3 of the chunk: their columns start at row * HEAD_DIM of tileA and tileB.
+fn stagedBlock(j: u32) -> Block {
+  var blk: Block;
+  blk.a = (vec4u(j) + LANE_OFFSETS) * HEAD_DIM;
+  blk.b = blk.a;
+  blk.metas = vec4u(tileMeta[j], tileMeta[j + 1u], tileMeta[j + 2u], tileMeta[j + 3u]);
+  blk.pos = vec4f(f32(tilePos[j]), f32(tilePos[j + 1u]), f32(tilePos[j + 2u]), f32(tilePos[j + 3u]));
+  return blk;
+}
+
+// Keys p..p+3 of sequence b for head h (forward, dQ). Keys past L read the sequence's last row (finite) as pad.
+fn keyBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
+  if (!DIRECT) {
+    return stagedBlock(j);
+  }
+  let d = P.H * HEAD_DIM;
+  let p = vec4u(c0 + j) + LANE_OFFSETS;
+  let t = vec4u(b * P.L) + min(p, vec4u(P.L - 1u));
+  var blk: Block;
+  blk.a = vec4u(P.qkvOffset + d + h * HEAD_DIM) + t * (3u * d);
+  blk.b = blk.a + vec4u(d);
+  let metas = vec4u(tokenMeta[P.metaOffset + t.x], tokenMeta[P.metaOffset + t.y], tokenMeta[P.metaOffset + t.z], tokenMeta[P.metaOffset + t.w]);
+  blk.metas = select(vec4u(ROLE_PAD), metas, p < vec4u(P.L));
+  blk.pos = vec4f(vec4i(positions[P.positionsOffset + t.x], positions[P.positionsOffset + t.y], positions[P.positionsOffset + t.z], positions[P.positionsOffset + t.w]));
+  return blk;
 }
 
 // out = softmax(q k^T * scale + bias, masked) v; lse = log of the softmax denominator (with the max folded in).
@@ -284,10 +367,7 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   let q0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
-  // The tile's key range; rows are loaded up to the end of the last 4-block any thread reads.
-  let range = tileRange(queryGroupBase(b), 2u, 0u, q0 / ROWS, queryGroupCount());
-  let chunks = rangeChunks(range);
-  let end = (u32(max(range.y, 0)) | 3u) + 1u;
+  let chunks = tileChunks(queryGroupBase(b), 2u, 0u, q0 / ROWS, queryGroupCount());
 
   let g = queryRows(b, q0 + lane * ROWS);
   var qv: array<vec4f, HD_MAX>; // q of the 4 rows, column c in qv[c], pre-scaled
@@ -305,16 +385,15 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   var m = vec4f(NEG_BIG);
   var l = vec4f(0.0);
 
-  for (var i = 0u; i < chunks.y; i++) {
-    let c0 = chunks.x + i * CHUNK;
-    loadKeyChunk(rowBase, c0, end, lane, h);
-    workgroupBarrier();
+  for (var i = 0u; i < chunks.count; i++) {
+    let c0 = chunks.first + i * CHUNK;
+    if (!DIRECT) {
+      loadKeyChunk(rowBase, c0, chunks.end, lane, h);
+      workgroupBarrier();
+    }
     let blocks = blockRange(c0, g.lo0, g.hi0);
     for (var j = blocks.x; j <= blocks.y; j += 4u) {
-      let b0 = j * HEAD_DIM;
-      let b1 = b0 + HEAD_DIM;
-      let b2 = b1 + HEAD_DIM;
-      let b3 = b2 + HEAD_DIM;
+      let kb = keyBlock(b, c0, j, h);
       // Scores of 4 rows x 4 keys: s_k[r] = q_r . k_(j+k).
       var s0 = vec4f(0.0);
       var s1 = vec4f(0.0);
@@ -322,20 +401,20 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
       var s3 = vec4f(0.0);
       for (var c = 0u; c < HEAD_DIM; c++) {
         let qc = qv[c];
-        s0 += qc * tileA[b0 + c];
-        s1 += qc * tileA[b1 + c];
-        s2 += qc * tileA[b2 + c];
-        s3 += qc * tileA[b3 + c];
+        s0 += qc * fetchA(kb.a.x + c);
+        s1 += qc * fetchA(kb.a.y + c);
+        s2 += qc * fetchA(kb.a.z + c);
+        s3 += qc * fetchA(kb.a.w + c);
       }
       let p = vec4u(c0 + j);
-      let a0 = allowed(g.rows, p, g.metas, vec4u(tileMeta[j]));
-      let a1 = allowed(g.rows, p + vec4u(1u), g.metas, vec4u(tileMeta[j + 1u]));
-      let a2 = allowed(g.rows, p + vec4u(2u), g.metas, vec4u(tileMeta[j + 2u]));
-      let a3 = allowed(g.rows, p + vec4u(3u), g.metas, vec4u(tileMeta[j + 3u]));
-      s0 = select(vec4f(NEG_BIG), s0 - slope * (posQ - f32(tilePos[j])), a0);
-      s1 = select(vec4f(NEG_BIG), s1 - slope * (posQ - f32(tilePos[j + 1u])), a1);
-      s2 = select(vec4f(NEG_BIG), s2 - slope * (posQ - f32(tilePos[j + 2u])), a2);
-      s3 = select(vec4f(NEG_BIG), s3 - slope * (posQ - f32(tilePos[j + 3u])), a3);
+      let a0 = allowed(g.rows, p, g.metas, vec4u(kb.metas.x));
+      let a1 = allowed(g.rows, p + vec4u(1u), g.metas, vec4u(kb.metas.y));
+      let a2 = allowed(g.rows, p + vec4u(2u), g.metas, vec4u(kb.metas.z));
+      let a3 = allowed(g.rows, p + vec4u(3u), g.metas, vec4u(kb.metas.w));
+      s0 = select(vec4f(NEG_BIG), s0 - slope * (posQ - kb.pos.x), a0);
+      s1 = select(vec4f(NEG_BIG), s1 - slope * (posQ - kb.pos.y), a1);
+      s2 = select(vec4f(NEG_BIG), s2 - slope * (posQ - kb.pos.z), a2);
+      s3 = select(vec4f(NEG_BIG), s3 - slope * (posQ - kb.pos.w), a3);
       // Online softmax, one rescale per block of 4 keys.
       let mNew = max(m, max(max(s0, s1), max(s2, s3)));
       let correction = exp(m - mNew);
@@ -345,11 +424,13 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
       let w3 = select(vec4f(0.0), exp(s3 - mNew), a3);
       l = l * correction + ((w0 + w1) + (w2 + w3));
       for (var c = 0u; c < HEAD_DIM; c++) {
-        acc[c] = acc[c] * correction + ((w0 * tileB[b0 + c] + w1 * tileB[b1 + c]) + (w2 * tileB[b2 + c] + w3 * tileB[b3 + c]));
+        acc[c] = acc[c] * correction + ((w0 * fetchV(kb.b.x + c) + w1 * fetchV(kb.b.y + c)) + (w2 * fetchV(kb.b.z + c) + w3 * fetchV(kb.b.w + c)));
       }
       m = mNew;
     }
-    workgroupBarrier();
+    if (!DIRECT) {
+      workgroupBarrier();
+    }
   }
 
   // Live rows always see themselves (keyStart <= q), so l >= 1 there; pad rows get 0.
@@ -414,10 +495,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   let q0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
-  // The tile's key range; rows are loaded up to the end of the last 4-block any thread reads.
-  let range = tileRange(queryGroupBase(b), 2u, 0u, q0 / ROWS, queryGroupCount());
-  let chunks = rangeChunks(range);
-  let end = (u32(max(range.y, 0)) | 3u) + 1u;
+  let chunks = tileChunks(queryGroupBase(b), 2u, 0u, q0 / ROWS, queryGroupCount());
 
   let g = queryRows(b, q0 + lane * ROWS);
   var qv: array<vec4f, HD_MAX>; // pre-scaled
@@ -442,16 +520,15 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   let slope = alibiSlope(h);
   let posQ = vec4f(g.pos);
 
-  for (var i = 0u; i < chunks.y; i++) {
-    let c0 = chunks.x + i * CHUNK;
-    loadKeyChunk(rowBase, c0, end, lane, h);
-    workgroupBarrier();
+  for (var i = 0u; i < chunks.count; i++) {
+    let c0 = chunks.first + i * CHUNK;
+    if (!DIRECT) {
+      loadKeyChunk(rowBase, c0, chunks.end, lane, h);
+      workgroupBarrier();
+    }
     let blocks = blockRange(c0, g.lo0, g.hi0);
     for (var j = blocks.x; j <= blocks.y; j += 4u) {
-      let b0 = j * HEAD_DIM;
-      let b1 = b0 + HEAD_DIM;
-      let b2 = b1 + HEAD_DIM;
-      let b3 = b2 + HEAD_DIM;
+      let kb = keyBlock(b, c0, j, h);
       var s0 = vec4f(0.0);
       var s1 = vec4f(0.0);
       var s2 = vec4f(0.0);
@@ -463,30 +540,32 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
       for (var c = 0u; c < HEAD_DIM; c++) {
         let qc = qv[c];
         let oc = dov[c];
-        s0 += qc * tileA[b0 + c];
-        s1 += qc * tileA[b1 + c];
-        s2 += qc * tileA[b2 + c];
-        s3 += qc * tileA[b3 + c];
-        dp0 += oc * tileB[b0 + c];
-        dp1 += oc * tileB[b1 + c];
-        dp2 += oc * tileB[b2 + c];
-        dp3 += oc * tileB[b3 + c];
+        s0 += qc * fetchA(kb.a.x + c);
+        s1 += qc * fetchA(kb.a.y + c);
+        s2 += qc * fetchA(kb.a.z + c);
+        s3 += qc * fetchA(kb.a.w + c);
+        dp0 += oc * fetchV(kb.b.x + c);
+        dp1 += oc * fetchV(kb.b.y + c);
+        dp2 += oc * fetchV(kb.b.z + c);
+        dp3 += oc * fetchV(kb.b.w + c);
       }
       let p = vec4u(c0 + j);
-      let a0 = allowed(g.rows, p, g.metas, vec4u(tileMeta[j]));
-      let a1 = allowed(g.rows, p + vec4u(1u), g.metas, vec4u(tileMeta[j + 1u]));
-      let a2 = allowed(g.rows, p + vec4u(2u), g.metas, vec4u(tileMeta[j + 2u]));
-      let a3 = allowed(g.rows, p + vec4u(3u), g.metas, vec4u(tileMeta[j + 3u]));
+      let a0 = allowed(g.rows, p, g.metas, vec4u(kb.metas.x));
+      let a1 = allowed(g.rows, p + vec4u(1u), g.metas, vec4u(kb.metas.y));
+      let a2 = allowed(g.rows, p + vec4u(2u), g.metas, vec4u(kb.metas.z));
+      let a3 = allowed(g.rows, p + vec4u(3u), g.metas, vec4u(kb.metas.w));
       // dScore = P * (dP - D), with P = exp(score - lse) on allowed cells, 0 elsewhere.
-      let ds0 = select(vec4f(0.0), exp(s0 - slope * (posQ - f32(tilePos[j])) - lseQ), a0) * (dp0 - dotQ);
-      let ds1 = select(vec4f(0.0), exp(s1 - slope * (posQ - f32(tilePos[j + 1u])) - lseQ), a1) * (dp1 - dotQ);
-      let ds2 = select(vec4f(0.0), exp(s2 - slope * (posQ - f32(tilePos[j + 2u])) - lseQ), a2) * (dp2 - dotQ);
-      let ds3 = select(vec4f(0.0), exp(s3 - slope * (posQ - f32(tilePos[j + 3u])) - lseQ), a3) * (dp3 - dotQ);
+      let ds0 = select(vec4f(0.0), exp(s0 - slope * (posQ - kb.pos.x) - lseQ), a0) * (dp0 - dotQ);
+      let ds1 = select(vec4f(0.0), exp(s1 - slope * (posQ - kb.pos.y) - lseQ), a1) * (dp1 - dotQ);
+      let ds2 = select(vec4f(0.0), exp(s2 - slope * (posQ - kb.pos.z) - lseQ), a2) * (dp2 - dotQ);
+      let ds3 = select(vec4f(0.0), exp(s3 - slope * (posQ - kb.pos.w) - lseQ), a3) * (dp3 - dotQ);
       for (var c = 0u; c < HEAD_DIM; c++) {
-        dq[c] += (ds0 * tileA[b0 + c] + ds1 * tileA[b1 + c]) + (ds2 * tileA[b2 + c] + ds3 * tileA[b3 + c]);
+        dq[c] += (ds0 * fetchA(kb.a.x + c) + ds1 * fetchA(kb.a.y + c)) + (ds2 * fetchA(kb.a.z + c) + ds3 * fetchA(kb.a.w + c));
       }
     }
-    workgroupBarrier();
+    if (!DIRECT) {
+      workgroupBarrier();
+    }
   }
 
   for (var r = 0u; r < ROWS; r++) {
@@ -545,6 +624,37 @@ fn loadQueryChunk(b: u32, c0: u32, end: u32, lane: u32, h: u32) {
   }
 }
 
+// Ordered queries in slots c0 + j .. + 3 of sequence b for head h (dK/dV); empty slots read token 0's rows (finite)
+// as pad, with lse, D and position 0 as the staged load leaves them.
+fn queryBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
+  var blk: Block;
+  if (!DIRECT) {
+    blk = stagedBlock(j);
+    blk.rows = vec4u(tileRow[j], tileRow[j + 1u], tileRow[j + 2u], tileRow[j + 3u]);
+    blk.lse = vec4f(tileLse[j], tileLse[j + 1u], tileLse[j + 2u], tileLse[j + 3u]);
+    blk.dot = vec4f(tileDot[j], tileDot[j + 1u], tileDot[j + 2u], tileDot[j + 3u]);
+    return blk;
+  }
+  let d = P.H * HEAD_DIM;
+  let rowBase = b * P.L;
+  blk.metas = vec4u(ROLE_PAD);
+  for (var k = 0u; k < ROWS; k++) {
+    let token = slotToken(b, c0 + j + k);
+    let t = u32(max(token, 0));
+    blk.rows[k] = t;
+    blk.a[k] = P.qkvOffset + (rowBase + t) * 3u * d + h * HEAD_DIM;
+    blk.b[k] = P.doutOffset + (rowBase + t) * d + h * HEAD_DIM;
+    if (token >= 0) {
+      let index = (b * P.H + h) * P.L + t;
+      blk.metas[k] = tokenMeta[P.metaOffset + rowBase + t];
+      blk.pos[k] = f32(positions[P.positionsOffset + rowBase + t]);
+      blk.lse[k] = lseIn[P.lseOffset + index];
+      blk.dot[k] = rowDot[index];
+    }
+  }
+  return blk;
+}
+
 @compute @workgroup_size(THREADS)
 fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
   let L = P.L;
@@ -575,21 +685,18 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   // sections meet) is visited once: the second range starts after the thread's last block of the first.
   var next = 0;
   for (var part = 0u; part < 2u; part++) {
-    let range = tileRange(keyGroupBase(b), 4u, 2u * part, k0 / ROWS, keyGroupCount());
-    let chunks = rangeChunks(range);
-    let end = (u32(max(range.y, 0)) | 3u) + 1u;
+    let chunks = tileChunks(keyGroupBase(b), 4u, 2u * part, k0 / ROWS, keyGroupCount());
     let first = max(select(g.lo1, g.lo0, part == 0u), next);
     let last = select(g.hi1, g.hi0, part == 0u);
-    for (var i = 0u; i < chunks.y; i++) {
-      let c0 = chunks.x + i * CHUNK;
-      loadQueryChunk(b, c0, end, lane, h);
-      workgroupBarrier();
+    for (var i = 0u; i < chunks.count; i++) {
+      let c0 = chunks.first + i * CHUNK;
+      if (!DIRECT) {
+        loadQueryChunk(b, c0, chunks.end, lane, h);
+        workgroupBarrier();
+      }
       let blocks = blockRange(c0, first, last);
       for (var j = blocks.x; j <= blocks.y; j += 4u) {
-        let b0 = j * HEAD_DIM;
-        let b1 = b0 + HEAD_DIM;
-        let b2 = b1 + HEAD_DIM;
-        let b3 = b2 + HEAD_DIM;
+        let qb = queryBlock(b, c0, j, h);
         // Scores of 4 queries x this thread's 4 keys: s_k[r] = q_(j+k) . k_r.
         var s0 = vec4f(0.0);
         var s1 = vec4f(0.0);
@@ -602,33 +709,35 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
         for (var c = 0u; c < HEAD_DIM; c++) {
           let kc = kv[c];
           let vc = vv[c];
-          s0 += kc * tileA[b0 + c];
-          s1 += kc * tileA[b1 + c];
-          s2 += kc * tileA[b2 + c];
-          s3 += kc * tileA[b3 + c];
-          dp0 += vc * tileB[b0 + c];
-          dp1 += vc * tileB[b1 + c];
-          dp2 += vc * tileB[b2 + c];
-          dp3 += vc * tileB[b3 + c];
+          s0 += kc * fetchA(qb.a.x + c);
+          s1 += kc * fetchA(qb.a.y + c);
+          s2 += kc * fetchA(qb.a.z + c);
+          s3 += kc * fetchA(qb.a.w + c);
+          dp0 += vc * fetchDout(qb.b.x + c);
+          dp1 += vc * fetchDout(qb.b.y + c);
+          dp2 += vc * fetchDout(qb.b.z + c);
+          dp3 += vc * fetchDout(qb.b.w + c);
         }
-        let a0 = allowed(vec4u(tileRow[j]), g.rows, vec4u(tileMeta[j]), g.metas);
-        let a1 = allowed(vec4u(tileRow[j + 1u]), g.rows, vec4u(tileMeta[j + 1u]), g.metas);
-        let a2 = allowed(vec4u(tileRow[j + 2u]), g.rows, vec4u(tileMeta[j + 2u]), g.metas);
-        let a3 = allowed(vec4u(tileRow[j + 3u]), g.rows, vec4u(tileMeta[j + 3u]), g.metas);
-        let p0 = select(vec4f(0.0), exp(s0 - slope * (f32(tilePos[j]) - posP) - tileLse[j]), a0);
-        let p1 = select(vec4f(0.0), exp(s1 - slope * (f32(tilePos[j + 1u]) - posP) - tileLse[j + 1u]), a1);
-        let p2 = select(vec4f(0.0), exp(s2 - slope * (f32(tilePos[j + 2u]) - posP) - tileLse[j + 2u]), a2);
-        let p3 = select(vec4f(0.0), exp(s3 - slope * (f32(tilePos[j + 3u]) - posP) - tileLse[j + 3u]), a3);
-        let ds0 = p0 * (dp0 - tileDot[j]);
-        let ds1 = p1 * (dp1 - tileDot[j + 1u]);
-        let ds2 = p2 * (dp2 - tileDot[j + 2u]);
-        let ds3 = p3 * (dp3 - tileDot[j + 3u]);
+        let a0 = allowed(vec4u(qb.rows.x), g.rows, vec4u(qb.metas.x), g.metas);
+        let a1 = allowed(vec4u(qb.rows.y), g.rows, vec4u(qb.metas.y), g.metas);
+        let a2 = allowed(vec4u(qb.rows.z), g.rows, vec4u(qb.metas.z), g.metas);
+        let a3 = allowed(vec4u(qb.rows.w), g.rows, vec4u(qb.metas.w), g.metas);
+        let p0 = select(vec4f(0.0), exp(s0 - slope * (qb.pos.x - posP) - qb.lse.x), a0);
+        let p1 = select(vec4f(0.0), exp(s1 - slope * (qb.pos.y - posP) - qb.lse.y), a1);
+        let p2 = select(vec4f(0.0), exp(s2 - slope * (qb.pos.z - posP) - qb.lse.z), a2);
+        let p3 = select(vec4f(0.0), exp(s3 - slope * (qb.pos.w - posP) - qb.lse.w), a3);
+        let ds0 = p0 * (dp0 - qb.dot.x);
+        let ds1 = p1 * (dp1 - qb.dot.y);
+        let ds2 = p2 * (dp2 - qb.dot.z);
+        let ds3 = p3 * (dp3 - qb.dot.w);
         for (var c = 0u; c < HEAD_DIM; c++) {
-          dv[c] += (p0 * tileB[b0 + c] + p1 * tileB[b1 + c]) + (p2 * tileB[b2 + c] + p3 * tileB[b3 + c]);
-          dk[c] += (ds0 * tileA[b0 + c] + ds1 * tileA[b1 + c]) + (ds2 * tileA[b2 + c] + ds3 * tileA[b3 + c]);
+          dv[c] += (p0 * fetchDout(qb.b.x + c) + p1 * fetchDout(qb.b.y + c)) + (p2 * fetchDout(qb.b.z + c) + p3 * fetchDout(qb.b.w + c));
+          dk[c] += (ds0 * fetchA(qb.a.x + c) + ds1 * fetchA(qb.a.y + c)) + (ds2 * fetchA(qb.a.z + c) + ds3 * fetchA(qb.a.w + c));
         }
       }
-      workgroupBarrier();
+      if (!DIRECT) {
+        workgroupBarrier();
+      }
     }
     if (first <= last) {
       next = (last & ~3) + 4;

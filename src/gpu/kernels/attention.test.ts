@@ -14,6 +14,7 @@ import {
 } from '../../prompt/types';
 import { Rng } from '../../util/rng';
 import { GpuContext, type Dispatch, submitDispatches } from '../context';
+import { markSoftwareDevice } from '../device';
 import { nodeDevice } from '../node-device';
 import { ATTENTION_TILE, attentionBackward, attentionFlops, attentionForward } from './attention';
 import { assertClose, expectPaddingIntact, placeTensor, randomFloats, readTensor, type Tolerance } from './testing';
@@ -126,7 +127,17 @@ beforeAll(async () => {
   device = (await nodeDevice()).device;
   ctx = new GpuContext(device);
 });
-afterAll(() => ctx.destroy());
+afterAll(async () => {
+  markSoftwareDevice(device, (await nodeDevice()).software);
+  ctx.destroy();
+});
+
+// Both kernel layouts, whatever the adapter: staged (GPUs: streamed rows through workgroup memory) and direct
+// (software devices: each thread reads its rows from storage).
+const LAYOUTS = [
+  { name: 'staged layout', software: false },
+  { name: 'direct layout', software: true },
+];
 
 /**
  * Runs forward then `backwardRuns` backwards on the GPU, every tensor placed at its own odd offset inside a
@@ -195,11 +206,13 @@ const CASES: Case[] = [
   { level: 'window', alibi: false, B: 2, L: 29, nHeads: 1, headDim: 16, n: 1, emptyLast: true },
 ];
 
-describe('attention kernels against the CPU reference', () => {
-  it('uses the tile size the shader declares', () => {
-    expect([16, 32, 64]).toContain(ATTENTION_TILE);
-    expect(attentionFlops(10, 16, 4)).toBe(4 * 10 * 16 * 4);
-  });
+it('uses the tile size the shader declares', () => {
+  expect([16, 32, 64]).toContain(ATTENTION_TILE);
+  expect(attentionFlops(10, 16, 4)).toBe(4 * 10 * 16 * 4);
+});
+
+describe.each(LAYOUTS)('attention kernels against the CPU reference ($name)', ({ software }) => {
+  beforeAll(() => markSoftwareDevice(device, software));
 
   for (const c of CASES) {
     const name = `${c.level}, alibi ${c.alibi ? 'on' : 'off'}: B=${c.B} L=${c.L} H=${c.nHeads} hd=${c.headDim} n=${c.n}${c.emptyLast ? ', last row all padding' : ''}`;
@@ -225,7 +238,7 @@ describe('attention kernels against the CPU reference', () => {
     assertClose(actual.dqkv, twice, BACKWARD_TOL, 'dqkv after two backward runs');
   });
 
-  it('gives the same result with chunks not aligned to the tile (chunk 12)', async () => {
+  it.runIf(!software)('gives the same result with chunks not aligned to the tile (chunk 12)', async () => {
     const rng = new Rng(12);
     const batch = dtiBatch(rng, 2, 70, 2, 'sum-isolated');
     const inputs = randomInputs(rng, batch, 2, 8);
@@ -253,6 +266,24 @@ describe('attention kernels against the CPU reference', () => {
   });
 });
 
+describe('attention layouts', () => {
+  for (const level of ISOLATION_LEVELS) {
+    it(`${level}: staged and direct give bitwise equal results (the same blocks in the same order)`, async () => {
+      const rng = new Rng(31);
+      const batch = dtiBatch(rng, 3, 75, 2, level, 4, true);
+      const inputs = randomInputs(rng, batch, 2, 12);
+      const results: Results[] = [];
+      for (const { software } of LAYOUTS) {
+        markSoftwareDevice(device, software);
+        results.push(await gpuResults(batch, 2, 12, true, inputs));
+      }
+      expect(Array.from(results[1].out)).toEqual(Array.from(results[0].out));
+      expect(Array.from(results[1].lse)).toEqual(Array.from(results[0].lse));
+      expect(Array.from(results[1].dqkv)).toEqual(Array.from(results[0].dqkv));
+    });
+  }
+});
+
 describe('attention tile skipping', () => {
   it('plans far less work than dense causal for a strict DTI batch', () => {
     const rng = new Rng(2024);
@@ -271,22 +302,25 @@ describe('attention tile skipping', () => {
     expect(work.backwardChunks).toBeLessThan(0.8 * dense.backwardChunks);
   });
 
-  for (const level of ISOLATION_LEVELS) {
-    it(`${level}: skipping changes nothing but cost (bitwise equal to the same plan without skipping)`, async () => {
-      const rng = new Rng(2024);
-      const batch = dtiBatch(rng, 2, 160, 3, level, 3);
-      const inputs = randomInputs(rng, batch, 2, 16);
-      const alibi = level !== 'window';
-      const skipping = await gpuResults(batch, 2, 16, alibi, inputs);
-      const notSkipping = await gpuResults(withoutSkipping(batch), 2, 16, alibi, inputs);
-      // Skipped blocks hold only masked cells, which never touch the running max or sums: bitwise equal.
-      expect(Array.from(skipping.out)).toEqual(Array.from(notSkipping.out));
-      expect(Array.from(skipping.lse)).toEqual(Array.from(notSkipping.lse));
-      expect(Array.from(skipping.dqkv)).toEqual(Array.from(notSkipping.dqkv));
-      const expected = referenceResults(batch, 2, 16, alibi, inputs);
-      assertClose(skipping.out, expected.out, FORWARD_TOL, 'out');
-      assertClose(skipping.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
-    });
+  for (const { name: layout, software } of LAYOUTS) {
+    for (const level of ISOLATION_LEVELS) {
+      it(`${level}, ${layout}: skipping changes nothing but cost (bitwise equal to the same plan without skipping)`, async () => {
+        markSoftwareDevice(device, software);
+        const rng = new Rng(2024);
+        const batch = dtiBatch(rng, 2, 160, 3, level, 3);
+        const inputs = randomInputs(rng, batch, 2, 16);
+        const alibi = level !== 'window';
+        const skipping = await gpuResults(batch, 2, 16, alibi, inputs);
+        const notSkipping = await gpuResults(withoutSkipping(batch), 2, 16, alibi, inputs);
+        // Skipped blocks hold only masked cells, which never touch the running max or sums: bitwise equal.
+        expect(Array.from(skipping.out)).toEqual(Array.from(notSkipping.out));
+        expect(Array.from(skipping.lse)).toEqual(Array.from(notSkipping.lse));
+        expect(Array.from(skipping.dqkv)).toEqual(Array.from(notSkipping.dqkv));
+        const expected = referenceResults(batch, 2, 16, alibi, inputs);
+        assertClose(skipping.out, expected.out, FORWARD_TOL, 'out');
+        assertClose(skipping.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
+      });
+    }
   }
 });
 

@@ -2,6 +2,7 @@ import source from '../../../shaders/attention.wgsl?raw';
 import { ATTENTION_GROUP, attentionPlanLayout } from '../../prompt/ranges';
 import type { IsolationLevel } from '../../prompt/types';
 import type { Dispatch, GpuContext, TensorRef } from '../context';
+import { isSoftwareDevice } from '../device';
 
 /**
  * Query/key tile size of shaders/attention.wgsl (its `const TILE`, read from the source so the two never disagree).
@@ -10,13 +11,25 @@ import type { Dispatch, GpuContext, TensorRef } from '../context';
 export const ATTENTION_TILE: number = readConst(source, 'TILE');
 // The plan (src/prompt/ranges.ts) describes work in groups of the shader's rows per thread.
 if (readConst(source, 'ROWS') !== ATTENTION_GROUP) throw new Error('attention.wgsl: ROWS differs from ATTENTION_GROUP');
-/** Largest head dimension the kernels support (`HD_MAX`, the size of their per-thread arrays). */
-export const ATTENTION_MAX_HEAD_DIM = 128;
+/** Largest head dimension the kernels support (`HD_MAX` of the source, the size of their per-thread arrays). */
+export const ATTENTION_MAX_HEAD_DIM: number = readConst(source, 'HD_MAX');
+
+function constLine(name: string): RegExp {
+  return new RegExp(`const ${name}: u32 = (\\d+)u;`);
+}
 
 function readConst(wgsl: string, name: string): number {
-  const match = new RegExp(`const ${name}: u32 = (\\d+)u;`).exec(wgsl);
+  const match = constLine(name).exec(wgsl);
   if (!match) throw new Error(`attention.wgsl: no \`const ${name}: u32 = …u;\` line`);
   return Number(match[1]);
+}
+
+/**
+ * The shader with its private arrays sized to the head dimension (an override cannot size them, and WGSL zero-fills
+ * them at every invocation's start: at HD_MAX = 128 that costs SwiftShader more than a small kernel's work).
+ */
+function specialized(headDim: number): string {
+  return source.replace(constLine('HD_MAX'), `const HD_MAX: u32 = ${headDim}u;`);
 }
 
 /** Streamed rows per barrier pair (`CHUNK` in the shader) unless the head dimension forces fewer. */
@@ -53,7 +66,7 @@ export interface AttentionForwardArgs {
   /**
    * Rows streamed through workgroup memory per barrier pair, a multiple of 4. Default: 32, or less when the head
    * dimension needs it to fit the device's workgroup memory. For tuning and tests: every value gives bit-identical
-   * results (keys are always consumed in the same 4-aligned blocks).
+   * results (keys are always consumed in the same 4-aligned blocks). Ignored on software devices, which stage nothing.
    */
   chunk?: number;
 }
@@ -100,11 +113,13 @@ function params(
 }
 
 /**
- * Pipeline constants: the head dimension, and the largest chunk (a multiple of 4, at most PREFERRED_CHUNK) whose
- * workgroup memory, 2·CHUNK·hd + 5·CHUNK words, fits the device (WebGPU guarantees 16 KiB: chunk 28 at hd = 64,
- * 12 at hd = 128).
+ * Pipeline constants: the head dimension; on software devices DIRECT (each thread reads its streamed rows from storage:
+ * there barriers and staging cost more than they save; CHUNK 4 then only keeps the unused workgroup arrays small);
+ * on GPUs the largest chunk (a multiple of 4, at most PREFERRED_CHUNK) whose workgroup memory, 2·CHUNK·hd + 5·CHUNK
+ * words, fits the device (WebGPU guarantees 16 KiB: chunk 28 at hd = 64, 12 at hd = 128).
  */
 function constants(ctx: GpuContext, s: Shape): Record<string, number> {
+  if (isSoftwareDevice(ctx.device)) return { HEAD_DIM: s.headDim, CHUNK: 4, DIRECT: 1 };
   const limitWords = ctx.device.limits.maxComputeWorkgroupStorageSize / 4;
   const fit = Math.floor(limitWords / (2 * s.headDim + 5) / 4) * 4;
   if (fit < 4) throw new Error(`attention: head dimension ${s.headDim} does not fit this device's workgroup memory`);
@@ -112,7 +127,7 @@ function constants(ctx: GpuContext, s: Shape): Record<string, number> {
   if (!Number.isInteger(chunk) || chunk < 4 || chunk % 4 !== 0 || chunk > fit) {
     throw new Error(`attention: chunk ${chunk} must be a multiple of 4 in [4, ${fit}] for head dimension ${s.headDim}`);
   }
-  return { HEAD_DIM: s.headDim, CHUNK: chunk };
+  return { HEAD_DIM: s.headDim, CHUNK: chunk, DIRECT: 0 };
 }
 
 /** The plan buffer must hold attentionPlanLayout(B, L, level).length i32 from its offset. */
@@ -142,7 +157,7 @@ export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): D
     out: out.offset,
     lse: lse.offset,
   });
-  const pipeline = ctx.pipeline(source, 'attention_forward', constants(ctx, args));
+  const pipeline = ctx.pipeline(specialized(args.headDim), 'attention_forward', constants(ctx, args));
   return [
     ctx.dispatch(
       'attention.forward',
@@ -183,19 +198,19 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
   return [
     ctx.dispatch(
       'attention.backward.rowdot',
-      ctx.pipeline(source, 'attention_backward_rowdot', { HEAD_DIM: headDim }),
+      ctx.pipeline(specialized(headDim), 'attention_backward_rowdot', { HEAD_DIM: headDim }),
       [rowDotShape, out.buffer, dout.buffer, rowDot],
       [rowDotGroups],
     ),
     ctx.dispatch(
       'attention.backward.dq',
-      ctx.pipeline(source, 'attention_backward_dq', pipelineConstants),
+      ctx.pipeline(specialized(headDim), 'attention_backward_dq', pipelineConstants),
       [...shared, ...tail],
       workgroups(args, 'queries'),
     ),
     ctx.dispatch(
       'attention.backward.dkv',
-      ctx.pipeline(source, 'attention_backward_dkv', pipelineConstants),
+      ctx.pipeline(specialized(headDim), 'attention_backward_dkv', pipelineConstants),
       [...shared, ...tail],
       workgroups(args, 'keys'),
     ),
