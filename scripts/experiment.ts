@@ -3,6 +3,8 @@
  *
  *   npm run experiment -- [--dataset small|medium|large | --files a.data,b.item] [training options] [--out result.json]
  *   npm run experiment -- --compare --seeds 1,2,3 ...     SW vs DTI (strict + RoPE) on the same targets
+ *   --dti-batch B   prompts per batch of the DTI runs (--compare, --sweep-k); default: --batch. A DTI prompt holds k
+ *                   targets, so the same batch gives DTI k times fewer optimizer steps per epoch.
  *   npm run experiment -- --sweep-k 1,5,10,20,50 --levels window,strict --encodings learned,rope ...
  *
  * Training options mirror the page: --n --k --paradigm sw|dti --isolation LEVEL --encoding learned|rope|alibi|none
@@ -36,7 +38,7 @@ function parseArgs(argv: string[]): Map<string, string> {
 
 const args = parseArgs(process.argv.slice(2));
 const known = new Set([
-  'dataset', 'files', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet',
+  'dataset', 'files', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet', 'dti-batch',
   'n', 'k', 'paradigm', 'isolation', 'encoding', 'd', 'heads', 'layers', 'dff', 'lr', 'batch', 'epochs', 'steps', 'seed',
   'eval-every', 'weight-decay', 'clip',
 ]);
@@ -133,11 +135,12 @@ async function runOne(config: TrainConfig): Promise<ExperimentRun> {
 }
 
 const runs: ExperimentRun[] = [];
+const dtiBatchSize = num('dti-batch', base.batchSize);
 const seeds = list('seeds', [String(base.seed)]).map(Number);
 if (args.has('compare')) {
   for (const seed of seeds) {
     runs.push(await runOne({ ...base, seed, paradigm: 'sw' }));
-    runs.push(await runOne({ ...base, seed, paradigm: 'dti' }));
+    runs.push(await runOne({ ...base, seed, paradigm: 'dti', batchSize: dtiBatchSize }));
   }
 } else if (args.has('sweep-k')) {
   const plan: SweepPlan = {
@@ -145,6 +148,7 @@ if (args.has('compare')) {
     levels: list('levels', [base.isolation]) as IsolationLevel[],
     encodings: list('encodings', [base.model.positionEncoding]) as PositionEncoding[],
     seeds,
+    dtiBatchSize,
   };
   for (const config of sweepConfigs(base, plan)) runs.push(await runOne(config));
 } else {

@@ -263,8 +263,8 @@ describe('training session', () => {
   });
 
   it('queues a sweep over k, levels and encodings, tags its runs and summarizes them like the runner', async () => {
-    const { store, deps } = await readyStore('#n=5&k=5&steps=10&ep=1&seed=3');
-    store.getState().startSweep({ ks: [1, 5, 10], levels: ['window', 'strict'], encodings: ['rope'], seeds: [3, 4] });
+    const { store, deps } = await readyStore('#n=5&k=5&steps=10&ep=1&seed=3&bs=8');
+    store.getState().startSweep({ ks: [1, 5, 10], levels: ['window', 'strict'], encodings: ['rope'], seeds: [3, 4], dtiBatchSize: 2 });
     // Per seed: SW once, then k = 5 and 10 under each level.
     const expected = [
       ['sw', 1, 'window', 3], ['dti', 5, 'window', 3], ['dti', 10, 'window', 3], ['dti', 5, 'strict', 3], ['dti', 10, 'strict', 3],
@@ -276,6 +276,7 @@ describe('training session', () => {
       if (start.type !== 'start') throw new Error('no start');
       trained.push([start.config.paradigm, start.config.paradigm === 'sw' ? 1 : start.config.k, start.config.isolation, start.config.seed]);
       expect(start.config.maxSteps).toBe(0); // whole epochs: equal work for every k
+      expect(start.config.batchSize).toBe(start.config.paradigm === 'sw' ? 8 : 2);
       expect(store.getState().session.queue.length).toBe(expected.length - 1 - i);
       deps.trainer.emit(finished(1000 * (i + 1), 0.6 + i / 100));
     }

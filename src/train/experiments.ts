@@ -12,6 +12,11 @@ export interface SweepPlan {
   levels: IsolationLevel[];
   encodings: PositionEncoding[];
   seeds: number[];
+  /**
+   * Prompts per batch of the DTI runs (k > 1), when not the base configuration's. Batch size counts prompts, and a
+   * DTI prompt holds k targets: with SW's batch a DTI epoch has k times fewer optimizer steps.
+   */
+  dtiBatchSize?: number;
 }
 
 /**
@@ -26,7 +31,8 @@ export function sweepConfigs(base: TrainConfig, plan: SweepPlan): TrainConfig[] 
       for (const level of plan.levels) {
         for (const k of plan.ks) {
           if (k === 1 && level !== plan.levels[0]) continue;
-          configs.push({ ...base, seed, k, paradigm: k === 1 ? 'sw' : 'dti', isolation: level, model: { ...base.model, positionEncoding: encoding } });
+          const batchSize = k > 1 ? (plan.dtiBatchSize ?? base.batchSize) : base.batchSize;
+          configs.push({ ...base, seed, k, batchSize, paradigm: k === 1 ? 'sw' : 'dti', isolation: level, model: { ...base.model, positionEncoding: encoding } });
         }
       }
     }
@@ -78,9 +84,12 @@ export function spread(values: number[]): Spread {
   return { mean, std: Math.sqrt(variance) };
 }
 
-/** Everything but the seed and the paradigm-specific fields: runs with equal keys are compared. */
+/**
+ * Everything but the seed and the paradigm-specific fields: runs with equal keys are compared. The batch size is
+ * paradigm-specific: it counts prompts, and a DTI prompt carries k targets.
+ */
 function modelKey(config: TrainConfig): string {
-  const { seed: _seed, paradigm: _paradigm, k: _k, isolation: _isolation, ...rest } = config;
+  const { seed: _seed, paradigm: _paradigm, k: _k, isolation: _isolation, batchSize: _batchSize, ...rest } = config;
   return JSON.stringify({ ...rest, model: { ...config.model, positionEncoding: undefined } });
 }
 

@@ -28,8 +28,9 @@ export function SweepPanel() {
   const [levels, setLevels] = useState<IsolationLevel[]>(['window', 'strict']);
   const [encodings, setEncodings] = useState<PositionEncoding[]>(['rope']);
   const [seedCount, setSeedCount] = useState(1);
+  const [dtiBatch, setDtiBatch] = useState<number | null>(null);
   const seeds = Array.from({ length: Math.max(0, Math.min(5, Math.floor(seedCount))) }, (_, i) => config.seed + i);
-  const plan: SweepPlan = { ks, levels, encodings, seeds };
+  const plan: SweepPlan = { ks, levels, encodings, seeds, dtiBatchSize: dtiBatch ?? config.batchSize };
   const total = runCount(plan);
 
   const ids = sweepIds(runs);
@@ -66,6 +67,13 @@ export function SweepPanel() {
           values={encodings}
           options={POSITION_ENCODINGS.map((pe) => ({ value: pe, label: pe }))}
           onChange={setEncodings}
+        />
+        <NumberField
+          label="DTI batch size (prompts)"
+          help={`A DTI prompt holds k targets, so with SW's batch (${config.batchSize}) a DTI epoch takes k times fewer optimizer steps; a smaller DTI batch keeps more steps.`}
+          value={dtiBatch ?? config.batchSize}
+          min={1}
+          onChange={setDtiBatch}
         />
         <NumberField label="Seeds" help={`Each run is repeated with seeds ${config.seed} to ${config.seed + Math.max(0, seeds.length - 1)} (1 to 5); the table shows mean ± sd.`} value={seedCount} min={1} onChange={setSeedCount} />
       </div>
