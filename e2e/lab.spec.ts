@@ -2,7 +2,8 @@
  * The lab end to end, in headless Chromium with WebGPU, against the production build. Screenshots of the main views
  * are written to e2e/screenshots/ (committed, linked from the README).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { type Locator, type Page, type Request, expect, test } from '@playwright/test';
 import { paramLayout } from '../src/model/params';
 import { writeSafetensors } from '../src/model/safetensors';
@@ -41,6 +42,24 @@ async function openLab(page: Page, hash = '') {
   await page.goto(`./${hash}`);
   await expect(page.getByTestId('dataset-summary')).toContainText('Built-in (small');
   await expect(page.getByTestId('prompt-tokens')).toBeVisible();
+}
+
+/**
+ * Without a GPU, the "GPU" is SwiftShader's threads in Chromium's GPU process, which Chromium runs at raised priority:
+ * on 2 cores they take the CPU from the page's thread, stretching any page task however short. A real GPU does not
+ * take the page's CPU, so for the responsiveness check the GPU process runs at the lowest priority instead.
+ */
+function lowerGpuProcessPriority() {
+  if (process.platform !== 'linux') return;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let commandLine = '';
+    try {
+      commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // the process ended meanwhile
+    }
+    if (commandLine.includes('--type=gpu-process')) setPriority(Number(pid), 19);
+  }
 }
 
 /** The mask picture's pixels, to tell two masks apart. */
@@ -102,7 +121,8 @@ test('a malformed upload shows its error in place and the previous dataset stays
 
 test('trains a tiny model, shows its curves, keeps the run across a reload and exports it', async ({ page }) => {
   await openLab(page, TINY_RUN);
-  // Long tasks on the page's thread while the worker trains (the UI must never block for more than 50 ms).
+  // Long tasks on the page's thread while the worker trains: the page must never block for more than 50 ms.
+  lowerGpuProcessPriority();
   await page.evaluate(() => {
     const w = window as unknown as { __longTasks: number[] };
     w.__longTasks = [];
@@ -117,8 +137,11 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
   await expect(page.getByTestId('loss-chart').locator('.recharts-line path').first()).toBeVisible({ timeout: 8 * 60_000 });
   await expect(page.getByTestId('valid-auc')).toHaveText(/^0\.\d{4}$/, { timeout: 8 * 60_000 });
   await expect(page.getByTestId('test-metrics')).toContainText('targets', { timeout: 8 * 60_000 });
+  // The charts show the final points within their refresh interval.
+  await expect(page.getByTestId('valid-chart').locator('.recharts-line path').first()).toBeVisible();
   const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
   console.log(`long tasks on the page thread while training: ${longTasks.length}, longest ${Math.max(0, ...longTasks).toFixed(0)} ms`);
+  expect(Math.max(0, ...longTasks), `page-thread tasks while training: ${longTasks.map((d) => d.toFixed(0)).join(', ')} ms`).toBeLessThanOrEqual(50);
   await page.locator('#training').screenshot({ path: `${SHOTS}/training.png` });
 
   await page.reload();

@@ -6,6 +6,8 @@ import { EXPLAIN_STEPS } from './explain';
 import { createLabStore } from './lab-store';
 import { trainingCost } from './prompt-view';
 import { memoryTabHub } from './tabs';
+import type { StepPoint } from './run-types';
+import { MAX_STEP_POINTS, capCurve } from './session-slice';
 import { summarizeSweep, sweepIds } from './sweep-view';
 import { readyStore, waitFor } from './test-support';
 import { encodeHash } from './url-hash';
@@ -310,6 +312,18 @@ describe('training session', () => {
     store.getState().startSweep({ ks: [1, 5], levels: ['window'], encodings: ['rope'], seeds: [1] });
     expect(store.getState().startProblem).toMatch(/^The sweep cannot start: .*no training target has n = 5000/);
     expect(deps.trainer.commandTypes()).toEqual([]);
+  });
+
+  it('keeps a long run\'s curve within MAX_STEP_POINTS, evenly thinned and ending at the latest step', () => {
+    const point = (n: number): StepPoint => ({ step: n, epoch: 1, loss: 0.5, elapsedMs: n, targetsPerSec: 1, tokensPerSec: 1, targets: 1, tokens: 1 });
+    const curve = capCurve(Array.from({ length: 10_001 }, (_, i) => point(i + 1)));
+    expect(curve.length).toBeLessThanOrEqual(MAX_STEP_POINTS);
+    expect(curve.length).toBeGreaterThan(MAX_STEP_POINTS / 2);
+    expect(curve[0].step).toBe(1);
+    expect(curve.at(-1)!.step).toBe(10_001);
+    const gaps = new Set(curve.slice(1, -1).map((p, i) => p.step - curve[i].step));
+    expect([...gaps]).toEqual([4]); // 10,001 points halved twice: every 4th step
+    expect(capCurve(curve.slice(0, 10))).toEqual(curve.slice(0, 10)); // short curves stay whole
   });
 
   it('marks a run that was live during a reload as interrupted, with its curve, and does not restart it', async () => {

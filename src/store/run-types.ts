@@ -46,6 +46,7 @@ export interface RunRecord {
   config: TrainConfig;
   dataset: RunDatasetInfo;
   status: RunStatus;
+  /** The training curve: every step, or for a run longer than MAX_STEP_POINTS (session-slice.ts) an evenly thinned one. */
   steps: StepPoint[];
   evals: EvalPoint[];
   result: RunResult | null;

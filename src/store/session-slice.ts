@@ -14,6 +14,19 @@ import { sameVocab, vocabFingerprint } from './vocab';
 
 /** Step events are batched into the store at most this often: a fast GPU sends hundreds per second. */
 const STEP_FLUSH_MS = 250;
+/**
+ * A run keeps at most this many step points: the whole curve at halved resolution once it grows past it, so that a
+ * fast GPU's long run does not make every save (and every tab message) copy megabytes.
+ */
+export const MAX_STEP_POINTS = 4000;
+
+/** `points`, halved (every other point, always keeping the latest) until at most `max` remain. */
+export function capCurve(points: StepPoint[], max = MAX_STEP_POINTS): StepPoint[] {
+  let kept = points;
+  while (kept.length > max) kept = kept.filter((_, i) => i % 2 === 0 || i === kept.length - 1);
+  return kept;
+}
+
 /** A running run is saved at most this often (and at every evaluation and at its end), so a reload keeps its curve. */
 const SAVE_EVERY_MS = 3000;
 
@@ -56,7 +69,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
     if (!id || pendingSteps.length === 0) return;
     const points = pendingSteps;
     pendingSteps = [];
-    const run = updateRun(set, get, id, (r) => ({ ...r, steps: [...r.steps, ...points] }));
+    const run = updateRun(set, get, id, (r) => ({ ...r, steps: capCurve([...r.steps, ...points]) }));
     if (run && deps.now() - lastSave >= SAVE_EVERY_MS) {
       lastSave = deps.now();
       void saveRun(set, deps, run);
