@@ -47,18 +47,27 @@ async function openLab(page: Page, hash = '') {
 /**
  * Without a GPU, the "GPU" is SwiftShader's threads in Chromium's GPU process, which Chromium runs at raised priority:
  * on 2 cores they take the CPU from the page's thread, stretching any page task however short. A real GPU does not
- * take the page's CPU, so for the responsiveness check the GPU process runs at the lowest priority instead.
+ * take the page's CPU, so for the responsiveness check every thread of the GPU process runs at the lowest priority
+ * (Linux sets priorities per thread).
  */
 function lowerGpuProcessPriority() {
   if (process.platform !== 'linux') return;
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    let commandLine = '';
+  const read = (path: string) => {
     try {
-      commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return readFileSync(path, 'utf8');
     } catch {
-      continue; // the process ended meanwhile
+      return ''; // the process ended meanwhile
     }
-    if (commandLine.includes('--type=gpu-process')) setPriority(Number(pid), 19);
+  };
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    if (!read(`/proc/${pid}/cmdline`).includes('--type=gpu-process')) continue;
+    for (const thread of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        setPriority(Number(thread), 19);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
   }
 }
 
