@@ -4,7 +4,8 @@
  *  2. the paper's experiments at lab scale (scripts/experiment.ts): SW vs DTI over 3 seeds, and the k sweep,
  *  3. the peer comparison against TensorFlow.js on WebGPU in headless chromium (scripts/bench-peer.ts).
  * Sized to finish within about 30 minutes on 2 CPU cores with software WebGPU. `--skip kernels,experiments,peer`
- * leaves parts out (their previous section is kept).
+ * leaves parts out (their previous section is kept). `--grid` also runs the full scaling grid (k 1-50 × every isolation
+ * level × every position encoding: about an hour more there); its last result is kept in bench-results/grid.json.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,10 +21,12 @@ function run(script: string, args: string[]): void {
   execFileSync('bash', ['scripts/with-gpu.sh', script, ...args], { stdio: 'inherit' });
 }
 
-// The experiments: the built-in 'small' preset, the default model, n = 10.
-const common = ['--dataset', 'small', '--n', '10', '--epochs', '1', '--batch', '16', '--lr', '0.003', '--quiet'];
+// The experiments: the built-in 'small' preset, the default model, n = 10. SW trains 16 prompts (16 targets) per
+// step; DTI 4 prompts (4k targets): with SW's 16 a k = 20 epoch is only 13 optimizer steps, too few to learn.
+const common = ['--dataset', 'small', '--n', '10', '--epochs', '1', '--batch', '16', '--dti-batch', '4', '--lr', '0.003', '--quiet'];
 const compareArgs = [...common, '--k', '20', '--isolation', 'strict', '--encoding', 'rope', '--compare', '--seeds', '1,2,3'];
 const sweepArgs = [...common, '--sweep-k', '1,5,20', '--levels', 'window,strict', '--encodings', 'rope'];
+const gridArgs = [...common, '--sweep-k', '1,5,10,20,50', '--levels', 'window,full-causal,sum-isolated,strict', '--encodings', 'rope,learned,alibi,none'];
 
 const started = Date.now();
 const loadAtStart = os.loadavg()[0];
@@ -32,6 +35,7 @@ if (!skip.has('experiments')) {
   run('scripts/experiment.ts', [...compareArgs, '--out', `${work}/compare.json`]);
   run('scripts/experiment.ts', [...sweepArgs, '--out', `${work}/sweep.json`]);
 }
+if (process.argv.includes('--grid')) run('scripts/experiment.ts', [...gridArgs, '--out', `${work}/grid.json`]);
 if (!skip.has('peer')) run('scripts/bench-peer.ts', ['--out', `${work}/peer.md`]);
 
 interface SummaryRow {
@@ -75,6 +79,7 @@ function table(rows: SummaryRow[]): string {
 
 const compare = readJson(`${work}/compare.json`);
 const sweep = readJson(`${work}/sweep.json`);
+const grid = readJson(`${work}/grid.json`);
 const sections: string[] = [
   '# Benchmarks',
   '',
@@ -92,7 +97,8 @@ const sections: string[] = [
   '',
   compare
     ? `Dataset: ${compare.dataset.name} (${compare.dataset.stats.users} users, ${compare.dataset.stats.interactions} interactions), n = 10, ` +
-      `default model (d = 64, 4 heads, 2 layers), 1 epoch over the same training targets, batch 16 prompts, 3 seeds (mean ± sd). ` +
+      `default model (d = 64, 4 heads, 2 layers), 1 epoch over the same training targets, batch 16 prompts for SW and 4 prompts (80 targets) ` +
+      `for DTI, 3 seeds (mean ± sd). ` +
       `Test metrics are SW-style (every test target in its own sliding-window prompt). Command: \`npm run experiment -- ${compareArgs.join(' ')}\`.\n\n` +
       table(compare.summary)
     : '_not run_',
@@ -103,6 +109,16 @@ const sections: string[] = [
     ? `Same data and model, 1 seed. Command: \`npm run experiment -- ${sweepArgs.join(' ')}\`.\n\n` + table(sweep.summary)
     : '_not run_',
   '',
+  ...(grid
+    ? [
+        '### The full grid',
+        '',
+        `Every k, isolation level and position encoding, 1 seed, measured ${grid.date.slice(0, 16).replace('T', ' ')} UTC (\`npm run bench -- --grid\`, ` +
+          `or \`npm run experiment -- ${gridArgs.join(' ')}\`). Times are comparable only within one encoding's rows run close together.\n\n` +
+          table(grid.summary),
+        '',
+      ]
+    : []),
   '## 4. Peer comparison: the same transformer in TensorFlow.js (WebGPU backend)',
   '',
   read(`${work}/peer.md`) ?? read('bench/peer-results.md') ?? '_not run_',
