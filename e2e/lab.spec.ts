@@ -214,6 +214,29 @@ test('trains SW then DTI for one epoch each and sets them side by side', async (
   await page.locator('#runs').screenshot({ path: `${SHOTS}/compare.png` });
 });
 
+test('a sweep over k and isolation levels trains its runs and draws its table and charts', async ({ page }) => {
+  // Short prompts (n = 4) and large batches keep the whole-epoch runs to about a minute on software WebGPU.
+  await openLab(page, TINY_RUN.replace('n=10', 'n=4').replace('bs=8', 'bs=32').replace('eval=5', 'eval=0'));
+  const sweep = page.locator('#sweep');
+  const kValues = sweep.getByRole('group', { name: 'k values' });
+  await kValues.getByLabel('20').uncheck();
+  await kValues.getByLabel('10').check();
+  await expect(sweep.getByTestId('sweep-size')).toContainText('5 runs of 1 epoch each');
+  await sweep.getByLabel('DTI batch size (prompts)').fill('8');
+  await sweep.getByRole('button', { name: 'Run the sweep' }).click();
+  await expect(sweep.getByTestId('sweep-progress')).toContainText('4 runs after this one');
+  const table = sweep.getByTestId('sweep-table');
+  // SW once, then k = 5 and 10 under window and under strict: five rows, each compared with SW.
+  await expect(table.getByRole('row')).toHaveCount(6, { timeout: 8 * 60_000 });
+  await expect(table.getByRole('row', { name: /SW \(rope\)/ })).toContainText('1.00×');
+  for (const name of ['DTI k=5 window rope', 'DTI k=10 window rope', 'DTI k=5 strict rope', 'DTI k=10 strict rope']) {
+    await expect(table.getByRole('row', { name })).toContainText(/0\.\d{4}.*\d+\.\d{2}×/);
+  }
+  await expect(sweep.getByTestId('sweep-auc-chart').locator('.recharts-line')).toHaveCount(2);
+  await expect(sweep.getByTestId('sweep-progress')).toHaveCount(0);
+  await sweep.screenshot({ path: `${SHOTS}/sweep.png` });
+});
+
 test('explain mode walks from SW to DTI on the real views', async ({ page }) => {
   await openLab(page, '#n=4&k=6');
   await page.getByRole('button', { name: /Explain DTI/ }).click();

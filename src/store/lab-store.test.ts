@@ -258,6 +258,8 @@ describe('training session', () => {
     expect(deps.trainer.commandTypes()).toEqual(['start', 'export-model', 'start']);
     expect(second.type === 'start' && second.config.paradigm).toBe('dti');
     expect(second.type === 'start' && second.config.k).toBe(5);
+    // A DTI prompt carries k targets: DTI trains a quarter of SW's 16 prompts per batch, unless told otherwise.
+    expect(second.type === 'start' && [first.type === 'start' && first.config.batchSize, second.config.batchSize]).toEqual([16, 4]);
     deps.trainer.emit(done());
     const s = store.getState();
     expect(s.session.state).toBe('idle');

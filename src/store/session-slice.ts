@@ -3,7 +3,7 @@
  * trains; it posts 'start' with the configuration and the loaded dataset and records what comes back.
  */
 import { effectiveK } from '../train/config';
-import { sweepConfigs } from '../train/experiments';
+import { defaultDtiBatchSize, sweepConfigs } from '../train/experiments';
 import type { TrainConfig, TrainerEvent } from '../train/protocol';
 import { checkConfig } from './config-check';
 import type { RunRecord, StepPoint } from './run-types';
@@ -356,7 +356,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         s.resumeTraining();
       }
     },
-    startComparison: () => {
+    startComparison: (dtiBatchSize) => {
       const problem = blocker();
       if (problem) {
         set({ startProblem: `The comparison cannot start: ${problem}.` });
@@ -365,7 +365,12 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       // Whole epochs for both: under a step limit SW would see k times fewer targets than DTI, and the speed-up would
       // compare unequal work. The training panel says so next to the button.
       const config: TrainConfig = { ...structuredClone(get().config), maxSteps: 0 };
-      const dti: TrainConfig = { ...config, paradigm: 'dti', k: effectiveK(config) > 1 ? config.k : 10 };
+      const dti: TrainConfig = {
+        ...config,
+        paradigm: 'dti',
+        k: effectiveK(config) > 1 ? config.k : 10,
+        batchSize: dtiBatchSize ?? defaultDtiBatchSize(config.batchSize),
+      };
       const sw: TrainConfig = { ...config, paradigm: 'sw' };
       comparing = true;
       sweepId = null;

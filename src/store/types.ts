@@ -187,8 +187,11 @@ export interface SessionSlice {
   setPauseWhenHidden(on: boolean): void;
   /** The page's visibilitychange, as the page binding reports it. */
   pageVisibilityChanged(hidden: boolean): void;
-  /** Trains the current configuration as SW and then as DTI, whole epochs each (max steps unused), for the comparison. */
-  startComparison(): void;
+  /**
+   * Trains the current configuration as SW and then as DTI, whole epochs each (max steps unused), for the comparison;
+   * the DTI run trains `dtiBatchSize` prompts per batch (default: defaultDtiBatchSize of the configuration's batch).
+   */
+  startComparison(dtiBatchSize?: number): void;
   /** Queues the scaling-in-k grid of `plan` on the current configuration, whole epochs each; its runs share a sweep id. */
   startSweep(plan: SweepPlan): void;
   pauseTraining(): void;

@@ -20,6 +20,16 @@ export interface SweepPlan {
 }
 
 /**
+ * Prompts per DTI batch when SW trains `swBatchSize` prompts per batch: a quarter of it. A DTI prompt carries k
+ * targets, so SW's batch would leave a DTI epoch k times fewer optimizer steps; on the built-in data (k = 20, n = 10)
+ * 16 DTI prompts per step fell short of SW's test AUC on some seeds while 4 matched it, and ran faster too
+ * (docs/BENCHMARKS.md).
+ */
+export function defaultDtiBatchSize(swBatchSize: number): number {
+  return Math.max(1, Math.round(swBatchSize / 4));
+}
+
+/**
  * The runs of a sweep, in the order they train: for each seed and encoding, each level's ks. k = 1 is the sliding
  * window, one run per encoding and seed whatever the level; it takes the first level's rule, so list `window` (which
  * is full causal at k = 1) first for the usual SW baseline.

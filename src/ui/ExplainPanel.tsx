@@ -219,7 +219,7 @@ function StepText({ id, facts, view, config, runs }: { id: (typeof EXPLAIN_STEPS
             <button type="button" onClick={() => applyModelPreset('tiny')}>
               Use the tiny model (fast)
             </button>
-            <button type="button" className="primary" onClick={startComparison} disabled={!sessionIdle}>
+            <button type="button" className="primary" onClick={() => startComparison()} disabled={!sessionIdle}>
               Train SW, then DTI
             </button>
           </div>

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { useLab } from '../store';
 import { summarizeSweep, sweepIds } from '../store/sweep-view';
 import { ISOLATION_LEVELS, type IsolationLevel, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
-import { type SweepPlan, formatSpread } from '../train/experiments';
+import { type SweepPlan, defaultDtiBatchSize, formatSpread } from '../train/experiments';
 import { SweepCharts } from './charts';
 import { CheckboxGroup, NumberField, Section } from './controls';
 import { downloadFile } from './download';
@@ -30,7 +30,7 @@ export function SweepPanel() {
   const [seedCount, setSeedCount] = useState(1);
   const [dtiBatch, setDtiBatch] = useState<number | null>(null);
   const seeds = Array.from({ length: Math.max(0, Math.min(5, Math.floor(seedCount))) }, (_, i) => config.seed + i);
-  const plan: SweepPlan = { ks, levels, encodings, seeds, dtiBatchSize: dtiBatch ?? config.batchSize };
+  const plan: SweepPlan = { ks, levels, encodings, seeds, dtiBatchSize: dtiBatch ?? defaultDtiBatchSize(config.batchSize) };
   const total = runCount(plan);
 
   const ids = sweepIds(runs);
@@ -70,8 +70,8 @@ export function SweepPanel() {
         />
         <NumberField
           label="DTI batch size (prompts)"
-          help={`A DTI prompt holds k targets, so with SW's batch (${config.batchSize}) a DTI epoch takes k times fewer optimizer steps; a smaller DTI batch keeps more steps.`}
-          value={dtiBatch ?? config.batchSize}
+          help={`A DTI prompt holds k targets, so with SW's batch (${config.batchSize}) a DTI epoch would take k times fewer optimizer steps; the default is a quarter of it.`}
+          value={dtiBatch ?? defaultDtiBatchSize(config.batchSize)}
           min={1}
           onChange={setDtiBatch}
         />

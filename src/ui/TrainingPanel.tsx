@@ -1,7 +1,9 @@
+import { useState } from 'react';
 import { useLab } from '../store';
 import { runStatusLabel } from '../store/run-view';
+import { defaultDtiBatchSize } from '../train/experiments';
 import { RunCharts } from './charts';
-import { ProgressLine, Section } from './controls';
+import { NumberField, ProgressLine, Section } from './controls';
 import { fmt, fmtCompact, fmtDuration, fmtInt } from './format';
 
 const PHASE_NAMES = {
@@ -13,6 +15,7 @@ const PHASE_NAMES = {
 } as const;
 
 export function TrainingPanel() {
+  const [dtiBatch, setDtiBatch] = useState<number | null>(null);
   const session = useLab((s) => s.session);
   const startProblem = useLab((s) => s.startProblem);
   const webgpu = useLab((s) => s.webgpu);
@@ -59,7 +62,7 @@ export function TrainingPanel() {
         <button type="button" onClick={stopTraining} disabled={idle || session.state === 'stopping'}>
           Stop
         </button>
-        <button type="button" onClick={startComparison} disabled={!idle || !canTrain}>
+        <button type="button" onClick={() => startComparison(dtiBatch ?? undefined)} disabled={!idle || !canTrain}>
           Train SW, then DTI (compare)
         </button>
       </div>
@@ -72,6 +75,13 @@ export function TrainingPanel() {
         The comparison trains this configuration twice, as SW and as DTI, for {config.epochs} whole epoch{config.epochs > 1 ? 's' : ''} each: max steps is not used, so both
         see every training target and the speed-up compares equal work.
       </p>
+      <NumberField
+        label="DTI batch size in the comparison (prompts)"
+        help={`A DTI prompt carries k targets: with SW's ${config.batchSize} prompts per batch a DTI epoch would take k times fewer optimizer steps, so DTI trains fewer prompts per batch (default a quarter).`}
+        value={dtiBatch ?? defaultDtiBatchSize(config.batchSize)}
+        min={1}
+        onChange={setDtiBatch}
+      />
       {webgpu.state === 'unavailable' && <p className="help">Training needs WebGPU, which this browser does not offer (see the note at the top).</p>}
       {session.queue.length > 0 && <p className="help">Then: {session.queue.length} more run(s) of the comparison.</p>}
       {!idle && status && (
