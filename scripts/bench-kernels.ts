@@ -8,6 +8,7 @@ import os from 'node:os';
 import { GpuContext, type Dispatch, encodeDispatches, tensorRef } from '../src/gpu/context';
 import { attentionBackward, attentionForward } from '../src/gpu/kernels/attention';
 import { matmulBackward, matmulForward } from '../src/gpu/kernels/matmul';
+import { isSoftwareDevice } from '../src/gpu/device';
 import { nodeDevice } from '../src/gpu/node-device';
 import type { ModelConfig } from '../src/model/config';
 import { GpuModel, ParamState } from '../src/model/gpu-model';
@@ -23,6 +24,7 @@ import { Rng } from '../src/util/rng';
 const outIndex = process.argv.indexOf('--out');
 const outFile = outIndex > 0 ? process.argv[outIndex + 1] : null;
 const quick = process.argv.includes('--quick');
+const attentionRounds = quick ? 2 : 6;
 
 const gpu = await nodeDevice();
 const { device } = gpu;
@@ -125,8 +127,12 @@ for (const bench of models) {
   // Goal of the engine issue: masked time ≤ 1.5 × (allowed fraction of L²) × dense-causal time. The dense causal mask
   // itself covers about half of L², so the second column scales the goal by that area too.
   // Work from the batch's attention plan (attentionWork): 4×4 cell blocks the threads compute (forward = dQ; dK/dV),
-  // and chunks of streamed rows the workgroups load, each against the dense causal plan of the same tokens.
-  print(`| attention mask | allowed cells / L² | 4×4 blocks fwd, dK/dV / dense causal | chunk loads fwd, dK/dV / dense causal | fwd+bwd ms | time vs dense causal | goal 1.5 × allowed/L² | goal 1.5 × allowed/causal area |`);
+  // and chunks of streamed rows the workgroups load in the staged layout (GPUs; software devices stage nothing),
+  // each against the dense causal plan of the same tokens.
+  // The masks are timed in turns and each keeps its best round: on a shared machine the least disturbed one.
+  print(`- attention layout: ${isSoftwareDevice(device) ? 'direct (software device: no staging)' : 'staged (workgroup memory)'}; fwd+bwd time: best of ${attentionRounds} rounds, the masks in turns`);
+  print();
+  print(`| attention mask | allowed cells / L² | 4×4 blocks fwd, dK/dV / dense causal | staged chunk loads fwd, dK/dV / dense causal | fwd+bwd ms | time vs dense causal | goal 1.5 × allowed/L² | goal 1.5 × allowed/causal area |`);
   print('|---|---|---|---|---|---|---|---|');
   const hd = d / H;
   const qkv = tensorRef(randomBuffer('qkv', rows * 3 * d));
@@ -134,10 +140,7 @@ for (const bench of models) {
   const lse = tensorRef(randomBuffer('attn.lse', bench.batchSize * H * L));
   const dout = tensorRef(randomBuffer('attn.dout', rows * d));
   const dqkv = tensorRef(randomBuffer('attn.dqkv', rows * 3 * d));
-  let denseMs = 0;
-  let denseCausalFraction = 0;
-  let denseWork = { forwardBlocks: 1, backwardBlocks: 1, forwardChunks: 1, backwardChunks: 1 };
-  for (const level of ['full-causal', 'window', 'sum-isolated', 'strict'] as const) {
+  const masks = (['full-causal', 'window', 'sum-isolated', 'strict'] as const).map((level) => {
     const batch = makeBatch(batchPrompts, { L, B: bench.batchSize, n, isolation: level });
     const i32 = (label: string, data: Int32Array | Uint32Array) => tensorRef(ctx.storage(label, data.byteLength, data));
     const mask = {
@@ -156,7 +159,15 @@ for (const bench of models) {
       ...attentionForward(ctx, { ...mask, qkv, out, lse }),
       ...attentionBackward(ctx, { ...mask, qkv, out, lse, dout, dqkv }),
     ];
-    const ms = await timeDispatches(dispatches, quick ? 2 : 5);
+    return { level, batch, dispatches, ms: Infinity };
+  });
+  for (let round = 0; round < attentionRounds; round++) {
+    for (const mask of masks) mask.ms = Math.min(mask.ms, await timeDispatches(mask.dispatches, 1));
+  }
+  let denseMs = 0;
+  let denseCausalFraction = 0;
+  let denseWork = { forwardBlocks: 1, backwardBlocks: 1, forwardChunks: 1, backwardChunks: 1 };
+  for (const { level, batch, ms } of masks) {
     const cells = allowedCells(batch, level);
     const tiles = tileStats(batch.meta, batch.keyStart, batch.B, L, ATTENTION_TILE, cells);
     const work = attentionWork(batch.attentionPlan!, batch.B, L, level, ATTENTION_TILE);
