@@ -264,7 +264,10 @@ export function attentionPlan(
   return plan;
 }
 
-/** What the attention kernels do for one plan: workgroup loads of the streamed side and 4×4 blocks computed. */
+/**
+ * What the attention kernels do for one plan: 4×4 blocks computed (both layouts) and workgroup loads of the streamed
+ * side (the staged layout of GPUs only; the direct layout of software devices loads nothing into workgroup memory).
+ */
 export interface AttentionWork {
   /** Forward (and dQ, the same): key chunks loaded, summed over query tiles; 4×4 score blocks computed. */
   forwardChunks: number;
