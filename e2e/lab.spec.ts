@@ -421,7 +421,7 @@ test('a run that would not fit the GPU is refused before it starts, naming the s
   await expect(problem).toContainText(/lower the batch size from 8 to \d+ or less/);
   await expect(page.getByRole('button', { name: 'Start training' })).toBeDisabled();
   const fits = Number(/to (\d+) or less/.exec((await problem.textContent()) ?? '')![1]);
-  await page.getByLabel('Batch size').fill(String(fits));
+  await page.getByLabel('Batch size', { exact: true }).fill(String(fits));
   await expect(problem).toHaveCount(0);
   await expect(page.getByRole('button', { name: 'Start training' })).toBeEnabled();
   await expect(page.getByTestId('memory-estimate')).toContainText('of 64.0 KiB allowed per buffer');
