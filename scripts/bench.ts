@@ -77,6 +77,22 @@ function table(rows: SummaryRow[]): string {
   ].join('\n');
 }
 
+/** The grid at a glance: one line per encoding and level, one column per k (k = 1 is that encoding's SW run). */
+function pivot(rows: SummaryRow[]): string {
+  const ks = [...new Set(rows.map((r) => r.k))].sort((a, b) => a - b);
+  const lines = [...new Set(rows.filter((r) => r.k > 1).map((r) => `${r.positionEncoding}|${r.isolation}`))];
+  const cell = (r: SummaryRow | undefined) => (r ? `${f(r.testAuc.mean, 3)} (${f(r.trainSeconds.mean, 0)} s)` : '–');
+  return [
+    `| encoding · level | ${ks.map((k) => (k === 1 ? 'k = 1 (SW)' : `k = ${k}`)).join(' | ')} |`,
+    `|---|${ks.map(() => '---').join('|')}|`,
+    ...lines.map((line) => {
+      const [encoding, level] = line.split('|');
+      const find = (k: number) => rows.find((r) => r.k === k && r.positionEncoding === encoding && (k === 1 || r.isolation === level));
+      return `| ${encoding} · ${level} | ${ks.map((k) => cell(find(k))).join(' | ')} |`;
+    }),
+  ].join('\n');
+}
+
 const compare = readJson(`${work}/compare.json`);
 const sweep = readJson(`${work}/sweep.json`);
 const grid = readJson(`${work}/grid.json`);
@@ -114,7 +130,11 @@ const sections: string[] = [
         '### The full grid',
         '',
         `Every k, isolation level and position encoding, 1 seed, measured ${grid.date.slice(0, 16).replace('T', ' ')} UTC (\`npm run bench -- --grid\`, ` +
-          `or \`npm run experiment -- ${gridArgs.join(' ')}\`). Times are comparable only within one encoding's rows run close together.\n\n` +
+          `or \`npm run experiment -- ${gridArgs.join(' ')}\`). Test AUC (training seconds) by k; one seed, so differences of ` +
+          `about ±0.02 AUC are within seed noise (the 3-seed spread of section 2 is ±0.011). Times are comparable only within ` +
+          `one encoding's lines, run close together.\n\n` +
+          pivot(grid.summary) +
+          '\n\nEvery row:\n\n' +
           table(grid.summary),
         '',
       ]
