@@ -9,13 +9,16 @@ describe('npm run experiment', () => {
   it('trains SW and DTI on the built-in data and writes a JSON result with curves and metrics', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'dti-experiment-')), 'result.json');
     const args = ['--dataset', 'small', '--n', '4', '--k', '5', '--d', '16', '--heads', '2', '--layers', '1', '--dff', '32'];
-    execFileSync('bash', ['scripts/with-gpu.sh', 'scripts/experiment.ts', ...args, '--steps', '3', '--compare', '--quiet', '--out', out], {
+    execFileSync('bash', ['scripts/with-gpu.sh', 'scripts/experiment.ts', ...args, '--steps', '3', '--batch', '8', '--dti-batch', '2', '--compare', '--quiet', '--out', out], {
       stdio: 'pipe',
       timeout: 240_000,
     });
     const result = JSON.parse(readFileSync(out, 'utf8'));
     expect(result.runs).toHaveLength(2);
-    expect(result.runs.map((r: { config: { paradigm: string } }) => r.config.paradigm)).toEqual(['sw', 'dti']);
+    expect(result.runs.map((r: { config: { paradigm: string; batchSize: number } }) => [r.config.paradigm, r.config.batchSize])).toEqual([
+      ['sw', 8],
+      ['dti', 2],
+    ]);
     for (const run of result.runs) {
       expect(run.steps).toBe(3);
       expect(run.curve).toHaveLength(3);
@@ -23,9 +26,13 @@ describe('npm run experiment', () => {
       expect(run.test.auc).toBeGreaterThan(0);
       expect(run.tokensProcessed).toBeGreaterThan(0);
     }
-    // Three DTI steps of 5 targets per prompt cover more targets than three SW steps.
+    // Three DTI steps of 2 prompts × 5 targets cover more targets than three SW steps of 8 prompts × 1 target.
     expect(result.runs[1].targetsProcessed).toBeGreaterThan(result.runs[0].targetsProcessed);
-    expect(result.summary.map((row: { label: string }) => row.label)).toEqual(['SW (rope)', 'DTI k=5 strict rope']);
+    // The rows match across batch sizes: DTI is compared with SW.
+    expect(result.summary.map((row: { label: string; speedUp: number }) => [row.label, Number.isFinite(row.speedUp)])).toEqual([
+      ['SW (rope)', true],
+      ['DTI k=5 strict rope', true],
+    ]);
   });
 
   it('rejects an unknown option with the list of known ones', () => {
