@@ -25,6 +25,8 @@ function run(script: string, args: string[]): void {
 // step; DTI 4 prompts (4k targets): with SW's 16 a k = 20 epoch is only 13 optimizer steps, too few to learn.
 const common = ['--dataset', 'small', '--n', '10', '--epochs', '1', '--batch', '16', '--dti-batch', '4', '--lr', '0.003', '--quiet'];
 const compareArgs = [...common, '--k', '20', '--isolation', 'strict', '--encoding', 'rope', '--compare', '--seeds', '1,2,3'];
+// The same with 20 context interactions: SW's cost per target grows with n, DTI's hardly (tokens per target (n+k)/k).
+const compareN20Args = compareArgs.map((arg, i) => (compareArgs[i - 1] === '--n' ? '20' : arg));
 const sweepArgs = [...common, '--sweep-k', '1,5,20', '--levels', 'window,strict', '--encodings', 'rope'];
 const gridArgs = [...common, '--sweep-k', '1,5,10,20,50', '--levels', 'window,full-causal,sum-isolated,strict', '--encodings', 'rope,learned,alibi,none'];
 
@@ -33,6 +35,7 @@ const loadAtStart = os.loadavg()[0];
 if (!skip.has('kernels')) run('scripts/bench-kernels.ts', ['--out', `${work}/kernels.md`]);
 if (!skip.has('experiments')) {
   run('scripts/experiment.ts', [...compareArgs, '--out', `${work}/compare.json`]);
+  run('scripts/experiment.ts', [...compareN20Args, '--out', `${work}/compare-n20.json`]);
   run('scripts/experiment.ts', [...sweepArgs, '--out', `${work}/sweep.json`]);
 }
 if (process.argv.includes('--grid')) run('scripts/experiment.ts', [...gridArgs, '--out', `${work}/grid.json`]);
@@ -95,6 +98,7 @@ function pivot(rows: SummaryRow[]): string {
 
 const when = (output: ExperimentOutput) => `${output.date.slice(0, 16).replace('T', ' ')} UTC`;
 const compare = readJson(`${work}/compare.json`);
+const compareN20 = readJson(`${work}/compare-n20.json`);
 const sweep = readJson(`${work}/sweep.json`);
 const grid = readJson(`${work}/grid.json`);
 const sections: string[] = [
@@ -121,6 +125,11 @@ const sections: string[] = [
       `Test metrics are SW-style (every test target in its own sliding-window prompt). Command: \`npm run experiment -- ${compareArgs.join(' ')}\`.\n\n` +
       table(compare.summary)
     : '_not run_',
+  '',
+  compareN20
+    ? `With n = 20 context interactions (measured ${when(compareN20)}; the same otherwise). Command: \`npm run experiment -- ${compareN20Args.join(' ')}\`.\n\n` +
+      table(compareN20.summary)
+    : '',
   '',
   '## 3. Scaling in k, per isolation level and position encoding',
   '',
