@@ -108,9 +108,12 @@ const sections: string[] = [
     `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, software WebGPU (SwiftShader through Dawn in Node; ` +
     `Chromium's SwiftShader for the peer comparison). ` +
     (skip.size > 0 ? `Parts not rerun this time (${[...skip].join(', ')}) are kept from their last run, whose date each section gives. ` : '') +
-    `Total time ${((Date.now() - started) / 60000).toFixed(1)} min. ` +
-    `Load average ${loadAtStart.toFixed(1)} at the start and ${os.loadavg()[0].toFixed(1)} at the end (other work on the 2 cores slows ` +
-    'everything alike; compare ratios within one table). Real GPUs are about 1000× faster; the ratios, not the absolute times, are the point here.',
+    (skip.size < 3 || process.argv.includes('--grid')
+      ? `Total time ${((Date.now() - started) / 60000).toFixed(1)} min. Load average ${loadAtStart.toFixed(1)} at the start and ` +
+        `${os.loadavg()[0].toFixed(1)} at the end. `
+      : '') +
+    'Other work on the 2 cores slows everything alike (the benchmarks alone keep the load average near 3): compare ratios within one table. ' +
+    'Real GPUs are about 1000× faster; the ratios, not the absolute times, are the point here.',
   '',
   '## 1. Kernels',
   '',
