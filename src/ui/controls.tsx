@@ -79,21 +79,23 @@ export function SelectField<T extends string>({
   );
 }
 
-export function RadioGroup<T extends string>({
+/** A labelled group of choices: radio buttons (one value) or checkboxes (several). */
+function ChoiceGroup<T extends string | number>({
   label,
   help,
-  value,
+  kind,
   options,
-  onChange,
-}: FieldProps & { value: T; options: readonly { value: T; label: string }[]; onChange: (value: T) => void }) {
+  isChecked,
+  onToggle,
+}: FieldProps & { kind: 'radio' | 'checkbox'; options: readonly { value: T; label: string }[]; isChecked: (value: T) => boolean; onToggle: (value: T, on: boolean) => void }) {
   const id = useId();
   return (
     <fieldset className="field radio-group" aria-describedby={`${id}-help`}>
       <legend>{label}</legend>
       <div className="radio-row">
         {options.map((o) => (
-          <label key={o.value} className="radio">
-            <input type="radio" name={id} value={o.value} checked={value === o.value} onChange={() => onChange(o.value)} />
+          <label key={String(o.value)} className="radio">
+            <input type={kind} name={kind === 'radio' ? id : undefined} value={String(o.value)} checked={isChecked(o.value)} onChange={(e) => onToggle(o.value, e.target.checked)} />
             {o.label}
           </label>
         ))}
@@ -105,32 +107,22 @@ export function RadioGroup<T extends string>({
   );
 }
 
+export function RadioGroup<T extends string>({
+  value,
+  onChange,
+  ...rest
+}: FieldProps & { value: T; options: readonly { value: T; label: string }[]; onChange: (value: T) => void }) {
+  return <ChoiceGroup {...rest} kind="radio" isChecked={(v) => v === value} onToggle={(v) => onChange(v)} />;
+}
+
 /** Several choices at once (a sweep's k values, levels, encodings): one labelled checkbox each. */
 export function CheckboxGroup<T extends string | number>({
-  label,
-  help,
   values,
-  options,
   onChange,
+  ...rest
 }: FieldProps & { values: readonly T[]; options: readonly { value: T; label: string }[]; onChange: (values: T[]) => void }) {
-  const id = useId();
-  const toggle = (value: T, on: boolean) => onChange(options.map((o) => o.value).filter((v) => (v === value ? on : values.includes(v))));
-  return (
-    <fieldset className="field radio-group" aria-describedby={`${id}-help`}>
-      <legend>{label}</legend>
-      <div className="radio-row">
-        {options.map((o) => (
-          <label key={String(o.value)} className="radio">
-            <input type="checkbox" checked={values.includes(o.value)} onChange={(e) => toggle(o.value, e.target.checked)} />
-            {o.label}
-          </label>
-        ))}
-      </div>
-      <p id={`${id}-help`} className="help">
-        {help}
-      </p>
-    </fieldset>
-  );
+  const toggle = (value: T, on: boolean) => onChange(rest.options.map((o) => o.value).filter((v) => (v === value ? on : values.includes(v))));
+  return <ChoiceGroup {...rest} kind="checkbox" isChecked={(v) => values.includes(v)} onToggle={toggle} />;
 }
 
 export function Section({ id, title, intro, children, actions }: { id: string; title: string; intro?: ReactNode; children: ReactNode; actions?: ReactNode }) {
