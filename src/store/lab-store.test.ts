@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { packPrompts, promptCost } from '../prompt/pack';
-import type { Metrics, TrainerEvent } from '../train/protocol';
+import type { TrainerEvent } from '../train/protocol';
 import { readSafetensors } from '../model/safetensors';
 import { EXPLAIN_STEPS } from './explain';
 import { createLabStore } from './lab-store';
@@ -9,34 +9,12 @@ import { memoryTabHub } from './tabs';
 import type { StepPoint } from './run-types';
 import { MAX_STEP_POINTS, capCurve } from './session-slice';
 import { summarizeSweep, sweepIds } from './sweep-view';
-import { readyStore, waitFor } from './test-support';
+import { doneEvent, readyStore, stepEvent, testMetrics, waitFor } from './test-support';
 import { encodeHash } from './url-hash';
 
-const metrics = (auc: number): Metrics => ({ auc, logLoss: 0.6, accuracy: 0.7, count: 50 });
-const step = (n: number): TrainerEvent => ({
-  type: 'step',
-  step: n,
-  epoch: 1,
-  loss: 0.7 - n * 0.01,
-  targets: 40,
-  tokens: 900,
-  elapsedMs: n * 100,
-  targetsPerSec: 400,
-  tokensPerSec: 9000,
-});
-const done = (stopped = false): Extract<TrainerEvent, { type: 'done' }> => ({
-  type: 'done',
-  stopped,
-  steps: 3,
-  trainMs: 300,
-  tokensProcessed: 2700,
-  targetsProcessed: 120,
-  test: metrics(0.71),
-  valid: metrics(0.7),
-});
 
 /** A finished run that trained for `trainMs` and scored `auc` on the test split. */
-const finished = (trainMs: number, auc: number): TrainerEvent => ({ ...done(), trainMs, test: metrics(auc) });
+const finished = (trainMs: number, auc: number): TrainerEvent => ({ ...doneEvent(), trainMs, test: testMetrics(auc) });
 
 describe('dataset and views', () => {
   it('starts from the link: configuration, preset, the dataset, the check and the prompt view', async () => {
@@ -164,21 +142,21 @@ describe('training session', () => {
       deps.trainer.emit({ type: 'device', adapter: 'Test GPU', features: [] });
       deps.trainer.emit({ type: 'status', phase: 'compile', message: 'Compiling', fraction: 0.5 });
       expect(store.getState().session.status?.phase).toBe('compile');
-      deps.trainer.emit(step(1));
-      deps.trainer.emit(step(2));
+      deps.trainer.emit(stepEvent(1));
+      deps.trainer.emit(stepEvent(2));
       // Steps are batched into the store.
       expect(store.getState().runs.find((r) => r.id === runId)!.steps).toHaveLength(0);
       vi.advanceTimersByTime(300);
       expect(store.getState().runs.find((r) => r.id === runId)!.steps.map((p) => p.step)).toEqual([1, 2]);
-      deps.trainer.emit(step(3));
-      deps.trainer.emit({ type: 'eval', step: 3, split: 'valid', metrics: metrics(0.66) });
+      deps.trainer.emit(stepEvent(3));
+      deps.trainer.emit({ type: 'eval', step: 3, split: 'valid', metrics: testMetrics(0.66) });
       s = store.getState();
       const run = s.runs.find((r) => r.id === runId)!;
       expect(run.steps).toHaveLength(3); // an eval flushes pending steps first
       expect(run.evals[0]).toMatchObject({ step: 3, split: 'valid', auc: 0.66 });
       expect(run.adapter).toBe('Test GPU');
 
-      deps.trainer.emit(done());
+      deps.trainer.emit(doneEvent());
       s = store.getState();
       expect(s.session.state).toBe('idle');
       const finished = s.runs.find((r) => r.id === runId)!;
@@ -210,7 +188,7 @@ describe('training session', () => {
     expect(store.getState().session.state).toBe('running');
     store.getState().stopTraining();
     expect(store.getState().session.state).toBe('stopping');
-    deps.trainer.emit(done(true));
+    deps.trainer.emit(doneEvent(true));
     expect(store.getState().session.state).toBe('idle');
     expect(store.getState().runs[0].status).toBe('stopped');
     expect(deps.trainer.commandTypes()).toEqual(['start', 'pause', 'resume', 'stop', 'export-model']);
@@ -253,14 +231,14 @@ describe('training session', () => {
     expect(first.type === 'start' && first.config.paradigm).toBe('sw');
     // Equal work: whole epochs, never a step limit that would give SW k times fewer targets.
     expect(first.type === 'start' && [first.config.maxSteps, first.config.epochs]).toEqual([0, 2]);
-    deps.trainer.emit(done());
+    deps.trainer.emit(doneEvent());
     const second = deps.trainer.commands[2];
     expect(deps.trainer.commandTypes()).toEqual(['start', 'export-model', 'start']);
     expect(second.type === 'start' && second.config.paradigm).toBe('dti');
     expect(second.type === 'start' && second.config.k).toBe(5);
     // A DTI prompt carries k targets: DTI trains a quarter of SW's 16 prompts per batch, unless told otherwise.
     expect(second.type === 'start' && [first.type === 'start' && first.config.batchSize, second.config.batchSize]).toEqual([16, 4]);
-    deps.trainer.emit(done());
+    deps.trainer.emit(doneEvent());
     const s = store.getState();
     expect(s.session.state).toBe('idle');
     expect(s.compareIds).toEqual(s.runs.map((r) => r.id));
@@ -333,8 +311,8 @@ describe('training session', () => {
     const tab = hub.tab();
     const { store, deps } = await readyStore('', { tabs: tab });
     store.getState().startTraining();
-    deps.trainer.emit(step(1));
-    deps.trainer.emit({ type: 'eval', step: 1, split: 'valid', metrics: metrics(0.6) });
+    deps.trainer.emit(stepEvent(1));
+    deps.trainer.emit({ type: 'eval', step: 1, split: 'valid', metrics: testMetrics(0.6) });
     await new Promise((resolve) => setTimeout(resolve, 50)); // let the saves land
     expect((await deps.storage.loadRuns())[0].status).toBe('running');
     hub.close(tab); // the reload: the browser drops the old page's lock
@@ -354,9 +332,9 @@ describe('runs', () => {
     const { store, deps } = await readyStore('#d=32&h=2&l=1&ff=64');
     store.getState().startTraining();
     const runId = store.getState().session.runId!;
-    deps.trainer.emit(step(1));
-    deps.trainer.emit({ type: 'eval', step: 1, split: 'valid', metrics: metrics(0.6) });
-    deps.trainer.emit(done());
+    deps.trainer.emit(stepEvent(1));
+    deps.trainer.emit({ type: 'eval', step: 1, split: 'valid', metrics: testMetrics(0.6) });
+    deps.trainer.emit(doneEvent());
     const csv = store.getState().exportRuns('summary-csv').content;
     expect(csv.split('\n')[0]).toMatch(/^run_id,name,/);
     expect(csv).toContain(runId);
@@ -393,7 +371,7 @@ describe('runs', () => {
   it('copies a run configuration back into the editor and deletes runs', async () => {
     const { store, deps } = await readyStore('#k=7');
     store.getState().startTraining();
-    deps.trainer.emit(done());
+    deps.trainer.emit(doneEvent());
     store.getState().setConfig({ k: 2 });
     const id = store.getState().runs[0].id;
     store.getState().applyRunConfig(id);

@@ -7,37 +7,14 @@ import { describe, expect, it, vi } from 'vitest';
 import { estimateMemory } from '../model/gpu-model';
 import { paramLayout } from '../model/params';
 import { writeSafetensors } from '../model/safetensors';
-import type { Metrics, TrainerEvent } from '../train/protocol';
 import { createLabStore } from './lab-store';
 import { indexedDbStorage } from './persist';
 import { evaluationOption, runStatusLabel } from './run-view';
 import { FOREIGN_RUN_CHECK_MS } from './runs-slice';
 import { memoryTabHub } from './tabs';
-import { readyStore, waitFor } from './test-support';
+import { doneEvent, readyStore, stepEvent, testMetrics, waitFor } from './test-support';
 import type { LabStore } from './lab-store';
 
-const metrics = (auc: number): Metrics => ({ auc, logLoss: 0.6, accuracy: 0.7, count: 50 });
-const step = (n: number): TrainerEvent => ({
-  type: 'step',
-  step: n,
-  epoch: 1,
-  loss: 0.7,
-  targets: 40,
-  tokens: 900,
-  elapsedMs: n * 100,
-  targetsPerSec: 400,
-  tokensPerSec: 9000,
-});
-const done: TrainerEvent = {
-  type: 'done',
-  stopped: false,
-  steps: 3,
-  trainMs: 300,
-  tokensProcessed: 2700,
-  targetsProcessed: 120,
-  test: metrics(0.71),
-  valid: metrics(0.7),
-};
 
 const TINY = '#d=32&h=2&l=1&ff=64&ds=small';
 
@@ -51,7 +28,7 @@ function modelFile(store: LabStore, vocab: string[], datasetName = 'Built-in (sm
     params: new Float32Array(total).fill(0.125),
     vocabSize: vocab.length,
     maxSeqLen,
-    extra: { run_name: 'original', dataset: datasetName, dataset_preset: 'small', ...(withVocab ? { vocab: JSON.stringify(vocab) } : {}), result: JSON.stringify({ test: metrics(0.7) }) },
+    extra: { run_name: 'original', dataset: datasetName, dataset_preset: 'small', ...(withVocab ? { vocab: JSON.stringify(vocab) } : {}), result: JSON.stringify({ test: testMetrics(0.7) }) },
   });
   return bytes.slice().buffer;
 }
@@ -79,7 +56,7 @@ describe('evaluating an imported model', () => {
     expect(store.getState().startProblem).toMatch(/being evaluated/);
     expect(evaluationOption(store.getState(), run).enabled).toBe(false);
 
-    deps.trainer.emit({ type: 'evaluated', valid: metrics(0.61), test: metrics(0.62) });
+    deps.trainer.emit({ type: 'evaluated', valid: testMetrics(0.61), test: testMetrics(0.62) });
     const evaluated = store.getState().runs[0];
     expect(store.getState().evaluation).toBeNull();
     expect(evaluated.evaluations).toHaveLength(1);
@@ -119,7 +96,7 @@ describe('evaluating an imported model', () => {
     expect(deps.trainer.terminated).toBe(true);
     // A later success clears it.
     await store.getState().evaluateRun(id);
-    deps.trainer.emit({ type: 'evaluated', valid: metrics(0.6), test: metrics(0.6) });
+    deps.trainer.emit({ type: 'evaluated', valid: testMetrics(0.6), test: testMetrics(0.6) });
     expect(store.getState().runs[0].error).toBeNull();
   });
 });
@@ -161,10 +138,10 @@ describe('a lost GPU device', () => {
     const { store, deps } = await readyStore(TINY);
     const createTrainer = vi.spyOn(deps, 'createTrainer');
     store.getState().startTraining();
-    deps.trainer.emit(done);
+    deps.trainer.emit(doneEvent());
     store.getState().startTraining();
-    deps.trainer.emit(step(1));
-    deps.trainer.emit(step(2));
+    deps.trainer.emit(stepEvent(1));
+    deps.trainer.emit(stepEvent(2));
     store.getState().simulateDeviceLoss();
     expect(deps.trainer.commandTypes()).toEqual(['start', 'export-model', 'start', 'simulate-device-loss']);
     deps.trainer.emit({ type: 'error', kind: 'device-lost', message: 'The GPU device was lost (destroyed)' });
@@ -189,7 +166,7 @@ describe('a lost GPU device', () => {
   it('fails a run whose device was lost after its last step (the worker reports the loss after done)', async () => {
     const { store, deps } = await readyStore();
     store.getState().startTraining();
-    deps.trainer.emit({ ...done, stopped: true });
+    deps.trainer.emit(doneEvent(true));
     deps.trainer.emit({ type: 'error', kind: 'device-lost', message: 'The GPU device was lost (unknown)' });
     const run = store.getState().runs[0];
     expect(run.status).toBe('failed');
@@ -252,8 +229,8 @@ describe('two tabs', () => {
 
     a.store.getState().startTraining();
     const aRun = a.store.getState().session.runId!;
-    a.deps.trainer.emit(step(1));
-    a.deps.trainer.emit({ type: 'eval', step: 1, split: 'valid', metrics: metrics(0.6) });
+    a.deps.trainer.emit(stepEvent(1));
+    a.deps.trainer.emit({ type: 'eval', step: 1, split: 'valid', metrics: testMetrics(0.6) });
     await waitFor(() => b.store.getState().runs.some((r) => r.id === aRun && r.evals.length === 1));
     // B hears of A's run as it is saved, and shows it as live elsewhere.
     expect(runStatusLabel(b.store.getState().runs[0], b.store.getState().session.runId)).toBe('running in another tab');
@@ -263,7 +240,7 @@ describe('two tabs', () => {
     // B saves a run of its own meanwhile.
     b.store.getState().startTraining();
     const bRun = b.store.getState().session.runId!;
-    b.deps.trainer.emit(done);
+    b.deps.trainer.emit(doneEvent());
     await waitFor(() => a.store.getState().runs.some((r) => r.id === bRun && r.status === 'done'));
 
     // B reloads while A trains: A's run is still live, so it stays running.

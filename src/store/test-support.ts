@@ -1,7 +1,7 @@
 /** Fakes of the store's ports for the store and component tests: the real data layer, a scripted trainer. */
 import { IDBFactory } from 'fake-indexeddb';
 import { DataError, type Preset, loadBuiltin, parseFiles, previewFiles } from '../data';
-import type { TrainerCommand, TrainerEvent } from '../train/protocol';
+import type { Metrics, TrainerCommand, TrainerEvent } from '../train/protocol';
 import { createLabStore } from './lab-store';
 import { indexedDbStorage } from './persist';
 import { memoryTabHub } from './tabs';
@@ -85,3 +85,29 @@ export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promi
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/** Events a trainer sends, for tests that play the worker. */
+export const testMetrics = (auc: number): Metrics => ({ auc, logLoss: 0.6, accuracy: 0.7, count: 50 });
+
+export const stepEvent = (n: number): TrainerEvent => ({
+  type: 'step',
+  step: n,
+  epoch: 1,
+  loss: 0.7 - n * 0.01,
+  targets: 40,
+  tokens: 900,
+  elapsedMs: n * 100,
+  targetsPerSec: 400,
+  tokensPerSec: 9000,
+});
+
+export const doneEvent = (stopped = false): Extract<TrainerEvent, { type: 'done' }> => ({
+  type: 'done',
+  stopped,
+  steps: 3,
+  trainMs: 300,
+  tokensProcessed: 2700,
+  targetsProcessed: 120,
+  test: testMetrics(0.71),
+  valid: testMetrics(0.7),
+});
