@@ -2,20 +2,13 @@ import { useState } from 'react';
 import { useLab } from '../store';
 import { summarizeSweep, sweepIds } from '../store/sweep-view';
 import { ISOLATION_LEVELS, type IsolationLevel, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
-import { type SweepPlan, defaultDtiBatchSize, formatSpread } from '../train/experiments';
+import { type SweepPlan, defaultDtiBatchSize, formatSpread, sweepConfigs } from '../train/experiments';
 import { SweepCharts } from './charts';
 import { CheckboxGroup, NumberField, Section } from './controls';
 import { downloadFile } from './download';
 import { fmtCompact } from './format';
 
 const K_CHOICES = [1, 5, 10, 20, 50] as const;
-
-/** Runs a plan queues: k = 1 (the sliding window) once per encoding and seed, whatever the levels. */
-function runCount(plan: SweepPlan): number {
-  const dtiKs = plan.ks.filter((k) => k > 1).length;
-  const sw = plan.ks.includes(1) && plan.levels.length > 0 ? 1 : 0;
-  return plan.seeds.length * plan.encodings.length * (sw + dtiKs * plan.levels.length);
-}
 
 export function SweepPanel() {
   const config = useLab((s) => s.config);
@@ -31,7 +24,7 @@ export function SweepPanel() {
   const [dtiBatch, setDtiBatch] = useState<number | null>(null);
   const seeds = Array.from({ length: Math.max(0, Math.min(5, Math.floor(seedCount))) }, (_, i) => config.seed + i);
   const plan: SweepPlan = { ks, levels, encodings, seeds, dtiBatchSize: dtiBatch ?? defaultDtiBatchSize(config.batchSize) };
-  const total = runCount(plan);
+  const total = sweepConfigs(config, plan).length;
 
   const ids = sweepIds(runs);
   const [chosen, setChosen] = useState<string | null>(null);
