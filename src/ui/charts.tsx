@@ -70,7 +70,7 @@ const ValidationChart = memo(function ValidationChart({ evals: liveEvals, evalEv
       <figcaption>Validation AUC (left, higher is better) and LogLoss (right, lower is better)</figcaption>
       {/* The chart stays mounted while it is empty: its first points are then a cheap update, not a mount. */}
       {points.length === 0 && (
-        <p className="help chart-note">The first validation comes {evalEvery > 0 ? `at step ${evalEvery}` : 'at the end of the first epoch'}.</p>
+        <p className="help">The first validation comes {evalEvery > 0 ? `at step ${evalEvery}` : 'at the end of the first epoch'}.</p>
       )}
       <LineChart responsive style={CHART_STYLE} data={points} margin={MARGIN}>
         <CartesianGrid strokeDasharray="3 3" />
