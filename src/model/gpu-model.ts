@@ -142,26 +142,50 @@ export interface StepStats {
 
 const STATS_BYTES = 16;
 
+/** The prepared dispatches of one sequence length (see GpuModel.stepFor). */
+interface StepDispatches {
+  forward: Dispatch[];
+  backward: Dispatch[];
+}
+
+/** Activation gradients of a training instance and the buffers cleared at every step's start. */
+interface GradientBuffers {
+  layers: LayerGradients[];
+  dresidual: TensorRef;
+  dfinal: TensorRef;
+}
+
 export class GpuModel {
   readonly device: GPUDevice;
   readonly config: ModelConfig;
+  private readonly ctx: GpuContext;
   private readonly batchBuffers: Record<
     'tokens' | 'positions' | 'meta' | 'attentionPlan' | 'targetIndex' | 'targetLabel' | 'targetCount',
     GPUBuffer
   >;
   private readonly tokenIndex: { offsets: GPUBuffer; rows: GPUBuffer };
   private readonly positionIndex: { offsets: GPUBuffer; rows: GPUBuffer } | null;
+  private readonly acts: LayerActivations[];
+  private readonly projOut: TensorRef;
+  private readonly finalNorm: TensorRef;
+  private readonly finalRstd: TensorRef;
+  private readonly losses: TensorRef;
+  private readonly gradients: GradientBuffers | null;
   private readonly probs: GPUBuffer;
   private readonly stats: GPUBuffer;
   private readonly normStats: GPUBuffer | null;
   private readonly hyper: GPUBuffer | null;
-  private readonly forwardDispatches: Dispatch[];
-  private readonly backwardDispatches: Dispatch[];
+  /** Dispatches by sequence length, built on first use: every batch length up to shape.L shares the buffers. */
+  private readonly steps = new Map<number, StepDispatches>();
   private readonly optimizerDispatches: Dispatch[];
-  private readonly clearOnStep: GPUBuffer[];
+  private readonly clearOnStep: GPUBuffer[] = [];
   private readonly readbackPool: GPUBuffer[] = [];
   private optimizerStep = 0;
 
+  /**
+   * Allocates every buffer for the largest batch of `shape` (B rows of shape.L tokens). A batch may be shorter (any
+   * L up to shape.L): its rows then lie packed at the start of each buffer, and only its B·L rows are computed.
+   */
   constructor(
     readonly state: ParamState,
     readonly shape: BatchShape,
@@ -169,17 +193,14 @@ export class GpuModel {
     private readonly optimizer: OptimizerSettings = DEFAULT_OPTIMIZER,
   ) {
     const { ctx, config, layout } = state;
+    this.ctx = ctx;
     this.device = ctx.device;
     this.config = config;
     if (shape.L > config.maxSeqLen) throw new Error(`sequence length ${shape.L} exceeds the model's maxSeqLen ${config.maxSeqLen}`);
     checkFits(ctx.device, config, shape, training);
-    const { B, L, maxTargets, n, isolation } = shape;
+    const { B, L, maxTargets, isolation } = shape;
     const { dModel: d, dFF: f, nLayers: nl, nHeads: H } = config;
-    const hd = headDim(config);
     const rows = B * L;
-    const learned = config.positionEncoding === 'learned';
-    const P = (t: { offset: number }) => tensorRef(state.params, t.offset);
-    const G = (t: { offset: number }) => tensorRef(state.grads, t.offset);
 
     const int32 = (label: string, count: number) => ctx.storage(label, count * 4);
     this.batchBuffers = {
@@ -191,11 +212,11 @@ export class GpuModel {
       targetLabel: int32('batch.targetLabel', maxTargets),
       targetCount: int32('batch.targetCount', 4),
     };
-    const bb = this.batchBuffers;
     this.tokenIndex = { offsets: int32('tokenIndex.offsets', config.vocabSize + 1), rows: int32('tokenIndex.rows', rows) };
-    this.positionIndex = learned
-      ? { offsets: int32('positionIndex.offsets', config.maxSeqLen + 1), rows: int32('positionIndex.rows', rows) }
-      : null;
+    this.positionIndex =
+      config.positionEncoding === 'learned'
+        ? { offsets: int32('positionIndex.offsets', config.maxSeqLen + 1), rows: int32('positionIndex.rows', rows) }
+        : null;
 
     // One buffer per activation kind, sliced per layer (a dispatch never reads and writes one buffer).
     const stack = (label: string, perLayer: number, layers = nl) => ({ buffer: ctx.storage(label, perLayer * layers * 4), perLayer });
@@ -211,14 +232,13 @@ export class GpuModel {
     const rstd2 = stack('act.rstd2', rows);
     const fcPre = stack('act.fcPre', rows * f);
     const fcAct = stack('act.fcAct', rows * f);
-    const projOut = tensorRef(ctx.storage('act.projOut', rows * d * 4));
-    const finalNorm = tensorRef(ctx.storage('act.finalNorm', rows * d * 4));
-    const finalRstd = tensorRef(ctx.storage('act.finalRstd', rows * 4));
-    const losses = tensorRef(ctx.storage('loss.perTarget', maxTargets * 4));
+    this.projOut = tensorRef(ctx.storage('act.projOut', rows * d * 4));
+    this.finalNorm = tensorRef(ctx.storage('act.finalNorm', rows * d * 4));
+    this.finalRstd = tensorRef(ctx.storage('act.finalRstd', rows * 4));
+    this.losses = tensorRef(ctx.storage('loss.perTarget', maxTargets * 4));
     this.probs = ctx.storage('loss.probs', maxTargets * 4);
     this.stats = ctx.storage('loss.stats', STATS_BYTES);
-
-    const acts: LayerActivations[] = Array.from({ length: nl }, (_, l) => ({
+    this.acts = Array.from({ length: nl }, (_, l) => ({
       residualIn: at(residualStream, l),
       norm1: at(norm1, l),
       rstd1: at(rstd1, l),
@@ -232,8 +252,78 @@ export class GpuModel {
       fcAct: at(fcAct, l),
       residualOut: at(residualStream, l + 1),
     }));
-    const mask = { meta: tensorRef(bb.meta), positions: tensorRef(bb.positions), plan: tensorRef(bb.attentionPlan), B, L, nHeads: H, headDim: hd, n, level: isolation, alibi: config.positionEncoding === 'alibi' };
+
+    this.gradients = null;
+    this.normStats = null;
+    this.hyper = null;
+    this.optimizerDispatches = [];
+    if (!training) {
+      this.stepFor(L);
+      return;
+    }
+    // Gradients accumulate, so every gradient buffer is cleared at the step's start.
+    const gradStack = (label: string, perLayer: number) => {
+      const s = stack(label, perLayer);
+      this.clearOnStep.push(s.buffer);
+      return s;
+    };
+    const dfcAct = gradStack('grad.fcAct', rows * f);
+    const dfcPre = gradStack('grad.fcPre', rows * f);
+    const dnorm2 = gradStack('grad.norm2', rows * d);
+    const dattn = gradStack('grad.attn', rows * d);
+    const dqkv = gradStack('grad.qkv', rows * 3 * d);
+    const dnorm1 = gradStack('grad.norm1', rows * d);
+    const dresidualBuffer = ctx.storage('grad.residual', rows * d * 4);
+    const dfinalBuffer = ctx.storage('grad.finalNorm', rows * d * 4);
+    this.clearOnStep.push(state.grads, dresidualBuffer, dfinalBuffer);
+    this.gradients = {
+      layers: Array.from({ length: nl }, (_, l) => ({
+        dfcAct: at(dfcAct, l),
+        dfcPre: at(dfcPre, l),
+        dnorm2: at(dnorm2, l),
+        dattn: at(dattn, l),
+        dqkv: at(dqkv, l),
+        dnorm1: at(dnorm1, l),
+      })),
+      dresidual: tensorRef(dresidualBuffer),
+      dfinal: tensorRef(dfinalBuffer),
+    };
+
+    // ---- clipping and AdamW, on the GPU: the norm never comes back to the CPU ----
+    this.normStats = ctx.storage('grad.norm', STATS_BYTES);
+    this.hyper = createAdamHyper(ctx);
+    this.optimizerDispatches = [
+      ...gradNorm(ctx, { grads: tensorRef(state.grads), count: layout.total, out: tensorRef(this.normStats) }),
+      ...adamwStep(ctx, {
+        params: tensorRef(state.params),
+        grads: tensorRef(state.grads),
+        m: tensorRef(state.m),
+        v: tensorRef(state.v),
+        count: layout.total,
+        decayedCount: layout.decayedCount,
+        hyper: this.hyper,
+        norm: tensorRef(this.normStats),
+      }),
+    ];
+    this.stepFor(L);
+  }
+
+  /** The forward and backward dispatches for batches of B rows of L tokens (built once per length, then reused). */
+  private stepFor(L: number): StepDispatches {
+    const cached = this.steps.get(L);
+    if (cached) return cached;
+    const { ctx, config, state, acts, gradients } = this;
+    const { layout } = state;
+    const { B, maxTargets, n, isolation } = this.shape;
+    const { dModel: d, dFF: f, nLayers: nl, nHeads: H } = config;
+    const rows = B * L;
+    const learned = config.positionEncoding === 'learned';
     const rope = config.positionEncoding === 'rope';
+    const bb = this.batchBuffers;
+    const P = (t: { offset: number }) => tensorRef(state.params, t.offset);
+    const G = (t: { offset: number }) => tensorRef(state.grads, t.offset);
+    const { projOut, finalNorm, finalRstd } = this;
+    const mask = { meta: tensorRef(bb.meta), positions: tensorRef(bb.positions), plan: tensorRef(bb.attentionPlan), B, L, nHeads: H, headDim: headDim(config), n, level: isolation, alibi: config.positionEncoding === 'alibi' };
 
     // ---- forward ----
     const fwd: Dispatch[] = [];
@@ -243,7 +333,7 @@ export class GpuModel {
         positions: learned ? tensorRef(bb.positions) : null,
         wte: P(layout.wte),
         wpe: learned ? P(layout.wpe) : null,
-        out: at(residualStream, 0),
+        out: acts[0].residualIn,
         rows,
         d,
       }),
@@ -252,7 +342,7 @@ export class GpuModel {
       const a = acts[l];
       fwd.push(...rmsnormForward(ctx, { x: a.residualIn, w: P(w.norm1W), out: a.norm1, rstd: a.rstd1, rows, d }));
       fwd.push(...matmulForward(ctx, { x: a.norm1, w: P(w.qkvW), bias: P(w.qkvB), out: a.qkv, M: rows, K: d, N: 3 * d }));
-      if (rope) fwd.push(...ropeForward(ctx, { qkv: a.qkv, positions: tensorRef(bb.positions), rows, nHeads: H, headDim: hd }));
+      if (rope) fwd.push(...ropeForward(ctx, { qkv: a.qkv, positions: tensorRef(bb.positions), rows, nHeads: H, headDim: headDim(config) }));
       fwd.push(...attentionForward(ctx, { ...mask, qkv: a.qkv, out: a.attn, lse: a.lse }));
       fwd.push(...matmulForward(ctx, { x: a.attn, w: P(w.attnOutW), bias: P(w.attnOutB), out: projOut, M: rows, K: d, N: d }));
       fwd.push(...addForward(ctx, { a: a.residualIn, b: projOut, out: a.residualMid, count: rows * d }));
@@ -262,7 +352,7 @@ export class GpuModel {
       fwd.push(...matmulForward(ctx, { x: a.fcAct, w: P(w.fcOutW), bias: P(w.fcOutB), out: projOut, M: rows, K: f, N: d }));
       fwd.push(...addForward(ctx, { a: a.residualMid, b: projOut, out: a.residualOut, count: rows * d }));
     });
-    const lastResidual = at(residualStream, nl);
+    const lastResidual = acts[nl - 1].residualOut;
     fwd.push(...rmsnormForward(ctx, { x: lastResidual, w: P(layout.finalNormW), out: finalNorm, rstd: finalRstd, rows, d }));
     const targets = {
       targetIndex: tensorRef(bb.targetIndex),
@@ -272,56 +362,27 @@ export class GpuModel {
       d,
     };
     fwd.push(
-      ...ctrLossForward(ctx, { ...targets, xf: finalNorm, wte: P(layout.wte), losses, probs: tensorRef(this.probs), stats: tensorRef(this.stats) }),
+      ...ctrLossForward(ctx, { ...targets, xf: finalNorm, wte: P(layout.wte), losses: this.losses, probs: tensorRef(this.probs), stats: tensorRef(this.stats) }),
     );
-    this.forwardDispatches = fwd;
 
-    // ---- backward (reverse order; gradients accumulate, so every gradient buffer is cleared at the step's start) ----
+    // ---- backward (reverse order) ----
     const bwd: Dispatch[] = [];
-    const opt: Dispatch[] = [];
-    this.clearOnStep = [];
-    this.normStats = null;
-    this.hyper = null;
-    if (training) {
-      const gradStack = (label: string, perLayer: number) => {
-        const s = stack(label, perLayer);
-        this.clearOnStep.push(s.buffer);
-        return s;
-      };
-      const dfcAct = gradStack('grad.fcAct', rows * f);
-      const dfcPre = gradStack('grad.fcPre', rows * f);
-      const dnorm2 = gradStack('grad.norm2', rows * d);
-      const dattn = gradStack('grad.attn', rows * d);
-      const dqkv = gradStack('grad.qkv', rows * 3 * d);
-      const dnorm1 = gradStack('grad.norm1', rows * d);
-      const dresidualBuffer = ctx.storage('grad.residual', rows * d * 4);
-      const dfinalBuffer = ctx.storage('grad.finalNorm', rows * d * 4);
-      this.clearOnStep.push(state.grads, dresidualBuffer, dfinalBuffer);
-      const dresidual = tensorRef(dresidualBuffer);
-      const dfinal = tensorRef(dfinalBuffer);
-      const grads: LayerGradients[] = Array.from({ length: nl }, (_, l) => ({
-        dfcAct: at(dfcAct, l),
-        dfcPre: at(dfcPre, l),
-        dnorm2: at(dnorm2, l),
-        dattn: at(dattn, l),
-        dqkv: at(dqkv, l),
-        dnorm1: at(dnorm1, l),
-      }));
-
+    if (gradients) {
+      const { dresidual, dfinal } = gradients;
       bwd.push(...ctrLossBackward(ctx, { ...targets, xf: finalNorm, wte: P(layout.wte), probs: tensorRef(this.probs), dxf: dfinal, dwte: G(layout.wte) }));
       bwd.push(...rmsnormBackward(ctx, { dout: dfinal, x: lastResidual, w: P(layout.finalNormW), rstd: finalRstd, dx: dresidual, dw: G(layout.finalNormW), rows, d }));
       // dresidual holds d(residualOut of layer l); the residual adds pass it through unchanged, so each sub-block adds into it.
       for (let l = nl - 1; l >= 0; l--) {
         const w = layout.layers[l];
         const a = acts[l];
-        const g = grads[l];
+        const g = gradients.layers[l];
         bwd.push(...matmulBackward(ctx, { dout: dresidual, x: a.fcAct, w: P(w.fcOutW), dx: g.dfcAct, dw: G(w.fcOutW), dbias: G(w.fcOutB), M: rows, K: f, N: d }));
         bwd.push(...geluBackward(ctx, { x: a.fcPre, dout: g.dfcAct, dx: g.dfcPre, count: rows * f }));
         bwd.push(...matmulBackward(ctx, { dout: g.dfcPre, x: a.norm2, w: P(w.fcW), dx: g.dnorm2, dw: G(w.fcW), dbias: G(w.fcB), M: rows, K: d, N: f }));
         bwd.push(...rmsnormBackward(ctx, { dout: g.dnorm2, x: a.residualMid, w: P(w.norm2W), rstd: a.rstd2, dx: dresidual, dw: G(w.norm2W), rows, d }));
         bwd.push(...matmulBackward(ctx, { dout: dresidual, x: a.attn, w: P(w.attnOutW), dx: g.dattn, dw: G(w.attnOutW), dbias: G(w.attnOutB), M: rows, K: d, N: d }));
         bwd.push(...attentionBackward(ctx, { ...mask, qkv: a.qkv, out: a.attn, lse: a.lse, dout: g.dattn, dqkv: g.dqkv }));
-        if (rope) bwd.push(...ropeBackward(ctx, { dqkv: g.dqkv, positions: tensorRef(bb.positions), rows, nHeads: H, headDim: hd }));
+        if (rope) bwd.push(...ropeBackward(ctx, { dqkv: g.dqkv, positions: tensorRef(bb.positions), rows, nHeads: H, headDim: headDim(config) }));
         bwd.push(...matmulBackward(ctx, { dout: g.dqkv, x: a.norm1, w: P(w.qkvW), dx: g.dnorm1, dw: G(w.qkvW), dbias: G(w.qkvB), M: rows, K: d, N: 3 * d }));
         bwd.push(...rmsnormBackward(ctx, { dout: g.dnorm1, x: a.residualIn, w: P(w.norm1W), rstd: a.rstd1, dx: dresidual, dw: G(w.norm1W), rows, d }));
       }
@@ -329,32 +390,16 @@ export class GpuModel {
       if (this.positionIndex) {
         bwd.push(...embeddingBackward(ctx, { dout: dresidual, offsets: tensorRef(this.positionIndex.offsets), rows: tensorRef(this.positionIndex.rows), dtable: G(layout.wpe), tableRows: config.maxSeqLen, d }));
       }
-
-      // ---- clipping and AdamW, on the GPU: the norm never comes back to the CPU ----
-      this.normStats = ctx.storage('grad.norm', STATS_BYTES);
-      this.hyper = createAdamHyper(ctx);
-      opt.push(...gradNorm(ctx, { grads: tensorRef(state.grads), count: layout.total, out: tensorRef(this.normStats) }));
-      opt.push(
-        ...adamwStep(ctx, {
-          params: tensorRef(state.params),
-          grads: tensorRef(state.grads),
-          m: tensorRef(state.m),
-          v: tensorRef(state.v),
-          count: layout.total,
-          decayedCount: layout.decayedCount,
-          hyper: this.hyper,
-          norm: tensorRef(this.normStats),
-        }),
-      );
     }
-    this.backwardDispatches = bwd;
-    this.optimizerDispatches = opt;
+    const step = { forward: fwd, backward: bwd };
+    this.steps.set(L, step);
+    return step;
   }
 
-  /** Uploads a batch (queue writes, no submission). */
-  uploadBatch(batch: Batch): void {
+  /** Uploads a batch (queue writes, no submission) and returns the dispatches for its length. */
+  uploadBatch(batch: Batch): StepDispatches {
     const { B, L, maxTargets } = this.shape;
-    if (batch.B !== B || batch.L !== L) throw new Error(`batch is ${batch.B}×${batch.L}, the model was built for ${B}×${L}`);
+    if (batch.B !== B || batch.L > L) throw new Error(`batch is ${batch.B}×${batch.L}, the model was built for ${B} rows of at most ${L}`);
     const T = batch.targetIndex.length;
     if (T > maxTargets) throw new Error(`batch has ${T} targets, the model was built for at most ${maxTargets}`);
     const q = this.device.queue;
@@ -364,7 +409,7 @@ export class GpuModel {
     write(bb.positions, batch.positions);
     write(bb.meta, batch.meta);
     // The attention plan depends on the batch's n and level (it was built for them, like keyStart and queryEnd).
-    write(bb.attentionPlan, batch.attentionPlan ?? attentionPlan(batch.meta, batch.keyStart, batch.queryEnd, B, L, batch.isolation));
+    write(bb.attentionPlan, batch.attentionPlan ?? attentionPlan(batch.meta, batch.keyStart, batch.queryEnd, B, batch.L, batch.isolation));
     if (T > 0) {
       write(bb.targetIndex, batch.targetIndex);
       write(bb.targetLabel, batch.targetLabel);
@@ -380,6 +425,7 @@ export class GpuModel {
         write(this.positionIndex.rows, positionIndex.rows);
       }
     }
+    return this.stepFor(batch.L);
   }
 
   /**
@@ -388,14 +434,14 @@ export class GpuModel {
    */
   trainStep(batch: Batch, learningRate: number): Promise<StepStats> {
     if (!this.training || !this.hyper || !this.normStats) throw new Error('this model instance was built for evaluation only');
-    this.uploadBatch(batch);
+    const step = this.uploadBatch(batch);
     this.optimizerStep++;
     writeAdamHyper(this.device, this.hyper, { ...this.optimizer, lr: learningRate, step: this.optimizerStep });
     const encoder = this.device.createCommandEncoder({ label: 'train step' });
     for (const buffer of this.clearOnStep) encoder.clearBuffer(buffer);
     const pass = encoder.beginComputePass({ label: 'train step' });
-    encodeDispatches(pass, this.forwardDispatches);
-    encodeDispatches(pass, this.backwardDispatches);
+    encodeDispatches(pass, step.forward);
+    encodeDispatches(pass, step.backward);
     encodeDispatches(pass, this.optimizerDispatches);
     pass.end();
     const readback = this.takeReadback(2 * STATS_BYTES);
@@ -413,12 +459,12 @@ export class GpuModel {
   /** Forward and backward without the optimizer (tests and gradient inspection); gradients stay in state.grads. */
   async computeGradients(batch: Batch): Promise<void> {
     if (!this.training) throw new Error('this model instance was built for evaluation only');
-    this.uploadBatch(batch);
+    const step = this.uploadBatch(batch);
     const encoder = this.device.createCommandEncoder({ label: 'gradients' });
     for (const buffer of this.clearOnStep) encoder.clearBuffer(buffer);
     const pass = encoder.beginComputePass({ label: 'gradients' });
-    encodeDispatches(pass, this.forwardDispatches);
-    encodeDispatches(pass, this.backwardDispatches);
+    encodeDispatches(pass, step.forward);
+    encodeDispatches(pass, step.backward);
     pass.end();
     this.device.queue.submit([encoder.finish()]);
     await this.device.queue.onSubmittedWorkDone();
@@ -426,11 +472,11 @@ export class GpuModel {
 
   /** Forward only; resolves to P(click) of the batch's targets. */
   async predict(batch: Batch): Promise<Float32Array> {
-    this.uploadBatch(batch);
+    const step = this.uploadBatch(batch);
     const T = batch.targetIndex.length;
     const encoder = this.device.createCommandEncoder({ label: 'predict' });
     const pass = encoder.beginComputePass({ label: 'predict' });
-    encodeDispatches(pass, this.forwardDispatches);
+    encodeDispatches(pass, step.forward);
     pass.end();
     const bytes = Math.max(16, Math.ceil((T * 4) / 16) * 16);
     const readback = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
@@ -442,15 +488,16 @@ export class GpuModel {
     return probs;
   }
 
-  /** Every dispatch of a training step, in order (for profiling). */
+  /** Every dispatch of a training step on full-length batches, in order (for profiling). */
   allDispatches(): Dispatch[] {
-    return [...this.forwardDispatches, ...this.backwardDispatches, ...this.optimizerDispatches];
+    const step = this.stepFor(this.shape.L);
+    return [...step.forward, ...step.backward, ...this.optimizerDispatches];
   }
 
   /** Dispatches per training step and the number of queue submissions (always 1). */
   stepComposition(): { dispatches: number; submissions: number } {
     return {
-      dispatches: this.forwardDispatches.length + this.backwardDispatches.length + this.optimizerDispatches.length,
+      dispatches: this.allDispatches().length,
       submissions: 1,
     };
   }

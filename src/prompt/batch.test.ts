@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../util/rng';
-import { batchesOf, makeBatch } from './batch';
-import { packPrompt } from './pack';
-import { FIRST_WORD, makeDataset } from './test-fixtures';
+import { LENGTH_POOL_BATCHES, LENGTH_STEP, batchLength, batchesOf, makeBatch } from './batch';
+import { packPrompt, packPrompts } from './pack';
+import { FIRST_WORD, makeDataset, randomDataset } from './test-fixtures';
 import { ROLE_ITEM, ROLE_LABEL, ROLE_PAD, ROLE_SUM, TOKEN_PAD, metaInteraction, metaRole } from './types';
 
 const W = FIRST_WORD;
@@ -66,8 +66,8 @@ describe('batchesOf', () => {
 
   it('shuffles with a seeded rng, reproducibly, without reordering the input', () => {
     const before = [...prompts];
-    const first = [...batchesOf(prompts, 2, new Rng(4))].flat();
-    const again = [...batchesOf(prompts, 2, new Rng(4))].flat();
+    const first = [...batchesOf(prompts, 2, new Rng(4), false)].flat();
+    const again = [...batchesOf(prompts, 2, new Rng(4), false)].flat();
     expect(prompts.every((prompt, i) => prompt === before[i])).toBe(true);
     expect(first.every((prompt, i) => prompt === again[i])).toBe(true);
     expect(new Set(first)).toEqual(new Set(prompts));
@@ -76,5 +76,42 @@ describe('batchesOf', () => {
 
   it('rejects a batch size below 1 at the call', () => {
     expect(() => batchesOf(prompts, 0)).toThrow(/batchSize/);
+  });
+
+  describe('grouped by length', () => {
+    // DTI prompts of k = 6 over random histories: full prompts and much shorter ones at the histories' ends.
+    const varied = packPrompts(randomDataset(new Rng(7), { items: 30, users: 60, maxHistory: 40, maxItemTokens: 4 }), { n: 3, k: 6, split: 'train' });
+    const B = 4;
+    const maxL = Math.max(...varied.map((p) => p.tokens.length));
+    const paddedTokens = (batches: readonly (readonly typeof varied[number][])[]) => batches.reduce((sum, g) => sum + B * batchLength(g, maxL), 0);
+
+    it('yields every prompt once, reproducibly, with full batches but one', () => {
+      expect(varied.length).toBeGreaterThan(2 * B * LENGTH_POOL_BATCHES); // more than one pool
+      const batches = batchesOf(varied, B, new Rng(3));
+      expect(new Set(batches.flat())).toEqual(new Set(varied));
+      expect(batches.flat()).toHaveLength(varied.length);
+      expect(batches.filter((g) => g.length < B).length).toBeLessThanOrEqual(1);
+      expect(batchesOf(varied, B, new Rng(3))).toEqual(batches);
+      expect(batchesOf(varied, B, new Rng(4))).not.toEqual(batches);
+    });
+
+    it('pads less than a plain shuffle, and mixes lengths across the epoch', () => {
+      const grouped = batchesOf(varied, B, new Rng(3));
+      const plain = batchesOf(varied, B, new Rng(3), false);
+      expect(paddedTokens(grouped)).toBeLessThan(0.9 * paddedTokens(plain));
+      // Not one sorted run: the batch order is shuffled after grouping.
+      const lengths = grouped.map((g) => g[0].tokens.length);
+      expect(lengths.some((length, i) => i > 0 && length < lengths[i - 1])).toBe(true);
+    });
+  });
+});
+
+describe('batchLength', () => {
+  it('rounds the longest prompt up to LENGTH_STEP, capped at the model length', () => {
+    expect(LENGTH_STEP).toBe(8);
+    expect(batchLength([short, long], 64)).toBe(16); // 14 tokens
+    expect(batchLength([short], 64)).toBe(8); // 7 tokens
+    expect(batchLength([short, long], 15)).toBe(15);
+    expect(() => batchLength([short, long], 13)).toThrow(/14 tokens, more than L = 13/);
   });
 });

@@ -66,21 +66,47 @@ export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions):
   };
 }
 
+/** Batch lengths are rounded up to a multiple of this, so batches of nearby lengths share prepared dispatches. */
+export const LENGTH_STEP = 8;
+
+/** Tokens per row for a batch of these prompts: the longest, rounded up to LENGTH_STEP, at most maxL. */
+export function batchLength(prompts: readonly PackedPrompt[], maxL: number): number {
+  const longest = prompts.reduce((m, p) => Math.max(m, p.tokens.length), 1);
+  if (longest > maxL) throw new RangeError(`a prompt has ${longest} tokens, more than L = ${maxL}`);
+  return Math.min(maxL, Math.ceil(longest / LENGTH_STEP) * LENGTH_STEP);
+}
+
 /**
- * The prompt groups of one epoch, batchSize at a time (the last one may be smaller). With an rng the order is a seeded
- * shuffle; the input array is never reordered. Arguments are checked at the call, not at the first iteration.
+ * Shuffled batches of similar lengths (a batch runs at its longest prompt's length, see batchLength): prompts are
+ * shuffled, cut into pools of this many batches, each pool sorted by length and cut into batches, and the batches
+ * shuffled again. Pools keep the order random at the scale of an epoch while rows of one batch waste little padding
+ * (DTI prompts at the end of a history hold fewer targets and are much shorter than full ones).
+ */
+export const LENGTH_POOL_BATCHES = 16;
+
+/**
+ * The prompt groups of one epoch, batchSize at a time (the last one may be smaller). Without an rng they come in
+ * input order. With an rng the order is a seeded shuffle, grouped by length in pools of LENGTH_POOL_BATCHES batches
+ * unless `groupByLength` is false. The input array is never reordered.
  */
 export function batchesOf(
   prompts: readonly PackedPrompt[],
   batchSize: number,
   rng?: Rng,
-): Generator<PackedPrompt[], void, undefined> {
+  groupByLength = true,
+): PackedPrompt[][] {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`batchSize must be a positive integer (got ${batchSize})`);
   }
   const order = [...prompts];
+  const batches: PackedPrompt[][] = [];
   if (rng) rng.shuffle(order);
-  return (function* () {
-    for (let start = 0; start < order.length; start += batchSize) yield order.slice(start, start + batchSize);
-  })();
+  const pool = rng && groupByLength ? batchSize * LENGTH_POOL_BATCHES : order.length;
+  for (let poolStart = 0; poolStart < order.length; poolStart += pool) {
+    const members = order.slice(poolStart, poolStart + pool);
+    if (rng && groupByLength) members.sort((a, b) => a.tokens.length - b.tokens.length);
+    for (let start = 0; start < members.length; start += batchSize) batches.push(members.slice(start, start + batchSize));
+  }
+  if (rng && groupByLength) rng.shuffle(batches);
+  return batches;
 }

@@ -8,7 +8,7 @@ import type { AcquiredDevice } from '../gpu/device';
 import type { ModelConfig } from '../model/config';
 import { GpuModel, ParamState, type StepStats } from '../model/gpu-model';
 import { paramLayout } from '../model/params';
-import { batchesOf, makeBatch } from '../prompt/batch';
+import { batchLength, batchesOf, makeBatch } from '../prompt/batch';
 import { packPrompts } from '../prompt/pack';
 import type { PackedPrompt, TokenizedDataset } from '../prompt/types';
 import { Rng } from '../util/rng';
@@ -83,13 +83,17 @@ function evalBatchSize(trainRows: number, trainLength: number, evalLength: numbe
   return Math.max(1, Math.min(1024, Math.floor((trainRows * trainLength) / Math.max(1, evalLength))));
 }
 
-/** SW-style evaluation (method doc §5): every target scored in its own sliding-window prompt. */
+/**
+ * SW-style evaluation (method doc §5): every target scored in its own sliding-window prompt. Prompts go by length,
+ * so each batch runs at about its prompts' own length (the metrics do not depend on the order).
+ */
 async function evaluatePrompts(evaluator: GpuModel, prompts: readonly PackedPrompt[], config: TrainConfig): Promise<Metrics> {
   const { B, L } = evaluator.shape;
   const probs: number[] = [];
   const labels: number[] = [];
-  for (const group of batchesOf(prompts, B)) {
-    const batch = makeBatch(group, { L, B, n: config.n, isolation: config.isolation });
+  const byLength = [...prompts].sort((a, b) => a.tokens.length - b.tokens.length);
+  for (const group of batchesOf(byLength, B)) {
+    const batch = makeBatch(group, { L: batchLength(group, L), B, n: config.n, isolation: config.isolation });
     probs.push(...(await evaluator.predict(batch)));
     labels.push(...batch.targetLabel);
   }
@@ -272,7 +276,7 @@ export async function train(
           restartClock();
         }
         step++;
-        const batch = makeBatch(group, { L: trainLength, B, n: config.n, isolation: config.isolation });
+        const batch = makeBatch(group, { L: batchLength(group, trainLength), B, n: config.n, isolation: config.isolation });
         const targets = batch.targetIndex.length;
         const tokens = realTokens(group);
         targetsProcessed += targets;
