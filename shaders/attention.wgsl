@@ -1,10 +1,11 @@
 // Block-masked causal attention, flash style (docs/ENGINE.md), forward and backward.
 //
 // Layouts: qkv [B*L, 3d] (q cols [0,d), k [d,2d), v [2d,3d); head h uses cols h*hd .. of each part), out/dout [B*L, d]
-// head-major, lse/D [B, H, L]. tokenMeta[row] = (interaction << 2) | role (role 0 item, 1 sum, 2 label, 3 pad).
+// head-major, lse/D [B, H, L]. tokenMeta(row) = (interaction << 2) | role (role 0 item, 1 sum, 2 label, 3 pad), read
+// from the plan's copy.
 //
-// Work split: a workgroup owns a TILE of rows (query slots of the plan's order for forward and dQ, keys in token order
-// for dK/dV) of one (batch, head).
+// Work split: a workgroup owns a TILE of rows (query slots of the plan's order for forward and dQ, key slots of its
+// key order for dK/dV) of one (batch, head).
 // Each thread owns ROWS = 4 consecutive rows, packed in the 4 lanes of vec4s: its q (or k, v) rows, running max, sum
 // and output accumulators stay in the thread. The other side (keys, or queries for dK/dV) is consumed 4 rows at a
 // time. Staged layout (GPUs): it streams through workgroup memory CHUNK rows at a time, loaded cooperatively, one
@@ -25,17 +26,24 @@
 //   an empty slot), 4 per thread (a "group"), TILE per workgroup; under strict, item/label rows come first, empty
 //   slots up to a tile boundary, then [SUM] rows, so a tile of item/label rows needs only a couple of interactions'
 //   keys instead of a [SUM] row's whole window;
-// - queryGroups: per group of 4 ordered queries, its key range [lo, hi]; a workgroup loads the union of its groups'
-//   ranges and each thread computes only its own;
-// - keyGroups: per group of 4 keys (token order), two ranges of query slots (in `order`) that may attend them; dK/dV
+// - keyOrder: forward and dQ stream the keys, and dK/dV owns them, in this order (P.keySlots key slots); under strict
+//   (KEY_ORDER) item/label keys first, empty slots up to a multiple of 4, then [SUM] keys, so a [SUM] row's window
+//   holds no other [SUM] keys and the own [SUM] keys of 4 consecutive [SUM] rows are one block; other levels keep
+//   token order (computed, not read);
+// - queryGroups: per group of 4 ordered queries, two ranges of key slots (strict [SUM] rows: their window's
+//   item/label keys, then their own [SUM] keys); a workgroup loads the union of its groups' ranges, range by range,
+//   and each thread computes only its own;
+// - keyGroups: per group of 4 key slots, two ranges of query slots (in `order`) that may attend them; dK/dV
 //   streams the ordered queries of both ranges.
 // Chunks start at the range's first row rounded down to 4 and stop at its last row; nothing outside is loaded or
-// computed. Inside, `allowed` (the exact rule of src/prompt/mask.ts) masks element by element; a masked cell adds
-// exactly 0 to the sums (for finite inputs) and leaves the running max alone. The streamed side is consumed in
-// 4-aligned blocks in ascending order (dK/dV: each block once, even where its two ranges share a block), so the
-// ranges change the cost only, not one bit.
+// computed. The second range starts after the thread's last block of the first (a block both touch is visited once).
+// Inside, `allowed` (the exact rule of src/prompt/mask.ts) masks element by element; a masked cell adds exactly 0 to
+// the sums (for finite inputs) and leaves the running max alone. The streamed side is consumed in
+// 4-aligned blocks in ascending order (each block once, even where the two ranges share a block), so the ranges
+// change the cost only, not one bit.
 //
 // Deterministic and atomic-free: dQ has one writer per query row, dK/dV one writer per key row; both accumulate (+=).
+// dQ also computes D = rowsum(dout * out) of its rows for dK/dV (no separate dispatch).
 // Each entry point binds its own contiguous bindings (GpuContext.dispatch binds resources in order); variables of
 // different entry points may share a binding number.
 
@@ -53,6 +61,10 @@ override HEAD_DIM: u32 = 16u;
 override CHUNK: u32 = 32u;
 // The direct layout (see above); the wrapper then sets CHUNK to 4, since the workgroup arrays go unused.
 override DIRECT: bool = false;
+// Whether the plan reorders the keys (strict); otherwise key slot u is token u, computed rather than read. An override,
+// like ALIBI (positions are read only with it), so the pipeline of the dense mask carries no code for either.
+override KEY_ORDER: bool = false;
+override ALIBI: bool = false;
 
 const ROLE_SUM: u32 = 1u;
 const ROLE_PAD: u32 = 3u;
@@ -66,10 +78,9 @@ struct Params {
   H: u32,
   n: u32, // window, in interactions (clamped to 2^30 by the wrapper, so ip + n cannot wrap)
   level: u32, // 0 full-causal, 1 window, 2 sum-isolated, 3 strict
-  alibi: u32, // 1: bias -slope_h * (pos_q - pos_p)
+  alibi: u32, // 1: bias -slope_h * (pos_q - pos_p); the kernels read the ALIBI override instead
   scale: f32, // 1 / sqrt(hd)
   qkvOffset: u32,
-  metaOffset: u32,
   positionsOffset: u32,
   planOffset: u32, // the attention plan (attentionPlanLayout in src/prompt/ranges.ts)
   outOffset: u32,
@@ -77,21 +88,29 @@ struct Params {
   doutOffset: u32,
   dqkvOffset: u32,
   slots: u32, // query slots per sequence in the plan's order (attentionPlanLayout)
+  keySlots: u32, // key slots per sequence in the plan's key order
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
+  _pad3: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<f32>;
-@group(0) @binding(2) var<storage, read> tokenMeta: array<u32>;
-@group(0) @binding(3) var<storage, read> positions: array<i32>;
-@group(0) @binding(4) var<storage, read> plan: array<i32>;
+@group(0) @binding(2) var<storage, read> positions: array<i32>;
+@group(0) @binding(3) var<storage, read> plan: array<i32>; // starts with the token metadata (attentionPlanLayout)
 // attention_forward
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
 // attention_backward_dq, attention_backward_dkv
-@group(0) @binding(5) var<storage, read> dout: array<f32>;
-@group(0) @binding(6) var<storage, read> lseIn: array<f32>;
-@group(0) @binding(7) var<storage, read> rowDot: array<f32>; // D = rowsum(dout * out), [B, H, L]
-@group(0) @binding(8) var<storage, read_write> dqkv: array<f32>;
+@group(0) @binding(4) var<storage, read> dout: array<f32>;
+@group(0) @binding(5) var<storage, read> lseIn: array<f32>;
+@group(0) @binding(6) var<storage, read> rowDot: array<f32>; // D = rowsum(dout * out), [B, H, L]; dK/dV reads it
+@group(0) @binding(7) var<storage, read_write> dqkv: array<f32>;
+// attention_backward_dq only: it computes D for its own rows (every token is some dQ thread's row) and writes it for
+// dK/dV, the next dispatch.
+@group(0) @binding(6) var<storage, read_write> rowDotOut: array<f32>;
+@group(0) @binding(8) var<storage, read> outIn: array<f32>;
 
 // The streamed chunk: K and V rows (forward, dQ) or Q and dO rows (dK/dV), plus per-row data.
 var<workgroup> tileA: array<f32, CHUNK * HEAD_DIM>;
@@ -100,7 +119,7 @@ var<workgroup> tileMeta: array<u32, CHUNK>;
 var<workgroup> tilePos: array<i32, CHUNK>;
 var<workgroup> tileLse: array<f32, CHUNK>;
 var<workgroup> tileDot: array<f32, CHUNK>;
-var<workgroup> tileRow: array<u32, CHUNK>; // dK/dV: the token of each streamed (ordered) query
+var<workgroup> tileRow: array<u32, CHUNK>; // the token of each streamed (ordered) row
 
 // isAllowed of src/prompt/mask.ts, exactly, for 4 (query, key) cells at once.
 fn allowed(q: vec4u, p: vec4u, metaQ: vec4u, metaP: vec4u) -> vec4<bool> {
@@ -125,27 +144,37 @@ fn allowed(q: vec4u, p: vec4u, metaQ: vec4u, metaP: vec4u) -> vec4<bool> {
 }
 
 fn alibiSlope(h: u32) -> f32 {
-  if (P.alibi == 0u) {
+  if (!ALIBI) {
     return 0.0;
   }
   return exp2(-8.0 * f32(h + 1u) / f32(P.H));
 }
 
-// Plan layout (attentionPlanLayout): order [B, slots], then queryGroups [B, QG, 2], then keyGroups [B, KG, 4].
+// Plan layout (attentionPlanLayout): meta [B, L] (a copy of the batch's token metadata, so the kernels need no binding
+// of their own for it), order [B, slots], keyOrder [B, keySlots], then queryGroups [B, QG, 4], keyGroups [B, KG, 4].
+fn tokenMeta(row: u32) -> u32 {
+  return u32(plan[P.planOffset + row]);
+}
+fn planHead() -> u32 {
+  return P.planOffset + P.B * P.L;
+}
 fn queryGroupCount() -> u32 {
   return (P.slots + ROWS - 1u) / ROWS;
 }
 fn keyGroupCount() -> u32 {
-  return (P.L + ROWS - 1u) / ROWS;
+  return (P.keySlots + ROWS - 1u) / ROWS;
 }
 fn orderBase(b: u32) -> u32 {
-  return P.planOffset + b * P.slots;
+  return planHead() + b * P.slots;
+}
+fn keyOrderBase(b: u32) -> u32 {
+  return planHead() + P.B * P.slots + b * P.keySlots;
 }
 fn queryGroupBase(b: u32) -> u32 {
-  return P.planOffset + P.B * P.slots + b * queryGroupCount() * 2u;
+  return planHead() + P.B * (P.slots + P.keySlots) + b * queryGroupCount() * 4u;
 }
 fn keyGroupBase(b: u32) -> u32 {
-  return P.planOffset + P.B * P.slots + 2u * P.B * queryGroupCount() + b * keyGroupCount() * 4u;
+  return planHead() + P.B * (P.slots + P.keySlots) + 4u * P.B * queryGroupCount() + b * keyGroupCount() * 4u;
 }
 
 // Token of query slot u of sequence b, or -1 for an empty slot (or one past the slots).
@@ -154,6 +183,25 @@ fn slotToken(b: u32, u: u32) -> i32 {
     return -1;
   }
   return plan[orderBase(b) + u];
+}
+
+// Token of key slot u of sequence b, or -1 for an empty slot (or one past the slots). Only strict reorders the keys;
+// the other levels' key order is token order, computed here rather than read.
+fn keyToken(b: u32, u: u32) -> i32 {
+  if (!KEY_ORDER) {
+    return select(-1, i32(u), u < P.L);
+  }
+  if (u >= P.keySlots) {
+    return -1;
+  }
+  return plan[keyOrderBase(b) + u];
+}
+
+fn position(at: u32) -> i32 {
+  if (!ALIBI) {
+    return 0; // unused without ALiBi: not read
+  }
+  return positions[P.positionsOffset + at];
 }
 
 // Union of the ranges (pairs at `slot` of entries `width` wide from `base`) of the tile's groups [g0, g0 + THREADS)
@@ -195,29 +243,38 @@ fn tileChunks(base: u32, width: u32, slot: u32, g0: u32, count: u32) -> Chunks {
   return Chunks(first, (u32(r.y) - first) / CHUNK + 1u, (u32(r.y) | 3u) + 1u);
 }
 
-// Loads the K and V rows [c0, min(c0 + CHUNK, end)) of head h into tileA/tileB (element-strided over the threads,
-// so consecutive threads read consecutive columns), with their metadata; rows past L are marked pad. `end` is 4-aligned
-// past the last row any thread reads, so no thread reads a row of the chunk that was not written.
-fn loadKeyChunk(rowBase: u32, c0: u32, end: u32, lane: u32, h: u32) {
+// Loads the keys in slots [c0, min(c0 + CHUNK, end)) of the plan's key order (their K and V rows of head h,
+// element-strided over the threads so consecutive threads read consecutive columns, token, metadata); empty slots are
+// marked pad (their K and V stay whatever the chunk held: finite, and masked). `end` is 4-aligned past the last slot
+// any thread reads, so no thread reads a row of the chunk that was not written.
+fn loadKeyChunk(b: u32, c0: u32, end: u32, lane: u32, h: u32) {
   let d = P.H * HEAD_DIM;
+  let rowBase = b * P.L;
   let kBase = P.qkvOffset + d + h * HEAD_DIM;
   let count = min(CHUNK, end - c0);
-  let loadable = min(count, max(P.L, c0) - c0);
-  for (var r = 0u; r < loadable; r++) {
-    let src = kBase + (rowBase + c0 + r) * 3u * d;
+  for (var r = lane; r < count; r += THREADS) {
+    let token = keyToken(b, c0 + r);
+    if (token >= 0) {
+      let t = u32(token);
+      tileRow[r] = t;
+      tileMeta[r] = tokenMeta(rowBase + t);
+      tilePos[r] = position(rowBase + t);
+    } else {
+      tileRow[r] = 0u;
+      tileMeta[r] = ROLE_PAD;
+      tilePos[r] = 0;
+    }
+  }
+  // The tokens come from the plan again rather than tileRow: no barrier needed between the two loops.
+  for (var r = 0u; r < count; r++) {
+    let token = keyToken(b, c0 + r);
+    if (token < 0) {
+      continue;
+    }
+    let src = kBase + (rowBase + u32(token)) * 3u * d;
     for (var c = lane; c < HEAD_DIM; c += THREADS) {
       tileA[r * HEAD_DIM + c] = qkv[src + c];
       tileB[r * HEAD_DIM + c] = qkv[src + d + c];
-    }
-  }
-  for (var r = lane; r < count; r += THREADS) {
-    let t = c0 + r;
-    if (t < P.L) {
-      tileMeta[r] = tokenMeta[P.metaOffset + rowBase + t];
-      tilePos[r] = positions[P.positionsOffset + rowBase + t];
-    } else {
-      tileMeta[r] = ROLE_PAD;
-      tilePos[r] = 0;
     }
   }
 }
@@ -229,8 +286,8 @@ struct RowGroup {
   pos: vec4i,
   live: vec4<bool>,
   valid: vec4<bool>, // holds a token (pad tokens included): its outputs are written
-  // Streamed rows to visit, from the plan (empty when lo > hi). Queries: keys [lo0, hi0]. Keys: query slots
-  // [lo0, hi0] and [lo1, hi1].
+  // Streamed rows to visit, from the plan (empty when lo > hi), two ranges [lo0, hi0] and [lo1, hi1]: key slots for
+  // queries, query slots for keys.
   lo0: i32,
   hi0: i32,
   lo1: i32,
@@ -238,10 +295,10 @@ struct RowGroup {
 }
 
 fn loadRow(g: ptr<function, RowGroup>, rowBase: u32, r: u32, t: u32) {
-  let rowMeta = tokenMeta[P.metaOffset + rowBase + t];
+  let rowMeta = tokenMeta(rowBase + t);
   (*g).rows[r] = t;
   (*g).metas[r] = rowMeta;
-  (*g).pos[r] = positions[P.positionsOffset + rowBase + t];
+  (*g).pos[r] = position(rowBase + t);
   (*g).valid[r] = true;
 }
 
@@ -256,23 +313,22 @@ fn queryRows(b: u32, first: u32) -> RowGroup {
     }
   }
   g.live = (g.metas & vec4u(3u)) != vec4u(ROLE_PAD);
-  let e = queryGroupBase(b) + (first / ROWS) * 2u;
+  let e = queryGroupBase(b) + (first / ROWS) * 4u;
   g.lo0 = plan[e];
   g.hi0 = plan[e + 1u];
-  g.lo1 = 1;
-  g.hi1 = 0;
+  g.lo1 = plan[e + 2u];
+  g.hi1 = plan[e + 3u];
   return g;
 }
 
-// Keys [first, first + 4) of sequence b, in token order.
+// Key slots [first, first + 4) of sequence b: their tokens through the plan's key order.
 fn keyRows(b: u32, first: u32) -> RowGroup {
   var g: RowGroup;
   g.metas = vec4u(ROLE_PAD);
   for (var r = 0u; r < ROWS; r++) {
-    let t = first + r;
-    g.rows[r] = t;
-    if (t < P.L) {
-      loadRow(&g, b * P.L, r, t);
+    let t = keyToken(b, first + r);
+    if (t >= 0) {
+      loadRow(&g, b * P.L, r, u32(t));
     }
   }
   g.live = (g.metas & vec4u(3u)) != vec4u(ROLE_PAD);
@@ -338,25 +394,29 @@ fn stagedBlock(j: u32) -> Block {
   var blk: Block;
   blk.a = (vec4u(j) + LANE_OFFSETS) * HEAD_DIM;
   blk.b = blk.a;
+  blk.rows = vec4u(tileRow[j], tileRow[j + 1u], tileRow[j + 2u], tileRow[j + 3u]);
   blk.metas = vec4u(tileMeta[j], tileMeta[j + 1u], tileMeta[j + 2u], tileMeta[j + 3u]);
   blk.pos = vec4f(f32(tilePos[j]), f32(tilePos[j + 1u]), f32(tilePos[j + 2u]), f32(tilePos[j + 3u]));
   return blk;
 }
 
-// Keys c0 + j .. + 3 of sequence b for head h (forward, dQ). Keys past L read the sequence's last row (finite) as pad.
+// Keys in slots c0 + j .. + 3 of sequence b for head h (forward, dQ); empty slots read token 0's rows (finite) as pad.
 fn keyBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
   if (!DIRECT) {
     return stagedBlock(j);
   }
   let d = P.H * HEAD_DIM;
-  let p = vec4u(c0 + j) + LANE_OFFSETS;
-  let t = vec4u(b * P.L) + min(p, vec4u(P.L - 1u));
+  let u = c0 + j;
+  let tokens = vec4i(keyToken(b, u), keyToken(b, u + 1u), keyToken(b, u + 2u), keyToken(b, u + 3u));
+  let live = tokens >= vec4i(0);
   var blk: Block;
+  blk.rows = vec4u(max(tokens, vec4i(0)));
+  let t = vec4u(b * P.L) + blk.rows;
   blk.a = vec4u(P.qkvOffset + d + h * HEAD_DIM) + t * (3u * d);
   blk.b = blk.a + vec4u(d);
-  let metas = vec4u(tokenMeta[P.metaOffset + t.x], tokenMeta[P.metaOffset + t.y], tokenMeta[P.metaOffset + t.z], tokenMeta[P.metaOffset + t.w]);
-  blk.metas = select(vec4u(ROLE_PAD), metas, p < vec4u(P.L));
-  blk.pos = vec4f(vec4i(positions[P.positionsOffset + t.x], positions[P.positionsOffset + t.y], positions[P.positionsOffset + t.z], positions[P.positionsOffset + t.w]));
+  let metas = vec4u(tokenMeta(t.x), tokenMeta(t.y), tokenMeta(t.z), tokenMeta(t.w));
+  blk.metas = select(vec4u(ROLE_PAD), metas, live);
+  blk.pos = vec4f(vec4i(position(t.x), position(t.y), position(t.z), position(t.w)));
   return blk;
 }
 
@@ -369,7 +429,6 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   let q0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
-  let chunks = tileChunks(queryGroupBase(b), 2u, 0u, q0 / ROWS, queryGroupCount());
 
   let g = queryRows(b, q0 + lane * ROWS);
   var qv: array<vec4f, HD_MAX>; // q of the 4 rows, column c in qv[c], pre-scaled
@@ -387,51 +446,61 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   var m = vec4f(NEG_BIG);
   var l = vec4f(0.0);
 
-  for (var i = 0u; i < chunks.count; i++) {
-    let c0 = chunks.first + i * CHUNK;
-    if (!DIRECT) {
-      loadKeyChunk(rowBase, c0, chunks.end, lane, h);
-      workgroupBarrier();
-    }
-    let blocks = blockRange(c0, g.lo0, g.hi0);
-    for (var j = blocks.x; j <= blocks.y; j += 4u) {
-      let kb = keyBlock(b, c0, j, h);
-      // Scores of 4 rows x 4 keys: s_k[r] = q_r . k_(j+k).
-      var s0 = vec4f(0.0);
-      var s1 = vec4f(0.0);
-      var s2 = vec4f(0.0);
-      var s3 = vec4f(0.0);
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        let qc = qv[c];
-        s0 += qc * fetchA(kb.a.x + c);
-        s1 += qc * fetchA(kb.a.y + c);
-        s2 += qc * fetchA(kb.a.z + c);
-        s3 += qc * fetchA(kb.a.w + c);
+  // The two key ranges of the plan, one after the other. A 4-block that both ranges touch is visited once: the
+  // second range starts after the thread's last block of the first.
+  var next = 0;
+  for (var part = 0u; part < 2u; part++) {
+    let chunks = tileChunks(queryGroupBase(b), 4u, 2u * part, q0 / ROWS, queryGroupCount());
+    let first = max(select(g.lo1, g.lo0, part == 0u), next);
+    let last = select(g.hi1, g.hi0, part == 0u);
+    for (var i = 0u; i < chunks.count; i++) {
+      let c0 = chunks.first + i * CHUNK;
+      if (!DIRECT) {
+        loadKeyChunk(b, c0, chunks.end, lane, h);
+        workgroupBarrier();
       }
-      let p = vec4u(c0 + j);
-      let a0 = allowed(g.rows, p, g.metas, vec4u(kb.metas.x));
-      let a1 = allowed(g.rows, p + vec4u(1u), g.metas, vec4u(kb.metas.y));
-      let a2 = allowed(g.rows, p + vec4u(2u), g.metas, vec4u(kb.metas.z));
-      let a3 = allowed(g.rows, p + vec4u(3u), g.metas, vec4u(kb.metas.w));
-      s0 = select(vec4f(NEG_BIG), s0 - slope * (posQ - kb.pos.x), a0);
-      s1 = select(vec4f(NEG_BIG), s1 - slope * (posQ - kb.pos.y), a1);
-      s2 = select(vec4f(NEG_BIG), s2 - slope * (posQ - kb.pos.z), a2);
-      s3 = select(vec4f(NEG_BIG), s3 - slope * (posQ - kb.pos.w), a3);
-      // Online softmax, one rescale per block of 4 keys.
-      let mNew = max(m, max(max(s0, s1), max(s2, s3)));
-      let correction = exp(m - mNew);
-      let w0 = select(vec4f(0.0), exp(s0 - mNew), a0);
-      let w1 = select(vec4f(0.0), exp(s1 - mNew), a1);
-      let w2 = select(vec4f(0.0), exp(s2 - mNew), a2);
-      let w3 = select(vec4f(0.0), exp(s3 - mNew), a3);
-      l = l * correction + ((w0 + w1) + (w2 + w3));
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        acc[c] = acc[c] * correction + ((w0 * fetchV(kb.b.x + c) + w1 * fetchV(kb.b.y + c)) + (w2 * fetchV(kb.b.z + c) + w3 * fetchV(kb.b.w + c)));
+      let blocks = blockRange(c0, first, last);
+      for (var j = blocks.x; j <= blocks.y; j += 4u) {
+        let kb = keyBlock(b, c0, j, h);
+        // Scores of 4 rows x 4 keys: s_k[r] = q_r . k_(j+k).
+        var s0 = vec4f(0.0);
+        var s1 = vec4f(0.0);
+        var s2 = vec4f(0.0);
+        var s3 = vec4f(0.0);
+        for (var c = 0u; c < HEAD_DIM; c++) {
+          let qc = qv[c];
+          s0 += qc * fetchA(kb.a.x + c);
+          s1 += qc * fetchA(kb.a.y + c);
+          s2 += qc * fetchA(kb.a.z + c);
+          s3 += qc * fetchA(kb.a.w + c);
+        }
+        let a0 = allowed(g.rows, vec4u(kb.rows.x), g.metas, vec4u(kb.metas.x));
+        let a1 = allowed(g.rows, vec4u(kb.rows.y), g.metas, vec4u(kb.metas.y));
+        let a2 = allowed(g.rows, vec4u(kb.rows.z), g.metas, vec4u(kb.metas.z));
+        let a3 = allowed(g.rows, vec4u(kb.rows.w), g.metas, vec4u(kb.metas.w));
+        s0 = select(vec4f(NEG_BIG), s0 - slope * (posQ - kb.pos.x), a0);
+        s1 = select(vec4f(NEG_BIG), s1 - slope * (posQ - kb.pos.y), a1);
+        s2 = select(vec4f(NEG_BIG), s2 - slope * (posQ - kb.pos.z), a2);
+        s3 = select(vec4f(NEG_BIG), s3 - slope * (posQ - kb.pos.w), a3);
+        // Online softmax, one rescale per block of 4 keys.
+        let mNew = max(m, max(max(s0, s1), max(s2, s3)));
+        let correction = exp(m - mNew);
+        let w0 = select(vec4f(0.0), exp(s0 - mNew), a0);
+        let w1 = select(vec4f(0.0), exp(s1 - mNew), a1);
+        let w2 = select(vec4f(0.0), exp(s2 - mNew), a2);
+        let w3 = select(vec4f(0.0), exp(s3 - mNew), a3);
+        l = l * correction + ((w0 + w1) + (w2 + w3));
+        for (var c = 0u; c < HEAD_DIM; c++) {
+          acc[c] = acc[c] * correction + ((w0 * fetchV(kb.b.x + c) + w1 * fetchV(kb.b.y + c)) + (w2 * fetchV(kb.b.z + c) + w3 * fetchV(kb.b.w + c)));
+        }
+        m = mNew;
       }
-      m = mNew;
+      if (!DIRECT) {
+        workgroupBarrier();
+      }
     }
-    if (!DIRECT) {
-      workgroupBarrier();
+    if (first <= last) {
+      next = (last & ~3) + 4;
     }
   }
 
@@ -451,42 +520,6 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Backward preprocess: D[b, h, t] = rowsum(dout * out) over the head's columns. Grid-stride over B*L*H.
-
-struct RowDotParams {
-  total: u32, // B * L * H
-  L: u32,
-  H: u32,
-  outOffset: u32,
-  doutOffset: u32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> R: RowDotParams;
-@group(0) @binding(1) var<storage, read> outForDot: array<f32>;
-@group(0) @binding(2) var<storage, read> doutForDot: array<f32>;
-@group(0) @binding(3) var<storage, read_write> rowDotOut: array<f32>;
-
-@compute @workgroup_size(64)
-fn attention_backward_rowdot(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let d = R.H * HEAD_DIM;
-  for (var i = gid.x; i < R.total; i += nwg.x * 64u) {
-    let row = i / R.H; // b * L + t
-    let h = i % R.H;
-    let b = row / R.L;
-    let t = row % R.L;
-    let base = row * d + h * HEAD_DIM;
-    var sum = 0.0;
-    for (var c = 0u; c < HEAD_DIM; c++) {
-      sum += outForDot[R.outOffset + base + c] * doutForDot[R.doutOffset + base + c];
-    }
-    rowDotOut[(b * R.H + h) * R.L + t] = sum;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // dQ: per query tile, the forward's key chunks; P recomputed from lse. dq += scale * sum_p P (dout.v_p - D) k_p.
 
 @compute @workgroup_size(THREADS)
@@ -497,7 +530,6 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   let q0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
-  let chunks = tileChunks(queryGroupBase(b), 2u, 0u, q0 / ROWS, queryGroupCount());
 
   let g = queryRows(b, q0 + lane * ROWS);
   var qv: array<vec4f, HD_MAX>; // pre-scaled
@@ -506,67 +538,82 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   var lseQ = vec4f(0.0);
   var dotQ = vec4f(0.0);
   for (var r = 0u; r < ROWS; r++) {
-    if (g.live[r]) {
+    if (g.valid[r]) { // pad rows too: dK/dV may read their D (masked, but it must be finite)
       let t = g.rows[r];
       let qBase = P.qkvOffset + (rowBase + t) * 3u * d + h * HEAD_DIM;
-      let oBase = P.doutOffset + (rowBase + t) * d + h * HEAD_DIM;
+      let oBase = (rowBase + t) * d + h * HEAD_DIM;
+      // D = rowsum(dout * out) over the head's columns.
+      var dot = 0.0;
       for (var c = 0u; c < HEAD_DIM; c++) {
+        let o = dout[P.doutOffset + oBase + c];
+        dot += outIn[P.outOffset + oBase + c] * o;
         qv[c][r] = qkv[qBase + c] * P.scale;
-        dov[c][r] = dout[oBase + c];
+        dov[c][r] = o;
       }
       let index = (b * P.H + h) * L + t;
       lseQ[r] = lseIn[P.lseOffset + index];
-      dotQ[r] = rowDot[index];
+      dotQ[r] = dot;
+      rowDotOut[index] = dot;
     }
   }
   let slope = alibiSlope(h);
   let posQ = vec4f(g.pos);
 
-  for (var i = 0u; i < chunks.count; i++) {
-    let c0 = chunks.first + i * CHUNK;
-    if (!DIRECT) {
-      loadKeyChunk(rowBase, c0, chunks.end, lane, h);
-      workgroupBarrier();
-    }
-    let blocks = blockRange(c0, g.lo0, g.hi0);
-    for (var j = blocks.x; j <= blocks.y; j += 4u) {
-      let kb = keyBlock(b, c0, j, h);
-      var s0 = vec4f(0.0);
-      var s1 = vec4f(0.0);
-      var s2 = vec4f(0.0);
-      var s3 = vec4f(0.0);
-      var dp0 = vec4f(0.0);
-      var dp1 = vec4f(0.0);
-      var dp2 = vec4f(0.0);
-      var dp3 = vec4f(0.0);
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        let qc = qv[c];
-        let oc = dov[c];
-        s0 += qc * fetchA(kb.a.x + c);
-        s1 += qc * fetchA(kb.a.y + c);
-        s2 += qc * fetchA(kb.a.z + c);
-        s3 += qc * fetchA(kb.a.w + c);
-        dp0 += oc * fetchV(kb.b.x + c);
-        dp1 += oc * fetchV(kb.b.y + c);
-        dp2 += oc * fetchV(kb.b.z + c);
-        dp3 += oc * fetchV(kb.b.w + c);
+  // The two key ranges of the plan, one after the other. A 4-block that both ranges touch is visited once: the
+  // second range starts after the thread's last block of the first.
+  var next = 0;
+  for (var part = 0u; part < 2u; part++) {
+    let chunks = tileChunks(queryGroupBase(b), 4u, 2u * part, q0 / ROWS, queryGroupCount());
+    let first = max(select(g.lo1, g.lo0, part == 0u), next);
+    let last = select(g.hi1, g.hi0, part == 0u);
+    for (var i = 0u; i < chunks.count; i++) {
+      let c0 = chunks.first + i * CHUNK;
+      if (!DIRECT) {
+        loadKeyChunk(b, c0, chunks.end, lane, h);
+        workgroupBarrier();
       }
-      let p = vec4u(c0 + j);
-      let a0 = allowed(g.rows, p, g.metas, vec4u(kb.metas.x));
-      let a1 = allowed(g.rows, p + vec4u(1u), g.metas, vec4u(kb.metas.y));
-      let a2 = allowed(g.rows, p + vec4u(2u), g.metas, vec4u(kb.metas.z));
-      let a3 = allowed(g.rows, p + vec4u(3u), g.metas, vec4u(kb.metas.w));
-      // dScore = P * (dP - D), with P = exp(score - lse) on allowed cells, 0 elsewhere.
-      let ds0 = select(vec4f(0.0), exp(s0 - slope * (posQ - kb.pos.x) - lseQ), a0) * (dp0 - dotQ);
-      let ds1 = select(vec4f(0.0), exp(s1 - slope * (posQ - kb.pos.y) - lseQ), a1) * (dp1 - dotQ);
-      let ds2 = select(vec4f(0.0), exp(s2 - slope * (posQ - kb.pos.z) - lseQ), a2) * (dp2 - dotQ);
-      let ds3 = select(vec4f(0.0), exp(s3 - slope * (posQ - kb.pos.w) - lseQ), a3) * (dp3 - dotQ);
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        dq[c] += (ds0 * fetchA(kb.a.x + c) + ds1 * fetchA(kb.a.y + c)) + (ds2 * fetchA(kb.a.z + c) + ds3 * fetchA(kb.a.w + c));
+      let blocks = blockRange(c0, first, last);
+      for (var j = blocks.x; j <= blocks.y; j += 4u) {
+        let kb = keyBlock(b, c0, j, h);
+        var s0 = vec4f(0.0);
+        var s1 = vec4f(0.0);
+        var s2 = vec4f(0.0);
+        var s3 = vec4f(0.0);
+        var dp0 = vec4f(0.0);
+        var dp1 = vec4f(0.0);
+        var dp2 = vec4f(0.0);
+        var dp3 = vec4f(0.0);
+        for (var c = 0u; c < HEAD_DIM; c++) {
+          let qc = qv[c];
+          let oc = dov[c];
+          s0 += qc * fetchA(kb.a.x + c);
+          s1 += qc * fetchA(kb.a.y + c);
+          s2 += qc * fetchA(kb.a.z + c);
+          s3 += qc * fetchA(kb.a.w + c);
+          dp0 += oc * fetchV(kb.b.x + c);
+          dp1 += oc * fetchV(kb.b.y + c);
+          dp2 += oc * fetchV(kb.b.z + c);
+          dp3 += oc * fetchV(kb.b.w + c);
+        }
+        let a0 = allowed(g.rows, vec4u(kb.rows.x), g.metas, vec4u(kb.metas.x));
+        let a1 = allowed(g.rows, vec4u(kb.rows.y), g.metas, vec4u(kb.metas.y));
+        let a2 = allowed(g.rows, vec4u(kb.rows.z), g.metas, vec4u(kb.metas.z));
+        let a3 = allowed(g.rows, vec4u(kb.rows.w), g.metas, vec4u(kb.metas.w));
+        // dScore = P * (dP - D), with P = exp(score - lse) on allowed cells, 0 elsewhere.
+        let ds0 = select(vec4f(0.0), exp(s0 - slope * (posQ - kb.pos.x) - lseQ), a0) * (dp0 - dotQ);
+        let ds1 = select(vec4f(0.0), exp(s1 - slope * (posQ - kb.pos.y) - lseQ), a1) * (dp1 - dotQ);
+        let ds2 = select(vec4f(0.0), exp(s2 - slope * (posQ - kb.pos.z) - lseQ), a2) * (dp2 - dotQ);
+        let ds3 = select(vec4f(0.0), exp(s3 - slope * (posQ - kb.pos.w) - lseQ), a3) * (dp3 - dotQ);
+        for (var c = 0u; c < HEAD_DIM; c++) {
+          dq[c] += (ds0 * fetchA(kb.a.x + c) + ds1 * fetchA(kb.a.y + c)) + (ds2 * fetchA(kb.a.z + c) + ds3 * fetchA(kb.a.w + c));
+        }
+      }
+      if (!DIRECT) {
+        workgroupBarrier();
       }
     }
-    if (!DIRECT) {
-      workgroupBarrier();
+    if (first <= last) {
+      next = (last & ~3) + 4;
     }
   }
 
@@ -600,8 +647,8 @@ fn loadQueryChunk(b: u32, c0: u32, end: u32, lane: u32, h: u32) {
       tileRow[r] = t;
       tileLse[r] = lseIn[P.lseOffset + index];
       tileDot[r] = rowDot[index];
-      tileMeta[r] = tokenMeta[P.metaOffset + rowBase + t];
-      tilePos[r] = positions[P.positionsOffset + rowBase + t];
+      tileMeta[r] = tokenMeta(rowBase + t);
+      tilePos[r] = position(rowBase + t);
     } else {
       tileRow[r] = 0u;
       tileLse[r] = 0.0;
@@ -632,7 +679,6 @@ fn queryBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
   var blk: Block;
   if (!DIRECT) {
     blk = stagedBlock(j);
-    blk.rows = vec4u(tileRow[j], tileRow[j + 1u], tileRow[j + 2u], tileRow[j + 3u]);
     blk.lse = vec4f(tileLse[j], tileLse[j + 1u], tileLse[j + 2u], tileLse[j + 3u]);
     blk.dot = vec4f(tileDot[j], tileDot[j + 1u], tileDot[j + 2u], tileDot[j + 3u]);
     return blk;
@@ -648,8 +694,8 @@ fn queryBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
     blk.b[k] = P.doutOffset + (rowBase + t) * d + h * HEAD_DIM;
     if (token >= 0) {
       let index = (b * P.H + h) * P.L + t;
-      blk.metas[k] = tokenMeta[P.metaOffset + rowBase + t];
-      blk.pos[k] = f32(positions[P.positionsOffset + rowBase + t]);
+      blk.metas[k] = tokenMeta(rowBase + t);
+      blk.pos[k] = f32(position(rowBase + t));
       blk.lse[k] = lseIn[P.lseOffset + index];
       blk.dot[k] = rowDot[index];
     }

@@ -68,7 +68,7 @@ describe('attentionPlan covers every allowed cell', () => {
   }).filter(({ prompts }) => prompts.length > 0);
 
   for (const level of ISOLATION_LEVELS) {
-    it(`${level}: order is a permutation; query and key groups hold every allowed (q, p)`, () => {
+    it(`${level}: both orders are permutations; query and key groups hold every allowed (q, p)`, () => {
       let allowed = 0;
       for (const { prompts, n, L, B } of batches) {
         const batch = makeBatch(prompts, { L, B, n, isolation: level });
@@ -85,14 +85,22 @@ describe('attentionPlan covers every allowed cell', () => {
           const slot = new Int32Array(L);
           order.forEach((t, u) => t >= 0 && (slot[t] = u));
           if (level !== 'strict') expect(order).toEqual(Array.from({ length: L }, (_, t) => t));
+          const keySlots = layout.keySlots;
+          const keyOrder = Array.from(plan.subarray(layout.keyOrder + b * keySlots, layout.keyOrder + (b + 1) * keySlots));
+          expect(keyOrder.filter((t) => t >= 0).sort((x, y) => x - y)).toEqual(Array.from({ length: L }, (_, t) => t));
+          expect(keyOrder.filter((t) => t < 0).every((t) => t === -1)).toBe(true);
+          const keySlot = new Int32Array(L);
+          keyOrder.forEach((t, u) => t >= 0 && (keySlot[t] = u));
+          if (level !== 'strict') expect(keyOrder).toEqual(Array.from({ length: L }, (_, t) => t));
           for (let q = 0; q < L; q++) {
-            const qg = layout.queryGroups + (b * layout.queryGroupCount + Math.floor(slot[q] / ATTENTION_GROUP)) * 2;
+            const qg = layout.queryGroups + (b * layout.queryGroupCount + Math.floor(slot[q] / ATTENTION_GROUP)) * 4;
             for (let p = 0; p <= q; p++) {
               if (!isAllowed(q, p, batch.meta[row + q], batch.meta[row + p], n, level)) continue;
               allowed++;
-              const kg = layout.keyGroups + (b * layout.keyGroupCount + Math.floor(p / ATTENTION_GROUP)) * 4;
+              const v = keySlot[p];
+              const kg = layout.keyGroups + (b * layout.keyGroupCount + Math.floor(v / ATTENTION_GROUP)) * 4;
               const u = slot[q];
-              const inKeys = plan[qg] <= p && p <= plan[qg + 1];
+              const inKeys = (plan[qg] <= v && v <= plan[qg + 1]) || (plan[qg + 2] <= v && v <= plan[qg + 3]);
               const inQueries = (plan[kg] <= u && u <= plan[kg + 1]) || (plan[kg + 2] <= u && u <= plan[kg + 3]);
               if (!inKeys || !inQueries) throw new Error(`row ${b}: allowed (${q}, ${p}) outside the plan`);
             }
@@ -103,7 +111,7 @@ describe('attentionPlan covers every allowed cell', () => {
     });
   }
 
-  it('strict: item/label rows, empty slots to a tile boundary, [SUM] rows, then padding', () => {
+  it('strict: item/label rows (keys), empty slots to a tile (group) boundary, [SUM] rows (keys), then padding', () => {
     for (const { prompts, n, L, B } of batches) {
       const strict = makeBatch(prompts, { L, B, n, isolation: 'strict' });
       const causal = makeBatch(prompts, { L, B, n, isolation: 'full-causal' });
@@ -111,16 +119,21 @@ describe('attentionPlan covers every allowed cell', () => {
         const role = metaRole(strict.meta[t]);
         return role === ROLE_PAD ? 2 : role === ROLE_SUM ? 1 : 0;
       };
-      const { slots } = attentionPlanLayout(B, L, 'strict');
+      const layout = attentionPlanLayout(B, L, 'strict');
       for (let b = 0; b < B; b++) {
-        const order = Array.from(strict.attentionPlan!.subarray(b * slots, (b + 1) * slots));
-        const tokens = order.filter((t) => t >= 0);
-        for (let i = 1; i < tokens.length; i++) {
-          const [a, z] = [section(b * L + tokens[i - 1]), section(b * L + tokens[i])];
-          expect(a < z || (a === z && tokens[i - 1] < tokens[i])).toBe(true);
+        for (const [start, size, align] of [
+          [layout.order, layout.slots, ATTENTION_SECTION_ALIGN],
+          [layout.keyOrder, layout.keySlots, ATTENTION_GROUP],
+        ]) {
+          const order = Array.from(strict.attentionPlan!.subarray(start + b * size, start + (b + 1) * size));
+          const tokens = order.filter((t) => t >= 0);
+          for (let i = 1; i < tokens.length; i++) {
+            const [a, z] = [section(b * L + tokens[i - 1]), section(b * L + tokens[i])];
+            expect(a < z || (a === z && tokens[i - 1] < tokens[i])).toBe(true);
+          }
+          const firstSum = order.findIndex((t) => t >= 0 && section(b * L + t) === 1);
+          if (firstSum >= 0) expect(firstSum % align).toBe(0);
         }
-        const firstSum = order.findIndex((t) => t >= 0 && section(b * L + t) === 1);
-        if (firstSum >= 0) expect(firstSum % ATTENTION_SECTION_ALIGN).toBe(0);
       }
       // The work counter sees the same cells either way (every allowed cell is in some block); on these tiny prompts
       // with wide windows strict may cost about as much as causal (src/gpu/kernels/attention.test.ts checks a DTI batch).

@@ -130,47 +130,75 @@ const EMPTY_LO = 0x7fffffff;
 export interface AttentionPlanLayout {
   /** Query slots per sequence: L, or under `strict` up to ATTENTION_SECTION_ALIGN - 1 more (empty slots, order -1). */
   slots: number;
-  /** Groups of ATTENTION_GROUP query slots, and of keys, per sequence. */
+  /** Key slots per sequence: L, or under `strict` L rounded up to 4 plus up to 3 more (empty slots, keyOrder -1). */
+  keySlots: number;
+  /** Groups of ATTENTION_GROUP query slots, and of key slots, per sequence. */
   queryGroupCount: number;
   keyGroupCount: number;
+  /** meta[b·L + t]: a copy of the batch's token metadata (the kernels read it here; one binding fewer). */
+  meta: number;
   /** order[b·slots + u] = the token (0..L-1, inside sequence b) a kernel processes as query slot u; -1: empty. */
   order: number;
-  /** [B, queryGroupCount, 2]: per group of 4 consecutive query slots, the key range [lo, hi] (token indices). */
+  /** keyOrder[b·keySlots + u] = the token a kernel processes as key slot u; -1: empty. Token order except under strict. */
+  keyOrder: number;
+  /** [B, queryGroupCount, 4]: per group of 4 consecutive query slots, two ranges [lo0, hi0, lo1, hi1] of key slots. */
   queryGroups: number;
-  /** [B, keyGroupCount, 4]: per group of 4 consecutive keys (token order), two ranges [lo0, hi0, lo1, hi1] of slots. */
+  /** [B, keyGroupCount, 4]: per group of 4 consecutive key slots, two ranges [lo0, hi0, lo1, hi1] of query slots. */
   keyGroups: number;
   /** Total Int32 count. */
   length: number;
 }
 
 export function attentionPlanLayout(B: number, L: number, level: IsolationLevel): AttentionPlanLayout {
-  const slots =
-    level === 'strict' ? Math.ceil((L + ATTENTION_SECTION_ALIGN - 1) / ATTENTION_GROUP) * ATTENTION_GROUP : L;
+  const strict = level === 'strict';
+  const slots = strict ? Math.ceil((L + ATTENTION_SECTION_ALIGN - 1) / ATTENTION_GROUP) * ATTENTION_GROUP : L;
+  const keySlots = strict ? Math.ceil((L + ATTENTION_GROUP - 1) / ATTENTION_GROUP) * ATTENTION_GROUP : L;
   const queryGroupCount = Math.ceil(slots / ATTENTION_GROUP);
-  const keyGroupCount = Math.ceil(L / ATTENTION_GROUP);
-  const queryGroups = B * slots;
-  const keyGroups = queryGroups + 2 * B * queryGroupCount;
-  return { slots, queryGroupCount, keyGroupCount, order: 0, queryGroups, keyGroups, length: keyGroups + 4 * B * keyGroupCount };
+  const keyGroupCount = Math.ceil(keySlots / ATTENTION_GROUP);
+  const order = B * L;
+  const keyOrder = order + B * slots;
+  const queryGroups = keyOrder + B * keySlots;
+  const keyGroups = queryGroups + 4 * B * queryGroupCount;
+  return {
+    slots,
+    keySlots,
+    queryGroupCount,
+    keyGroupCount,
+    meta: 0,
+    order,
+    keyOrder,
+    queryGroups,
+    keyGroups,
+    length: keyGroups + 4 * B * keyGroupCount,
+  };
 }
 
 /**
  * The work plan of the attention kernels for one batch (an Int32Array laid out by attentionPlanLayout). A range
  * [lo, hi] with lo > hi is empty.
  *
+ * - meta: a copy of the token metadata.
  * - Query order. Forward and dQ process the queries of a sequence in `order` (query slots), 4 per thread, 32 per
  *   workgroup, so a thread's (and a workgroup's) key range is the union of its rows' ranges. Under `strict` the order
  *   groups rows of like ranges: item/label rows first (token order; each needs only its own interaction), empty slots
  *   up to a multiple of ATTENTION_SECTION_ALIGN, then [SUM] rows (token order; each needs its window), then padding.
  *   Other levels keep token order (every row of an interaction has the same keyStart there: reordering gains nothing).
- * - queryGroups: per group of 4 ordered query slots, [min keyStart, max token] over its non-pad rows.
- * - keyGroups: per group of 4 keys (token order), the query slots that may attend them, as two ranges. Under
- *   `strict` they are the item/label queries of the keys' own interactions (the first range, inside the item/label
- *   part of the order) and the [SUM] queries up to queryEnd (the second, inside the [SUM] part); otherwise one range,
+ * - Key order. Forward and dQ stream the keys, and dK/dV owns them, in `keyOrder` (key slots). Under `strict`:
+ *   item/label keys first (token order), empty slots up to a multiple of 4, then [SUM] keys (token order), then
+ *   padding. A [SUM] query reads only item/label keys of its window and its own [SUM] key, so its window holds no
+ *   other [SUM] keys, and the [SUM] keys of 4 consecutive [SUM] rows are one aligned block. Other levels: token order.
+ * - queryGroups: per group of 4 ordered query slots, the key slots its non-pad rows may read, as two ranges. Under
+ *   `strict` the item/label keys in [min keyStart, max token] (the first range) and the [SUM] rows' own [SUM] keys
+ *   (the second); otherwise [min keyStart, max token] and an empty second.
+ * - keyGroups: per group of 4 key slots, the query slots that may attend them, as two ranges. Under `strict` they are
+ *   the item/label queries of the keys' own interactions (the first range, inside the item/label part of the order)
+ *   and the [SUM] queries up to queryEnd (the second, inside the [SUM] part); otherwise one range,
  *   [first key, max queryEnd], and an empty second.
  *
  * Everything is a conservative bound of the rule in mask.ts: cells outside the ranges are never allowed. The kernels
- * consume the streamed side in 4-aligned blocks in ascending order, so the ranges change the cost, never a bit of
- * the result (the order does change the summation order of dK/dV, as any other fixed order would).
+ * consume the streamed side in 4-aligned blocks in ascending order (the second range after the first, a block the
+ * two share once), so the ranges change the cost, never a bit of the result (the orders do change the summation
+ * order, as any other fixed order would).
  */
 export function attentionPlan(
   meta: Uint32Array,
@@ -181,11 +209,12 @@ export function attentionPlan(
   level: IsolationLevel,
 ): Int32Array {
   const layout = attentionPlanLayout(B, L, level);
-  const { slots, queryGroupCount, keyGroupCount } = layout;
+  const { slots, keySlots, queryGroupCount, keyGroupCount } = layout;
   const plan = new Int32Array(layout.length);
-  plan.fill(-1, layout.order, layout.order + B * slots);
+  plan.set(meta.subarray(0, B * L), layout.meta);
+  plan.fill(-1, layout.order, layout.queryGroups);
   const strict = level === 'strict';
-  // Section of a row in the order: strict 0 item/label, 1 [SUM], 2 pad; other levels 0 for every row.
+  // Section of a row in both orders: strict 0 item/label, 1 [SUM], 2 pad; other levels 0 for every row.
   const sectionOf = (m: number) => {
     if (!strict) return 0;
     const role = metaRole(m);
@@ -194,11 +223,25 @@ export function attentionPlan(
   const sections = strict ? 3 : 1;
   // before[s * (L + 1) + t]: rows of section s with token < t.
   const before = new Int32Array(sections * (L + 1));
+  // First slot of each section, in the query order and in the key order.
   const sectionStart = new Int32Array(sections + 1);
+  const keySectionStart = new Int32Array(sections + 1);
   const interactionEnd = new Int32Array(L); // last token of the token's interaction (strict)
+  // Slots of section s holding tokens in [from, to]: contiguous.
+  const range = (starts: Int32Array, s: number, from: number, to: number): [number, number] => {
+    if (to < from) return [EMPTY_LO, -1];
+    const lo = starts[s] + before[s * (L + 1) + from];
+    const hi = starts[s] + before[s * (L + 1) + to + 1] - 1;
+    return lo > hi ? [EMPTY_LO, -1] : [lo, hi];
+  };
+  const widen = (r: number[], i: number, [lo, hi]: [number, number]) => {
+    if (lo > hi) return;
+    r[2 * i] = Math.min(r[2 * i], lo);
+    r[2 * i + 1] = Math.max(r[2 * i + 1], hi);
+  };
   for (let b = 0; b < B; b++) {
     const row = b * L;
-    // Order: sections one after another, token order inside each.
+    // Both orders: sections one after another, token order inside each.
     before.fill(0);
     for (let t = 0; t < L; t++) {
       const s = sectionOf(meta[row + t]);
@@ -206,26 +249,27 @@ export function attentionPlan(
     }
     for (let s = 0; s < sections; s++) {
       const size = before[s * (L + 1) + L];
-      // The item/label section ends on a tile boundary (empty slots up to it).
-      const padded = strict && s === 0 ? Math.ceil(size / ATTENTION_SECTION_ALIGN) * ATTENTION_SECTION_ALIGN : size;
-      sectionStart[s + 1] = sectionStart[s] + padded;
+      // The item/label section ends on a tile boundary in the query order, on a group boundary in the key order.
+      const align = (to: number) => (strict && s === 0 ? Math.ceil(size / to) * to : size);
+      sectionStart[s + 1] = sectionStart[s] + align(ATTENTION_SECTION_ALIGN);
+      keySectionStart[s + 1] = keySectionStart[s] + align(ATTENTION_GROUP);
     }
     for (let t = 0; t < L; t++) {
       const s = sectionOf(meta[row + t]);
       plan[layout.order + b * slots + sectionStart[s] + before[s * (L + 1) + t]] = t;
+      plan[layout.keyOrder + b * keySlots + keySectionStart[s] + before[s * (L + 1) + t]] = t;
     }
-    // Query groups.
+    // Query groups: the keys a row t may read are tokens in [keyStart, t]; under strict only the item/label ones, and
+    // for a [SUM] row its own [SUM] key (t itself).
     for (let g = 0; g < queryGroupCount; g++) {
-      let lo = L;
-      let hi = -1;
+      const r = [EMPTY_LO, -1, EMPTY_LO, -1];
       for (let u = g * ATTENTION_GROUP; u < Math.min(slots, (g + 1) * ATTENTION_GROUP); u++) {
         const t = plan[layout.order + b * slots + u];
         if (t < 0 || metaRole(meta[row + t]) === ROLE_PAD) continue;
-        lo = Math.min(lo, keyStart[row + t]);
-        hi = Math.max(hi, t);
+        widen(r, 0, range(keySectionStart, 0, keyStart[row + t], t));
+        if (strict && metaRole(meta[row + t]) === ROLE_SUM) widen(r, 1, range(keySectionStart, 1, t, t));
       }
-      plan[layout.queryGroups + (b * queryGroupCount + g) * 2] = lo;
-      plan[layout.queryGroups + (b * queryGroupCount + g) * 2 + 1] = hi;
+      plan.set(r, layout.queryGroups + (b * queryGroupCount + g) * 4);
     }
     // Key groups. The queries of section s that may attend key p are that section's rows with tokens in
     // [p, end_s(p)]: contiguous slots.
@@ -238,25 +282,19 @@ export function attentionPlan(
         interactionEnd[t] = sameNext ? interactionEnd[t + 1] : t;
       }
     }
-    const slotRange = (s: number, p: number, end: number): [number, number] => {
-      if (end < p) return [L, -1];
-      const lo = sectionStart[s] + before[s * (L + 1) + p];
-      const hi = sectionStart[s] + before[s * (L + 1) + end + 1] - 1;
-      return [lo, hi];
-    };
     for (let g = 0; g < keyGroupCount; g++) {
       const r = [EMPTY_LO, -1, EMPTY_LO, -1];
-      for (let p = g * ATTENTION_GROUP; p < Math.min(L, (g + 1) * ATTENTION_GROUP); p++) {
+      for (let u = g * ATTENTION_GROUP; u < Math.min(keySlots, (g + 1) * ATTENTION_GROUP); u++) {
+        const p = plan[layout.keyOrder + b * keySlots + u];
+        if (p < 0) continue;
         const m = meta[row + p];
         if (metaRole(m) === ROLE_PAD) continue;
-        const ranges: [number, number][] = strict
-          ? [slotRange(0, p, metaRole(m) === ROLE_SUM ? -1 : interactionEnd[p]), slotRange(1, p, queryEnd[row + p])]
-          : [slotRange(0, p, queryEnd[row + p])];
-        ranges.forEach(([lo, hi], i) => {
-          if (lo > hi) return;
-          r[2 * i] = Math.min(r[2 * i], lo);
-          r[2 * i + 1] = Math.max(r[2 * i + 1], hi);
-        });
+        if (strict) {
+          widen(r, 0, range(sectionStart, 0, p, metaRole(m) === ROLE_SUM ? -1 : interactionEnd[p]));
+          widen(r, 1, range(sectionStart, 1, p, queryEnd[row + p]));
+        } else {
+          widen(r, 0, range(sectionStart, 0, p, queryEnd[row + p]));
+        }
       }
       plan.set(r, layout.keyGroups + (b * keyGroupCount + g) * 4);
     }
@@ -296,35 +334,36 @@ export function attentionWork(
   const work: AttentionWork = { forwardChunks: 0, forwardBlocks: 0, backwardChunks: 0, backwardBlocks: 0 };
   const blocks = (lo: number, hi: number) => (lo > hi ? 0 : (hi >> 2) - (lo >> 2) + 1);
   const chunks = (lo: number, hi: number) => (lo > hi ? 0 : Math.floor((hi - (lo & ~3)) / chunk) + 1);
+  // A tile of `perTile` groups, each with two ranges (entries of 4 from `base`): blocks its threads compute (the
+  // second range after the first, a shared block once) and chunks its workgroup loads (per range, their union).
+  const tileWork = (base: number, g0: number, count: number): [number, number] => {
+    const ranges = [Infinity, -1, Infinity, -1];
+    let tileBlocks = 0;
+    for (let g = g0; g < Math.min(count, g0 + perTile); g++) {
+      const k = base + g * 4;
+      let next = 0;
+      for (let r = 0; r < 2; r++) {
+        const lo = plan[k + 2 * r];
+        const hi = plan[k + 2 * r + 1];
+        if (lo > hi) continue;
+        ranges[2 * r] = Math.min(ranges[2 * r], lo);
+        ranges[2 * r + 1] = Math.max(ranges[2 * r + 1], hi);
+        tileBlocks += blocks(Math.max(lo, next), hi);
+        next = Math.max(next, (hi & ~3) + 4);
+      }
+    }
+    return [tileBlocks, chunks(ranges[0], ranges[1]) + chunks(ranges[2], ranges[3])];
+  };
   for (let b = 0; b < B; b++) {
     for (let g0 = 0; g0 < queryGroupCount; g0 += perTile) {
-      let lo = Infinity;
-      let hi = -1;
-      for (let g = g0; g < Math.min(queryGroupCount, g0 + perTile); g++) {
-        const q = layout.queryGroups + (b * queryGroupCount + g) * 2;
-        if (plan[q] > plan[q + 1]) continue;
-        lo = Math.min(lo, plan[q]);
-        hi = Math.max(hi, plan[q + 1]);
-        work.forwardBlocks += blocks(plan[q], plan[q + 1]);
-      }
-      work.forwardChunks += chunks(lo, hi);
+      const [tileBlocks, tileChunks] = tileWork(layout.queryGroups + b * queryGroupCount * 4, g0, queryGroupCount);
+      work.forwardBlocks += tileBlocks;
+      work.forwardChunks += tileChunks;
     }
     for (let g0 = 0; g0 < keyGroupCount; g0 += perTile) {
-      const ranges = [Infinity, -1, Infinity, -1];
-      for (let g = g0; g < Math.min(keyGroupCount, g0 + perTile); g++) {
-        const k = layout.keyGroups + (b * keyGroupCount + g) * 4;
-        let next = 0;
-        for (let r = 0; r < 2; r++) {
-          const kLo = plan[k + 2 * r];
-          const kHi = plan[k + 2 * r + 1];
-          if (kLo > kHi) continue;
-          ranges[2 * r] = Math.min(ranges[2 * r], kLo);
-          ranges[2 * r + 1] = Math.max(ranges[2 * r + 1], kHi);
-          work.backwardBlocks += blocks(Math.max(kLo, next), kHi);
-          next = Math.max(next, (kHi & ~3) + 4);
-        }
-      }
-      work.backwardChunks += chunks(ranges[0], ranges[1]) + chunks(ranges[2], ranges[3]);
+      const [tileBlocks, tileChunks] = tileWork(layout.keyGroups + b * keyGroupCount * 4, g0, keyGroupCount);
+      work.backwardBlocks += tileBlocks;
+      work.backwardChunks += tileChunks;
     }
   }
   return work;

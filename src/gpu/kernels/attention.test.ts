@@ -68,8 +68,9 @@ function withoutSkipping(batch: MaskBatch): MaskBatch {
   const { B, L } = batch;
   const layout = attentionPlanLayout(B, L, batch.level);
   const plan = batch.plan.slice();
-  for (let g = 0; g < B * layout.queryGroupCount; g++) plan.set([0, L - 1], layout.queryGroups + 2 * g);
-  for (let g = 0; g < B * layout.keyGroupCount; g++) plan.set([0, layout.slots - 1, L, -1], layout.keyGroups + 4 * g);
+  const empty = [0x7fffffff, -1];
+  for (let g = 0; g < B * layout.queryGroupCount; g++) plan.set([0, layout.keySlots - 1, ...empty], layout.queryGroups + 4 * g);
+  for (let g = 0; g < B * layout.keyGroupCount; g++) plan.set([0, layout.slots - 1, ...empty], layout.keyGroups + 4 * g);
   return { ...batch, plan };
 }
 
@@ -299,7 +300,7 @@ describe('attention tile skipping', () => {
     expect(work.backwardBlocks).toBeLessThan(0.4 * dense.backwardBlocks);
     // Chunk loads: the [SUM] rows' tiles still span most of the sequence.
     expect(work.forwardChunks).toBeLessThanOrEqual(dense.forwardChunks);
-    expect(work.backwardChunks).toBeLessThan(0.8 * dense.backwardChunks);
+    expect(work.backwardChunks).toBeLessThan(0.9 * dense.backwardChunks);
   });
 
   for (const { name: layout, software } of LAYOUTS) {

@@ -36,7 +36,6 @@ function specialized(headDim: number): string {
 const PREFERRED_CHUNK = 32;
 
 const LEVEL_CODE: Record<IsolationLevel, number> = { 'full-causal': 0, window: 1, 'sum-isolated': 2, strict: 3 };
-const ROWDOT_WORKGROUP = 64; // @workgroup_size of attention_backward_rowdot
 const MAX_WORKGROUPS = 65535;
 
 /**
@@ -50,7 +49,11 @@ export function attentionFlops(allowedCells: number, headDim: number, nHeads: nu
 
 export interface AttentionForwardArgs {
   qkv: TensorRef; // [B*L, 3d]
-  meta: TensorRef; // u32 [B*L], (interaction << 2) | role
+  /**
+   * u32 [B*L], (interaction << 2) | role. Not bound: the plan carries a copy of it (src/prompt/ranges.ts), which
+   * leaves the dQ kernel within 8 storage buffers. Kept so callers need not change.
+   */
+  meta: TensorRef;
   positions: TensorRef; // i32 [B*L]; they matter only with alibi
   /** i32 [attentionPlanLayout(B, L, level).length]: the batch's attentionPlan (src/prompt/ranges.ts). */
   plan: TensorRef;
@@ -94,32 +97,33 @@ function check(label: string, s: Shape): void {
   }
 }
 
-/** The `Params` uniform of attention.wgsl (16 × 4 bytes; `scale` is the only f32). */
+/** The `Params` uniform of attention.wgsl (20 × 4 bytes; `scale` is the only f32). */
 function params(
   s: Shape,
-  offsets: { qkv: number; meta: number; positions: number; plan: number; out?: number; lse: number; dout?: number; dqkv?: number },
+  offsets: { qkv: number; positions: number; plan: number; out: number; lse: number; dout?: number; dqkv?: number },
 ): Uint32Array {
-  const words = new Uint32Array(16);
+  const words = new Uint32Array(20);
   const floats = new Float32Array(words.buffer);
-  const { slots } = attentionPlanLayout(s.B, s.L, s.level);
+  const { slots, keySlots } = attentionPlanLayout(s.B, s.L, s.level);
   // n is clamped so that interaction + n cannot wrap in u32 (any n >= the interaction count acts the same).
   words.set([s.B, s.L, s.nHeads, Math.min(s.n, 2 ** 30), LEVEL_CODE[s.level], s.alibi ? 1 : 0]);
   floats[6] = 1 / Math.sqrt(s.headDim);
   words.set(
-    [offsets.qkv, offsets.meta, offsets.positions, offsets.plan, offsets.out ?? 0, offsets.lse, offsets.dout ?? 0, offsets.dqkv ?? 0, slots],
+    [offsets.qkv, offsets.positions, offsets.plan, offsets.out, offsets.lse, offsets.dout ?? 0, offsets.dqkv ?? 0, slots, keySlots],
     7,
   );
   return words;
 }
 
 /**
- * Pipeline constants: the head dimension; on software devices DIRECT (each thread reads its streamed rows from storage:
+ * Pipeline constants: the head dimension; KEY_ORDER (strict: the plan reorders the keys) and ALIBI; on software devices DIRECT (each thread reads its streamed rows from storage:
  * there barriers and staging cost more than they save; CHUNK 4 then only keeps the unused workgroup arrays small);
  * on GPUs the largest chunk (a multiple of 4, at most PREFERRED_CHUNK) whose workgroup memory, 2·CHUNK·hd + 5·CHUNK
  * words, fits the device (WebGPU guarantees 16 KiB: chunk 28 at hd = 64, 12 at hd = 128).
  */
 function constants(ctx: GpuContext, s: Shape): Record<string, number> {
-  if (isSoftwareDevice(ctx.device)) return { HEAD_DIM: s.headDim, CHUNK: 4, DIRECT: 1 };
+  const mask = { KEY_ORDER: s.level === 'strict' ? 1 : 0, ALIBI: s.alibi ? 1 : 0 };
+  if (isSoftwareDevice(ctx.device)) return { HEAD_DIM: s.headDim, CHUNK: 4, DIRECT: 1, ...mask };
   const limitWords = ctx.device.limits.maxComputeWorkgroupStorageSize / 4;
   const fit = Math.floor(limitWords / (2 * s.headDim + 5) / 4) * 4;
   if (fit < 4) throw new Error(`attention: head dimension ${s.headDim} does not fit this device's workgroup memory`);
@@ -127,7 +131,7 @@ function constants(ctx: GpuContext, s: Shape): Record<string, number> {
   if (!Number.isInteger(chunk) || chunk < 4 || chunk % 4 !== 0 || chunk > fit) {
     throw new Error(`attention: chunk ${chunk} must be a multiple of 4 in [4, ${fit}] for head dimension ${s.headDim}`);
   }
-  return { HEAD_DIM: s.headDim, CHUNK: chunk, DIRECT: 0 };
+  return { HEAD_DIM: s.headDim, CHUNK: chunk, DIRECT: 0, ...mask };
 }
 
 /** The plan buffer must hold attentionPlanLayout(B, L, level).length i32 from its offset. */
@@ -138,20 +142,20 @@ function checkPlan(label: string, s: Shape, plan: TensorRef): void {
   }
 }
 
-/** Query tiles (forward, dQ: over the plan's query slots) or key tiles (dK/dV: over the tokens) × heads × batch. */
+/** Query tiles (forward, dQ: over the plan's query slots) or key tiles (dK/dV: over its key slots) × heads × batch. */
 function workgroups(s: Shape, over: 'queries' | 'keys'): [number, number, number] {
-  const rows = over === 'queries' ? attentionPlanLayout(s.B, s.L, s.level).slots : s.L;
+  const layout = attentionPlanLayout(s.B, s.L, s.level);
+  const rows = over === 'queries' ? layout.slots : layout.keySlots;
   return [Math.ceil(rows / ATTENTION_TILE), s.nHeads, s.B];
 }
 
 /** out, lse = masked causal attention of qkv (flash style: online softmax, work as the plan says). */
 export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): Dispatch[] {
   check('attentionForward', args);
-  const { qkv, meta, positions, plan, out, lse } = args;
+  const { qkv, positions, plan, out, lse } = args;
   checkPlan('attentionForward', args, plan);
   const uniform = params(args, {
     qkv: qkv.offset,
-    meta: meta.offset,
     positions: positions.offset,
     plan: plan.offset,
     out: out.offset,
@@ -162,56 +166,44 @@ export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): D
     ctx.dispatch(
       'attention.forward',
       pipeline,
-      [uniform, qkv.buffer, meta.buffer, positions.buffer, plan.buffer, out.buffer, lse.buffer],
+      [uniform, qkv.buffer, positions.buffer, plan.buffer, out.buffer, lse.buffer],
       workgroups(args, 'queries'),
     ),
   ];
 }
 
 /**
- * dqkv += the gradient of attention given dout: D = rowsum(dout ∘ out) into scratch (allocated here, once), then dQ per
- * query tile and dK/dV per key tile, each with one writer per row (no atomics, deterministic).
+ * dqkv += the gradient of attention given dout: dQ per query tile (which also computes D = rowsum(dout ∘ out) of its
+ * rows into scratch, allocated here, once), then dK/dV per key tile (which reads D), each with one writer per row
+ * (no atomics, deterministic).
  */
 export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs): Dispatch[] {
   check('attentionBackward', args);
-  const { qkv, meta, positions, plan, out, lse, dout, dqkv, B, L, nHeads, headDim } = args;
+  const { qkv, positions, plan, out, lse, dout, dqkv, B, L, nHeads, headDim } = args;
   checkPlan('attentionBackward', args, plan);
   const pipelineConstants = constants(ctx, args);
-  const rows = B * L * nHeads;
-  const rowDot = ctx.storage('attention.rowDot', rows * 4);
-
-  const rowDotShape = new Uint32Array([rows, L, nHeads, out.offset, dout.offset, 0, 0, 0]);
-  const rowDotGroups = Math.max(1, Math.min(MAX_WORKGROUPS, Math.ceil(rows / ROWDOT_WORKGROUP)));
-
+  const rowDot = ctx.storage('attention.rowDot', B * L * nHeads * 4);
   const uniform = params(args, {
     qkv: qkv.offset,
-    meta: meta.offset,
     positions: positions.offset,
     plan: plan.offset,
+    out: out.offset,
     lse: lse.offset,
     dout: dout.offset,
     dqkv: dqkv.offset,
   });
-  const shared = [uniform, qkv.buffer, meta.buffer, positions.buffer, plan.buffer];
-  const tail = [dout.buffer, lse.buffer, rowDot, dqkv.buffer];
-
+  const common = [uniform, qkv.buffer, positions.buffer, plan.buffer, dout.buffer, lse.buffer, rowDot, dqkv.buffer];
   return [
-    ctx.dispatch(
-      'attention.backward.rowdot',
-      ctx.pipeline(specialized(headDim), 'attention_backward_rowdot', { HEAD_DIM: headDim }),
-      [rowDotShape, out.buffer, dout.buffer, rowDot],
-      [rowDotGroups],
-    ),
     ctx.dispatch(
       'attention.backward.dq',
       ctx.pipeline(specialized(headDim), 'attention_backward_dq', pipelineConstants),
-      [...shared, ...tail],
+      [...common, out.buffer],
       workgroups(args, 'queries'),
     ),
     ctx.dispatch(
       'attention.backward.dkv',
       ctx.pipeline(specialized(headDim), 'attention_backward_dkv', pipelineConstants),
-      [...shared, ...tail],
+      common,
       workgroups(args, 'keys'),
     ),
   ];
