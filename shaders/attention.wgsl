@@ -279,6 +279,23 @@ fn loadKeyChunk(b: u32, c0: u32, end: u32, lane: u32, h: u32) {
   }
 }
 
+// The head and the group (its first row: a query slot, or a key slot) a thread owns. Staged: the workgroup owns TILE
+// rows of head wg.y, ROWS per thread. Direct: consecutive threads own the heads of one group in turn (thread i of the
+// sequence: group i / H, head i % H), so on SIMD CPUs (SwiftShader runs 4 invocations in lock-step, one per lane) the
+// lanes share ranges, loop trip counts, plan and metadata reads: no lane idles while another walks a longer range.
+struct Owner {
+  h: u32,
+  first: u32,
+}
+
+fn owner(wg: vec3u, lane: u32) -> Owner {
+  if (DIRECT) {
+    let i = wg.x * THREADS + lane;
+    return Owner(i % P.H, (i / P.H) * ROWS);
+  }
+  return Owner(wg.y, wg.x * TILE + lane * ROWS);
+}
+
 // The 4 rows of one thread: tokens, metadata, positions, and the range(s) of the streamed side they need.
 struct RowGroup {
   rows: vec4u,
@@ -313,6 +330,13 @@ fn queryRows(b: u32, first: u32) -> RowGroup {
     }
   }
   g.live = (g.metas & vec4u(3u)) != vec4u(ROLE_PAD);
+  g.lo0 = 1;
+  g.hi0 = 0;
+  g.lo1 = 1;
+  g.hi1 = 0;
+  if (first / ROWS >= queryGroupCount()) {
+    return g; // a direct-layout thread past the last group
+  }
   let e = queryGroupBase(b) + (first / ROWS) * 4u;
   g.lo0 = plan[e];
   g.hi0 = plan[e + 1u];
@@ -332,6 +356,13 @@ fn keyRows(b: u32, first: u32) -> RowGroup {
     }
   }
   g.live = (g.metas & vec4u(3u)) != vec4u(ROLE_PAD);
+  g.lo0 = 1;
+  g.hi0 = 0;
+  g.lo1 = 1;
+  g.hi1 = 0;
+  if (first / ROWS >= keyGroupCount()) {
+    return g; // a direct-layout thread past the last group
+  }
   let e = keyGroupBase(b) + (first / ROWS) * 4u;
   g.lo0 = plan[e];
   g.hi0 = plan[e + 1u];
@@ -425,12 +456,13 @@ fn keyBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
 fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
   let L = P.L;
   let b = wg.z;
-  let h = wg.y;
+  let own = owner(wg, lane);
+  let h = own.h;
   let q0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
 
-  let g = queryRows(b, q0 + lane * ROWS);
+  let g = queryRows(b, own.first);
   var qv: array<vec4f, HD_MAX>; // q of the 4 rows, column c in qv[c], pre-scaled
   var acc: array<vec4f, HD_MAX>; // unnormalised outputs
   for (var r = 0u; r < ROWS; r++) {
@@ -526,12 +558,13 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
 fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
   let L = P.L;
   let b = wg.z;
-  let h = wg.y;
+  let own = owner(wg, lane);
+  let h = own.h;
   let q0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
 
-  let g = queryRows(b, q0 + lane * ROWS);
+  let g = queryRows(b, own.first);
   var qv: array<vec4f, HD_MAX>; // pre-scaled
   var dov: array<vec4f, HD_MAX>; // dout rows
   var dq: array<vec4f, HD_MAX>;
@@ -707,12 +740,13 @@ fn queryBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
 fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
   let L = P.L;
   let b = wg.z;
-  let h = wg.y;
+  let own = owner(wg, lane);
+  let h = own.h;
   let k0 = wg.x * TILE;
   let d = P.H * HEAD_DIM;
   let rowBase = b * L;
 
-  let g = keyRows(b, k0 + lane * ROWS);
+  let g = keyRows(b, own.first);
   var kv: array<vec4f, HD_MAX>; // k of the 4 keys, pre-scaled
   var vv: array<vec4f, HD_MAX>;
   var dk: array<vec4f, HD_MAX>;

@@ -92,7 +92,8 @@ function check(label: string, s: Shape): void {
     throw new Error(`${label}: head dimension ${headDim} exceeds the kernel's maximum of ${ATTENTION_MAX_HEAD_DIM}`);
   }
   if (!Number.isInteger(s.n) || s.n < 0) throw new Error(`${label}: n must be a non-negative integer, got ${s.n}`);
-  if (Math.ceil((L + ATTENTION_TILE) / ATTENTION_TILE) > MAX_WORKGROUPS || nHeads > MAX_WORKGROUPS || B > MAX_WORKGROUPS) {
+  const directGroups = Math.ceil((Math.ceil((L + ATTENTION_TILE) / ATTENTION_GROUP) * nHeads * ATTENTION_GROUP) / ATTENTION_TILE);
+  if (directGroups > MAX_WORKGROUPS || nHeads > MAX_WORKGROUPS || B > MAX_WORKGROUPS) {
     throw new Error(`${label}: B=${B}, L=${L}, H=${nHeads} exceed the dispatch limits`);
   }
 }
@@ -142,9 +143,16 @@ function checkPlan(label: string, s: Shape, plan: TensorRef): void {
   }
 }
 
-/** Query tiles (forward, dQ: over the plan's query slots) or key tiles (dK/dV: over its key slots) × heads × batch. */
-function workgroups(s: Shape, over: 'queries' | 'keys'): [number, number, number] {
+/**
+ * Workgroups: staged, query tiles (forward, dQ: over the plan's query slots) or key tiles (dK/dV: over its key slots)
+ * × heads × batch; direct, (groups of 4 rows × heads) / threads per workgroup × batch (the shader's `owner`).
+ */
+function workgroups(ctx: GpuContext, s: Shape, over: 'queries' | 'keys'): [number, number, number] {
   const layout = attentionPlanLayout(s.B, s.L, s.level);
+  if (isSoftwareDevice(ctx.device)) {
+    const groups = over === 'queries' ? layout.queryGroupCount : layout.keyGroupCount;
+    return [Math.ceil((groups * s.nHeads * ATTENTION_GROUP) / ATTENTION_TILE), 1, s.B];
+  }
   const rows = over === 'queries' ? layout.slots : layout.keySlots;
   return [Math.ceil(rows / ATTENTION_TILE), s.nHeads, s.B];
 }
@@ -167,7 +175,7 @@ export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): D
       'attention.forward',
       pipeline,
       [uniform, qkv.buffer, positions.buffer, plan.buffer, out.buffer, lse.buffer],
-      workgroups(args, 'queries'),
+      workgroups(ctx, args, 'queries'),
     ),
   ];
 }
@@ -198,13 +206,13 @@ export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs):
       'attention.backward.dq',
       ctx.pipeline(specialized(headDim), 'attention_backward_dq', pipelineConstants),
       [...common, out.buffer],
-      workgroups(args, 'queries'),
+      workgroups(ctx, args, 'queries'),
     ),
     ctx.dispatch(
       'attention.backward.dkv',
       ctx.pipeline(specialized(headDim), 'attention_backward_dkv', pipelineConstants),
       common,
-      workgroups(args, 'keys'),
+      workgroups(ctx, args, 'keys'),
     ),
   ];
 }
