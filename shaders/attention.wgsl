@@ -311,29 +311,26 @@ struct RowGroup {
   hi1: i32,
 }
 
-fn loadRow(g: ptr<function, RowGroup>, rowBase: u32, r: u32, t: u32) {
-  let rowMeta = tokenMeta(rowBase + t);
-  (*g).rows[r] = t;
-  (*g).metas[r] = rowMeta;
-  (*g).pos[r] = position(rowBase + t);
-  (*g).valid[r] = true;
-}
-
-// Query slots [first, first + 4) of sequence b (first = 4 * group): their tokens through the plan's order.
-fn queryRows(b: u32, first: u32) -> RowGroup {
+// The rows of 4 tokens of sequence b (-1: an empty slot), with empty ranges. Vector-wide rather than row by row: on
+// SwiftShader a dynamic index into a vector or private array costs a memory round trip per access.
+fn rowGroup(b: u32, tokens: vec4i) -> RowGroup {
   var g: RowGroup;
-  g.metas = vec4u(ROLE_PAD);
-  for (var r = 0u; r < ROWS; r++) {
-    let t = slotToken(b, first + r);
-    if (t >= 0) {
-      loadRow(&g, b * P.L, r, u32(t));
-    }
-  }
+  g.valid = tokens >= vec4i(0);
+  g.rows = vec4u(max(tokens, vec4i(0))); // empty slots: token 0 (finite data, never written)
+  let t = vec4u(b * P.L) + g.rows;
+  g.metas = select(vec4u(ROLE_PAD), vec4u(tokenMeta(t.x), tokenMeta(t.y), tokenMeta(t.z), tokenMeta(t.w)), g.valid);
+  g.pos = vec4i(position(t.x), position(t.y), position(t.z), position(t.w));
   g.live = (g.metas & vec4u(3u)) != vec4u(ROLE_PAD);
   g.lo0 = 1;
   g.hi0 = 0;
   g.lo1 = 1;
   g.hi1 = 0;
+  return g;
+}
+
+// Query slots [first, first + 4) of sequence b (first = 4 * group): their tokens through the plan's order.
+fn queryRows(b: u32, first: u32) -> RowGroup {
+  var g = rowGroup(b, vec4i(slotToken(b, first), slotToken(b, first + 1u), slotToken(b, first + 2u), slotToken(b, first + 3u)));
   if (first / ROWS >= queryGroupCount()) {
     return g; // a direct-layout thread past the last group
   }
@@ -347,19 +344,7 @@ fn queryRows(b: u32, first: u32) -> RowGroup {
 
 // Key slots [first, first + 4) of sequence b: their tokens through the plan's key order.
 fn keyRows(b: u32, first: u32) -> RowGroup {
-  var g: RowGroup;
-  g.metas = vec4u(ROLE_PAD);
-  for (var r = 0u; r < ROWS; r++) {
-    let t = keyToken(b, first + r);
-    if (t >= 0) {
-      loadRow(&g, b * P.L, r, u32(t));
-    }
-  }
-  g.live = (g.metas & vec4u(3u)) != vec4u(ROLE_PAD);
-  g.lo0 = 1;
-  g.hi0 = 0;
-  g.lo1 = 1;
-  g.hi1 = 0;
+  var g = rowGroup(b, vec4i(keyToken(b, first), keyToken(b, first + 1u), keyToken(b, first + 2u), keyToken(b, first + 3u)));
   if (first / ROWS >= keyGroupCount()) {
     return g; // a direct-layout thread past the last group
   }
@@ -369,6 +354,31 @@ fn keyRows(b: u32, first: u32) -> RowGroup {
   g.lo1 = plan[e + 2u];
   g.hi1 = plan[e + 3u];
   return g;
+}
+
+// Column c of the head's part of 4 rows of qkv (at the rows' column-0 offsets `at`), as one vector.
+fn qkvColumn(at: vec4u, c: u32) -> vec4f {
+  return vec4f(qkv[at.x + c], qkv[at.y + c], qkv[at.z + c], qkv[at.w + c]);
+}
+
+fn doutColumn(at: vec4u, c: u32) -> vec4f {
+  return vec4f(dout[at.x + c], dout[at.y + c], dout[at.z + c], dout[at.w + c]);
+}
+
+// dqkv[at[r] + c] += v[r] for the rows of `rows`.
+fn addToDqkv(at: vec4u, c: u32, v: vec4f, rows: vec4<bool>) {
+  if (rows.x) {
+    dqkv[at.x + c] += v.x;
+  }
+  if (rows.y) {
+    dqkv[at.y + c] += v.y;
+  }
+  if (rows.z) {
+    dqkv[at.z + c] += v.z;
+  }
+  if (rows.w) {
+    dqkv[at.w + c] += v.w;
+  }
 }
 
 // The streamed rows [first, last] a thread walks inside chunk c0, as 4-aligned chunk-local block starts
@@ -465,13 +475,9 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   let g = queryRows(b, own.first);
   var qv: array<vec4f, HD_MAX>; // q of the 4 rows, column c in qv[c], pre-scaled
   var acc: array<vec4f, HD_MAX>; // unnormalised outputs
-  for (var r = 0u; r < ROWS; r++) {
-    if (g.live[r]) {
-      let base = P.qkvOffset + (rowBase + g.rows[r]) * 3u * d + h * HEAD_DIM;
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        qv[c][r] = qkv[base + c] * P.scale;
-      }
-    }
+  let qAt = vec4u(P.qkvOffset + h * HEAD_DIM) + (vec4u(rowBase) + g.rows) * (3u * d);
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    qv[c] = select(vec4f(0.0), qkvColumn(qAt, c) * P.scale, g.live);
   }
   let slope = alibiSlope(h);
   let posQ = vec4f(g.pos);
@@ -539,15 +545,35 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   // Live rows always see themselves (keyStart <= q), so l >= 1 there; pad rows get 0.
   let inv = select(vec4f(0.0), 1.0 / l, g.live);
   let rowLse = select(vec4f(0.0), m + log(l), g.live);
-  for (var r = 0u; r < ROWS; r++) {
-    let t = g.rows[r];
-    if (g.valid[r]) { // pad rows too: they get 0
-      let base = P.outOffset + (rowBase + t) * d + h * HEAD_DIM;
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        out[base + c] = acc[c][r] * inv[r];
-      }
-      lse[P.lseOffset + (b * P.H + h) * L + t] = rowLse[r];
+  // Every row that holds a token (pad rows too: they get 0).
+  let oAt = vec4u(P.outOffset + h * HEAD_DIM) + (vec4u(rowBase) + g.rows) * d;
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    let o = acc[c] * inv;
+    if (g.valid.x) {
+      out[oAt.x + c] = o.x;
     }
+    if (g.valid.y) {
+      out[oAt.y + c] = o.y;
+    }
+    if (g.valid.z) {
+      out[oAt.z + c] = o.z;
+    }
+    if (g.valid.w) {
+      out[oAt.w + c] = o.w;
+    }
+  }
+  let lseAt = vec4u(P.lseOffset + (b * P.H + h) * L) + g.rows;
+  if (g.valid.x) {
+    lse[lseAt.x] = rowLse.x;
+  }
+  if (g.valid.y) {
+    lse[lseAt.y] = rowLse.y;
+  }
+  if (g.valid.z) {
+    lse[lseAt.z] = rowLse.z;
+  }
+  if (g.valid.w) {
+    lse[lseAt.w] = rowLse.w;
   }
 }
 
@@ -568,26 +594,31 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   var qv: array<vec4f, HD_MAX>; // pre-scaled
   var dov: array<vec4f, HD_MAX>; // dout rows
   var dq: array<vec4f, HD_MAX>;
-  var lseQ = vec4f(0.0);
+  let qAt = vec4u(P.qkvOffset + h * HEAD_DIM) + (vec4u(rowBase) + g.rows) * (3u * d);
+  let oAt = (vec4u(rowBase) + g.rows) * d + vec4u(h * HEAD_DIM);
+  // D = rowsum(dout * out) over the head's columns.
   var dotQ = vec4f(0.0);
-  for (var r = 0u; r < ROWS; r++) {
-    if (g.valid[r]) { // pad rows too: dK/dV may read their D (masked, but it must be finite)
-      let t = g.rows[r];
-      let qBase = P.qkvOffset + (rowBase + t) * 3u * d + h * HEAD_DIM;
-      let oBase = (rowBase + t) * d + h * HEAD_DIM;
-      // D = rowsum(dout * out) over the head's columns.
-      var dot = 0.0;
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        let o = dout[P.doutOffset + oBase + c];
-        dot += outIn[P.outOffset + oBase + c] * o;
-        qv[c][r] = qkv[qBase + c] * P.scale;
-        dov[c][r] = o;
-      }
-      let index = (b * P.H + h) * L + t;
-      lseQ[r] = lseIn[P.lseOffset + index];
-      dotQ[r] = dot;
-      rowDotOut[index] = dot;
-    }
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    let o = doutColumn(vec4u(P.doutOffset) + oAt, c);
+    let y = vec4f(outIn[P.outOffset + oAt.x + c], outIn[P.outOffset + oAt.y + c], outIn[P.outOffset + oAt.z + c], outIn[P.outOffset + oAt.w + c]);
+    dotQ += y * o;
+    qv[c] = select(vec4f(0.0), qkvColumn(qAt, c) * P.scale, g.live);
+    dov[c] = o;
+  }
+  let index = vec4u((b * P.H + h) * L) + g.rows;
+  let lseQ = vec4f(lseIn[P.lseOffset + index.x], lseIn[P.lseOffset + index.y], lseIn[P.lseOffset + index.z], lseIn[P.lseOffset + index.w]);
+  // Every row that holds a token, pad rows too: dK/dV may read their D (masked, but it must be finite).
+  if (g.valid.x) {
+    rowDotOut[index.x] = dotQ.x;
+  }
+  if (g.valid.y) {
+    rowDotOut[index.y] = dotQ.y;
+  }
+  if (g.valid.z) {
+    rowDotOut[index.z] = dotQ.z;
+  }
+  if (g.valid.w) {
+    rowDotOut[index.w] = dotQ.w;
   }
   let slope = alibiSlope(h);
   let posQ = vec4f(g.pos);
@@ -650,13 +681,9 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
     }
   }
 
-  for (var r = 0u; r < ROWS; r++) {
-    if (g.live[r]) {
-      let base = P.dqkvOffset + (rowBase + g.rows[r]) * 3u * d + h * HEAD_DIM;
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        dqkv[base + c] += dq[c][r] * P.scale;
-      }
-    }
+  let dqAt = vec4u(P.dqkvOffset + h * HEAD_DIM) + (vec4u(rowBase) + g.rows) * (3u * d);
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    addToDqkv(dqAt, c, dq[c] * P.scale, g.live);
   }
 }
 
@@ -751,14 +778,10 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   var vv: array<vec4f, HD_MAX>;
   var dk: array<vec4f, HD_MAX>;
   var dv: array<vec4f, HD_MAX>;
-  for (var r = 0u; r < ROWS; r++) {
-    if (g.live[r]) {
-      let base = P.qkvOffset + (rowBase + g.rows[r]) * 3u * d + d + h * HEAD_DIM;
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        kv[c][r] = qkv[base + c] * P.scale;
-        vv[c][r] = qkv[base + d + c];
-      }
-    }
+  let kAt = vec4u(P.qkvOffset + d + h * HEAD_DIM) + (vec4u(rowBase) + g.rows) * (3u * d);
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    kv[c] = select(vec4f(0.0), qkvColumn(kAt, c) * P.scale, g.live);
+    vv[c] = select(vec4f(0.0), qkvColumn(kAt + vec4u(d), c), g.live);
   }
   let slope = alibiSlope(h);
   let posP = vec4f(g.pos);
@@ -826,13 +849,9 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
     }
   }
 
-  for (var r = 0u; r < ROWS; r++) {
-    if (g.live[r]) {
-      let base = P.dqkvOffset + (rowBase + g.rows[r]) * 3u * d + d + h * HEAD_DIM;
-      for (var c = 0u; c < HEAD_DIM; c++) {
-        dqkv[base + c] += dk[c][r] * P.scale;
-        dqkv[base + d + c] += dv[c][r];
-      }
-    }
+  let dkAt = vec4u(P.dqkvOffset + d + h * HEAD_DIM) + (vec4u(rowBase) + g.rows) * (3u * d);
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    addToDqkv(dkAt, c, dk[c] * P.scale, g.live);
+    addToDqkv(dkAt + vec4u(d), c, dv[c], g.live);
   }
 }
