@@ -117,11 +117,14 @@ export function tileStats(
 export const ATTENTION_GROUP = 4;
 
 /**
- * Under `strict` the plan's item/label section is padded with empty query slots to a multiple of this, the kernels'
- * query tile (ATTENTION_TILE of src/gpu/kernels/attention.ts), so that no tile mixes item/label rows (a couple of
- * interactions of keys each) with [SUM] rows (a window each). Only the cost depends on it, never a result.
+ * Under `strict` the plan's item/label section is padded with empty query slots to a multiple of this, one thread's
+ * group, so that no thread mixes item/label rows (a couple of interactions of keys each) with [SUM] rows (a window
+ * each). Only the cost depends on it, never a result. It used to be the kernels' query tile (32), so that no workgroup
+ * mixed the two either; since threads walk their own ranges (and the software layout gives the lanes of a SIMD group
+ * the heads of one group) that only added up to 28 empty query slots a sequence, each a thread's fixed cost
+ * (docs/attention-kernel.md). One tile per sequence mixes the two now: on GPUs it loads the [SUM] rows' chunks once.
  */
-export const ATTENTION_SECTION_ALIGN = 32;
+export const ATTENTION_SECTION_ALIGN = ATTENTION_GROUP;
 
 /** Start of an empty range in the plan (any lo > hi is empty; this one stays above every index). */
 const EMPTY_LO = 0x7fffffff;
