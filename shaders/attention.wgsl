@@ -395,6 +395,39 @@ fn blockRange(c0: u32, first: i32, last: i32) -> vec2u {
   return vec2u((u32(lo) - c0) & ~3u, u32(hi) - c0);
 }
 
+// Direct layout: the blocks a thread walks, its two ranges as one sequence (the second from after the first's last
+// block, so a block both touch comes once), the same blocks in the same order as the staged chunk loops. One flat
+// loop: on SwiftShader each level of loop nesting costs a thread a fixed amount, a large part of a short walk.
+struct Walk {
+  start0: u32, // first block of range 0 (4-aligned) and its block count
+  count0: u32,
+  start1: u32, // same for range 1
+  count: u32, // blocks in all
+}
+
+fn walk(g: RowGroup) -> Walk {
+  var w = Walk(0u, 0u, 0u, 0u);
+  var next = 0;
+  if (g.lo0 <= g.hi0) {
+    w.start0 = u32(g.lo0) & ~3u;
+    w.count0 = (u32(g.hi0) - w.start0) / 4u + 1u;
+    next = (g.hi0 & ~3) + 4;
+  }
+  let lo1 = max(g.lo1, next);
+  var count1 = 0u;
+  if (lo1 <= g.hi1) {
+    w.start1 = u32(lo1) & ~3u;
+    count1 = (u32(g.hi1) - w.start1) / 4u + 1u;
+  }
+  w.count = w.count0 + count1;
+  return w;
+}
+
+// The k-th block (its first streamed row) of a walk.
+fn walkBlock(w: Walk, k: u32) -> u32 {
+  return select(w.start1 + (k - w.count0) * 4u, w.start0 + k * 4u, k < w.count0);
+}
+
 // 4 consecutive streamed rows (keys for forward and dQ, ordered queries for dK/dV): where each row's A columns (K, or
 // Q) and B columns (V, or dout) of the head start, in tileA/tileB (staged) or in qkv/dout (DIRECT), and their data.
 struct Block {
@@ -461,6 +494,44 @@ fn keyBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
   return blk;
 }
 
+// One block of the forward: keys c0 + j .. + 3 (streamed slots) against the thread's 4 rows, online softmax.
+fn forwardBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, posQ: vec4f, qv: ptr<function, array<vec4f, HD_MAX>>,
+    acc: ptr<function, array<vec4f, HD_MAX>>, m: ptr<function, vec4f>, l: ptr<function, vec4f>) {
+  let kb = keyBlock(b, c0, j, h);
+  // Scores of 4 rows x 4 keys: s_k[r] = q_r . k_(j+k).
+  var s0 = vec4f(0.0);
+  var s1 = vec4f(0.0);
+  var s2 = vec4f(0.0);
+  var s3 = vec4f(0.0);
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    let qc = (*qv)[c];
+    s0 += qc * fetchA(kb.a.x + c);
+    s1 += qc * fetchA(kb.a.y + c);
+    s2 += qc * fetchA(kb.a.z + c);
+    s3 += qc * fetchA(kb.a.w + c);
+  }
+  let a0 = allowed(g.rows, vec4u(kb.rows.x), g.metas, vec4u(kb.metas.x));
+  let a1 = allowed(g.rows, vec4u(kb.rows.y), g.metas, vec4u(kb.metas.y));
+  let a2 = allowed(g.rows, vec4u(kb.rows.z), g.metas, vec4u(kb.metas.z));
+  let a3 = allowed(g.rows, vec4u(kb.rows.w), g.metas, vec4u(kb.metas.w));
+  s0 = select(vec4f(NEG_BIG), s0 - slope * (posQ - kb.pos.x), a0);
+  s1 = select(vec4f(NEG_BIG), s1 - slope * (posQ - kb.pos.y), a1);
+  s2 = select(vec4f(NEG_BIG), s2 - slope * (posQ - kb.pos.z), a2);
+  s3 = select(vec4f(NEG_BIG), s3 - slope * (posQ - kb.pos.w), a3);
+  // Online softmax, one rescale per block of 4 keys.
+  let mNew = max(*m, max(max(s0, s1), max(s2, s3)));
+  let correction = exp(*m - mNew);
+  let w0 = select(vec4f(0.0), exp(s0 - mNew), a0);
+  let w1 = select(vec4f(0.0), exp(s1 - mNew), a1);
+  let w2 = select(vec4f(0.0), exp(s2 - mNew), a2);
+  let w3 = select(vec4f(0.0), exp(s3 - mNew), a3);
+  *l = *l * correction + ((w0 + w1) + (w2 + w3));
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    (*acc)[c] = (*acc)[c] * correction + ((w0 * fetchV(kb.b.x + c) + w1 * fetchV(kb.b.y + c)) + (w2 * fetchV(kb.b.z + c) + w3 * fetchV(kb.b.w + c)));
+  }
+  *m = mNew;
+}
+
 // out = softmax(q k^T * scale + bias, masked) v; lse = log of the softmax denominator (with the max folded in).
 @compute @workgroup_size(THREADS)
 fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
@@ -484,61 +555,32 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   var m = vec4f(NEG_BIG);
   var l = vec4f(0.0);
 
-  // The two key ranges of the plan, one after the other. A 4-block that both ranges touch is visited once: the
-  // second range starts after the thread's last block of the first.
-  var next = 0;
-  for (var part = 0u; part < 2u; part++) {
-    let chunks = tileChunks(queryGroupBase(b), 4u, 2u * part, q0 / ROWS, queryGroupCount());
-    let first = max(select(g.lo1, g.lo0, part == 0u), next);
-    let last = select(g.hi1, g.hi0, part == 0u);
-    for (var i = 0u; i < chunks.count; i++) {
-      let c0 = chunks.first + i * CHUNK;
-      if (!DIRECT) {
+  if (DIRECT) {
+    let w = walk(g);
+    for (var k = 0u; k < w.count; k++) {
+      forwardBlock(b, 0u, walkBlock(w, k), h, g, slope, posQ, &qv, &acc, &m, &l);
+    }
+  } else {
+    // The two key ranges of the plan, one after the other, in chunks through workgroup memory. A 4-block that both
+    // ranges touch is visited once: the second range starts after the thread's last block of the first.
+    var next = 0;
+    for (var part = 0u; part < 2u; part++) {
+      let chunks = tileChunks(queryGroupBase(b), 4u, 2u * part, q0 / ROWS, queryGroupCount());
+      let first = max(select(g.lo1, g.lo0, part == 0u), next);
+      let last = select(g.hi1, g.hi0, part == 0u);
+      for (var i = 0u; i < chunks.count; i++) {
+        let c0 = chunks.first + i * CHUNK;
         loadKeyChunk(b, c0, chunks.end, lane, h);
         workgroupBarrier();
-      }
-      let blocks = blockRange(c0, first, last);
-      for (var j = blocks.x; j <= blocks.y; j += 4u) {
-        let kb = keyBlock(b, c0, j, h);
-        // Scores of 4 rows x 4 keys: s_k[r] = q_r . k_(j+k).
-        var s0 = vec4f(0.0);
-        var s1 = vec4f(0.0);
-        var s2 = vec4f(0.0);
-        var s3 = vec4f(0.0);
-        for (var c = 0u; c < HEAD_DIM; c++) {
-          let qc = qv[c];
-          s0 += qc * fetchA(kb.a.x + c);
-          s1 += qc * fetchA(kb.a.y + c);
-          s2 += qc * fetchA(kb.a.z + c);
-          s3 += qc * fetchA(kb.a.w + c);
+        let blocks = blockRange(c0, first, last);
+        for (var j = blocks.x; j <= blocks.y; j += 4u) {
+          forwardBlock(b, c0, j, h, g, slope, posQ, &qv, &acc, &m, &l);
         }
-        let a0 = allowed(g.rows, vec4u(kb.rows.x), g.metas, vec4u(kb.metas.x));
-        let a1 = allowed(g.rows, vec4u(kb.rows.y), g.metas, vec4u(kb.metas.y));
-        let a2 = allowed(g.rows, vec4u(kb.rows.z), g.metas, vec4u(kb.metas.z));
-        let a3 = allowed(g.rows, vec4u(kb.rows.w), g.metas, vec4u(kb.metas.w));
-        s0 = select(vec4f(NEG_BIG), s0 - slope * (posQ - kb.pos.x), a0);
-        s1 = select(vec4f(NEG_BIG), s1 - slope * (posQ - kb.pos.y), a1);
-        s2 = select(vec4f(NEG_BIG), s2 - slope * (posQ - kb.pos.z), a2);
-        s3 = select(vec4f(NEG_BIG), s3 - slope * (posQ - kb.pos.w), a3);
-        // Online softmax, one rescale per block of 4 keys.
-        let mNew = max(m, max(max(s0, s1), max(s2, s3)));
-        let correction = exp(m - mNew);
-        let w0 = select(vec4f(0.0), exp(s0 - mNew), a0);
-        let w1 = select(vec4f(0.0), exp(s1 - mNew), a1);
-        let w2 = select(vec4f(0.0), exp(s2 - mNew), a2);
-        let w3 = select(vec4f(0.0), exp(s3 - mNew), a3);
-        l = l * correction + ((w0 + w1) + (w2 + w3));
-        for (var c = 0u; c < HEAD_DIM; c++) {
-          acc[c] = acc[c] * correction + ((w0 * fetchV(kb.b.x + c) + w1 * fetchV(kb.b.y + c)) + (w2 * fetchV(kb.b.z + c) + w3 * fetchV(kb.b.w + c)));
-        }
-        m = mNew;
-      }
-      if (!DIRECT) {
         workgroupBarrier();
       }
-    }
-    if (first <= last) {
-      next = (last & ~3) + 4;
+      if (first <= last) {
+        next = (last & ~3) + 4;
+      }
     }
   }
 
@@ -579,6 +621,44 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
 
 // ---------------------------------------------------------------------------------------------------------------
 // dQ: per query tile, the forward's key chunks; P recomputed from lse. dq += scale * sum_p P (dout.v_p - D) k_p.
+
+// One block of dQ: keys c0 + j .. + 3 (streamed slots) against the thread's 4 query rows.
+fn dqBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, posQ: vec4f, lseQ: vec4f, dotQ: vec4f,
+    qv: ptr<function, array<vec4f, HD_MAX>>, dov: ptr<function, array<vec4f, HD_MAX>>, dq: ptr<function, array<vec4f, HD_MAX>>) {
+  let kb = keyBlock(b, c0, j, h);
+  var s0 = vec4f(0.0);
+  var s1 = vec4f(0.0);
+  var s2 = vec4f(0.0);
+  var s3 = vec4f(0.0);
+  var dp0 = vec4f(0.0);
+  var dp1 = vec4f(0.0);
+  var dp2 = vec4f(0.0);
+  var dp3 = vec4f(0.0);
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    let qc = (*qv)[c];
+    let oc = (*dov)[c];
+    s0 += qc * fetchA(kb.a.x + c);
+    s1 += qc * fetchA(kb.a.y + c);
+    s2 += qc * fetchA(kb.a.z + c);
+    s3 += qc * fetchA(kb.a.w + c);
+    dp0 += oc * fetchV(kb.b.x + c);
+    dp1 += oc * fetchV(kb.b.y + c);
+    dp2 += oc * fetchV(kb.b.z + c);
+    dp3 += oc * fetchV(kb.b.w + c);
+  }
+  let a0 = allowed(g.rows, vec4u(kb.rows.x), g.metas, vec4u(kb.metas.x));
+  let a1 = allowed(g.rows, vec4u(kb.rows.y), g.metas, vec4u(kb.metas.y));
+  let a2 = allowed(g.rows, vec4u(kb.rows.z), g.metas, vec4u(kb.metas.z));
+  let a3 = allowed(g.rows, vec4u(kb.rows.w), g.metas, vec4u(kb.metas.w));
+  // dScore = P * (dP - D), with P = exp(score - lse) on allowed cells, 0 elsewhere.
+  let ds0 = select(vec4f(0.0), exp(s0 - slope * (posQ - kb.pos.x) - lseQ), a0) * (dp0 - dotQ);
+  let ds1 = select(vec4f(0.0), exp(s1 - slope * (posQ - kb.pos.y) - lseQ), a1) * (dp1 - dotQ);
+  let ds2 = select(vec4f(0.0), exp(s2 - slope * (posQ - kb.pos.z) - lseQ), a2) * (dp2 - dotQ);
+  let ds3 = select(vec4f(0.0), exp(s3 - slope * (posQ - kb.pos.w) - lseQ), a3) * (dp3 - dotQ);
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    (*dq)[c] += (ds0 * fetchA(kb.a.x + c) + ds1 * fetchA(kb.a.y + c)) + (ds2 * fetchA(kb.a.z + c) + ds3 * fetchA(kb.a.w + c));
+  }
+}
 
 @compute @workgroup_size(THREADS)
 fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
@@ -623,61 +703,33 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   let slope = alibiSlope(h);
   let posQ = vec4f(g.pos);
 
-  // The two key ranges of the plan, one after the other. A 4-block that both ranges touch is visited once: the
-  // second range starts after the thread's last block of the first.
-  var next = 0;
-  for (var part = 0u; part < 2u; part++) {
-    let chunks = tileChunks(queryGroupBase(b), 4u, 2u * part, q0 / ROWS, queryGroupCount());
-    let first = max(select(g.lo1, g.lo0, part == 0u), next);
-    let last = select(g.hi1, g.hi0, part == 0u);
-    for (var i = 0u; i < chunks.count; i++) {
-      let c0 = chunks.first + i * CHUNK;
-      if (!DIRECT) {
+  if (DIRECT) {
+    let w = walk(g);
+    for (var k = 0u; k < w.count; k++) {
+      dqBlock(b, 0u, walkBlock(w, k), h, g, slope, posQ, lseQ, dotQ, &qv, &dov, &dq);
+    }
+  } else {
+    // The two ranges of the plan, one after the other, in chunks through workgroup memory. A 4-block that both
+    // ranges touch (where the plan's two sections meet) is visited once: the second range starts after the thread's
+    // last block of the first.
+    var next = 0;
+    for (var part = 0u; part < 2u; part++) {
+      let chunks = tileChunks(queryGroupBase(b), 4u, 2u * part, q0 / ROWS, queryGroupCount());
+      let first = max(select(g.lo1, g.lo0, part == 0u), next);
+      let last = select(g.hi1, g.hi0, part == 0u);
+      for (var i = 0u; i < chunks.count; i++) {
+        let c0 = chunks.first + i * CHUNK;
         loadKeyChunk(b, c0, chunks.end, lane, h);
         workgroupBarrier();
-      }
-      let blocks = blockRange(c0, first, last);
-      for (var j = blocks.x; j <= blocks.y; j += 4u) {
-        let kb = keyBlock(b, c0, j, h);
-        var s0 = vec4f(0.0);
-        var s1 = vec4f(0.0);
-        var s2 = vec4f(0.0);
-        var s3 = vec4f(0.0);
-        var dp0 = vec4f(0.0);
-        var dp1 = vec4f(0.0);
-        var dp2 = vec4f(0.0);
-        var dp3 = vec4f(0.0);
-        for (var c = 0u; c < HEAD_DIM; c++) {
-          let qc = qv[c];
-          let oc = dov[c];
-          s0 += qc * fetchA(kb.a.x + c);
-          s1 += qc * fetchA(kb.a.y + c);
-          s2 += qc * fetchA(kb.a.z + c);
-          s3 += qc * fetchA(kb.a.w + c);
-          dp0 += oc * fetchV(kb.b.x + c);
-          dp1 += oc * fetchV(kb.b.y + c);
-          dp2 += oc * fetchV(kb.b.z + c);
-          dp3 += oc * fetchV(kb.b.w + c);
+        let blocks = blockRange(c0, first, last);
+        for (var j = blocks.x; j <= blocks.y; j += 4u) {
+          dqBlock(b, c0, j, h, g, slope, posQ, lseQ, dotQ, &qv, &dov, &dq);
         }
-        let a0 = allowed(g.rows, vec4u(kb.rows.x), g.metas, vec4u(kb.metas.x));
-        let a1 = allowed(g.rows, vec4u(kb.rows.y), g.metas, vec4u(kb.metas.y));
-        let a2 = allowed(g.rows, vec4u(kb.rows.z), g.metas, vec4u(kb.metas.z));
-        let a3 = allowed(g.rows, vec4u(kb.rows.w), g.metas, vec4u(kb.metas.w));
-        // dScore = P * (dP - D), with P = exp(score - lse) on allowed cells, 0 elsewhere.
-        let ds0 = select(vec4f(0.0), exp(s0 - slope * (posQ - kb.pos.x) - lseQ), a0) * (dp0 - dotQ);
-        let ds1 = select(vec4f(0.0), exp(s1 - slope * (posQ - kb.pos.y) - lseQ), a1) * (dp1 - dotQ);
-        let ds2 = select(vec4f(0.0), exp(s2 - slope * (posQ - kb.pos.z) - lseQ), a2) * (dp2 - dotQ);
-        let ds3 = select(vec4f(0.0), exp(s3 - slope * (posQ - kb.pos.w) - lseQ), a3) * (dp3 - dotQ);
-        for (var c = 0u; c < HEAD_DIM; c++) {
-          dq[c] += (ds0 * fetchA(kb.a.x + c) + ds1 * fetchA(kb.a.y + c)) + (ds2 * fetchA(kb.a.z + c) + ds3 * fetchA(kb.a.w + c));
-        }
-      }
-      if (!DIRECT) {
         workgroupBarrier();
       }
-    }
-    if (first <= last) {
-      next = (last & ~3) + 4;
+      if (first <= last) {
+        next = (last & ~3) + 4;
+      }
     }
   }
 
@@ -763,6 +815,49 @@ fn queryBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
   return blk;
 }
 
+// One block of dK/dV: queries in slots c0 + j .. + 3 (streamed) against the thread's 4 keys.
+fn dkvBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, posP: vec4f, kv: ptr<function, array<vec4f, HD_MAX>>,
+    vv: ptr<function, array<vec4f, HD_MAX>>, dk: ptr<function, array<vec4f, HD_MAX>>, dv: ptr<function, array<vec4f, HD_MAX>>) {
+  let qb = queryBlock(b, c0, j, h);
+  // Scores of 4 queries x this thread's 4 keys: s_k[r] = q_(j+k) . k_r.
+  var s0 = vec4f(0.0);
+  var s1 = vec4f(0.0);
+  var s2 = vec4f(0.0);
+  var s3 = vec4f(0.0);
+  var dp0 = vec4f(0.0);
+  var dp1 = vec4f(0.0);
+  var dp2 = vec4f(0.0);
+  var dp3 = vec4f(0.0);
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    let kc = (*kv)[c];
+    let vc = (*vv)[c];
+    s0 += kc * fetchA(qb.a.x + c);
+    s1 += kc * fetchA(qb.a.y + c);
+    s2 += kc * fetchA(qb.a.z + c);
+    s3 += kc * fetchA(qb.a.w + c);
+    dp0 += vc * fetchDout(qb.b.x + c);
+    dp1 += vc * fetchDout(qb.b.y + c);
+    dp2 += vc * fetchDout(qb.b.z + c);
+    dp3 += vc * fetchDout(qb.b.w + c);
+  }
+  let a0 = allowed(vec4u(qb.rows.x), g.rows, vec4u(qb.metas.x), g.metas);
+  let a1 = allowed(vec4u(qb.rows.y), g.rows, vec4u(qb.metas.y), g.metas);
+  let a2 = allowed(vec4u(qb.rows.z), g.rows, vec4u(qb.metas.z), g.metas);
+  let a3 = allowed(vec4u(qb.rows.w), g.rows, vec4u(qb.metas.w), g.metas);
+  let p0 = select(vec4f(0.0), exp(s0 - slope * (qb.pos.x - posP) - qb.lse.x), a0);
+  let p1 = select(vec4f(0.0), exp(s1 - slope * (qb.pos.y - posP) - qb.lse.y), a1);
+  let p2 = select(vec4f(0.0), exp(s2 - slope * (qb.pos.z - posP) - qb.lse.z), a2);
+  let p3 = select(vec4f(0.0), exp(s3 - slope * (qb.pos.w - posP) - qb.lse.w), a3);
+  let ds0 = p0 * (dp0 - qb.dot.x);
+  let ds1 = p1 * (dp1 - qb.dot.y);
+  let ds2 = p2 * (dp2 - qb.dot.z);
+  let ds3 = p3 * (dp3 - qb.dot.w);
+  for (var c = 0u; c < HEAD_DIM; c++) {
+    (*dv)[c] += (p0 * fetchDout(qb.b.x + c) + p1 * fetchDout(qb.b.y + c)) + (p2 * fetchDout(qb.b.z + c) + p3 * fetchDout(qb.b.w + c));
+    (*dk)[c] += (ds0 * fetchA(qb.a.x + c) + ds1 * fetchA(qb.a.y + c)) + (ds2 * fetchA(qb.a.z + c) + ds3 * fetchA(qb.a.w + c));
+  }
+}
+
 @compute @workgroup_size(THREADS)
 fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lane: u32) {
   let L = P.L;
@@ -786,66 +881,33 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   let slope = alibiSlope(h);
   let posP = vec4f(g.pos);
 
-  // The two query ranges of the plan, one after the other. A 4-block that both ranges touch (where the plan's two
-  // sections meet) is visited once: the second range starts after the thread's last block of the first.
-  var next = 0;
-  for (var part = 0u; part < 2u; part++) {
-    let chunks = tileChunks(keyGroupBase(b), 4u, 2u * part, k0 / ROWS, keyGroupCount());
-    let first = max(select(g.lo1, g.lo0, part == 0u), next);
-    let last = select(g.hi1, g.hi0, part == 0u);
-    for (var i = 0u; i < chunks.count; i++) {
-      let c0 = chunks.first + i * CHUNK;
-      if (!DIRECT) {
+  if (DIRECT) {
+    let w = walk(g);
+    for (var k = 0u; k < w.count; k++) {
+      dkvBlock(b, 0u, walkBlock(w, k), h, g, slope, posP, &kv, &vv, &dk, &dv);
+    }
+  } else {
+    // The two ranges of the plan, one after the other, in chunks through workgroup memory. A 4-block that both
+    // ranges touch (where the plan's two sections meet) is visited once: the second range starts after the thread's
+    // last block of the first.
+    var next = 0;
+    for (var part = 0u; part < 2u; part++) {
+      let chunks = tileChunks(keyGroupBase(b), 4u, 2u * part, k0 / ROWS, keyGroupCount());
+      let first = max(select(g.lo1, g.lo0, part == 0u), next);
+      let last = select(g.hi1, g.hi0, part == 0u);
+      for (var i = 0u; i < chunks.count; i++) {
+        let c0 = chunks.first + i * CHUNK;
         loadQueryChunk(b, c0, chunks.end, lane, h);
         workgroupBarrier();
-      }
-      let blocks = blockRange(c0, first, last);
-      for (var j = blocks.x; j <= blocks.y; j += 4u) {
-        let qb = queryBlock(b, c0, j, h);
-        // Scores of 4 queries x this thread's 4 keys: s_k[r] = q_(j+k) . k_r.
-        var s0 = vec4f(0.0);
-        var s1 = vec4f(0.0);
-        var s2 = vec4f(0.0);
-        var s3 = vec4f(0.0);
-        var dp0 = vec4f(0.0);
-        var dp1 = vec4f(0.0);
-        var dp2 = vec4f(0.0);
-        var dp3 = vec4f(0.0);
-        for (var c = 0u; c < HEAD_DIM; c++) {
-          let kc = kv[c];
-          let vc = vv[c];
-          s0 += kc * fetchA(qb.a.x + c);
-          s1 += kc * fetchA(qb.a.y + c);
-          s2 += kc * fetchA(qb.a.z + c);
-          s3 += kc * fetchA(qb.a.w + c);
-          dp0 += vc * fetchDout(qb.b.x + c);
-          dp1 += vc * fetchDout(qb.b.y + c);
-          dp2 += vc * fetchDout(qb.b.z + c);
-          dp3 += vc * fetchDout(qb.b.w + c);
+        let blocks = blockRange(c0, first, last);
+        for (var j = blocks.x; j <= blocks.y; j += 4u) {
+          dkvBlock(b, c0, j, h, g, slope, posP, &kv, &vv, &dk, &dv);
         }
-        let a0 = allowed(vec4u(qb.rows.x), g.rows, vec4u(qb.metas.x), g.metas);
-        let a1 = allowed(vec4u(qb.rows.y), g.rows, vec4u(qb.metas.y), g.metas);
-        let a2 = allowed(vec4u(qb.rows.z), g.rows, vec4u(qb.metas.z), g.metas);
-        let a3 = allowed(vec4u(qb.rows.w), g.rows, vec4u(qb.metas.w), g.metas);
-        let p0 = select(vec4f(0.0), exp(s0 - slope * (qb.pos.x - posP) - qb.lse.x), a0);
-        let p1 = select(vec4f(0.0), exp(s1 - slope * (qb.pos.y - posP) - qb.lse.y), a1);
-        let p2 = select(vec4f(0.0), exp(s2 - slope * (qb.pos.z - posP) - qb.lse.z), a2);
-        let p3 = select(vec4f(0.0), exp(s3 - slope * (qb.pos.w - posP) - qb.lse.w), a3);
-        let ds0 = p0 * (dp0 - qb.dot.x);
-        let ds1 = p1 * (dp1 - qb.dot.y);
-        let ds2 = p2 * (dp2 - qb.dot.z);
-        let ds3 = p3 * (dp3 - qb.dot.w);
-        for (var c = 0u; c < HEAD_DIM; c++) {
-          dv[c] += (p0 * fetchDout(qb.b.x + c) + p1 * fetchDout(qb.b.y + c)) + (p2 * fetchDout(qb.b.z + c) + p3 * fetchDout(qb.b.w + c));
-          dk[c] += (ds0 * fetchA(qb.a.x + c) + ds1 * fetchA(qb.a.y + c)) + (ds2 * fetchA(qb.a.z + c) + ds3 * fetchA(qb.a.w + c));
-        }
-      }
-      if (!DIRECT) {
         workgroupBarrier();
       }
-    }
-    if (first <= last) {
-      next = (last & ~3) + 4;
+      if (first <= last) {
+        next = (last & ~3) + 4;
+      }
     }
   }
 
