@@ -161,9 +161,11 @@ for (const bench of models) {
     ];
     return { level, batch, dispatches, ms: Infinity };
   });
+  const loadBefore = os.loadavg()[0];
   for (let round = 0; round < attentionRounds; round++) {
     for (const mask of masks) mask.ms = Math.min(mask.ms, await timeDispatches(mask.dispatches, 1));
   }
+  const loadAfter = os.loadavg()[0];
   let denseMs = 0;
   let denseCausalFraction = 0;
   let denseWork = { forwardBlocks: 1, backwardBlocks: 1, forwardChunks: 1, backwardChunks: 1 };
@@ -185,6 +187,9 @@ for (const bench of models) {
       `| ${label} | ${tiles.allowedFraction.toFixed(3)} | ${pct(work.forwardBlocks, denseWork.forwardBlocks)}, ${pct(work.backwardBlocks, denseWork.backwardBlocks)} | ${pct(work.forwardChunks, denseWork.forwardChunks)}, ${pct(work.backwardChunks, denseWork.backwardChunks)} | ${ms.toFixed(1)} | ${(ms / denseMs).toFixed(2)}× | ${verdict(literalGoal)} | ${verdict(causalGoal)} |`,
     );
   }
+  print();
+  // The machine may be shared (compare the ratios, not the milliseconds across runs): say how busy it was.
+  print(`- load average (1 min) while timing attention: ${loadBefore.toFixed(2)} → ${loadAfter.toFixed(2)} on ${os.cpus().length} cores`);
   print();
 
   // Whole training step: forward, backward, clipping, AdamW in one submission.

@@ -117,9 +117,10 @@ function params(
 }
 
 /**
- * Pipeline constants: the head dimension; KEY_ORDER (strict: the plan reorders the keys) and ALIBI; on software devices DIRECT (each thread reads its streamed rows from storage:
- * there barriers and staging cost more than they save; CHUNK 4 then only keeps the unused workgroup arrays small);
- * on GPUs the largest chunk (a multiple of 4, at most PREFERRED_CHUNK) whose workgroup memory, 2·CHUNK·hd + 5·CHUNK
+ * Pipeline constants: the head dimension; KEY_ORDER (strict: the plan reorders the keys) and ALIBI (positions are read
+ * only then), so each pipeline carries only its mask's code; on software devices DIRECT (each thread reads its
+ * streamed rows from storage: there barriers and staging cost more than they save; CHUNK 4 then only keeps the unused
+ * workgroup arrays small); on GPUs the largest chunk (a multiple of 4, at most PREFERRED_CHUNK) whose workgroup memory, 2·CHUNK·hd + 5·CHUNK
  * words, fits the device (WebGPU guarantees 16 KiB: chunk 28 at hd = 64, 12 at hd = 128).
  */
 function constants(ctx: GpuContext, s: Shape): Record<string, number> {
