@@ -4,7 +4,7 @@ import { makeBatch } from './batch';
 import { isAllowed } from './mask';
 import { type SplitName, maxPromptLength, packPrompts } from './pack';
 import { randomDataset } from './test-fixtures';
-import { ATTENTION_GROUP, ATTENTION_SECTION_ALIGN, attentionPlanLayout, attentionWork } from './ranges';
+import { ATTENTION_GROUP, ATTENTION_SECTION_ALIGN, attentionPlan, attentionPlanLayout, attentionWork } from './ranges';
 import { ISOLATION_LEVELS, ROLE_PAD, ROLE_SUM, SPLIT_TRAIN, SPLIT_VALID, metaRole } from './types';
 
 describe('maskRanges bounds the element rule', () => {
@@ -110,6 +110,51 @@ describe('attentionPlan covers every allowed cell', () => {
       expect(allowed).toBeGreaterThan(1000);
     });
   }
+
+  it('strict with targets: [SUM] rows that are no target become pad; every other allowed (q, p) stays covered', () => {
+    let allowed = 0;
+    let unused = 0;
+    for (const { prompts, n, L, B } of batches) {
+      const batch = makeBatch(prompts, { L, B, n, isolation: 'strict' });
+      const plan = attentionPlan(batch.meta, batch.keyStart, batch.queryEnd, B, L, 'strict', batch.targetIndex);
+      const layout = attentionPlanLayout(B, L, 'strict');
+      const target = new Set(batch.targetIndex);
+      for (let b = 0; b < B; b++) {
+        const row = b * L;
+        const slot = new Int32Array(L);
+        const keySlot = new Int32Array(L);
+        for (let u = 0; u < layout.slots; u++) {
+          const t = plan[layout.order + b * layout.slots + u];
+          if (t >= 0) slot[t] = u;
+        }
+        for (let u = 0; u < layout.keySlots; u++) {
+          const t = plan[layout.keyOrder + b * layout.keySlots + u];
+          if (t >= 0) keySlot[t] = u;
+        }
+        for (let q = 0; q < L; q++) {
+          const m = batch.meta[row + q];
+          const isUnused = metaRole(m) === ROLE_SUM && !target.has(row + q);
+          expect(plan[layout.meta + row + q]).toBe(isUnused ? ROLE_PAD : m);
+          if (isUnused) unused++;
+          const qg = layout.queryGroups + (b * layout.queryGroupCount + Math.floor(slot[q] / ATTENTION_GROUP)) * 4;
+          for (let p = 0; p <= q; p++) {
+            if (isUnused || !isAllowed(q, p, m, batch.meta[row + p], n, 'strict')) continue;
+            // Nothing but its own row may read an unused [SUM] token.
+            expect(metaRole(batch.meta[row + p]) === ROLE_SUM && !target.has(row + p)).toBe(false);
+            allowed++;
+            const v = keySlot[p];
+            const kg = layout.keyGroups + (b * layout.keyGroupCount + Math.floor(v / ATTENTION_GROUP)) * 4;
+            const u = slot[q];
+            const inKeys = (plan[qg] <= v && v <= plan[qg + 1]) || (plan[qg + 2] <= v && v <= plan[qg + 3]);
+            const inQueries = (plan[kg] <= u && u <= plan[kg + 1]) || (plan[kg + 2] <= u && u <= plan[kg + 3]);
+            if (!inKeys || !inQueries) throw new Error(`row ${b}: allowed (${q}, ${p}) outside the plan`);
+          }
+        }
+      }
+    }
+    expect(allowed).toBeGreaterThan(1000);
+    expect(unused).toBeGreaterThan(10);
+  });
 
   it('strict: item/label rows (keys), empty slots to a tile (group) boundary, [SUM] rows (keys), then padding', () => {
     for (const { prompts, n, L, B } of batches) {

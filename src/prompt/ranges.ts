@@ -198,25 +198,36 @@ export function attentionPlanLayout(B: number, L: number, level: IsolationLevel)
  *   and the [SUM] queries up to queryEnd (the second, inside the [SUM] part); otherwise one range,
  *   [first key, max queryEnd], and an empty second.
  *
+ * - targets (optional; flat indices b·L + t of the batch's target [SUM] tokens, Batch.targetIndex): under `strict` a
+ *   [SUM] token that is no target is unused. Only its own row reads it (no other query may attend a [SUM] key of
+ *   another interaction, and item/label queries none), so its output reaches no target and its gradient is exactly
+ *   0. With `targets` the plan marks those tokens pad in its metadata copy: the kernels skip them as queries and as
+ *   keys and write 0 as their output (and lse), which changes nothing any target, the loss or a gradient depends on
+ *   (their dout is 0, so each skipped cell would have added exactly 0). Without `targets`, every row is computed.
+ *
  * Everything is a conservative bound of the rule in mask.ts: cells outside the ranges are never allowed. The kernels
  * consume the streamed side in 4-aligned blocks in ascending order (the second range after the first, a block the
  * two share once), so the ranges change the cost, never a bit of the result (the orders do change the summation
  * order, as any other fixed order would).
  */
 export function attentionPlan(
-  meta: Uint32Array,
+  tokenMeta: Uint32Array,
   keyStart: Int32Array,
   queryEnd: Int32Array,
   B: number,
   L: number,
   level: IsolationLevel,
+  targets?: ArrayLike<number>,
 ): Int32Array {
   const layout = attentionPlanLayout(B, L, level);
   const { slots, keySlots, queryGroupCount, keyGroupCount } = layout;
   const plan = new Int32Array(layout.length);
+  const strict = level === 'strict';
+  // The metadata the kernels see: the batch's, or under strict with `targets` the [SUM] tokens that are no target
+  // marked pad (unusedSumsAsPad).
+  const meta = strict && targets ? unusedSumsAsPad(tokenMeta, B * L, targets) : tokenMeta;
   plan.set(meta.subarray(0, B * L), layout.meta);
   plan.fill(-1, layout.order, layout.queryGroups);
-  const strict = level === 'strict';
   // Section of a row in both orders: strict 0 item/label, 1 [SUM], 2 pad; other levels 0 for every row.
   const sectionOf = (m: number) => {
     if (!strict) return 0;
@@ -278,8 +289,8 @@ export function attentionPlan(
     // [p, end_s(p)]: contiguous slots.
     if (strict) {
       for (let t = L - 1; t >= 0; t--) {
-        const m = meta[row + t];
-        const next = t + 1 < L ? meta[row + t + 1] : 0;
+        const m = tokenMeta[row + t];
+        const next = t + 1 < L ? tokenMeta[row + t + 1] : 0;
         const sameNext =
           t + 1 < L && metaRole(next) !== ROLE_PAD && metaInteraction(next) === metaInteraction(m);
         interactionEnd[t] = sameNext ? interactionEnd[t + 1] : t;
@@ -303,6 +314,18 @@ export function attentionPlan(
     }
   }
   return plan;
+}
+
+/**
+ * The metadata with every [SUM] token that is not in `targets` (flat indices b·L + t) marked pad (attentionPlan):
+ * under `strict` nothing but its own row reads such a token.
+ */
+export function unusedSumsAsPad(meta: Uint32Array, count: number, targets: ArrayLike<number>): Uint32Array {
+  const out = meta.slice(0, count);
+  const target = new Uint8Array(count);
+  for (let i = 0; i < targets.length; i++) target[targets[i]] = 1;
+  for (let i = 0; i < count; i++) if (metaRole(out[i]) === ROLE_SUM && !target[i]) out[i] = ROLE_PAD;
+  return out;
 }
 
 /**

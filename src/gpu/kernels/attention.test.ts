@@ -239,6 +239,39 @@ describe.each(LAYOUTS)('attention kernels against the CPU reference ($name)', ({
     assertClose(actual.dqkv, twice, BACKWARD_TOL, 'dqkv after two backward runs');
   });
 
+  it('strict with targets: unused [SUM] rows get 0; every other output and every gradient as the full computation', async () => {
+    const rng = new Rng(55);
+    const nHeads = 2;
+    const headDim = 8;
+    const full = dtiBatch(rng, 3, 70, 2, 'strict', 4, true);
+    const { B, L } = full;
+    // Every other [SUM] token is a target.
+    const targets: number[] = [];
+    const unused = new Uint8Array(B * L);
+    let sums = 0;
+    for (let i = 0; i < B * L; i++) {
+      if ((full.meta[i] & 3) !== ROLE_SUM) continue;
+      if (sums++ % 2 === 0) targets.push(i);
+      else unused[i] = 1;
+    }
+    const batch = { ...full, plan: attentionPlan(full.meta, full.keyStart, full.queryEnd, B, L, 'strict', targets) };
+    const inputs = randomInputs(rng, batch, nHeads, headDim);
+    // A model's gradient reaches no unused row: dout is 0 there.
+    const d = nHeads * headDim;
+    for (let i = 0; i < B * L; i++) if (unused[i]) inputs.dout.fill(0, i * d, (i + 1) * d);
+    const expected = referenceResults(full, nHeads, headDim, true, inputs);
+    const actual = await gpuResults(batch, nHeads, headDim, true, inputs);
+    for (let i = 0; i < B * L; i++) {
+      if (!unused[i]) continue;
+      expected.out.fill(0, i * d, (i + 1) * d);
+      for (let h = 0; h < nHeads; h++) expected.lse[(Math.floor(i / L) * nHeads + h) * L + (i % L)] = 0;
+    }
+    expect(unused.some((u) => u === 1)).toBe(true);
+    assertClose(actual.out, expected.out, FORWARD_TOL, 'out');
+    assertClose(actual.lse, expected.lse, FORWARD_TOL, 'lse');
+    assertClose(actual.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
+  });
+
   it.runIf(!software)('gives the same result with chunks not aligned to the tile (chunk 12)', async () => {
     const rng = new Rng(12);
     const batch = dtiBatch(rng, 2, 70, 2, 'sum-isolated');
