@@ -546,8 +546,10 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   let g = queryRows(b, own.first);
   var qv: array<vec4f, HD_MAX>; // q of the 4 rows, column c in qv[c], pre-scaled
   var acc: array<vec4f, HD_MAX>; // unnormalised outputs
+  // A group with no live row (padding, unused [SUM] rows) loads and adds nothing: HEAD_DIM columns or none.
+  let liveColumns = select(0u, HEAD_DIM, any(g.live));
   let qAt = vec4u(P.qkvOffset + h * HEAD_DIM) + (vec4u(rowBase) + g.rows) * (3u * d);
-  for (var c = 0u; c < HEAD_DIM; c++) {
+  for (var c = 0u; c < liveColumns; c++) {
     qv[c] = select(vec4f(0.0), qkvColumn(qAt, c) * P.scale, g.live);
   }
   let slope = alibiSlope(h);
@@ -676,9 +678,11 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   var dq: array<vec4f, HD_MAX>;
   let qAt = vec4u(P.qkvOffset + h * HEAD_DIM) + (vec4u(rowBase) + g.rows) * (3u * d);
   let oAt = (vec4u(rowBase) + g.rows) * d + vec4u(h * HEAD_DIM);
+  // A group with no live row (padding, unused [SUM] rows) loads and adds nothing (its D is 0: the forward wrote 0 as its output): HEAD_DIM columns or none.
+  let liveColumns = select(0u, HEAD_DIM, any(g.live));
   // D = rowsum(dout * out) over the head's columns.
   var dotQ = vec4f(0.0);
-  for (var c = 0u; c < HEAD_DIM; c++) {
+  for (var c = 0u; c < liveColumns; c++) {
     let o = doutColumn(vec4u(P.doutOffset) + oAt, c);
     let y = vec4f(outIn[P.outOffset + oAt.x + c], outIn[P.outOffset + oAt.y + c], outIn[P.outOffset + oAt.z + c], outIn[P.outOffset + oAt.w + c]);
     dotQ += y * o;
@@ -734,7 +738,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   }
 
   let dqAt = vec4u(P.dqkvOffset + h * HEAD_DIM) + (vec4u(rowBase) + g.rows) * (3u * d);
-  for (var c = 0u; c < HEAD_DIM; c++) {
+  for (var c = 0u; c < liveColumns; c++) {
     addToDqkv(dqAt, c, dq[c] * P.scale, g.live);
   }
 }
@@ -873,8 +877,10 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   var vv: array<vec4f, HD_MAX>;
   var dk: array<vec4f, HD_MAX>;
   var dv: array<vec4f, HD_MAX>;
+  // A group with no live row (padding, unused [SUM] rows) loads and adds nothing: HEAD_DIM columns or none.
+  let liveColumns = select(0u, HEAD_DIM, any(g.live));
   let kAt = vec4u(P.qkvOffset + d + h * HEAD_DIM) + (vec4u(rowBase) + g.rows) * (3u * d);
-  for (var c = 0u; c < HEAD_DIM; c++) {
+  for (var c = 0u; c < liveColumns; c++) {
     kv[c] = select(vec4f(0.0), qkvColumn(kAt, c) * P.scale, g.live);
     vv[c] = select(vec4f(0.0), qkvColumn(kAt + vec4u(d), c), g.live);
   }
@@ -912,7 +918,7 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   }
 
   let dkAt = vec4u(P.dqkvOffset + d + h * HEAD_DIM) + (vec4u(rowBase) + g.rows) * (3u * d);
-  for (var c = 0u; c < HEAD_DIM; c++) {
+  for (var c = 0u; c < liveColumns; c++) {
     addToDqkv(dkAt, c, dk[c] * P.scale, g.live);
     addToDqkv(dkAt + vec4u(d), c, dv[c], g.live);
   }
