@@ -148,9 +148,8 @@ for (const bench of models) {
   ];
   const masks = variants.map(({ level, targets }) => {
     const batch = makeBatch(batchPrompts, { L, B: bench.batchSize, n, isolation: level });
-    const plan = targets
-      ? attentionPlan(batch.meta, batch.keyStart, batch.queryEnd, batch.B, L, level, batch.targetIndex)
-      : batch.attentionPlan!;
+    // makeBatch's plan (what training runs) skips strict's unused [SUM] rows; the plain rows compute every row.
+    const plan = attentionPlan(batch.meta, batch.keyStart, batch.queryEnd, batch.B, L, level, targets ? batch.targetIndex : undefined);
     const i32 = (label: string, data: Int32Array | Uint32Array) => tensorRef(ctx.storage(label, data.byteLength, data));
     const mask = {
       meta: i32('meta', batch.meta),

@@ -49,6 +49,7 @@ export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions):
     }
   });
   const { keyStart, queryEnd } = maskRanges(meta, B, L, n, isolation);
+  const targets = Int32Array.from(targetIndex);
   return {
     B,
     L,
@@ -57,8 +58,9 @@ export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions):
     positions,
     keyStart,
     queryEnd,
-    attentionPlan: attentionPlan(meta, keyStart, queryEnd, B, L, isolation),
-    targetIndex: Int32Array.from(targetIndex),
+    // With the targets, strict's plan skips the [SUM] rows no prediction reads (see attentionPlan).
+    attentionPlan: attentionPlan(meta, keyStart, queryEnd, B, L, isolation, targets),
+    targetIndex: targets,
     targetLabel: Float32Array.from(targetLabel),
     prompts: [...prompts],
     n,

@@ -72,7 +72,8 @@ describe('attentionPlan covers every allowed cell', () => {
       let allowed = 0;
       for (const { prompts, n, L, B } of batches) {
         const batch = makeBatch(prompts, { L, B, n, isolation: level });
-        const plan = batch.attentionPlan!;
+        // The plan of every row (makeBatch's also skips strict's unused [SUM] rows: the next test).
+        const plan = attentionPlan(batch.meta, batch.keyStart, batch.queryEnd, B, L, level);
         const layout = attentionPlanLayout(B, L, level);
         expect(plan.length).toBe(layout.length);
         for (let b = 0; b < B; b++) {
@@ -117,6 +118,7 @@ describe('attentionPlan covers every allowed cell', () => {
     for (const { prompts, n, L, B } of batches) {
       const batch = makeBatch(prompts, { L, B, n, isolation: 'strict' });
       const plan = attentionPlan(batch.meta, batch.keyStart, batch.queryEnd, B, L, 'strict', batch.targetIndex);
+      expect(batch.attentionPlan).toEqual(plan); // what training runs
       const layout = attentionPlanLayout(B, L, 'strict');
       const target = new Set(batch.targetIndex);
       for (let b = 0; b < B; b++) {
@@ -160,6 +162,7 @@ describe('attentionPlan covers every allowed cell', () => {
     for (const { prompts, n, L, B } of batches) {
       const strict = makeBatch(prompts, { L, B, n, isolation: 'strict' });
       const causal = makeBatch(prompts, { L, B, n, isolation: 'full-causal' });
+      const fullPlan = attentionPlan(strict.meta, strict.keyStart, strict.queryEnd, B, L, 'strict');
       const section = (t: number) => {
         const role = metaRole(strict.meta[t]);
         return role === ROLE_PAD ? 2 : role === ROLE_SUM ? 1 : 0;
@@ -170,7 +173,7 @@ describe('attentionPlan covers every allowed cell', () => {
           [layout.order, layout.slots, ATTENTION_SECTION_ALIGN],
           [layout.keyOrder, layout.keySlots, ATTENTION_GROUP],
         ]) {
-          const order = Array.from(strict.attentionPlan!.subarray(start + b * size, start + (b + 1) * size));
+          const order = Array.from(fullPlan.subarray(start + b * size, start + (b + 1) * size));
           const tokens = order.filter((t) => t >= 0);
           for (let i = 1; i < tokens.length; i++) {
             const [a, z] = [section(b * L + tokens[i - 1]), section(b * L + tokens[i])];
@@ -182,7 +185,7 @@ describe('attentionPlan covers every allowed cell', () => {
       }
       // The work counter sees the same cells either way (every allowed cell is in some block); on these tiny prompts
       // with wide windows strict may cost about as much as causal (src/gpu/kernels/attention.test.ts checks a DTI batch).
-      const work = attentionWork(strict.attentionPlan!, B, L, 'strict', 32);
+      const work = attentionWork(fullPlan, B, L, 'strict', 32);
       const dense = attentionWork(causal.attentionPlan!, B, L, 'full-causal', 32);
       expect(work.forwardBlocks).toBeGreaterThan(0);
       expect(work.backwardBlocks).toBeLessThanOrEqual(2 * dense.backwardBlocks);
