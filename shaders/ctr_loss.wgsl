@@ -1,5 +1,7 @@
 // CTR readout and loss: z_t = xf[targetIndex[t]] · (wte[YES] - wte[NO]), p_t = sigmoid(z_t),
-// loss_t = max(z,0) - z·y + log(1 + exp(-|z|)), mean over the T = targetCount[0] targets of the step.
+// loss_t = max(z,0) - z·y + log(1 + exp(-|z|)); the step's loss is Σ_t loss_t / N over its T = targetCount[0]
+// targets, N = targetCount[1] (the batch's target capacity in training, so every target of an epoch weighs the same)
+// or T when that is 0 (the mean).
 // Dispatch sizes use the run's maxTargets; workgroups/threads of targets t >= T return early.
 // Each entry point binds its own contiguous bindings (GpuContext.dispatch binds resources in order); variables of
 // different entry points may share a binding number.
@@ -37,6 +39,12 @@ fn targetRow(t: u32) -> u32 {
 // wte[YES][c] - wte[NO][c]: the readout direction.
 fn readout(c: u32) -> f32 {
   return wte[shape.wteOffset + shape.yesRow * shape.d + c] - wte[shape.wteOffset + shape.noRow * shape.d + c];
+}
+
+// N of the header comment.
+fn lossDenominator(count: u32) -> f32 {
+  let given = targetCount[shape.countOffset + 1u];
+  return f32(select(count, given, given > 0u));
 }
 
 fn isNonFinite(x: f32) -> bool {
@@ -83,7 +91,7 @@ fn forward(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) l
   }
 }
 
-// ---- reduce: one workgroup writes stats = [mean loss, non-finite flag] ----
+// ---- reduce: one workgroup writes stats = [loss (Σ loss_t / N), non-finite flag] ----
 @group(0) @binding(2) var<storage, read> lossesIn: array<f32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<f32>;
 
@@ -97,7 +105,7 @@ fn reduce(@builtin(local_invocation_index) lid: u32) {
   partial[lid] = acc;
   workgroupSum(lid);
   if (lid == 0u) {
-    let mean = select(0.0, partial[0] / f32(count), count > 0u);
+    let mean = select(0.0, partial[0] / lossDenominator(count), count > 0u);
     stats[shape.statsOffset] = mean;
     stats[shape.statsOffset + 1u] = select(0.0, 1.0, isNonFinite(mean));
   }
@@ -106,9 +114,9 @@ fn reduce(@builtin(local_invocation_index) lid: u32) {
 // ---- backward ----
 @group(0) @binding(4) var<storage, read> probsIn: array<f32>;
 
-// dloss/dz_t = (p_t - y_t) / T
+// dloss/dz_t = (p_t - y_t) / N
 fn dz(t: u32, count: u32) -> f32 {
-  return (probsIn[shape.probsOffset + t] - targetLabel[shape.labelOffset + t]) / f32(count);
+  return (probsIn[shape.probsOffset + t] - targetLabel[shape.labelOffset + t]) / lossDenominator(count);
 }
 
 // dxf[targetIndex[t]] += dz_t · (wte[YES] - wte[NO]); grid (ceil(d / WG), maxTargets). Target rows are distinct, so

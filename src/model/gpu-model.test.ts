@@ -83,8 +83,12 @@ describe('GPU model against the CPU reference', () => {
 
   it('three AdamW steps end with the same parameters on GPU and CPU', async () => {
     const isolation = 'strict';
-    // Batches of different lengths through one model: each runs at its own length, as in training.
-    const batches = [4, 2, 3].map((k, i) => batchOf(packPrompts(dataset, { n, k, split: 'train' }).slice(i * 2, i * 2 + 2), n, isolation));
+    // Batches of different lengths through one model: each runs at its own length, as in training, and with training's
+    // loss denominator, the target capacity (8 here: the batches hold 8, 4 and 6 targets).
+    const batches = [4, 2, 3].map((k, i) => ({
+      ...batchOf(packPrompts(dataset, { n, k, split: 'train' }).slice(i * 2, i * 2 + 2), n, isolation),
+      lossDenominator: 8,
+    }));
     expect(new Set(batches.map((b) => b.L)).size).toBeGreaterThan(1);
     const L = Math.max(...batches.map((b) => b.L));
     const config = tinyConfig('rope', L);

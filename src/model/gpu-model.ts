@@ -414,7 +414,7 @@ export class GpuModel {
       write(bb.targetIndex, batch.targetIndex);
       write(bb.targetLabel, batch.targetLabel);
     }
-    write(bb.targetCount, new Uint32Array([T, 0, 0, 0]));
+    write(bb.targetCount, new Uint32Array([T, batch.lossDenominator, 0, 0]));
     if (this.training) {
       const tokenIndex = buildIndex(batch.tokens, this.config.vocabSize);
       write(this.tokenIndex.offsets, tokenIndex.offsets);

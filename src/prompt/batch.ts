@@ -18,6 +18,12 @@ export interface BatchOptions {
   B?: number;
   n: number;
   isolation: IsolationLevel;
+  /**
+   * Targets a batch of this shape can hold (training: B·k). The loss is then Σ loss / capacity, so every target of an
+   * epoch weighs the same whatever its batch holds (length-grouped batches of short DTI prompts hold few targets).
+   * Default: the batch's target count (the mean).
+   */
+  targetCapacity?: number;
 }
 
 export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions): Batch {
@@ -50,6 +56,8 @@ export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions):
   });
   const { keyStart, queryEnd } = maskRanges(meta, B, L, n, isolation);
   const targets = Int32Array.from(targetIndex);
+  const capacity = opts.targetCapacity ?? targets.length;
+  if (capacity < targets.length) throw new RangeError(`targetCapacity ${capacity} is below the batch's ${targets.length} targets`);
   return {
     B,
     L,
@@ -61,6 +69,7 @@ export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions):
     // With the targets, strict's plan skips the [SUM] rows no prediction reads (see attentionPlan).
     attentionPlan: attentionPlan(meta, keyStart, queryEnd, B, L, isolation, targets),
     targetIndex: targets,
+    lossDenominator: capacity,
     targetLabel: Float32Array.from(targetLabel),
     prompts: [...prompts],
     n,

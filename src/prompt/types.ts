@@ -105,6 +105,11 @@ export interface Batch {
   /** Flat index b*L + sumPos of every target, and its label. */
   targetIndex: Int32Array;
   targetLabel: Float32Array;
+  /**
+   * The step's loss is Σ_t loss_t / lossDenominator: the target count (the mean) unless the batch was built with a
+   * target capacity (training: rows × k), so that a batch of few targets moves the weights less, not each target more.
+   */
+  lossDenominator: number;
   prompts: PackedPrompt[];
   n: number;
   isolation: IsolationLevel;

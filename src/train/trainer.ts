@@ -183,7 +183,7 @@ export async function train(
   emit({ type: 'status', phase: 'compile', message: 'Allocating buffers and compiling kernels', fraction: 0.5 });
 
   const ctx = new GpuContext(gpu.device);
-  const inFlight: { step: number; epoch: number; targets: number; tokens: number; stats: Promise<StepStats> }[] = [];
+  const inFlight: { step: number; epoch: number; targets: number; tokens: number; lossDenominator: number; stats: Promise<StepStats> }[] = [];
   try {
     let state: ParamState;
     let trainer: GpuModel;
@@ -232,13 +232,15 @@ export async function train(
     const settleOldest = async () => {
       const done = inFlight.shift()!;
       const stats = await done.stats;
-      losses.push(stats.loss);
+      // The GPU's loss is Σ loss / capacity (makeBatch's targetCapacity); curves show the mean over the step's targets.
+      const loss = (stats.loss * done.lossDenominator) / Math.max(1, done.targets);
+      losses.push(loss);
       const elapsedMs = trainMs + performance.now() - segmentStart;
       emit({
         type: 'step',
         step: done.step,
         epoch: done.epoch,
-        loss: stats.loss,
+        loss,
         targets: done.targets,
         tokens: done.tokens,
         elapsedMs,
@@ -276,13 +278,19 @@ export async function train(
           restartClock();
         }
         step++;
-        const batch = makeBatch(group, { L: batchLength(group, trainLength), B, n: config.n, isolation: config.isolation });
+        const batch = makeBatch(group, {
+          L: batchLength(group, trainLength),
+          B,
+          n: config.n,
+          isolation: config.isolation,
+          targetCapacity: B * k,
+        });
         const targets = batch.targetIndex.length;
         const tokens = realTokens(group);
         targetsProcessed += targets;
         tokensProcessed += tokens;
         const lr = learningRateAt(step, totalSteps, config.learningRate);
-        inFlight.push({ step, epoch, targets, tokens, stats: trainer.trainStep(batch, lr) });
+        inFlight.push({ step, epoch, targets, tokens, lossDenominator: batch.lossDenominator, stats: trainer.trainStep(batch, lr) });
         if (inFlight.length >= MAX_STEPS_IN_FLIGHT) await settleOldest();
         if (step % evalEvery === 0 && step < totalSteps && validPrompts.length) {
           await pauseClock();

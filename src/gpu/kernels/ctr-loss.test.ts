@@ -30,9 +30,14 @@ interface Problem {
   /** maxTargets entries; those past T repeat earlier rows, so a kernel that handled them would double-count. */
   targetIndex: Int32Array;
   targetLabel: Float32Array;
+  /** targetCount[1]: the loss denominator N (0: the mean, N = T). */
+  denominator: number;
 }
 
-function makeProblem(rng: Rng, d: number, T: number): Problem {
+/** The denominator the reference takes for a problem. */
+const denominatorOf = (p: Problem) => p.denominator || p.T;
+
+function makeProblem(rng: Rng, d: number, T: number, denominator = 0): Problem {
   const distinct = rng.shuffle(Array.from({ length: rows }, (_, r) => r)).slice(0, T);
   return {
     d,
@@ -41,6 +46,7 @@ function makeProblem(rng: Rng, d: number, T: number): Problem {
     wte: randomFloats(rng, vocab * d, 0.3),
     targetIndex: Int32Array.from({ length: maxTargets }, (_, t) => distinct[t % Math.max(T, 1)] ?? 0),
     targetLabel: Float32Array.from({ length: maxTargets }, () => (rng.next() < 0.4 ? 1 : 0)),
+    denominator,
   };
 }
 
@@ -48,7 +54,7 @@ function placeTargets(ctx: GpuContext, p: Problem) {
   return {
     targetIndex: placeTensor(ctx, 'targetIndex', p.targetIndex, 3),
     targetLabel: placeTensor(ctx, 'targetLabel', p.targetLabel, 5),
-    targetCount: placeTensor(ctx, 'targetCount', Uint32Array.of(p.T), 2),
+    targetCount: placeTensor(ctx, 'targetCount', Uint32Array.of(p.T, p.denominator), 2),
   };
 }
 
@@ -79,17 +85,17 @@ async function runForward(device: GPUDevice, ctx: GpuContext, p: Problem) {
 }
 
 describe('CTR loss kernels', () => {
-  it('forward matches the reference and leaves targets past T untouched', async () => {
+  it('forward matches the reference (mean, and Σ / N with a target capacity) and leaves targets past T untouched', async () => {
     const { device } = await nodeDevice();
     const ctx = new GpuContext(device);
     const rng = new Rng(21);
-    for (const d of [45, 130]) {
-      const p = makeProblem(rng, d, 7);
+    for (const [d, denominator] of [[45, 0], [130, 0], [45, 11]]) {
+      const p = makeProblem(rng, d, 7, denominator);
       const got = await runForward(device, ctx, p);
       const losses = new Float32Array(p.T);
       const probs = new Float32Array(p.T);
       const [index, label] = [p.targetIndex.subarray(0, p.T), p.targetLabel.subarray(0, p.T)];
-      const mean = ref.ctrLossForward(losses, probs, p.xf, p.wte, index, label, d);
+      const mean = ref.ctrLossForward(losses, probs, p.xf, p.wte, index, label, d, denominatorOf(p));
       assertClose(got.losses.subarray(0, p.T), losses, LOSS, `losses (d=${d})`);
       assertClose(got.probs.subarray(0, p.T), probs, PROB, `probs (d=${d})`);
       assertClose([got.stats[0]], [mean], LOSS, `mean loss (d=${d})`);
@@ -120,8 +126,8 @@ describe('CTR loss kernels', () => {
     const { device } = await nodeDevice();
     const ctx = new GpuContext(device);
     const rng = new Rng(23);
-    for (const d of [45, 130]) {
-      const p = makeProblem(rng, d, 9);
+    for (const [d, denominator] of [[45, 0], [130, 0], [45, 12]]) {
+      const p = makeProblem(rng, d, 9, denominator);
       const probs = Float32Array.from({ length: maxTargets }, () => rng.next());
       const dxfStart = randomFloats(rng, rows * d);
       const dwteStart = randomFloats(rng, vocab * d);
@@ -143,7 +149,7 @@ describe('CTR loss kernels', () => {
       const expectedDxf = dxfStart.slice();
       const expectedDwte = dwteStart.slice();
       const [index, label] = [p.targetIndex.subarray(0, p.T), p.targetLabel.subarray(0, p.T)];
-      ref.ctrLossBackward(expectedDxf, expectedDwte, p.xf, p.wte, probs, index, label, d);
+      ref.ctrLossBackward(expectedDxf, expectedDwte, p.xf, p.wte, probs, index, label, d, denominatorOf(p));
       assertClose(await readTensor(device, dxf, rows * d), expectedDxf, GRAD, `dxf (d=${d})`);
       const gotDwte = await readTensor(device, dwte, vocab * d);
       assertClose(gotDwte, expectedDwte, GRAD, `dwte (d=${d})`);

@@ -42,7 +42,7 @@ export interface CtrLossForwardArgs {
   wte: TensorRef; // [V, d]
   targetIndex: TensorRef; // i32 [maxTargets], flat rows
   targetLabel: TensorRef; // f32 [maxTargets]
-  targetCount: TensorRef; // u32 [1]: T of this step, ≤ maxTargets
+  targetCount: TensorRef; // u32 [2]: T of this step (≤ maxTargets), the loss denominator N (0: T, the mean)
   losses: TensorRef; // [maxTargets], per-target loss
   probs: TensorRef; // [maxTargets], sigmoid(z)
   stats: TensorRef; // [2]: mean loss, non-finite flag (1.0 when the mean loss is NaN/Inf)

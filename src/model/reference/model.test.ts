@@ -71,6 +71,7 @@ function buildBatch(rowsOfInteractions: Interaction[][], L: number, n: number, i
     queryEnd,
     targetIndex: Int32Array.from(targetIndex),
     targetLabel: Float32Array.from(targetLabel),
+    lossDenominator: targetIndex.length,
     prompts: [],
     n,
     isolation,
@@ -111,11 +112,14 @@ describe('reference model gradient', () => {
         const config = tinyConfig(encoding);
         const layout = paramLayout(config);
         const params = testParams(config, 100);
-        const batch = buildBatch([ROW_FULL, ROW_PADDED], L, 2, level, 1);
+        // A target capacity above the 8 targets (as in training): the loss is Σ / 11, not the mean.
+        const batch = { ...buildBatch([ROW_FULL, ROW_PADDED], L, 2, level, 1), lossDenominator: 11 };
         expect(batch.targetIndex.length).toBe(8);
 
         const { grads, loss } = referenceForwardBackward(config, params, batch);
         expect(Number.isFinite(loss)).toBe(true);
+        const mean = referenceForward(config, params, { ...batch, lossDenominator: 8 }).loss;
+        expect(loss).toBeCloseTo((mean * 8) / 11, 12);
         const numeric = numericGradient(params, () => referenceForward(config, params, batch).loss, 1e-5);
         const worst = worstMismatch(grads, numeric, 1e-9, 1e-5);
         const tensor = worst && layout.tensors.find((t) => worst.index >= t.offset && worst.index < t.offset + t.size);

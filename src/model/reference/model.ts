@@ -168,7 +168,7 @@ function runForward(config: ModelConfig, layout: ParamLayout, params: FloatArray
   const T = batch.targetIndex.length;
   const losses = allocate(T);
   const probs = allocate(T);
-  const loss = ctrLossForward(losses, probs, finalNorm, view(params, layout.wte), batch.targetIndex, batch.targetLabel, d);
+  const loss = ctrLossForward(losses, probs, finalNorm, view(params, layout.wte), batch.targetIndex, batch.targetLabel, d, batch.lossDenominator);
   return { layers, residualOut: x, finalNorm, rstdFinal, losses, probs, loss };
 }
 
@@ -205,7 +205,7 @@ export function referenceForwardBackward<A extends FloatArray = Float32Array>(
   // Backward ops accumulate, so every activation gradient starts from a fresh zeroed buffer (or a copy of the
   // residual gradient, which is how the skip connection adds its share).
   const dFinalNorm = allocate(rows * d);
-  ctrLossBackward(dFinalNorm, dwte, tape.finalNorm, view(params, layout.wte), tape.probs, batch.targetIndex, batch.targetLabel, d);
+  ctrLossBackward(dFinalNorm, dwte, tape.finalNorm, view(params, layout.wte), tape.probs, batch.targetIndex, batch.targetLabel, d, batch.lossDenominator);
   let dResidual = allocate(rows * d);
   rmsnormBackward(
     dResidual,

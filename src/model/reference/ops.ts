@@ -388,7 +388,10 @@ function sigmoid(z: number): number {
   return e / (1 + e);
 }
 
-/** Fills losses[t] and probs[t]; returns the mean loss (0 when there are no targets). */
+/**
+ * Fills losses[t] and probs[t]; returns Σ losses / denominator (default T: the mean; 0 when there are no targets).
+ * Training passes the batch's target capacity (Batch.lossDenominator).
+ */
 export function ctrLossForward(
   losses: FloatArray,
   probs: FloatArray,
@@ -397,6 +400,7 @@ export function ctrLossForward(
   targetIndex: Int32Array,
   targetLabel: Float32Array,
   d: number,
+  denominator = targetIndex.length,
 ): number {
   const T = targetIndex.length;
   const logits = new Float64Array(T);
@@ -410,7 +414,7 @@ export function ctrLossForward(
     probs[t] = sigmoid(z);
     total += loss;
   }
-  return T > 0 ? total / T : 0;
+  return T > 0 ? total / denominator : 0;
 }
 
 export function ctrLossBackward(
@@ -422,10 +426,11 @@ export function ctrLossBackward(
   targetIndex: Int32Array,
   targetLabel: Float32Array,
   d: number,
+  denominator = targetIndex.length,
 ): void {
   const T = targetIndex.length;
   for (let t = 0; t < T; t++) {
-    const dz = (probs[t] - targetLabel[t]) / T;
+    const dz = (probs[t] - targetLabel[t]) / denominator;
     const rowBase = targetIndex[t] * d;
     for (let j = 0; j < d; j++) {
       dxf[rowBase + j] += dz * (wte[TOKEN_YES * d + j] - wte[TOKEN_NO * d + j]);
