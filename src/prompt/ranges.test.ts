@@ -55,6 +55,25 @@ describe('maskRanges bounds the element rule', () => {
   }
 });
 
+/**
+ * Throws unless cell (q, p) of row b lies in one of the query group's two key ranges and in one of the key group's two
+ * query ranges (slot/keySlot: each token's position in the plan's query and key orders).
+ */
+function expectCovered(
+  plan: Int32Array,
+  layout: ReturnType<typeof attentionPlanLayout>,
+  cell: { b: number; q: number; p: number; slot: Int32Array; keySlot: Int32Array },
+): void {
+  const { b, q, p, slot, keySlot } = cell;
+  const u = slot[q];
+  const v = keySlot[p];
+  const qg = layout.queryGroups + (b * layout.queryGroupCount + Math.floor(u / ATTENTION_GROUP)) * 4;
+  const kg = layout.keyGroups + (b * layout.keyGroupCount + Math.floor(v / ATTENTION_GROUP)) * 4;
+  const inKeys = (plan[qg] <= v && v <= plan[qg + 1]) || (plan[qg + 2] <= v && v <= plan[qg + 3]);
+  const inQueries = (plan[kg] <= u && u <= plan[kg + 1]) || (plan[kg + 2] <= u && u <= plan[kg + 3]);
+  if (!inKeys || !inQueries) throw new Error(`row ${b}: allowed (${q}, ${p}) outside the plan`);
+}
+
 describe('attentionPlan covers every allowed cell', () => {
   const rng = new Rng(33);
   const batches = Array.from({ length: 10 }, () => {
@@ -94,16 +113,10 @@ describe('attentionPlan covers every allowed cell', () => {
           keyOrder.forEach((t, u) => t >= 0 && (keySlot[t] = u));
           if (level !== 'strict') expect(keyOrder).toEqual(Array.from({ length: L }, (_, t) => t));
           for (let q = 0; q < L; q++) {
-            const qg = layout.queryGroups + (b * layout.queryGroupCount + Math.floor(slot[q] / ATTENTION_GROUP)) * 4;
             for (let p = 0; p <= q; p++) {
               if (!isAllowed(q, p, batch.meta[row + q], batch.meta[row + p], n, level)) continue;
               allowed++;
-              const v = keySlot[p];
-              const kg = layout.keyGroups + (b * layout.keyGroupCount + Math.floor(v / ATTENTION_GROUP)) * 4;
-              const u = slot[q];
-              const inKeys = (plan[qg] <= v && v <= plan[qg + 1]) || (plan[qg + 2] <= v && v <= plan[qg + 3]);
-              const inQueries = (plan[kg] <= u && u <= plan[kg + 1]) || (plan[kg + 2] <= u && u <= plan[kg + 3]);
-              if (!inKeys || !inQueries) throw new Error(`row ${b}: allowed (${q}, ${p}) outside the plan`);
+              expectCovered(plan, layout, { b, q, p, slot, keySlot });
             }
           }
         }
@@ -138,18 +151,12 @@ describe('attentionPlan covers every allowed cell', () => {
           const isUnused = metaRole(m) === ROLE_SUM && !target.has(row + q);
           expect(plan[layout.meta + row + q]).toBe(isUnused ? ROLE_PAD : m);
           if (isUnused) unused++;
-          const qg = layout.queryGroups + (b * layout.queryGroupCount + Math.floor(slot[q] / ATTENTION_GROUP)) * 4;
           for (let p = 0; p <= q; p++) {
             if (isUnused || !isAllowed(q, p, m, batch.meta[row + p], n, 'strict')) continue;
             // Nothing but its own row may read an unused [SUM] token.
             expect(metaRole(batch.meta[row + p]) === ROLE_SUM && !target.has(row + p)).toBe(false);
             allowed++;
-            const v = keySlot[p];
-            const kg = layout.keyGroups + (b * layout.keyGroupCount + Math.floor(v / ATTENTION_GROUP)) * 4;
-            const u = slot[q];
-            const inKeys = (plan[qg] <= v && v <= plan[qg + 1]) || (plan[qg + 2] <= v && v <= plan[qg + 3]);
-            const inQueries = (plan[kg] <= u && u <= plan[kg + 1]) || (plan[kg + 2] <= u && u <= plan[kg + 3]);
-            if (!inKeys || !inQueries) throw new Error(`row ${b}: allowed (${q}, ${p}) outside the plan`);
+            expectCovered(plan, layout, { b, q, p, slot, keySlot });
           }
         }
       }
