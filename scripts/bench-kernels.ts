@@ -140,6 +140,7 @@ for (const bench of models) {
   const lse = tensorRef(randomBuffer('attn.lse', bench.batchSize * H * L));
   const dout = tensorRef(randomBuffer('attn.dout', rows * d));
   const dqkv = tensorRef(randomBuffer('attn.dqkv', rows * 3 * d));
+  const rowDot = ctx.storage('attn.rowDot', bench.batchSize * H * L * 4);
   // The last row: strict with the batch's targets in the plan (attentionPlan): the [SUM] rows that are no target, which
   // nothing but themselves reads under strict, are skipped (outputs 0; no target, loss or gradient changes).
   const variants = [
@@ -165,7 +166,7 @@ for (const bench of models) {
     };
     const dispatches = [
       ...attentionForward(ctx, { ...mask, qkv, out, lse }),
-      ...attentionBackward(ctx, { ...mask, qkv, out, lse, dout, dqkv }),
+      ...attentionBackward(ctx, { ...mask, qkv, out, lse, dout, dqkv, rowDot }),
     ];
     return { level, targets, batch, plan, dispatches, ms: Infinity };
   });

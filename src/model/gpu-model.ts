@@ -153,6 +153,8 @@ interface GradientBuffers {
   layers: LayerGradients[];
   dresidual: TensorRef;
   dfinal: TensorRef;
+  /** Attention backward's D = rowsum(dout ∘ out) scratch, shared by the layers and the batch lengths. */
+  attentionRowDot: GPUBuffer;
 }
 
 export class GpuModel {
@@ -257,54 +259,53 @@ export class GpuModel {
     this.normStats = null;
     this.hyper = null;
     this.optimizerDispatches = [];
-    if (!training) {
-      this.stepFor(L);
-      return;
-    }
-    // Gradients accumulate, so every gradient buffer is cleared at the step's start.
-    const gradStack = (label: string, perLayer: number) => {
-      const s = stack(label, perLayer);
-      this.clearOnStep.push(s.buffer);
-      return s;
-    };
-    const dfcAct = gradStack('grad.fcAct', rows * f);
-    const dfcPre = gradStack('grad.fcPre', rows * f);
-    const dnorm2 = gradStack('grad.norm2', rows * d);
-    const dattn = gradStack('grad.attn', rows * d);
-    const dqkv = gradStack('grad.qkv', rows * 3 * d);
-    const dnorm1 = gradStack('grad.norm1', rows * d);
-    const dresidualBuffer = ctx.storage('grad.residual', rows * d * 4);
-    const dfinalBuffer = ctx.storage('grad.finalNorm', rows * d * 4);
-    this.clearOnStep.push(state.grads, dresidualBuffer, dfinalBuffer);
-    this.gradients = {
-      layers: Array.from({ length: nl }, (_, l) => ({
-        dfcAct: at(dfcAct, l),
-        dfcPre: at(dfcPre, l),
-        dnorm2: at(dnorm2, l),
-        dattn: at(dattn, l),
-        dqkv: at(dqkv, l),
-        dnorm1: at(dnorm1, l),
-      })),
-      dresidual: tensorRef(dresidualBuffer),
-      dfinal: tensorRef(dfinalBuffer),
-    };
+    if (training) {
+      // Gradients accumulate, so every gradient buffer is cleared at the step's start.
+      const gradStack = (label: string, perLayer: number) => {
+        const s = stack(label, perLayer);
+        this.clearOnStep.push(s.buffer);
+        return s;
+      };
+      const dfcAct = gradStack('grad.fcAct', rows * f);
+      const dfcPre = gradStack('grad.fcPre', rows * f);
+      const dnorm2 = gradStack('grad.norm2', rows * d);
+      const dattn = gradStack('grad.attn', rows * d);
+      const dqkv = gradStack('grad.qkv', rows * 3 * d);
+      const dnorm1 = gradStack('grad.norm1', rows * d);
+      const dresidualBuffer = ctx.storage('grad.residual', rows * d * 4);
+      const dfinalBuffer = ctx.storage('grad.finalNorm', rows * d * 4);
+      this.clearOnStep.push(state.grads, dresidualBuffer, dfinalBuffer);
+      this.gradients = {
+        layers: Array.from({ length: nl }, (_, l) => ({
+          dfcAct: at(dfcAct, l),
+          dfcPre: at(dfcPre, l),
+          dnorm2: at(dnorm2, l),
+          dattn: at(dattn, l),
+          dqkv: at(dqkv, l),
+          dnorm1: at(dnorm1, l),
+        })),
+        dresidual: tensorRef(dresidualBuffer),
+        dfinal: tensorRef(dfinalBuffer),
+        attentionRowDot: ctx.storage('grad.attentionRowDot', B * H * L * 4),
+      };
 
-    // ---- clipping and AdamW, on the GPU: the norm never comes back to the CPU ----
-    this.normStats = ctx.storage('grad.norm', STATS_BYTES);
-    this.hyper = createAdamHyper(ctx);
-    this.optimizerDispatches = [
-      ...gradNorm(ctx, { grads: tensorRef(state.grads), count: layout.total, out: tensorRef(this.normStats) }),
-      ...adamwStep(ctx, {
-        params: tensorRef(state.params),
-        grads: tensorRef(state.grads),
-        m: tensorRef(state.m),
-        v: tensorRef(state.v),
-        count: layout.total,
-        decayedCount: layout.decayedCount,
-        hyper: this.hyper,
-        norm: tensorRef(this.normStats),
-      }),
-    ];
+      // ---- clipping and AdamW, on the GPU: the norm never comes back to the CPU ----
+      this.normStats = ctx.storage('grad.norm', STATS_BYTES);
+      this.hyper = createAdamHyper(ctx);
+      this.optimizerDispatches = [
+        ...gradNorm(ctx, { grads: tensorRef(state.grads), count: layout.total, out: tensorRef(this.normStats) }),
+        ...adamwStep(ctx, {
+          params: tensorRef(state.params),
+          grads: tensorRef(state.grads),
+          m: tensorRef(state.m),
+          v: tensorRef(state.v),
+          count: layout.total,
+          decayedCount: layout.decayedCount,
+          hyper: this.hyper,
+          norm: tensorRef(this.normStats),
+        }),
+      ];
+    }
     this.stepFor(L);
   }
 
@@ -323,7 +324,8 @@ export class GpuModel {
     const P = (t: { offset: number }) => tensorRef(state.params, t.offset);
     const G = (t: { offset: number }) => tensorRef(state.grads, t.offset);
     const { projOut, finalNorm, finalRstd } = this;
-    const mask = { meta: tensorRef(bb.meta), positions: tensorRef(bb.positions), plan: tensorRef(bb.attentionPlan), B, L, nHeads: H, headDim: headDim(config), n, level: isolation, alibi: config.positionEncoding === 'alibi' };
+    const hd = headDim(config);
+    const mask = { meta: tensorRef(bb.meta), positions: tensorRef(bb.positions), plan: tensorRef(bb.attentionPlan), B, L, nHeads: H, headDim: hd, n, level: isolation, alibi: config.positionEncoding === 'alibi' };
 
     // ---- forward ----
     const fwd: Dispatch[] = [];
@@ -342,7 +344,7 @@ export class GpuModel {
       const a = acts[l];
       fwd.push(...rmsnormForward(ctx, { x: a.residualIn, w: P(w.norm1W), out: a.norm1, rstd: a.rstd1, rows, d }));
       fwd.push(...matmulForward(ctx, { x: a.norm1, w: P(w.qkvW), bias: P(w.qkvB), out: a.qkv, M: rows, K: d, N: 3 * d }));
-      if (rope) fwd.push(...ropeForward(ctx, { qkv: a.qkv, positions: tensorRef(bb.positions), rows, nHeads: H, headDim: headDim(config) }));
+      if (rope) fwd.push(...ropeForward(ctx, { qkv: a.qkv, positions: tensorRef(bb.positions), rows, nHeads: H, headDim: hd }));
       fwd.push(...attentionForward(ctx, { ...mask, qkv: a.qkv, out: a.attn, lse: a.lse }));
       fwd.push(...matmulForward(ctx, { x: a.attn, w: P(w.attnOutW), bias: P(w.attnOutB), out: projOut, M: rows, K: d, N: d }));
       fwd.push(...addForward(ctx, { a: a.residualIn, b: projOut, out: a.residualMid, count: rows * d }));
@@ -381,8 +383,8 @@ export class GpuModel {
         bwd.push(...matmulBackward(ctx, { dout: g.dfcPre, x: a.norm2, w: P(w.fcW), dx: g.dnorm2, dw: G(w.fcW), dbias: G(w.fcB), M: rows, K: d, N: f }));
         bwd.push(...rmsnormBackward(ctx, { dout: g.dnorm2, x: a.residualMid, w: P(w.norm2W), rstd: a.rstd2, dx: dresidual, dw: G(w.norm2W), rows, d }));
         bwd.push(...matmulBackward(ctx, { dout: dresidual, x: a.attn, w: P(w.attnOutW), dx: g.dattn, dw: G(w.attnOutW), dbias: G(w.attnOutB), M: rows, K: d, N: d }));
-        bwd.push(...attentionBackward(ctx, { ...mask, qkv: a.qkv, out: a.attn, lse: a.lse, dout: g.dattn, dqkv: g.dqkv }));
-        if (rope) bwd.push(...ropeBackward(ctx, { dqkv: g.dqkv, positions: tensorRef(bb.positions), rows, nHeads: H, headDim: headDim(config) }));
+        bwd.push(...attentionBackward(ctx, { ...mask, qkv: a.qkv, out: a.attn, lse: a.lse, dout: g.dattn, dqkv: g.dqkv, rowDot: gradients.attentionRowDot }));
+        if (rope) bwd.push(...ropeBackward(ctx, { dqkv: g.dqkv, positions: tensorRef(bb.positions), rows, nHeads: H, headDim: hd }));
         bwd.push(...matmulBackward(ctx, { dout: g.dqkv, x: a.norm1, w: P(w.qkvW), dx: g.dnorm1, dw: G(w.qkvW), dbias: G(w.qkvB), M: rows, K: d, N: 3 * d }));
         bwd.push(...rmsnormBackward(ctx, { dout: g.dnorm1, x: a.residualIn, w: P(w.norm1W), rstd: a.rstd1, dx: dresidual, dw: G(w.norm1W), rows, d }));
       }

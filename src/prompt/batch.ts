@@ -80,9 +80,14 @@ export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions):
 /** Batch lengths are rounded up to a multiple of this, so batches of nearby lengths share prepared dispatches. */
 export const LENGTH_STEP = 8;
 
+/** Tokens of the longest prompt (0 for none). */
+export function longestPrompt(prompts: readonly PackedPrompt[]): number {
+  return prompts.reduce((m, p) => Math.max(m, p.tokens.length), 0);
+}
+
 /** Tokens per row for a batch of these prompts: the longest, rounded up to LENGTH_STEP, at most maxL. */
 export function batchLength(prompts: readonly PackedPrompt[], maxL: number): number {
-  const longest = prompts.reduce((m, p) => Math.max(m, p.tokens.length), 1);
+  const longest = Math.max(1, longestPrompt(prompts));
   if (longest > maxL) throw new RangeError(`a prompt has ${longest} tokens, more than L = ${maxL}`);
   return Math.min(maxL, Math.ceil(longest / LENGTH_STEP) * LENGTH_STEP);
 }

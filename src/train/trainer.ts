@@ -8,7 +8,7 @@ import type { AcquiredDevice } from '../gpu/device';
 import type { ModelConfig } from '../model/config';
 import { GpuModel, ParamState, type StepStats } from '../model/gpu-model';
 import { paramLayout } from '../model/params';
-import { batchLength, batchesOf, makeBatch } from '../prompt/batch';
+import { batchLength, batchesOf, longestPrompt, makeBatch } from '../prompt/batch';
 import { packPrompts } from '../prompt/pack';
 import type { PackedPrompt, TokenizedDataset } from '../prompt/types';
 import { Rng } from '../util/rng';
@@ -75,7 +75,6 @@ export function learningRateAt(step: number, totalSteps: number, peak: number): 
   return peak * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 
-const longest = (prompts: readonly PackedPrompt[]) => prompts.reduce((m, p) => Math.max(m, p.tokens.length), 0);
 const realTokens = (prompts: readonly PackedPrompt[]) => prompts.reduce((s, p) => s + p.tokens.length, 0);
 
 /** Prompts per evaluation batch: about the training batch's token budget, in SW prompts of one target. */
@@ -112,7 +111,7 @@ export async function evaluateParams(
 ): Promise<{ valid: Metrics; test: Metrics }> {
   const validPrompts = packPrompts(dataset, { n: config.n, k: 1, split: 'valid' });
   const testPrompts = packPrompts(dataset, { n: config.n, k: 1, split: 'test' });
-  const evalLength = Math.max(longest(validPrompts), longest(testPrompts), 1);
+  const evalLength = Math.max(longestPrompt(validPrompts), longestPrompt(testPrompts), 1);
   const empty: Metrics = { auc: NaN, logLoss: NaN, accuracy: NaN, count: 0 };
   if (validPrompts.length + testPrompts.length === 0) return { valid: empty, test: empty };
   const modelConfig: ModelConfig = { ...config.model, vocabSize: dataset.vocab.tokens.length, maxSeqLen: evalLength, seed: config.seed };
@@ -170,8 +169,8 @@ export async function train(
       `no training targets: every user needs more than n = ${config.n} interactions before a training target; lower n or load more data`,
     );
   }
-  const trainLength = longest(trainPrompts);
-  const evalLength = Math.max(longest(validPrompts), longest(testPrompts), 1);
+  const trainLength = longestPrompt(trainPrompts);
+  const evalLength = Math.max(longestPrompt(validPrompts), longestPrompt(testPrompts), 1);
   const modelConfig: ModelConfig = {
     ...config.model,
     vocabSize: dataset.vocab.tokens.length,

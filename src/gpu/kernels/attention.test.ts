@@ -166,7 +166,8 @@ async function gpuResults(
   const dqkv = placeTensor(ctx, 'dqkv', inputs.dqkvStart, 23);
   const common = { qkv, meta, positions, plan, out, lse, B: batch.B, L: batch.L, nHeads, headDim, n: batch.n, level: batch.level, alibi, chunk };
   const dispatches: Dispatch[] = [...attentionForward(ctx, common)];
-  const backward = attentionBackward(ctx, { ...common, dout, dqkv });
+  const rowDot = ctx.storage('attention.rowDot', batch.B * batch.L * nHeads * 4);
+  const backward = attentionBackward(ctx, { ...common, dout, dqkv, rowDot });
   for (let i = 0; i < backwardRuns; i++) dispatches.push(...backward);
   submitDispatches(device, dispatches);
   const results = {
@@ -386,7 +387,8 @@ describe.runIf(process.env.ATTENTION_BENCH)('attention timing', () => {
         alibi: true,
       };
       const forward = attentionForward(ctx, common);
-      const backward = attentionBackward(ctx, { ...common, dout: t(inputs.dout), dqkv: t(inputs.dqkvStart) });
+      const rowDot = ctx.storage('attention.rowDot', B * L * nHeads * 4);
+      const backward = attentionBackward(ctx, { ...common, dout: t(inputs.dout), dqkv: t(inputs.dqkvStart), rowDot });
       // Best of 7 rounds of 3 (the machine may be shared): wall time, and this process's CPU time (SwiftShader's threads).
       const time = async (dispatches: Dispatch[]) => {
         submitDispatches(device, dispatches);

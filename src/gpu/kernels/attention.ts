@@ -79,6 +79,8 @@ export interface AttentionBackwardArgs extends Omit<AttentionForwardArgs, 'out' 
   lse: TensorRef; // [B, H, L], the forward's lse
   dout: TensorRef; // [B*L, d]
   dqkv: TensorRef; // [B*L, 3d], accumulated into (+=)
+  /** Scratch of at least B·L·H f32 for D = rowsum(dout ∘ out): the caller allocates it once and may share it. */
+  rowDot: GPUBuffer;
 }
 
 type Shape = Pick<AttentionForwardArgs, 'B' | 'L' | 'nHeads' | 'headDim' | 'n' | 'level' | 'alibi' | 'chunk'>;
@@ -183,15 +185,17 @@ export function attentionForward(ctx: GpuContext, args: AttentionForwardArgs): D
 
 /**
  * dqkv += the gradient of attention given dout: dQ per query tile (which also computes D = rowsum(dout ∘ out) of its
- * rows into scratch, allocated here, once), then dK/dV per key tile (which reads D), each with one writer per row
+ * rows into the rowDot scratch), then dK/dV per key tile (which reads D), each with one writer per row
  * (no atomics, deterministic).
  */
 export function attentionBackward(ctx: GpuContext, args: AttentionBackwardArgs): Dispatch[] {
   check('attentionBackward', args);
-  const { qkv, positions, plan, out, lse, dout, dqkv, B, L, nHeads, headDim } = args;
+  const { qkv, positions, plan, out, lse, dout, dqkv, rowDot, B, L, nHeads, headDim } = args;
   checkPlan('attentionBackward', args, plan);
+  if (rowDot.size < B * L * nHeads * 4) {
+    throw new Error(`attentionBackward: the rowDot scratch holds ${rowDot.size} bytes, B=${B} L=${L} H=${nHeads} need ${B * L * nHeads * 4}`);
+  }
   const pipelineConstants = constants(ctx, args);
-  const rowDot = ctx.storage('attention.rowDot', B * L * nHeads * 4);
   const uniform = params(args, {
     qkv: qkv.offset,
     positions: positions.offset,
