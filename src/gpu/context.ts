@@ -124,6 +124,13 @@ export class GpuContext {
     return buffer;
   }
 
+  /** Bytes of the storage buffers this context owns (what estimateMemory in src/model predicts for a model). */
+  storageBytes(): number {
+    let bytes = 0;
+    for (const b of this.owned) if (b.usage & GPUBufferUsage.STORAGE) bytes += b.size;
+    return bytes;
+  }
+
   destroy(): void {
     for (const b of this.owned) b.destroy();
     this.owned.length = 0;

@@ -10,7 +10,7 @@ import { packPrompt, packPrompts } from '../prompt/pack';
 import type { Batch, IsolationLevel, PackedPrompt, PositionEncoding } from '../prompt/types';
 import { syntheticDataset } from '../train/synthetic';
 import type { ModelConfig } from './config';
-import { GpuModel, ParamState } from './gpu-model';
+import { GpuModel, ParamState, estimateMemory } from './gpu-model';
 import { initParams } from './params';
 import { ReferenceTrainer, referenceForward, referenceForwardBackward } from './reference/model';
 
@@ -165,5 +165,25 @@ describe('DTI equals the sliding window under strict isolation with relative pos
       referenceForward(absolute, initParams(absolute), strictSw).logits,
     );
     expect(positional).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('estimateMemory', () => {
+  it('predicts the storage a training model allocates within 5 %, for every isolation level and position encoding', async () => {
+    const device = (await nodeDevice()).device;
+    for (const isolation of ['full-causal', 'strict'] as const) {
+      for (const encoding of ['learned', 'rope'] as const) {
+        const prompts = packPrompts(dataset, { n: 4, k: 6, split: 'train' }).slice(0, 4);
+        const batch = batchOf(prompts, 4, isolation);
+        const config = { ...tinyConfig(encoding, batch.L), dModel: 32, nHeads: 4 };
+        const ctx = new GpuContext(device);
+        const state = new ParamState(ctx, config, initParams(config));
+        new GpuModel(state, shapeOf(batch, 4, isolation), true);
+        const estimate = estimateMemory(config, { B: batch.B, L: batch.L, maxTargets: batch.targetIndex.length }, true);
+        const actual = ctx.storageBytes();
+        ctx.destroy();
+        expect(Math.abs(estimate.total - actual) / actual).toBeLessThan(0.05);
+      }
+    }
   });
 });

@@ -79,7 +79,8 @@ export function estimateMemory(config: ModelConfig, shape: Pick<BatchShape, 'B' 
   const perLayerActivations = rows * (d /*norm1*/ + 3 * d /*qkv*/ + d /*attn*/ + d /*mid*/ + d /*norm2*/ + 2 * f /*fc*/ + 2) + shape.B * h * shape.L;
   const activations = 4 * (nl * perLayerActivations + (nl + 1) * rows * d + 3 * rows * d + rows);
   const perLayerGradients = rows * (2 * f + 3 * d + 3 * d);
-  const activationGradients = training ? 4 * (nl * perLayerGradients + 2 * rows * d) : 0;
+  // Plus attention's D = rowsum(dout ∘ out) scratch, one for all layers.
+  const activationGradients = training ? 4 * (nl * perLayerGradients + 2 * rows * d + shape.B * h * shape.L) : 0;
   const batch = 4 * (rows * 8 + 2 * shape.maxTargets + config.vocabSize + config.maxSeqLen + 4);
   const optimizer = training ? 3 * parameters : 0;
   const largestBuffer = 4 * Math.max(nl * rows * f, (nl + 1) * rows * d, nl * rows * 3 * d, paramLayout(config).total);
