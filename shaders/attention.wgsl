@@ -800,22 +800,18 @@ fn queryBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
     return blk;
   }
   let d = P.H * HEAD_DIM;
-  let rowBase = b * P.L;
-  blk.metas = vec4u(ROLE_PAD);
-  for (var k = 0u; k < ROWS; k++) {
-    let token = slotToken(b, c0 + j + k);
-    let t = u32(max(token, 0));
-    blk.rows[k] = t;
-    blk.a[k] = P.qkvOffset + (rowBase + t) * 3u * d + h * HEAD_DIM;
-    blk.b[k] = P.doutOffset + (rowBase + t) * d + h * HEAD_DIM;
-    if (token >= 0) {
-      let index = (b * P.H + h) * P.L + t;
-      blk.metas[k] = tokenMeta(rowBase + t);
-      blk.pos[k] = f32(position(rowBase + t));
-      blk.lse[k] = lseIn[P.lseOffset + index];
-      blk.dot[k] = rowDot[index];
-    }
-  }
+  let u = c0 + j;
+  let tokens = vec4i(slotToken(b, u), slotToken(b, u + 1u), slotToken(b, u + 2u), slotToken(b, u + 3u));
+  let live = tokens >= vec4i(0);
+  blk.rows = vec4u(max(tokens, vec4i(0)));
+  let t = vec4u(b * P.L) + blk.rows;
+  blk.a = vec4u(P.qkvOffset + h * HEAD_DIM) + t * (3u * d);
+  blk.b = vec4u(P.doutOffset + h * HEAD_DIM) + t * d;
+  blk.metas = select(vec4u(ROLE_PAD), vec4u(tokenMeta(t.x), tokenMeta(t.y), tokenMeta(t.z), tokenMeta(t.w)), live);
+  blk.pos = select(vec4f(0.0), vec4f(vec4i(position(t.x), position(t.y), position(t.z), position(t.w))), live);
+  let index = vec4u((b * P.H + h) * P.L) + blk.rows;
+  blk.lse = select(vec4f(0.0), vec4f(lseIn[P.lseOffset + index.x], lseIn[P.lseOffset + index.y], lseIn[P.lseOffset + index.z], lseIn[P.lseOffset + index.w]), live);
+  blk.dot = select(vec4f(0.0), vec4f(rowDot[index.x], rowDot[index.y], rowDot[index.z], rowDot[index.w]), live);
   return blk;
 }
 
