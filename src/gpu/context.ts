@@ -3,6 +3,8 @@
  * prepared once per run (bind groups and uniforms included) so the step itself only records commands.
  */
 
+import { isSoftwareDevice } from './device';
+
 /**
  * A tensor inside a GPU buffer; `offset` counts f32 (or i32/u32) elements. Kernels add the offset themselves, because
  * binding offsets must be 256-byte aligned and parameter tensors sit at arbitrary offsets of one flat buffer.
@@ -14,6 +16,24 @@ export interface TensorRef {
 
 export function tensorRef(buffer: GPUBuffer, offset = 0): TensorRef {
   return { buffer, offset };
+}
+
+/** Every WebGPU device allows 65535 workgroups per dimension; grid-stride kernels loop past that. */
+const MAX_WORKGROUPS = 65535;
+/**
+ * Workgroups of a software device (SwiftShader) for grid-stride kernels: it runs them on a few CPU threads and pays
+ * a fixed cost per invocation, so fewer threads each looping over many items are faster (GELU over 483k elements:
+ * 2.2× faster with 32 workgroups of 256 than with one thread per element; docs/BENCHMARKS.md, profile-step).
+ */
+const SOFTWARE_GRID_WORKGROUPS = 32;
+
+/**
+ * Workgroups for a grid-stride kernel over `count` items (thread i handles items i, i + grid, ...; every kernel gives
+ * the same result whatever the grid): one thread per item on GPUs, up to the device limit; a few on software devices.
+ */
+export function gridStrideWorkgroups(device: GPUDevice, count: number, workgroupSize: number): number {
+  const cap = isSoftwareDevice(device) ? SOFTWARE_GRID_WORKGROUPS : MAX_WORKGROUPS;
+  return Math.max(1, Math.min(cap, Math.ceil(count / workgroupSize)));
 }
 
 export interface Dispatch {

@@ -1,9 +1,7 @@
 import source from '../../../shaders/adamw.wgsl?raw';
-import type { Dispatch, GpuContext, TensorRef } from '../context';
+import { type Dispatch, type GpuContext, type TensorRef, gridStrideWorkgroups } from '../context';
 
 const WORKGROUP = 256; // WG in adamw.wgsl
-/** Every WebGPU device allows 65535 workgroups per dimension; the kernel loops (grid stride) past that. */
-const MAX_WORKGROUPS = 65535;
 /** The `Hyper` uniform of adamw.wgsl: 8 f32. */
 const HYPER_FLOATS = 8;
 
@@ -56,7 +54,7 @@ export interface AdamwStepArgs {
 export function adamwStep(ctx: GpuContext, args: AdamwStepArgs): Dispatch[] {
   const { params, grads, m, v, count, decayedCount, hyper, norm } = args;
   const shape = new Uint32Array([count, decayedCount, params.offset, grads.offset, m.offset, v.offset, norm.offset]);
-  const workgroups = Math.max(1, Math.min(MAX_WORKGROUPS, Math.ceil(count / WORKGROUP)));
+  const workgroups = gridStrideWorkgroups(ctx.device, count, WORKGROUP);
   return [
     ctx.dispatch(
       'adamw.step',

@@ -1,13 +1,7 @@
 import source from '../../../shaders/embedding.wgsl?raw';
-import type { Dispatch, GpuContext, TensorRef } from '../context';
+import { type Dispatch, type GpuContext, type TensorRef, gridStrideWorkgroups } from '../context';
 
 const WORKGROUP = 256; // WG in embedding.wgsl
-/** Every WebGPU device allows 65535 workgroups per dimension; the kernels loop (grid stride) past that. */
-const MAX_WORKGROUPS = 65535;
-
-function gridStrideWorkgroups(total: number): number {
-  return Math.max(1, Math.min(MAX_WORKGROUPS, Math.ceil(total / WORKGROUP)));
-}
 
 export interface EmbeddingForwardArgs {
   tokens: TensorRef; // i32 [rows]
@@ -36,7 +30,7 @@ export function embeddingForward(ctx: GpuContext, args: EmbeddingForwardArgs): D
   const resources = [shape, tokens.buffer, wte.buffer, out.buffer];
   if (positions && wpe) resources.push(positions.buffer, wpe.buffer);
   const entry = positions ? 'forward_positions' : 'forward_tokens';
-  return [ctx.dispatch('embedding.forward', ctx.pipeline(source, entry), resources, [gridStrideWorkgroups(total)])];
+  return [ctx.dispatch('embedding.forward', ctx.pipeline(source, entry), resources, [gridStrideWorkgroups(ctx.device, total, WORKGROUP)])];
 }
 
 export interface EmbeddingIndex {
@@ -82,7 +76,7 @@ export function embeddingBackward(ctx: GpuContext, args: EmbeddingBackwardArgs):
       'embedding.backward',
       ctx.pipeline(source, 'backward'),
       [shape, dout.buffer, offsets.buffer, rows.buffer, dtable.buffer],
-      [gridStrideWorkgroups(total)],
+      [gridStrideWorkgroups(ctx.device, total, WORKGROUP)],
     ),
   ];
 }

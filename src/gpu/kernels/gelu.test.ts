@@ -9,7 +9,7 @@ import { assertClose, expectPaddingIntact, placeTensor, randomFloats, readTensor
 // Elementwise f32 math (tanh included) against float64.
 const TOL = { rel: 1e-4, abs: 1e-5 };
 
-// 1M + 77 elements: more than the capped dispatch covers in one pass, so the grid-stride loop runs.
+// 1M + 77 elements: more than the dispatch covers in one pass on a software device (32 workgroups), so the grid-stride loop runs.
 const COUNTS = [1, 1000, 4096 * 256 + 77];
 
 describe('gelu kernels', () => {

@@ -1,7 +1,7 @@
 /** GELU (tanh approximation) forward and backward (shaders/gelu.wgsl). */
 import source from '../../../shaders/gelu.wgsl?raw';
-import type { Dispatch, GpuContext, TensorRef } from '../context';
-import { ELEMENTWISE_WG_SIZE, elementwiseWorkgroups } from './add';
+import { type Dispatch, type GpuContext, type TensorRef, gridStrideWorkgroups } from '../context';
+import { ELEMENTWISE_WG_SIZE } from './add';
 
 function pipeline(ctx: GpuContext, entryPoint: string): GPUComputePipeline {
   return ctx.pipeline(source, entryPoint, { WG_SIZE: ELEMENTWISE_WG_SIZE });
@@ -15,7 +15,7 @@ export function geluForward(ctx: GpuContext, args: { x: TensorRef; out: TensorRe
       'gelu forward',
       pipeline(ctx, 'gelu_forward'),
       [x.buffer, out.buffer, Uint32Array.of(count, x.offset, 0, out.offset)],
-      [elementwiseWorkgroups(count)],
+      [gridStrideWorkgroups(ctx.device, count, ELEMENTWISE_WG_SIZE)],
     ),
   ];
 }
@@ -31,7 +31,7 @@ export function geluBackward(
       'gelu backward',
       pipeline(ctx, 'gelu_backward'),
       [x.buffer, dx.buffer, Uint32Array.of(count, x.offset, dout.offset, dx.offset), dout.buffer],
-      [elementwiseWorkgroups(count)],
+      [gridStrideWorkgroups(ctx.device, count, ELEMENTWISE_WG_SIZE)],
     ),
   ];
 }

@@ -1,9 +1,8 @@
 import source from '../../../shaders/rope.wgsl?raw';
 import { ROPE_BASE } from '../../model/config';
-import type { Dispatch, GpuContext, TensorRef } from '../context';
+import { type Dispatch, type GpuContext, type TensorRef, gridStrideWorkgroups } from '../context';
 
 const WORKGROUP = 64; // WG in rope.wgsl
-const MAX_WORKGROUPS = 65535;
 
 export interface RopeForwardArgs {
   qkv: TensorRef; // [rows, 3d], q and k parts rotated in place
@@ -45,6 +44,6 @@ function rope(
   const frequencies = ctx.storage('rope.inverseFrequency', inverseFrequency.byteLength, inverseFrequency);
   const total = rows * nHeads * half;
   const shape = new Uint32Array([total, nHeads, headDim, target.offset, positions.offset, 0, 0, 0]);
-  const groups = Math.max(1, Math.min(MAX_WORKGROUPS, Math.ceil(total / WORKGROUP)));
+  const groups = gridStrideWorkgroups(ctx.device, total, WORKGROUP);
   return ctx.dispatch(entry.replace('_', '.'), ctx.pipeline(source, entry), [shape, positions.buffer, frequencies, target.buffer], [groups]);
 }
