@@ -74,8 +74,9 @@ export function memoryProblem(estimate: MemoryEstimate, config: TrainConfig): st
   if (parameterBytes > limit) {
     return `${head}: the parameters alone take ${formatBytes(parameterBytes)}; lower d_model (${d}), d_ff (${f}) or the number of layers (${nl})`;
   }
-  // Every activation buffer grows with B·L: the batch size that fits follows from the bytes per prompt.
-  const perPrompt = 4 * estimate.L * Math.max(nl * f, (nl + 1) * d, nl * 3 * d);
+  // The parameters fit, so the largest buffer is an activation buffer, and those grow in proportion to B (B·L rows,
+  // B·k targets): the batch size that fits follows from the bytes per prompt.
+  const perPrompt = estimate.largestBuffer / estimate.B;
   const fittingBatch = Math.floor(limit / perPrompt);
   if (fittingBatch >= 1) {
     return `${head}; lower the batch size from ${estimate.B} to ${fittingBatch} or less (or lower n or k, which set the prompt length of ${estimate.L} tokens)`;
