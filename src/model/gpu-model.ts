@@ -13,7 +13,6 @@ import { geluBackward, geluForward } from '../gpu/kernels/gelu';
 import { gradNorm } from '../gpu/kernels/grad-norm';
 import { matmulBackward, matmulForward } from '../gpu/kernels/matmul';
 import { rmsnormBackward, rmsnormForward } from '../gpu/kernels/rmsnorm';
-import { gatherRows, scatterAddRows } from '../gpu/kernels/rows';
 import { ropeBackward, ropeForward } from '../gpu/kernels/rope';
 import type { Batch, IsolationLevel } from '../prompt/types';
 import { attentionPlan, attentionPlanLayout } from '../prompt/ranges';
@@ -77,25 +76,14 @@ export function estimateMemory(config: ModelConfig, shape: Pick<BatchShape, 'B' 
   const { dModel: d, dFF: f, nLayers: nl, nHeads: h } = config;
   const rows = shape.B * shape.L;
   const parameters = paramLayout(config).total * 4;
-  const T = shape.maxTargets;
-  // Every block: norm1, qkv, attn, rstd1 on all rows, and lse. The ops after attention (mid, norm2, fc pre/act, rstd2)
-  // on all rows except in the last block, which keeps its targets' rows only (plus attn and residualIn gathered there).
-  const postAttention = 2 * d + 2 * f + 1;
-  const activations =
-    4 *
-    (nl * (rows * (5 * d + 1) + shape.B * h * shape.L) +
-      ((nl - 1) * rows + T) * postAttention +
-      (nl * rows + T) * d /*residual stream*/ +
-      rows * d /*projOut*/ +
-      T * (3 * d + 1) /*gathered attn and residualIn, finalNorm, finalRstd*/);
-  // Likewise: dattn, dqkv, dnorm1 everywhere; dfcAct, dfcPre, dnorm2 at the last block's targets' rows; the residual
-  // gradient (all rows, and the targets' rows), dattn at the targets' rows, dfinal, and attention's rowsum scratch.
-  const activationGradients = training
-    ? 4 * (nl * rows * 5 * d + ((nl - 1) * rows + T) * (2 * f + d) + rows * d + 3 * T * d + shape.B * h * shape.L)
-    : 0;
-  const batch = 4 * (rows * 8 + 3 * shape.maxTargets + config.vocabSize + config.maxSeqLen + 4);
+  const perLayerActivations = rows * (d /*norm1*/ + 3 * d /*qkv*/ + d /*attn*/ + d /*mid*/ + d /*norm2*/ + 2 * f /*fc*/ + 2) + shape.B * h * shape.L;
+  const activations = 4 * (nl * perLayerActivations + (nl + 1) * rows * d + 3 * rows * d + rows);
+  const perLayerGradients = rows * (2 * f + 3 * d + 3 * d);
+  // Plus attention's D = rowsum(dout ∘ out) scratch, one for all layers.
+  const activationGradients = training ? 4 * (nl * perLayerGradients + 2 * rows * d + shape.B * h * shape.L) : 0;
+  const batch = 4 * (rows * 8 + 2 * shape.maxTargets + config.vocabSize + config.maxSeqLen + 4);
   const optimizer = training ? 3 * parameters : 0;
-  const largestBuffer = 4 * Math.max(((nl - 1) * rows + T) * f, (nl * rows + T) * d, nl * rows * 3 * d, paramLayout(config).total);
+  const largestBuffer = 4 * Math.max(nl * rows * f, (nl + 1) * rows * d, nl * rows * 3 * d, paramLayout(config).total);
   return {
     parameters,
     optimizer,
@@ -121,12 +109,6 @@ export function checkFits(device: GPUDevice, config: ModelConfig, shape: BatchSh
   }
 }
 
-/**
- * One block's activations. Its attention reads every row; what follows it (projection, residual, MLP) runs on `rows`
- * rows: all B·L of the batch, except in the last block, whose later ops serve only the targets' rows (nothing else
- * there reaches the loss): there `attnRows` and `residualInRows` are the targets' rows of attn and residualIn,
- * gathered, and the tensors from residualMid on hold maxTargets rows.
- */
 interface LayerActivations {
   residualIn: TensorRef;
   norm1: TensorRef;
@@ -134,9 +116,6 @@ interface LayerActivations {
   qkv: TensorRef;
   attn: TensorRef;
   lse: TensorRef;
-  rows: number;
-  attnRows: TensorRef;
-  residualInRows: TensorRef;
   residualMid: TensorRef;
   norm2: TensorRef;
   rstd2: TensorRef;
@@ -145,13 +124,10 @@ interface LayerActivations {
   residualOut: TensorRef;
 }
 
-/** One block's activation gradients; those of the ops after attention have the block's `rows` rows (see above). */
 interface LayerGradients {
   dfcAct: TensorRef;
   dfcPre: TensorRef;
   dnorm2: TensorRef;
-  /** Gradient of attnRows: in the last block the targets' rows, scattered into dattn for attention's backward. */
-  dattnRows: TensorRef;
   dattn: TensorRef;
   dqkv: TensorRef;
   dnorm1: TensorRef;
@@ -177,8 +153,6 @@ interface StepDispatches {
 interface GradientBuffers {
   layers: LayerGradients[];
   dresidual: TensorRef;
-  /** Gradient of the last block's residual stream at the targets' rows (maxTargets rows), scattered into dresidual. */
-  dresidualTargets: TensorRef;
   dfinal: TensorRef;
   /** Attention backward's D = rowsum(dout ∘ out) scratch, shared by the layers and the batch lengths. */
   attentionRowDot: GPUBuffer;
@@ -194,8 +168,6 @@ export class GpuModel {
   >;
   private readonly tokenIndex: { offsets: GPUBuffer; rows: GPUBuffer };
   private readonly positionIndex: { offsets: GPUBuffer; rows: GPUBuffer } | null;
-  /** 0, 1, …, maxTargets - 1: the loss reads its targets from the last block's compact rows. */
-  private readonly targetRows: GPUBuffer;
   private readonly acts: LayerActivations[];
   private readonly projOut: TensorRef;
   private readonly finalNorm: TensorRef;
@@ -249,53 +221,40 @@ export class GpuModel {
         ? { offsets: int32('positionIndex.offsets', config.maxSeqLen + 1), rows: int32('positionIndex.rows', rows) }
         : null;
 
-    // One buffer per activation kind, sliced per layer (a dispatch never reads and writes one buffer). The kinds after
-    // attention have full-size slices for every block but the last, whose slice holds its targets' rows only.
-    const T = maxTargets;
-    const stack = (label: string, perLayer: number, layers = nl, lastLayer = perLayer) => {
-      const buffer = ctx.storage(label, (perLayer * (layers - 1) + lastLayer) * 4);
-      return { buffer, perLayer };
-    };
+    // One buffer per activation kind, sliced per layer (a dispatch never reads and writes one buffer).
+    const stack = (label: string, perLayer: number, layers = nl) => ({ buffer: ctx.storage(label, perLayer * layers * 4), perLayer });
     const at = (s: { buffer: GPUBuffer; perLayer: number }, l: number) => tensorRef(s.buffer, s.perLayer * l);
-    const residualStream = stack('act.residual', rows * d, nl + 1, T * d);
-    const residualMid = stack('act.residualMid', rows * d, nl, T * d);
+    const residualStream = stack('act.residual', rows * d, nl + 1);
+    const residualMid = stack('act.residualMid', rows * d);
     const norm1 = stack('act.norm1', rows * d);
     const rstd1 = stack('act.rstd1', rows);
     const qkv = stack('act.qkv', rows * 3 * d);
     const attn = stack('act.attn', rows * d);
     const lse = stack('act.lse', B * H * L);
-    const norm2 = stack('act.norm2', rows * d, nl, T * d);
-    const rstd2 = stack('act.rstd2', rows, nl, T);
-    const fcPre = stack('act.fcPre', rows * f, nl, T * f);
-    const fcAct = stack('act.fcAct', rows * f, nl, T * f);
-    const targetActs = ctx.storage('act.lastBlockTargets', 2 * T * d * 4); // attn and residualIn at the targets' rows
-    this.targetRows = ctx.storage('batch.targetRows', T * 4, Int32Array.from({ length: T }, (_, i) => i));
+    const norm2 = stack('act.norm2', rows * d);
+    const rstd2 = stack('act.rstd2', rows);
+    const fcPre = stack('act.fcPre', rows * f);
+    const fcAct = stack('act.fcAct', rows * f);
     this.projOut = tensorRef(ctx.storage('act.projOut', rows * d * 4));
-    this.finalNorm = tensorRef(ctx.storage('act.finalNorm', T * d * 4));
-    this.finalRstd = tensorRef(ctx.storage('act.finalRstd', T * 4));
+    this.finalNorm = tensorRef(ctx.storage('act.finalNorm', rows * d * 4));
+    this.finalRstd = tensorRef(ctx.storage('act.finalRstd', rows * 4));
     this.losses = tensorRef(ctx.storage('loss.perTarget', maxTargets * 4));
     this.probs = ctx.storage('loss.probs', maxTargets * 4);
     this.stats = ctx.storage('loss.stats', STATS_BYTES);
-    this.acts = Array.from({ length: nl }, (_, l) => {
-      const last = l === nl - 1;
-      return {
-        residualIn: at(residualStream, l),
-        norm1: at(norm1, l),
-        rstd1: at(rstd1, l),
-        qkv: at(qkv, l),
-        attn: at(attn, l),
-        lse: at(lse, l),
-        rows: last ? T : rows,
-        attnRows: last ? tensorRef(targetActs) : at(attn, l),
-        residualInRows: last ? tensorRef(targetActs, T * d) : at(residualStream, l),
-        residualMid: at(residualMid, l),
-        norm2: at(norm2, l),
-        rstd2: at(rstd2, l),
-        fcPre: at(fcPre, l),
-        fcAct: at(fcAct, l),
-        residualOut: at(residualStream, l + 1),
-      };
-    });
+    this.acts = Array.from({ length: nl }, (_, l) => ({
+      residualIn: at(residualStream, l),
+      norm1: at(norm1, l),
+      rstd1: at(rstd1, l),
+      qkv: at(qkv, l),
+      attn: at(attn, l),
+      lse: at(lse, l),
+      residualMid: at(residualMid, l),
+      norm2: at(norm2, l),
+      rstd2: at(rstd2, l),
+      fcPre: at(fcPre, l),
+      fcAct: at(fcAct, l),
+      residualOut: at(residualStream, l + 1),
+    }));
 
     this.gradients = null;
     this.normStats = null;
@@ -303,34 +262,30 @@ export class GpuModel {
     this.optimizerDispatches = [];
     if (training) {
       // Gradients accumulate, so every gradient buffer is cleared at the step's start.
-      const gradStack = (label: string, perLayer: number, lastLayer = perLayer) => {
-        const s = stack(label, perLayer, nl, lastLayer);
+      const gradStack = (label: string, perLayer: number) => {
+        const s = stack(label, perLayer);
         this.clearOnStep.push(s.buffer);
         return s;
       };
-      const dfcAct = gradStack('grad.fcAct', rows * f, T * f);
-      const dfcPre = gradStack('grad.fcPre', rows * f, T * f);
-      const dnorm2 = gradStack('grad.norm2', rows * d, T * d);
+      const dfcAct = gradStack('grad.fcAct', rows * f);
+      const dfcPre = gradStack('grad.fcPre', rows * f);
+      const dnorm2 = gradStack('grad.norm2', rows * d);
       const dattn = gradStack('grad.attn', rows * d);
       const dqkv = gradStack('grad.qkv', rows * 3 * d);
       const dnorm1 = gradStack('grad.norm1', rows * d);
-      const dattnTargets = ctx.storage('grad.attnTargets', T * d * 4);
       const dresidualBuffer = ctx.storage('grad.residual', rows * d * 4);
-      const dresidualTargets = ctx.storage('grad.residualTargets', T * d * 4);
-      const dfinalBuffer = ctx.storage('grad.finalNorm', T * d * 4);
-      this.clearOnStep.push(state.grads, dattnTargets, dresidualBuffer, dresidualTargets, dfinalBuffer);
+      const dfinalBuffer = ctx.storage('grad.finalNorm', rows * d * 4);
+      this.clearOnStep.push(state.grads, dresidualBuffer, dfinalBuffer);
       this.gradients = {
         layers: Array.from({ length: nl }, (_, l) => ({
           dfcAct: at(dfcAct, l),
           dfcPre: at(dfcPre, l),
           dnorm2: at(dnorm2, l),
-          dattnRows: l === nl - 1 ? tensorRef(dattnTargets) : at(dattn, l),
           dattn: at(dattn, l),
           dqkv: at(dqkv, l),
           dnorm1: at(dnorm1, l),
         })),
         dresidual: tensorRef(dresidualBuffer),
-        dresidualTargets: tensorRef(dresidualTargets),
         dfinal: tensorRef(dfinalBuffer),
         attentionRowDot: ctx.storage('grad.attentionRowDot', B * H * L * 4),
       };
@@ -372,8 +327,6 @@ export class GpuModel {
     const { projOut, finalNorm, finalRstd } = this;
     const hd = headDim(config);
     const mask = { meta: tensorRef(bb.meta), positions: tensorRef(bb.positions), plan: tensorRef(bb.attentionPlan), B, L, nHeads: H, headDim: hd, n, level: isolation, alibi: config.positionEncoding === 'alibi' };
-    // The batch's target rows (this step's count of them), for the last block's gathers and scatters.
-    const targetRows = { index: tensorRef(bb.targetIndex), count: tensorRef(bb.targetCount), maxRows: maxTargets, d };
 
     // ---- forward ----
     const fwd: Dispatch[] = [];
@@ -394,24 +347,18 @@ export class GpuModel {
       fwd.push(...matmulForward(ctx, { x: a.norm1, w: P(w.qkvW), bias: P(w.qkvB), out: a.qkv, M: rows, K: d, N: 3 * d }));
       if (rope) fwd.push(...ropeForward(ctx, { qkv: a.qkv, positions: tensorRef(bb.positions), rows, nHeads: H, headDim: hd }));
       fwd.push(...attentionForward(ctx, { ...mask, qkv: a.qkv, out: a.attn, lse: a.lse }));
-      const M = a.rows;
-      if (l === nl - 1) {
-        fwd.push(...gatherRows(ctx, { ...targetRows, x: a.attn, out: a.attnRows }));
-        fwd.push(...gatherRows(ctx, { ...targetRows, x: a.residualIn, out: a.residualInRows }));
-      }
-      fwd.push(...matmulForward(ctx, { x: a.attnRows, w: P(w.attnOutW), bias: P(w.attnOutB), out: projOut, M, K: d, N: d }));
-      fwd.push(...addForward(ctx, { a: a.residualInRows, b: projOut, out: a.residualMid, count: M * d }));
-      fwd.push(...rmsnormForward(ctx, { x: a.residualMid, w: P(w.norm2W), out: a.norm2, rstd: a.rstd2, rows: M, d }));
-      fwd.push(...matmulForward(ctx, { x: a.norm2, w: P(w.fcW), bias: P(w.fcB), out: a.fcPre, M, K: d, N: f }));
-      fwd.push(...geluForward(ctx, { x: a.fcPre, out: a.fcAct, count: M * f }));
-      fwd.push(...matmulForward(ctx, { x: a.fcAct, w: P(w.fcOutW), bias: P(w.fcOutB), out: projOut, M, K: f, N: d }));
-      fwd.push(...addForward(ctx, { a: a.residualMid, b: projOut, out: a.residualOut, count: M * d }));
+      fwd.push(...matmulForward(ctx, { x: a.attn, w: P(w.attnOutW), bias: P(w.attnOutB), out: projOut, M: rows, K: d, N: d }));
+      fwd.push(...addForward(ctx, { a: a.residualIn, b: projOut, out: a.residualMid, count: rows * d }));
+      fwd.push(...rmsnormForward(ctx, { x: a.residualMid, w: P(w.norm2W), out: a.norm2, rstd: a.rstd2, rows, d }));
+      fwd.push(...matmulForward(ctx, { x: a.norm2, w: P(w.fcW), bias: P(w.fcB), out: a.fcPre, M: rows, K: d, N: f }));
+      fwd.push(...geluForward(ctx, { x: a.fcPre, out: a.fcAct, count: rows * f }));
+      fwd.push(...matmulForward(ctx, { x: a.fcAct, w: P(w.fcOutW), bias: P(w.fcOutB), out: projOut, M: rows, K: f, N: d }));
+      fwd.push(...addForward(ctx, { a: a.residualMid, b: projOut, out: a.residualOut, count: rows * d }));
     });
-    // The last block's output holds the targets' rows: the loss reads target t from row t.
     const lastResidual = acts[nl - 1].residualOut;
-    fwd.push(...rmsnormForward(ctx, { x: lastResidual, w: P(layout.finalNormW), out: finalNorm, rstd: finalRstd, rows: maxTargets, d }));
+    fwd.push(...rmsnormForward(ctx, { x: lastResidual, w: P(layout.finalNormW), out: finalNorm, rstd: finalRstd, rows, d }));
     const targets = {
-      targetIndex: tensorRef(this.targetRows),
+      targetIndex: tensorRef(bb.targetIndex),
       targetLabel: tensorRef(bb.targetLabel),
       targetCount: tensorRef(bb.targetCount),
       maxTargets,
@@ -426,27 +373,17 @@ export class GpuModel {
     if (gradients) {
       const { dresidual, dfinal } = gradients;
       bwd.push(...ctrLossBackward(ctx, { ...targets, xf: finalNorm, wte: P(layout.wte), probs: tensorRef(this.probs), dxf: dfinal, dwte: G(layout.wte) }));
-      const { dresidualTargets } = gradients;
-      bwd.push(...rmsnormBackward(ctx, { dout: dfinal, x: lastResidual, w: P(layout.finalNormW), rstd: finalRstd, dx: dresidualTargets, dw: G(layout.finalNormW), rows: maxTargets, d }));
-      // dres holds d(residualOut of layer l) at the block's rows; the residual adds pass it through unchanged, so each
-      // sub-block adds into it. The last block's, at its targets' rows, joins dresidual (every row) after its MLP and
-      // projection, before attention.
+      bwd.push(...rmsnormBackward(ctx, { dout: dfinal, x: lastResidual, w: P(layout.finalNormW), rstd: finalRstd, dx: dresidual, dw: G(layout.finalNormW), rows, d }));
+      // dresidual holds d(residualOut of layer l); the residual adds pass it through unchanged, so each sub-block adds into it.
       for (let l = nl - 1; l >= 0; l--) {
         const w = layout.layers[l];
         const a = acts[l];
         const g = gradients.layers[l];
-        const M = a.rows;
-        const last = l === nl - 1;
-        const dres = last ? dresidualTargets : dresidual;
-        bwd.push(...matmulBackward(ctx, { dout: dres, x: a.fcAct, w: P(w.fcOutW), dx: g.dfcAct, dw: G(w.fcOutW), dbias: G(w.fcOutB), M, K: f, N: d }));
-        bwd.push(...geluBackward(ctx, { x: a.fcPre, dout: g.dfcAct, dx: g.dfcPre, count: M * f }));
-        bwd.push(...matmulBackward(ctx, { dout: g.dfcPre, x: a.norm2, w: P(w.fcW), dx: g.dnorm2, dw: G(w.fcW), dbias: G(w.fcB), M, K: d, N: f }));
-        bwd.push(...rmsnormBackward(ctx, { dout: g.dnorm2, x: a.residualMid, w: P(w.norm2W), rstd: a.rstd2, dx: dres, dw: G(w.norm2W), rows: M, d }));
-        bwd.push(...matmulBackward(ctx, { dout: dres, x: a.attnRows, w: P(w.attnOutW), dx: g.dattnRows, dw: G(w.attnOutW), dbias: G(w.attnOutB), M, K: d, N: d }));
-        if (last) {
-          bwd.push(...scatterAddRows(ctx, { ...targetRows, x: g.dattnRows, out: g.dattn }));
-          bwd.push(...scatterAddRows(ctx, { ...targetRows, x: dresidualTargets, out: dresidual }));
-        }
+        bwd.push(...matmulBackward(ctx, { dout: dresidual, x: a.fcAct, w: P(w.fcOutW), dx: g.dfcAct, dw: G(w.fcOutW), dbias: G(w.fcOutB), M: rows, K: f, N: d }));
+        bwd.push(...geluBackward(ctx, { x: a.fcPre, dout: g.dfcAct, dx: g.dfcPre, count: rows * f }));
+        bwd.push(...matmulBackward(ctx, { dout: g.dfcPre, x: a.norm2, w: P(w.fcW), dx: g.dnorm2, dw: G(w.fcW), dbias: G(w.fcB), M: rows, K: d, N: f }));
+        bwd.push(...rmsnormBackward(ctx, { dout: g.dnorm2, x: a.residualMid, w: P(w.norm2W), rstd: a.rstd2, dx: dresidual, dw: G(w.norm2W), rows, d }));
+        bwd.push(...matmulBackward(ctx, { dout: dresidual, x: a.attn, w: P(w.attnOutW), dx: g.dattn, dw: G(w.attnOutW), dbias: G(w.attnOutB), M: rows, K: d, N: d }));
         bwd.push(...attentionBackward(ctx, { ...mask, qkv: a.qkv, out: a.attn, lse: a.lse, dout: g.dattn, dqkv: g.dqkv, rowDot: gradients.attentionRowDot }));
         if (rope) bwd.push(...ropeBackward(ctx, { dqkv: g.dqkv, positions: tensorRef(bb.positions), rows, nHeads: H, headDim: hd }));
         bwd.push(...matmulBackward(ctx, { dout: g.dqkv, x: a.norm1, w: P(w.qkvW), dx: g.dnorm1, dw: G(w.qkvW), dbias: G(w.qkvB), M: rows, K: d, N: 3 * d }));

@@ -193,20 +193,6 @@ export function addForward(out: FloatArray, a: FloatArray, b: FloatArray, count:
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Rows by index (the GPU model's last block runs on its targets' rows; shaders/rows.wgsl)
-
-/** out[i] = x[index[i]] (rows of width d) for i < count; rows count..maxRows-1 of out are 0. */
-export function gatherRows(out: FloatArray, x: FloatArray, index: Int32Array, count: number, maxRows: number, d: number): void {
-  out.fill(0, 0, maxRows * d);
-  for (let i = 0; i < count; i++) for (let c = 0; c < d; c++) out[i * d + c] = x[index[i] * d + c];
-}
-
-/** out[index[i]] += x[i] (rows of width d) for i < count. */
-export function scatterAddRows(out: FloatArray, x: FloatArray, index: Int32Array, count: number, d: number): void {
-  for (let i = 0; i < count; i++) for (let c = 0; c < d; c++) out[index[i] * d + c] += x[i * d + c];
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // RoPE: interleaved pairs (2i, 2i+1) inside each head, angle = position · base^(-2i/hd), on the q and k parts of qkv.
 
 function rotateQK(qkv: FloatArray, positions: Int32Array, rows: number, nHeads: number, headDim: number, sign: 1 | -1): void {
