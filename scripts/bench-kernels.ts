@@ -189,6 +189,11 @@ for (const bench of models) {
   let denseCausalFraction = 0;
   let denseWork = { forwardBlocks: 1, backwardBlocks: 1, forwardChunks: 1, backwardChunks: 1 };
   const alone = (times: number[]) => times.map((t) => t.toFixed(1)).join(', ');
+  const sum = (times: number[]) => times.reduce((a, b) => a + b, 0);
+  let denseAlone = 1;
+  // The goal checked on the sum of the three dispatches timed alone: each keeps its best of the rounds, so one
+  // disturbed submission (on a shared CPU, SwiftShader's threads are sometimes descheduled) moves it less.
+  const aloneChecks: string[] = [];
   for (const { level, targets, floor, batch, plan, ms, alone: times } of masks) {
     if (floor) {
       print();
@@ -200,6 +205,7 @@ for (const bench of models) {
     const work = attentionWork(plan, batch.B, L, level, ATTENTION_TILE);
     if (level === 'full-causal') {
       denseMs = ms;
+      denseAlone = sum(times);
       denseCausalFraction = tiles.causalFraction;
       denseWork = work;
     }
@@ -207,11 +213,14 @@ for (const bench of models) {
     const label = level === 'full-causal' ? 'dense causal' : `DTI ${level}${targets ? ', unused [SUM] rows skipped' : ''}`;
     const literalGoal = 1.5 * tiles.allowedFraction;
     const causalGoal = (1.5 * tiles.allowedFraction) / denseCausalFraction;
-    const verdict = (goal: number) => `${goal.toFixed(2)}× ${ms / denseMs <= goal ? 'met' : 'not met'}`;
+    const verdict = (goal: number, ratio = ms / denseMs) => `${goal.toFixed(2)}× ${ratio <= goal ? 'met' : 'not met'}`;
+    if (level !== 'full-causal') aloneChecks.push(`${label} ${(sum(times) / denseAlone).toFixed(2)}× (goal ${verdict(causalGoal, sum(times) / denseAlone)})`);
     print(
       `| ${label} | ${tiles.allowedFraction.toFixed(3)} | ${pct(work.forwardBlocks, denseWork.forwardBlocks)}, ${pct(work.backwardBlocks, denseWork.backwardBlocks)} | ${pct(work.forwardChunks, denseWork.forwardChunks)}, ${pct(work.backwardChunks, denseWork.backwardChunks)} | ${ms.toFixed(1)} | ${alone(times)} | ${(ms / denseMs).toFixed(2)}× | ${verdict(literalGoal)} | ${verdict(causalGoal)} |`,
     );
   }
+  print();
+  print(`- the same against the causal area, on the sum of the dispatches timed alone: ${aloneChecks.join('; ')}`);
   print();
   // The machine may be shared (compare the ratios, not the milliseconds across runs): say how busy it was.
   print(`- load average (1 min) while timing attention: ${loadBefore.toFixed(2)} → ${loadAfter.toFixed(2)} on ${os.cpus().length} cores`);
