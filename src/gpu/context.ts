@@ -23,7 +23,7 @@ const MAX_WORKGROUPS = 65535;
 /**
  * Workgroups of a software device (SwiftShader) for grid-stride kernels: it runs them on a few CPU threads and pays
  * a fixed cost per invocation, so fewer threads each looping over many items are faster (GELU over 483k elements:
- * 2.2× faster with 32 workgroups of 256 than with one thread per element; docs/BENCHMARKS.md, profile-step).
+ * 2.2× faster with 32 workgroups of 256 than with one thread per element, `scripts/profile-step.ts`, 2026-11-28).
  */
 const SOFTWARE_GRID_WORKGROUPS = 32;
 

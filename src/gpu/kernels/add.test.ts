@@ -21,18 +21,21 @@ describe('add kernel', () => {
       const { device } = await nodeDevice();
       const wasSoftware = isSoftwareDevice(device);
       markSoftwareDevice(device, software);
-      const ctx = new GpuContext(device);
-      const rng = new Rng(count + 17);
-      const a = randomFloats(rng, count);
-      const b = randomFloats(rng, count);
-      const out = placeTensor(ctx, 'out', randomFloats(rng, count), 6);
-      submitDispatches(device, addForward(ctx, { a: placeTensor(ctx, 'a', a, 3), b: placeTensor(ctx, 'b', b, 1), out, count }));
-      const expected = new Float32Array(count);
-      ref.addForward(expected, a, b, count);
-      assertClose(await readTensor(device, out, count), expected, TOL, 'out');
-      await expectPaddingIntact(device, out, count, 'out');
-      ctx.destroy();
-      markSoftwareDevice(device, wasSoftware);
+      try {
+        const ctx = new GpuContext(device);
+        const rng = new Rng(count + 17);
+        const a = randomFloats(rng, count);
+        const b = randomFloats(rng, count);
+        const out = placeTensor(ctx, 'out', randomFloats(rng, count), 6);
+        submitDispatches(device, addForward(ctx, { a: placeTensor(ctx, 'a', a, 3), b: placeTensor(ctx, 'b', b, 1), out, count }));
+        const expected = new Float32Array(count);
+        ref.addForward(expected, a, b, count);
+        assertClose(await readTensor(device, out, count), expected, TOL, 'out');
+        await expectPaddingIntact(device, out, count, 'out');
+        ctx.destroy();
+      } finally {
+        markSoftwareDevice(device, wasSoftware);
+      }
     },
   );
 
