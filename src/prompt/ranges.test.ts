@@ -97,21 +97,19 @@ describe('attentionPlan covers every allowed cell', () => {
         expect(plan.length).toBe(layout.length);
         for (let b = 0; b < B; b++) {
           const row = b * L;
-          const slots = layout.slots;
-          const order = Array.from(plan.subarray(layout.order + b * slots, layout.order + (b + 1) * slots));
-          // Every token once; the rest empty (-1).
-          expect(order.filter((t) => t >= 0).sort((x, y) => x - y)).toEqual(Array.from({ length: L }, (_, t) => t));
-          expect(order.filter((t) => t < 0).every((t) => t === -1)).toBe(true);
-          const slot = new Int32Array(L);
-          order.forEach((t, u) => t >= 0 && (slot[t] = u));
-          if (level !== 'strict') expect(order).toEqual(Array.from({ length: L }, (_, t) => t));
-          const keySlots = layout.keySlots;
-          const keyOrder = Array.from(plan.subarray(layout.keyOrder + b * keySlots, layout.keyOrder + (b + 1) * keySlots));
-          expect(keyOrder.filter((t) => t >= 0).sort((x, y) => x - y)).toEqual(Array.from({ length: L }, (_, t) => t));
-          expect(keyOrder.filter((t) => t < 0).every((t) => t === -1)).toBe(true);
-          const keySlot = new Int32Array(L);
-          keyOrder.forEach((t, u) => t >= 0 && (keySlot[t] = u));
-          if (level !== 'strict') expect(keyOrder).toEqual(Array.from({ length: L }, (_, t) => t));
+          // The query order and the key order: every token once, the rest empty (-1); token order except under
+          // strict. Returns each token's slot.
+          const slotsOf = (start: number, count: number) => {
+            const order = Array.from(plan.subarray(start + b * count, start + (b + 1) * count));
+            expect(order.filter((t) => t >= 0).sort((x, y) => x - y)).toEqual(Array.from({ length: L }, (_, t) => t));
+            expect(order.filter((t) => t < 0).every((t) => t === -1)).toBe(true);
+            if (level !== 'strict') expect(order).toEqual(Array.from({ length: L }, (_, t) => t));
+            const slotOf = new Int32Array(L);
+            order.forEach((t, u) => t >= 0 && (slotOf[t] = u));
+            return slotOf;
+          };
+          const slot = slotsOf(layout.order, layout.slots);
+          const keySlot = slotsOf(layout.keyOrder, layout.keySlots);
           for (let q = 0; q < L; q++) {
             for (let p = 0; p <= q; p++) {
               if (!isAllowed(q, p, batch.meta[row + q], batch.meta[row + p], n, level)) continue;
