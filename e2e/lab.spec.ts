@@ -146,6 +146,7 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
   await expect(page.getByTestId('loss-chart').locator('.recharts-line path').first()).toBeVisible({ timeout: 8 * 60_000 });
   await expect(page.getByTestId('valid-auc')).toHaveText(/^0\.\d{4}$/, { timeout: 8 * 60_000 });
   await expect(page.getByTestId('test-metrics')).toContainText('targets', { timeout: 8 * 60_000 });
+  await expect(page.getByTestId('test-calibration')).toContainText(/predicted CTR 0\.\d{3} vs observed 0\.\d{3}/);
   // The charts show the final points within their refresh interval.
   await expect(page.getByTestId('valid-chart').locator('.recharts-line path').first()).toBeVisible();
   const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);

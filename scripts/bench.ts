@@ -10,6 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { type SummaryRow, summaryTable } from '../src/train/experiments';
 
 const skipIndex = process.argv.indexOf('--skip');
 const skip = new Set(skipIndex > 0 ? process.argv[skipIndex + 1].split(',') : []);
@@ -44,19 +45,6 @@ if (!skip.has('experiments')) {
 if (process.argv.includes('--grid')) run('scripts/experiment.ts', [...gridArgs, '--out', `${work}/grid.json`]);
 if (!skip.has('peer')) run('scripts/bench-peer.ts', ['--out', `${work}/peer.md`]);
 
-interface SummaryRow {
-  label: string;
-  k: number;
-  isolation: string;
-  positionEncoding: string;
-  seeds: number;
-  testAuc: { mean: number; std: number };
-  testLogLoss: { mean: number; std: number };
-  trainSeconds: { mean: number; std: number };
-  tokens: number;
-  speedUp: number;
-  aucVsSw: number;
-}
 interface ExperimentOutput {
   date: string;
   machine: string;
@@ -70,18 +58,6 @@ const readJson = (file: string) => {
   return text ? (JSON.parse(text) as ExperimentOutput) : null;
 };
 const f = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
-const pm = (s: { mean: number; std: number }, digits: number) => (s.std > 0 ? `${f(s.mean, digits)} ± ${f(s.std, digits)}` : f(s.mean, digits));
-
-function table(rows: SummaryRow[]): string {
-  return [
-    '| run | seeds | test AUC | test LogLoss | train s | tokens | speed-up vs SW | ΔAUC vs SW |',
-    '|---|---|---|---|---|---|---|---|',
-    ...rows.map(
-      (r) =>
-        `| ${r.label} | ${r.seeds} | ${pm(r.testAuc, 4)} | ${pm(r.testLogLoss, 4)} | ${pm(r.trainSeconds, 1)} | ${Math.round(r.tokens)} | ${f(r.speedUp, 2)}× | ${f(r.aucVsSw, 4)} |`,
-    ),
-  ].join('\n');
-}
 
 /** The grid at a glance: one line per encoding and level, one column per k (k = 1 is that encoding's SW run). */
 function pivot(rows: SummaryRow[]): string {
@@ -130,7 +106,7 @@ function verdict(output: ExperimentOutput): string {
 }
 const comparison = (args: string[], output: ExperimentOutput) =>
   `Measured ${when(output)}. ${setting(args, output)} Command: \`npm run experiment -- ${args.join(' ')}\`.\n\n` +
-  table(output.summary) +
+  summaryTable(output.summary) +
   `\n\n${verdict(output)}`;
 const sweep = readJson(`${work}/sweep.json`);
 const grid = readJson(`${work}/grid.json`);
@@ -169,7 +145,7 @@ const sections: string[] = [
   '## 3. Scaling in k, per isolation level and position encoding',
   '',
   sweep
-    ? `Measured ${when(sweep)}. Same data and model, 1 seed. Command: \`npm run experiment -- ${sweepArgs.join(' ')}\`.\n\n` + table(sweep.summary)
+    ? `Measured ${when(sweep)}. Same data and model, 1 seed. Command: \`npm run experiment -- ${sweepArgs.join(' ')}\`.\n\n` + summaryTable(sweep.summary)
     : '_not run_',
   '',
   ...(grid
@@ -183,7 +159,7 @@ const sections: string[] = [
           `is older than section 2's, engine changes since then (see git log) are not in it.\n\n` +
           pivot(grid.summary) +
           '\n\nEvery row:\n\n' +
-          table(grid.summary),
+          summaryTable(grid.summary),
         '',
       ]
     : []),

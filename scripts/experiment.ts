@@ -17,6 +17,7 @@ import { type LoadResult, type Preset, PRESETS_ORDER, loadBuiltin, parseFiles } 
 import { nodeDevice } from '../src/gpu/node-device';
 import { checkTrainConfig } from '../src/train/config';
 import { type ExperimentRun, type SweepPlan, summarizeRuns, sweepConfigs } from '../src/train/experiments';
+import { predictedOverObserved } from '../src/train/metrics';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../src/train/protocol';
 import { train } from '../src/train/trainer';
 import type { IsolationLevel, PositionEncoding } from '../src/prompt/types';
@@ -129,7 +130,7 @@ async function runOne(config: TrainConfig): Promise<ExperimentRun> {
     validCurve,
   };
   console.log(
-    `${label}: test AUC ${result.test.auc.toFixed(4)} LogLoss ${result.test.logLoss.toFixed(4)}; train ${(result.trainMs / 1000).toFixed(1)} s, ${result.tokensProcessed} tokens`,
+    `${label}: test AUC ${result.test.auc.toFixed(4)} LogLoss ${result.test.logLoss.toFixed(4)} predicted/observed CTR ${predictedOverObserved(result.test).toFixed(3)} calibration slope ${result.test.calibrationSlope.toFixed(2)}; train ${(result.trainMs / 1000).toFixed(1)} s, ${result.tokensProcessed} tokens`,
   );
   return run;
 }

@@ -4,7 +4,7 @@ import { compareRuns } from './compare';
 import { runsCurvesCsv, runsJson, runsSummaryCsv } from './export';
 import type { RunRecord } from './run-types';
 
-const metrics = (auc: number) => ({ auc, logLoss: 0.5, accuracy: 0.7, count: 10 });
+const metrics = (auc: number) => ({ auc, logLoss: 0.5, accuracy: 0.7, count: 10, meanPrediction: 0.55, clickRate: 0.5, calibrationSlope: 0.9 });
 const run = (id: string, paradigm: 'sw' | 'dti', trainMs: number | null, auc = 0.7): RunRecord => ({
   id,
   name: id,
@@ -29,6 +29,12 @@ describe('comparison', () => {
     expect(rows[0].aucDelta).toBeCloseTo(0.02);
   });
 
+  it('carries the test calibration: predicted over observed CTR and the slope', () => {
+    const [row] = compareRuns([run('sw', 'sw', 400)], null);
+    expect(row.testPredictedOverObserved).toBeCloseTo(1.1, 12);
+    expect(row.testCalibrationSlope).toBe(0.9);
+  });
+
   it('leaves ratios empty for runs without a result', () => {
     const rows = compareRuns([run('sw', 'sw', 400), run('failed', 'dti', null)], 'sw');
     expect(rows[1]).toMatchObject({ speedUp: null, tokenRatio: null, aucDelta: null, testAuc: null });
@@ -40,7 +46,13 @@ describe('export', () => {
     const csv = runsSummaryCsv([run('a', 'sw', null)]);
     const row = csv.split('\n')[1];
     expect(row).toContain('"data, ""quoted"""');
-    expect(row).toMatch(/,,,,$/); // no test metrics
+    expect(row).toMatch(/,,,,,,,$/); // no test metrics
+  });
+
+  it('writes every metric of both splits, calibration included', () => {
+    const [header, row] = runsSummaryCsv([run('a', 'sw', 100)]).trim().split('\n');
+    expect(header).toMatch(/,valid_auc,valid_logloss,valid_accuracy,valid_count,valid_mean_p,valid_click_rate,valid_calibration_slope,test_auc,.*,test_calibration_slope$/);
+    expect(row).toMatch(/,0\.7,0\.5,0\.7,10,0\.55,0\.5,0\.9,0\.7,0\.5,0\.7,10,0\.55,0\.5,0\.9$/);
   });
 
   it('writes one curve row per step with the validation metrics of that step', () => {

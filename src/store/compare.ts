@@ -1,4 +1,5 @@
 /** The SW-vs-DTI comparison: each run's costs and metrics against a baseline run (normally the SW one). */
+import { predictedOverObserved } from '../train/metrics';
 import type { RunRecord } from './run-types';
 
 export interface ComparisonRow {
@@ -9,6 +10,10 @@ export interface ComparisonRow {
   targets: number | null;
   testAuc: number | null;
   testLogLoss: number | null;
+  /** Test mean predicted P(click) over the test click rate (1: the right number of clicks on average). */
+  testPredictedOverObserved: number | null;
+  /** Test calibration slope (1: calibrated; above 1: timid predictions; below 1: overconfident). */
+  testCalibrationSlope: number | null;
   /** Baseline training time / this run's training time (> 1: faster than the baseline). */
   speedUp: number | null;
   /** This run's tokens / the baseline's tokens. */
@@ -43,6 +48,8 @@ export function compareRuns(runs: readonly RunRecord[], baselineId: string | nul
       targets: finite(r?.targetsProcessed),
       testAuc,
       testLogLoss: finite(r?.test.logLoss),
+      testPredictedOverObserved: r ? finite(predictedOverObserved(r.test)) : null,
+      testCalibrationSlope: finite(r?.test.calibrationSlope),
       speedUp: trainMs && baseMs ? baseMs / trainMs : null,
       tokenRatio: tokens !== null && baseTokens ? tokens / baseTokens : null,
       aucDelta: testAuc !== null && baseAuc !== null ? testAuc - baseAuc : null,

@@ -19,13 +19,14 @@ function csv(header: string[], rows: unknown[][]): string {
   return [header, ...rows].map((row) => row.map(csvCell).join(',')).join('\n') + '\n';
 }
 
-const metricCells = (m: Metrics | undefined) => [m?.auc, m?.logLoss, m?.accuracy, m?.count];
+const metricCells = (m: Metrics | undefined) => [m?.auc, m?.logLoss, m?.accuracy, m?.count, m?.meanPrediction, m?.clickRate, m?.calibrationSlope];
+const metricHeader = (split: string) => ['auc', 'logloss', 'accuracy', 'count', 'mean_p', 'click_rate', 'calibration_slope'].map((name) => `${split}_${name}`);
 
 const SUMMARY_HEADER = [
   'run_id', 'name', 'created', 'status', 'dataset', 'dataset_preset', 'paradigm', 'n', 'k', 'isolation', 'position_encoding',
   'd_model', 'heads', 'layers', 'd_ff', 'learning_rate', 'batch_size', 'epochs', 'max_steps', 'seed', 'weight_decay',
   'max_grad_norm', 'adapter', 'steps', 'train_ms', 'tokens_processed', 'targets_processed', 'targets_per_s', 'tokens_per_s',
-  'valid_auc', 'valid_logloss', 'valid_accuracy', 'valid_count', 'test_auc', 'test_logloss', 'test_accuracy', 'test_count',
+  ...metricHeader('valid'), ...metricHeader('test'),
 ];
 
 export function runsSummaryCsv(runs: readonly RunRecord[]): string {

@@ -12,7 +12,7 @@ const run = (id: string, createdAt: number): RunRecord => ({
   dataset: { name: 'd', preset: 'small', users: 1, interactions: 2 },
   status: 'done',
   steps: [{ step: 1, epoch: 1, loss: 0.7, elapsedMs: 5, targetsPerSec: 1, tokensPerSec: 2, targets: 3, tokens: 4 }],
-  evals: [{ step: 1, split: 'valid', auc: NaN, logLoss: 0.6, accuracy: 0.5, count: 0 }],
+  evals: [{ step: 1, split: 'valid', auc: NaN, logLoss: 0.6, accuracy: 0.5, count: 0, meanPrediction: NaN, clickRate: NaN, calibrationSlope: NaN }],
   result: null,
   error: null,
   adapter: null,

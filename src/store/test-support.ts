@@ -87,7 +87,7 @@ export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promi
 }
 
 /** Events a trainer sends, for tests that play the worker. */
-export const testMetrics = (auc: number): Metrics => ({ auc, logLoss: 0.6, accuracy: 0.7, count: 50 });
+export const testMetrics = (auc: number): Metrics => ({ auc, logLoss: 0.6, accuracy: 0.7, count: 50, meanPrediction: 0.45, clickRate: 0.5, calibrationSlope: 1.2 });
 
 export const stepEvent = (n: number): TrainerEvent => ({
   type: 'step',

@@ -4,6 +4,7 @@
  */
 import type { IsolationLevel, PositionEncoding } from '../prompt/types';
 import { effectiveK } from './config';
+import { predictedOverObserved } from './metrics';
 import type { Metrics, TrainConfig } from './protocol';
 
 /** The scaling-in-k grid (issue: k against isolation level and position encoding), for the runner and the page. */
@@ -80,6 +81,9 @@ export interface SummaryRow {
   seeds: number;
   testAuc: Spread;
   testLogLoss: Spread;
+  /** Test mean P(click) over the test click rate (metrics.ts predictedOverObserved). */
+  testPredictedOverObserved: Spread;
+  testCalibrationSlope: Spread;
   trainSeconds: Spread;
   tokens: number;
   /** Training time of the matching SW row divided by this row's (NaN without a SW row). */
@@ -109,8 +113,12 @@ function rowKey(config: TrainConfig): string {
   return `${modelKey(config)}|${k}|${isolation}|${config.model.positionEncoding}`;
 }
 
-/** "mean ± sd" (just the mean for a single seed). */
-export function formatSpread(s: Spread, digits: number): string {
+/**
+ * "mean ± sd" (just the mean for a single seed); "–" without a value: a seed lacked it (runs saved before the metric
+ * existed), or summaries read back from JSON, where NaN became null and older files lack newer fields.
+ */
+export function formatSpread(s: Spread | null | undefined, digits: number): string {
+  if (!s || !Number.isFinite(s.mean)) return '–';
   return s.std > 0 ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits);
 }
 
@@ -132,6 +140,8 @@ export function summarizeRuns(runs: readonly RunOutcome[]): { rows: SummaryRow[]
       seeds: group.length,
       testAuc: spread(group.map((r) => r.test.auc)),
       testLogLoss: spread(group.map((r) => r.test.logLoss)),
+      testPredictedOverObserved: spread(group.map((r) => predictedOverObserved(r.test))),
+      testCalibrationSlope: spread(group.map((r) => r.test.calibrationSlope)),
       trainSeconds: spread(group.map((r) => r.trainMs / 1000)),
       tokens: spread(group.map((r) => r.tokensProcessed)).mean,
       speedUp: NaN,
@@ -149,13 +159,20 @@ export function summarizeRuns(runs: readonly RunOutcome[]): { rows: SummaryRow[]
     row.aucVsSw = row.testAuc.mean - sw.testAuc.mean;
   }
   const rows = summarized.map((s) => s.row);
-  const markdown = [
-    '| run | seeds | test AUC | test LogLoss | train s | tokens | speed-up vs SW | ΔAUC vs SW |',
-    '|---|---|---|---|---|---|---|---|',
+  const markdown = summaryTable(rows);
+  return { rows, markdown };
+}
+
+const finiteOr = (x: number | null | undefined, show: (x: number) => string) => (typeof x === 'number' && Number.isFinite(x) ? show(x) : '–');
+
+/** The summary as a Markdown table: the experiment runner prints it, the sweep panel exports it, bench.ts writes it. */
+export function summaryTable(rows: readonly SummaryRow[]): string {
+  return [
+    '| run | seeds | test AUC | test LogLoss | predicted / observed CTR | calibration slope | train s | tokens | speed-up vs SW | ΔAUC vs SW |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.label} | ${r.seeds} | ${formatSpread(r.testAuc, 4)} | ${formatSpread(r.testLogLoss, 4)} | ${formatSpread(r.trainSeconds, 1)} | ${Math.round(r.tokens)} | ${Number.isNaN(r.speedUp) ? '–' : `${r.speedUp.toFixed(2)}×`} | ${Number.isNaN(r.aucVsSw) ? '–' : r.aucVsSw.toFixed(4)} |`,
+        `| ${r.label} | ${r.seeds} | ${formatSpread(r.testAuc, 4)} | ${formatSpread(r.testLogLoss, 4)} | ${formatSpread(r.testPredictedOverObserved, 3)} | ${formatSpread(r.testCalibrationSlope, 2)} | ${formatSpread(r.trainSeconds, 1)} | ${Math.round(r.tokens)} | ${finiteOr(r.speedUp, (x) => `${x.toFixed(2)}×`)} | ${finiteOr(r.aucVsSw, (x) => x.toFixed(4))} |`,
     ),
   ].join('\n');
-  return { rows, markdown };
 }

@@ -26,11 +26,14 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   return (positiveRankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
 }
 
+/** Probabilities are clipped to [PROB_CLIP, 1 - PROB_CLIP] wherever a log of them is taken. */
+const PROB_CLIP = 1e-7;
+
 /** Mean binary cross-entropy with probabilities clipped to [1e-7, 1 - 1e-7]. */
 export function logLoss(probs: ArrayLike<number>, labels: ArrayLike<number>): number {
   let sum = 0;
   for (let i = 0; i < probs.length; i++) {
-    const p = Math.min(1 - 1e-7, Math.max(1e-7, probs[i]));
+    const p = Math.min(1 - PROB_CLIP, Math.max(PROB_CLIP, probs[i]));
     sum -= labels[i] > 0.5 ? Math.log(p) : Math.log(1 - p);
   }
   return probs.length ? sum / probs.length : NaN;
@@ -42,11 +45,105 @@ export function accuracy(probs: ArrayLike<number>, labels: ArrayLike<number>): n
   return probs.length ? correct / probs.length : NaN;
 }
 
+function mean(values: ArrayLike<number>, of: (value: number) => number): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += of(values[i]);
+  return values.length ? sum / values.length : NaN;
+}
+
+const logit = (p: number) => {
+  const q = Math.min(1 - PROB_CLIP, Math.max(PROB_CLIP, p));
+  return Math.log(q / (1 - q));
+};
+
+/**
+ * The logistic recalibration fit label ~ sigmoid(intercept + slope·logit(P)) by maximum likelihood (Newton's method
+ * with step halving). A calibrated model gives intercept 0 and slope 1; a slope above 1 says its predictions are too
+ * timid, below 1 too confident. NaN for both when the fit does not exist: one class only, all predictions equal, or
+ * predictions that separate the classes perfectly (the slope grows without bound).
+ */
+export function calibrationFit(probs: ArrayLike<number>, labels: ArrayLike<number>): { intercept: number; slope: number } {
+  const none = { intercept: NaN, slope: NaN };
+  const count = probs.length;
+  const x = Float64Array.from({ length: count }, (_, i) => logit(probs[i]));
+  const y = Float64Array.from({ length: count }, (_, i) => (labels[i] > 0.5 ? 1 : 0));
+  const positives = y.reduce((a, b) => a + b, 0);
+  if (positives === 0 || positives === count) return none;
+  const logLikelihood = (a: number, b: number) => {
+    let sum = 0;
+    for (let i = 0; i < count; i++) {
+      const eta = a + b * x[i];
+      // log(1 + e^eta) without overflow
+      const softplus = eta > 0 ? eta + Math.log1p(Math.exp(-eta)) : Math.log1p(Math.exp(eta));
+      sum += y[i] * eta - softplus;
+    }
+    return sum;
+  };
+  let a = Math.log(positives / (count - positives));
+  let b = 0;
+  let current = logLikelihood(a, b);
+  for (let iteration = 0; iteration < 100; iteration++) {
+    // Score and (negated) Hessian of the log-likelihood in (a, b).
+    let g0 = 0;
+    let g1 = 0;
+    let h00 = 0;
+    let h01 = 0;
+    let h11 = 0;
+    for (let i = 0; i < count; i++) {
+      const mu = 1 / (1 + Math.exp(-(a + b * x[i])));
+      const w = mu * (1 - mu);
+      g0 += y[i] - mu;
+      g1 += (y[i] - mu) * x[i];
+      h00 += w;
+      h01 += w * x[i];
+      h11 += w * x[i] * x[i];
+    }
+    const det = h00 * h11 - h01 * h01;
+    if (!(det > 1e-12 * h00 * h11)) return none; // all predictions (nearly) equal, or every weight vanished
+    const da = (h11 * g0 - h01 * g1) / det;
+    const db = (h00 * g1 - h01 * g0) / det;
+    let step = 1;
+    let next = logLikelihood(a + da, b + db);
+    while (next < current && step > 1e-6) {
+      step /= 2;
+      next = logLikelihood(a + step * da, b + step * db);
+    }
+    a += step * da;
+    b += step * db;
+    current = next;
+    if (!Number.isFinite(a) || !Number.isFinite(b) || Math.abs(b) > 1e6) return none;
+    if (Math.abs(step * da) < 1e-10 * (1 + Math.abs(a)) && Math.abs(step * db) < 1e-10 * (1 + Math.abs(b))) return { intercept: a, slope: b };
+  }
+  return none; // no convergence: (near) separation
+}
+
+/**
+ * Predicted over observed CTR (mean P over the click rate): 1 when the model predicts the right number of clicks on
+ * average. NaN without clicks, and for metrics recorded before the lab measured these fields.
+ */
+export function predictedOverObserved(metrics: Pick<Metrics, 'meanPrediction' | 'clickRate'>): number {
+  const { meanPrediction, clickRate } = metrics;
+  return Number.isFinite(meanPrediction) && Number.isFinite(clickRate) && clickRate > 0 ? meanPrediction / clickRate : NaN;
+}
+
+export const NO_METRICS: Readonly<Metrics> = {
+  auc: NaN,
+  logLoss: NaN,
+  accuracy: NaN,
+  count: 0,
+  meanPrediction: NaN,
+  clickRate: NaN,
+  calibrationSlope: NaN,
+};
+
 export function ctrMetrics(probs: ArrayLike<number>, labels: ArrayLike<number>): Metrics {
   return {
     auc: rocAuc(probs, labels),
     logLoss: logLoss(probs, labels),
     accuracy: accuracy(probs, labels),
     count: probs.length,
+    meanPrediction: mean(probs, (p) => p),
+    clickRate: mean(labels, (label) => (label > 0.5 ? 1 : 0)),
+    calibrationSlope: calibrationFit(probs, labels).slope,
   };
 }

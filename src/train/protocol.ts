@@ -56,6 +56,15 @@ export interface Metrics {
   logLoss: number;
   accuracy: number;
   count: number;
+  /** Mean predicted P(click); over clickRate it is the predicted-over-observed CTR (1: right on average). */
+  meanPrediction: number;
+  /** Share of the targets that are clicks. */
+  clickRate: number;
+  /**
+   * Calibration slope: b of the logistic fit label ~ a + b·logit(P). 1: the predictions are as confident as they
+   * should be; above 1: too timid (pulled towards the prior); below 1: overconfident. NaN when undefined.
+   */
+  calibrationSlope: number;
 }
 
 export type TrainerEvent =

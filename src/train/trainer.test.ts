@@ -38,6 +38,12 @@ describe('training on the GPU', () => {
     expect(last).toBeLessThan(0.4);
     expect(result.test.count).toBe(160 * 2);
     expect(result.test.auc).toBeGreaterThan(0.9);
+    // Calibration is measured on the same targets: half the users click at 95 %, half at 5 %.
+    expect(result.test.clickRate).toBeGreaterThan(0.3);
+    expect(result.test.clickRate).toBeLessThan(0.7);
+    expect(result.test.meanPrediction).toBeGreaterThan(0.3);
+    expect(result.test.meanPrediction).toBeLessThan(0.7);
+    expect(Number.isFinite(result.test.calibrationSlope)).toBe(true);
     expect(events.at(-1)?.type).toBe('done');
     // The trained parameters, evaluated again as an imported model would be, give the same test metrics.
     const again = await evaluateParams(await nodeDevice(), dataset, config, result.params);

@@ -13,7 +13,7 @@ import { packPrompts } from '../prompt/pack';
 import type { PackedPrompt, TokenizedDataset } from '../prompt/types';
 import { Rng } from '../util/rng';
 import { checkTrainConfig, effectiveK } from './config';
-import { ctrMetrics } from './metrics';
+import { NO_METRICS, ctrMetrics } from './metrics';
 import type { Metrics, TrainConfig, TrainerEvent } from './protocol';
 
 const MAX_STEPS_IN_FLIGHT = 3;
@@ -112,8 +112,7 @@ export async function evaluateParams(
   const validPrompts = packPrompts(dataset, { n: config.n, k: 1, split: 'valid' });
   const testPrompts = packPrompts(dataset, { n: config.n, k: 1, split: 'test' });
   const evalLength = Math.max(longestPrompt(validPrompts), longestPrompt(testPrompts), 1);
-  const empty: Metrics = { auc: NaN, logLoss: NaN, accuracy: NaN, count: 0 };
-  if (validPrompts.length + testPrompts.length === 0) return { valid: empty, test: empty };
+  if (validPrompts.length + testPrompts.length === 0) return { valid: { ...NO_METRICS }, test: { ...NO_METRICS } };
   const modelConfig: ModelConfig = { ...config.model, vocabSize: dataset.vocab.tokens.length, maxSeqLen: evalLength, seed: config.seed };
   const layout = paramLayout(modelConfig);
   if (config.model.positionEncoding === 'learned') {
@@ -131,8 +130,8 @@ export async function evaluateParams(
       throw new TrainingError('too-large', (error as Error).message);
     }
     return {
-      valid: validPrompts.length ? await evaluatePrompts(evaluator, validPrompts, config) : empty,
-      test: testPrompts.length ? await evaluatePrompts(evaluator, testPrompts, config) : empty,
+      valid: validPrompts.length ? await evaluatePrompts(evaluator, validPrompts, config) : { ...NO_METRICS },
+      test: testPrompts.length ? await evaluatePrompts(evaluator, testPrompts, config) : { ...NO_METRICS },
     };
   } finally {
     ctx.destroy();
@@ -225,7 +224,7 @@ export async function train(
     let tokensProcessed = 0;
     let targetsProcessed = 0;
     let segmentStart = performance.now();
-    let valid: Metrics = { auc: NaN, logLoss: NaN, accuracy: NaN, count: 0 };
+    let valid: Metrics = { ...NO_METRICS };
 
     /** Waits for the oldest queued step, reports it, and stops the run on a non-finite loss or gradient. */
     const settleOldest = async () => {
@@ -308,7 +307,7 @@ export async function train(
       valid = await evaluate(validPrompts);
       emit({ type: 'eval', step, split: 'valid', metrics: valid });
     }
-    const test = testPrompts.length ? await evaluate(testPrompts) : { auc: NaN, logLoss: NaN, accuracy: NaN, count: 0 };
+    const test = testPrompts.length ? await evaluate(testPrompts) : { ...NO_METRICS };
     emit({ type: 'eval', step, split: 'test', metrics: test });
     const result: TrainingResult = {
       params: await state.readParams(),

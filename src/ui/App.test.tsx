@@ -18,6 +18,8 @@ function renderApp(store: LabStore) {
   );
 }
 
+const calibration = { meanPrediction: 0.55, clickRate: 0.5, calibrationSlope: 1.3 };
+
 const finishedRun = (id: string, paradigm: 'sw' | 'dti', trainMs: number, auc: number): RunRecord => ({
   id,
   name: `${paradigm} run`,
@@ -26,14 +28,14 @@ const finishedRun = (id: string, paradigm: 'sw' | 'dti', trainMs: number, auc: n
   dataset: { name: 'Built-in (small, seed 1)', preset: 'small', users: 100, interactions: 4955 },
   status: 'done',
   steps: [{ step: 1, epoch: 1, loss: 0.69, elapsedMs: trainMs, targetsPerSec: 10, tokensPerSec: 100, targets: 5, tokens: 50 }],
-  evals: [{ step: 1, split: 'valid', auc, logLoss: 0.6, accuracy: 0.6, count: 10 }],
+  evals: [{ step: 1, split: 'valid', auc, logLoss: 0.6, accuracy: 0.6, count: 10, ...calibration }],
   result: {
     steps: 1,
     trainMs,
     tokensProcessed: paradigm === 'sw' ? 1000 : 200,
     targetsProcessed: 50,
-    valid: { auc, logLoss: 0.6, accuracy: 0.6, count: 10 },
-    test: { auc, logLoss: 0.61, accuracy: 0.6, count: 10 },
+    valid: { auc, logLoss: 0.6, accuracy: 0.6, count: 10, ...calibration },
+    test: { auc, logLoss: 0.61, accuracy: 0.6, count: 10, ...calibration },
     stopped: false,
   },
   error: null,
@@ -132,6 +134,8 @@ describe('the lab page', () => {
     expect(dtiRow.textContent).toMatch(/5\.00×/);
     expect(dtiRow.textContent).toMatch(/\+0\.0050/);
     expect(dtiRow.textContent).toMatch(/20 %/);
+    // Test calibration: predicted over observed CTR (0.55 / 0.5), then the slope.
+    expect(dtiRow.textContent).toMatch(/1\.100.*1\.30/);
   });
 
   it('walks through explain mode and restores the configuration when left', async () => {
@@ -189,7 +193,7 @@ describe('robustness and imported models', () => {
     expect(refused.disabled).toBe(true);
     expect(screen.getByTestId('evaluation').textContent).toMatch(/Trained on Built-in \(small, seed 1\), whose vocabulary .* differs .*different words/);
 
-    const evaluation = { datasetName: 'Built-in (small, seed 1)', datasetPreset: 'small', at: Date.UTC(2025, 0, 2, 3, 4, 5), valid: { auc: 0.6, logLoss: 0.7, accuracy: 0.5, count: 9 }, test: { auc: 0.61234, logLoss: 0.69, accuracy: 0.5, count: 10 } };
+    const evaluation = { datasetName: 'Built-in (small, seed 1)', datasetPreset: 'small', at: Date.UTC(2025, 0, 2, 3, 4, 5), valid: { auc: 0.6, logLoss: 0.7, accuracy: 0.5, count: 9, ...calibration }, test: { auc: 0.61234, logLoss: 0.69, accuracy: 0.5, count: 10, ...calibration } };
     act(() => store.setState({ runs: [{ ...imported, evaluations: [evaluation] }] }));
     expect(screen.getByTestId('evaluated-test-auc').textContent).toBe('0.6123');
     expect(screen.getByTestId('evaluation-result').textContent).toMatch(/Evaluated on Built-in \(small, seed 1\) at .*2025/);

@@ -7,7 +7,7 @@ import type { EvaluationOption } from '../store/types';
 import { CompareChart } from './charts';
 import { Section } from './controls';
 import { downloadFile } from './download';
-import { fmt, fmtCompact, fmtDuration, fmtInt } from './format';
+import { CALIBRATION_HELP, fmt, fmtCompact, fmtDuration, fmtInt } from './format';
 
 function configSummary(run: RunRecord): string {
   const c = run.config;
@@ -207,7 +207,7 @@ function Comparison({ runs, baselineId, onBaseline }: { runs: RunRecord[]; basel
   return (
     <div className="comparison" data-testid="comparison">
       <h3>Side by side</h3>
-      <p className="help">Speed-up is the baseline’s training wall-clock divided by the run’s; ΔAUC is the run’s test AUC minus the baseline’s.</p>
+      <p className="help">Speed-up is the baseline’s training wall-clock divided by the run’s; ΔAUC is the run’s test AUC minus the baseline’s. {CALIBRATION_HELP}</p>
       <div className="table-scroll">
         <table>
           <thead>
@@ -219,6 +219,8 @@ function Comparison({ runs, baselineId, onBaseline }: { runs: RunRecord[]; basel
               <th scope="col">Targets</th>
               <th scope="col">Test AUC</th>
               <th scope="col">Test LogLoss</th>
+              <th scope="col">Predicted / observed CTR</th>
+              <th scope="col">Calibration slope</th>
               <th scope="col">Speed-up</th>
               <th scope="col">Tokens vs baseline</th>
               <th scope="col">ΔAUC</th>
@@ -236,6 +238,8 @@ function Comparison({ runs, baselineId, onBaseline }: { runs: RunRecord[]; basel
                 <td>{fmtCompact(row.targets)}</td>
                 <td>{fmt(row.testAuc, 4)}</td>
                 <td>{fmt(row.testLogLoss, 4)}</td>
+                <td>{fmt(row.testPredictedOverObserved, 3)}</td>
+                <td>{fmt(row.testCalibrationSlope, 2)}</td>
                 <td>{row.speedUp === null ? '–' : `${row.speedUp.toFixed(2)}×`}</td>
                 <td>{row.tokenRatio === null ? '–' : `${(row.tokenRatio * 100).toFixed(0)} %`}</td>
                 <td>{row.aucDelta === null ? '–' : `${row.aucDelta >= 0 ? '+' : ''}${row.aucDelta.toFixed(4)}`}</td>

@@ -6,7 +6,7 @@ import { type SweepPlan, defaultDtiBatchSize, formatSpread, sweepConfigs } from 
 import { SweepCharts } from './charts';
 import { CheckboxGroup, NumberField, Section } from './controls';
 import { downloadFile } from './download';
-import { fmtCompact } from './format';
+import { CALIBRATION_HELP, fmtCompact } from './format';
 
 const K_CHOICES = [1, 5, 10, 20, 50] as const;
 
@@ -100,7 +100,7 @@ export function SweepPanel() {
           )}
           <p className="help">
             {summary.finished} of {summary.runs.length} run{summary.runs.length === 1 ? '' : 's'} finished with test metrics (SW-style evaluation, every test target in its own
-            sliding-window prompt). Speed-up and ΔAUC are against the SW row of the same encoding.
+            sliding-window prompt). Speed-up and ΔAUC are against the SW row of the same encoding. {CALIBRATION_HELP}
           </p>
           <div className="table-scroll">
             <table className="runs-table" data-testid="sweep-table">
@@ -111,6 +111,8 @@ export function SweepPanel() {
                   <th scope="col">seeds</th>
                   <th scope="col">test AUC</th>
                   <th scope="col">test LogLoss</th>
+                  <th scope="col">predicted / observed CTR</th>
+                  <th scope="col">calibration slope</th>
                   <th scope="col">train time (s)</th>
                   <th scope="col">tokens</th>
                   <th scope="col">speed-up vs SW</th>
@@ -124,6 +126,8 @@ export function SweepPanel() {
                     <td>{row.seeds}</td>
                     <td>{formatSpread(row.testAuc, 4)}</td>
                     <td>{formatSpread(row.testLogLoss, 4)}</td>
+                    <td>{formatSpread(row.testPredictedOverObserved, 3)}</td>
+                    <td>{formatSpread(row.testCalibrationSlope, 2)}</td>
                     <td>{formatSpread(row.trainSeconds, 1)}</td>
                     <td>{fmtCompact(row.tokens)}</td>
                     <td>{Number.isNaN(row.speedUp) ? '–' : `${row.speedUp.toFixed(2)}×`}</td>

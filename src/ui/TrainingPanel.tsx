@@ -2,9 +2,10 @@ import { useState } from 'react';
 import { useLab } from '../store';
 import { runStatusLabel } from '../store/run-view';
 import { defaultDtiBatchSize } from '../train/experiments';
+import { predictedOverObserved } from '../train/metrics';
 import { RunCharts } from './charts';
 import { NumberField, ProgressLine, Section } from './controls';
-import { fmt, fmtCompact, fmtDuration, fmtInt } from './format';
+import { CALIBRATION_HELP, fmt, fmtCompact, fmtDuration, fmtInt } from './format';
 
 const PHASE_NAMES = {
   device: 'Opening the GPU',
@@ -144,6 +145,11 @@ export function TrainingPanel() {
                 <dt>Test AUC / LogLoss</dt>
                 <dd data-testid="test-metrics">
                   {fmt(run.result.test.auc, 4)} / {fmt(run.result.test.logLoss, 4)} on {fmtInt(run.result.test.count)} targets
+                </dd>
+                <dt>Test calibration</dt>
+                <dd data-testid="test-calibration" title={CALIBRATION_HELP}>
+                  predicted CTR {fmt(run.result.test.meanPrediction, 3)} vs observed {fmt(run.result.test.clickRate, 3)} (
+                  {fmt(predictedOverObserved(run.result.test), 2)}×), slope {fmt(run.result.test.calibrationSlope, 2)}
                 </dd>
               </>
             )}

@@ -37,3 +37,9 @@ export function fmtDuration(ms: number | null | undefined): string {
   if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`;
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
+
+/** How the views explain the calibration columns (metrics.ts: predictedOverObserved, calibrationFit). */
+export const CALIBRATION_HELP =
+  'Predicted / observed CTR is the mean predicted click probability over the share of clicks (1: right on average). ' +
+  'The calibration slope is b in label ~ a + b·logit(P) fitted on the test targets: 1 is calibrated, above 1 the predictions are too timid ' +
+  '(a worse LogLoss at the same AUC), below 1 overconfident.';
