@@ -132,7 +132,10 @@ const sections: string[] = [
   '',
   'Training time is the optimizer steps only (evaluation excluded); each batch runs at its longest prompt (rounded up to 8 ' +
     'tokens) and batches are drawn from length-sorted pools, for SW and DTI alike. The time cut follows the token ratio: ' +
-    'DTI spends (n + k)/k interactions per target against n + 1 for SW, less where a history ends in a partial prompt.',
+    'DTI spends (n + k)/k interactions per target against n + 1 for SW, less where a history ends in a partial prompt. ' +
+    'Calibration on the test targets: predicted / observed CTR is the mean predicted P(click) over the click rate (1: the ' +
+    'right number of clicks on average); the calibration slope is b in label ~ a + b·logit(P) (1: calibrated; far above ' +
+    '1: predictions bunched near one value though they still rank, which is what a LogLoss near ln 2 at a good AUC means).',
   '',
   '### n = 10, k = 20',
   '',

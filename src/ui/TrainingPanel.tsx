@@ -149,7 +149,8 @@ export function TrainingPanel() {
                 <dt>Test calibration</dt>
                 <dd data-testid="test-calibration" title={CALIBRATION_HELP}>
                   predicted CTR {fmt(run.result.test.meanPrediction, 3)} vs observed {fmt(run.result.test.clickRate, 3)} (
-                  {fmt(predictedOverObserved(run.result.test), 2)}×), slope {fmt(run.result.test.calibrationSlope, 2)}
+                  {fmt(predictedOverObserved(run.result.test), 2)}×), slope {fmt(run.result.test.calibrationSlope, 2)} (1 is calibrated, above 1
+                  too timid, below 1 overconfident)
                 </dd>
               </>
             )}
