@@ -158,7 +158,7 @@ const sections: string[] = [
         `Every k, isolation level and position encoding, 1 seed, measured ${when(grid)} (\`npm run bench -- --grid\`, ` +
           `or \`npm run experiment -- ${gridArgs.join(' ')}\`). Test AUC (training seconds) by k; one seed, so differences of ` +
           `about ±0.02 AUC are within seed noise (the 3-seed spread of section 2 is ±0.011). Times are comparable only within ` +
-          `one encoding's lines, run close together. The grid takes over an hour and runs only on request: when its date ` +
+          `one encoding's lines, run close together. The grid takes about half an hour here (68 runs) and runs only on request: when its date ` +
           `is older than section 2's, engine changes since then (see git log) are not in it.\n\n` +
           pivot(grid.summary) +
           '\n\nEvery row:\n\n' +
