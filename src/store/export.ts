@@ -19,8 +19,18 @@ function csv(header: string[], rows: unknown[][]): string {
   return [header, ...rows].map((row) => row.map(csvCell).join(',')).join('\n') + '\n';
 }
 
-const metricCells = (m: Metrics | undefined) => [m?.auc, m?.logLoss, m?.accuracy, m?.count, m?.meanPrediction, m?.clickRate, m?.calibrationSlope];
-const metricHeader = (split: string) => ['auc', 'logloss', 'accuracy', 'count', 'mean_p', 'click_rate', 'calibration_slope'].map((name) => `${split}_${name}`);
+/** Each metric's column name (after the split's prefix) and field, in column order. */
+const METRIC_COLUMNS: readonly (readonly [string, keyof Metrics])[] = [
+  ['auc', 'auc'],
+  ['logloss', 'logLoss'],
+  ['accuracy', 'accuracy'],
+  ['count', 'count'],
+  ['mean_p', 'meanPrediction'],
+  ['click_rate', 'clickRate'],
+  ['calibration_slope', 'calibrationSlope'],
+];
+const metricCells = (m: Metrics | undefined) => METRIC_COLUMNS.map(([, field]) => m?.[field]);
+const metricHeader = (split: string) => METRIC_COLUMNS.map(([name]) => `${split}_${name}`);
 
 const SUMMARY_HEADER = [
   'run_id', 'name', 'created', 'status', 'dataset', 'dataset_preset', 'paradigm', 'n', 'k', 'isolation', 'position_encoding',
