@@ -28,12 +28,13 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
 
 /** Probabilities are clipped to [PROB_CLIP, 1 - PROB_CLIP] wherever a log of them is taken. */
 const PROB_CLIP = 1e-7;
+const clipProbability = (p: number) => Math.min(1 - PROB_CLIP, Math.max(PROB_CLIP, p));
 
 /** Mean binary cross-entropy with probabilities clipped to [1e-7, 1 - 1e-7]. */
 export function logLoss(probs: ArrayLike<number>, labels: ArrayLike<number>): number {
   let sum = 0;
   for (let i = 0; i < probs.length; i++) {
-    const p = Math.min(1 - PROB_CLIP, Math.max(PROB_CLIP, probs[i]));
+    const p = clipProbability(probs[i]);
     sum -= labels[i] > 0.5 ? Math.log(p) : Math.log(1 - p);
   }
   return probs.length ? sum / probs.length : NaN;
@@ -52,7 +53,7 @@ function mean(values: ArrayLike<number>, of: (value: number) => number): number 
 }
 
 const logit = (p: number) => {
-  const q = Math.min(1 - PROB_CLIP, Math.max(PROB_CLIP, p));
+  const q = clipProbability(p);
   return Math.log(q / (1 - q));
 };
 
