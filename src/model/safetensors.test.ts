@@ -61,6 +61,13 @@ describe('safetensors', () => {
     expect(() => readSafetensors(file)).toThrow(/not exported by this lab/);
   });
 
+  it('refuses weights that are not finite, naming the tensor', () => {
+    const poisoned = params.slice();
+    const fc = paramLayout(modelConfigOf(config, vocabSize, maxSeqLen)).tensors.find((t) => t.name === 'h0.fcW')!;
+    poisoned[fc.offset + 3] = Infinity;
+    expect(() => readSafetensors(writeSafetensors({ config, params: poisoned, vocabSize, maxSeqLen }))).toThrow(/"h0\.fcW" holds Infinity at element 3/);
+  });
+
   it('names a tensor whose shape disagrees with the configuration', () => {
     const file = writeSafetensors({ config, params, vocabSize, maxSeqLen });
     const header = headerOf(file) as Record<string, unknown>;

@@ -129,7 +129,12 @@ export function readSafetensors(input: ArrayBuffer | Uint8Array): SavedModel {
     if (end - begin !== t.size * 4 || begin < 0 || end > dataLength) {
       throw new SafetensorsError(`tensor "${t.name}" has a byte range [${begin}, ${end}) that does not match its shape`);
     }
-    for (let i = 0; i < t.size; i++) params[t.offset + i] = view.getFloat32(dataStart + begin + i * 4, true);
+    for (let i = 0; i < t.size; i++) {
+      const value = view.getFloat32(dataStart + begin + i * 4, true);
+      // Weights with NaN or Inf would only surface later as undefined metrics; refuse them here, by name.
+      if (!Number.isFinite(value)) throw new SafetensorsError(`tensor "${t.name}" holds ${value} at element ${i}; weights must be finite`);
+      params[t.offset + i] = value;
+    }
   }
   const extra: Record<string, string> = {};
   for (const [key, value] of Object.entries(metadata)) if (!RESERVED_KEYS.has(key)) extra[key] = value;

@@ -38,6 +38,16 @@ describe('CTR metrics', () => {
     expect(rocAuc([0.3, 0.4], [1, 1])).toBeNaN();
   });
 
+  it('a prediction that is not finite makes AUC, log loss and accuracy undefined, whatever the order', () => {
+    const labels = [1, 0, 0, 1, 0];
+    for (const probs of [[NaN, NaN, 0.2, 0.9, 0.1], [0.2, NaN, 0.9, NaN, 0.1], [0.3, 0.2, Infinity, 0.9, 0.1]]) {
+      const metrics = ctrMetrics(probs, labels);
+      expect(metrics.auc).toBeNaN();
+      expect(metrics.logLoss).toBeNaN();
+      expect(metrics.accuracy).toBeNaN();
+    }
+  });
+
   it('log loss and accuracy', () => {
     expect(logLoss([0.5, 0.5], [1, 0])).toBeCloseTo(Math.log(2), 12);
     expect(logLoss([0.9, 0.2], [1, 0])).toBeCloseTo(-(Math.log(0.9) + Math.log(0.8)) / 2, 12);

@@ -2,10 +2,12 @@ import type { Metrics } from './protocol';
 
 /**
  * ROC AUC by the rank statistic (Mann-Whitney U), with tied scores sharing their average rank.
- * Returns NaN when one class is absent (AUC is undefined then, and the UI says so).
+ * Returns NaN when one class is absent (AUC is undefined then, and the UI says so) or when a score is not finite
+ * (NaN has no rank: sorting by it would give an order-dependent, plausible-looking number).
  */
 export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
   const count = scores.length;
+  if (!allFinite(scores)) return NaN;
   const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
   let positives = 0;
   let positiveRankSum = 0;
@@ -30,8 +32,9 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
 const PROB_CLIP = 1e-7;
 const clipProbability = (p: number) => Math.min(1 - PROB_CLIP, Math.max(PROB_CLIP, p));
 
-/** Mean binary cross-entropy with probabilities clipped to [1e-7, 1 - 1e-7]. */
+/** Mean binary cross-entropy with probabilities clipped to [1e-7, 1 - 1e-7]; NaN when a probability is not finite. */
 export function logLoss(probs: ArrayLike<number>, labels: ArrayLike<number>): number {
+  if (!allFinite(probs)) return NaN;
   let sum = 0;
   for (let i = 0; i < probs.length; i++) {
     const p = clipProbability(probs[i]);
@@ -40,10 +43,17 @@ export function logLoss(probs: ArrayLike<number>, labels: ArrayLike<number>): nu
   return probs.length ? sum / probs.length : NaN;
 }
 
+/** Share of targets on the right side of 0.5; NaN when a prediction is not finite (it has no side). */
 export function accuracy(probs: ArrayLike<number>, labels: ArrayLike<number>): number {
+  if (!allFinite(probs)) return NaN;
   let correct = 0;
   for (let i = 0; i < probs.length; i++) if (probs[i] >= 0.5 === labels[i] > 0.5) correct++;
   return probs.length ? correct / probs.length : NaN;
+}
+
+export function allFinite(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+  return true;
 }
 
 function mean(values: ArrayLike<number>, of: (value: number) => number): number {

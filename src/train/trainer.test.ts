@@ -65,6 +65,10 @@ describe('training on the GPU', () => {
     poisoned[TOKEN_YES * config.model.dModel] = NaN;
     const run = train(await nodeDevice(), dataset, short, { emit: () => {}, initialParams: poisoned });
     await expect(run).rejects.toThrow(/diverged at step 1: the (loss|gradient norm) became .*lower learning rate/s);
+    // Evaluated without training (an imported model), the same weights give NaN predictions: refused, not scored.
+    const scored = evaluateParams(await nodeDevice(), dataset, config, poisoned);
+    await expect(scored).rejects.toThrow(/validation predictions are not finite numbers/);
+    await expect(scored).rejects.toBeInstanceOf(TrainingError);
   });
 
   it('warms up, then decays the learning rate', () => {

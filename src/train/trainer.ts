@@ -86,7 +86,12 @@ function evalBatchSize(trainRows: number, trainLength: number, evalLength: numbe
  * SW-style evaluation (method doc §5): every target scored in its own sliding-window prompt. Prompts go by length,
  * so each batch runs at about its prompts' own length (the metrics do not depend on the order).
  */
-async function evaluatePrompts(evaluator: GpuModel, prompts: readonly PackedPrompt[], config: TrainConfig): Promise<Metrics> {
+async function evaluatePrompts(
+  evaluator: GpuModel,
+  prompts: readonly PackedPrompt[],
+  config: TrainConfig,
+  split: 'valid' | 'test',
+): Promise<Metrics> {
   const { B, L } = evaluator.shape;
   const probs: number[] = [];
   const labels: number[] = [];
@@ -95,6 +100,15 @@ async function evaluatePrompts(evaluator: GpuModel, prompts: readonly PackedProm
     const batch = makeBatch(group, { L: batchLength(group, L), B, n: config.n, isolation: config.isolation });
     probs.push(...(await evaluator.predict(batch)));
     labels.push(...batch.targetLabel);
+  }
+  // A NaN has no rank and no side of 0.5: metrics of such predictions would be undefined, not a number to report.
+  const nonFinite = probs.filter((p) => !Number.isFinite(p)).length;
+  if (nonFinite) {
+    throw new TrainingError(
+      'diverged',
+      `${nonFinite} of ${probs.length} ${split === 'valid' ? 'validation' : 'test'} predictions are not finite numbers: ` +
+        'the weights hold NaN or infinite values (a training step that overflowed, or an imported model that contains them).',
+    );
   }
   return ctrMetrics(probs, labels);
 }
@@ -130,8 +144,8 @@ export async function evaluateParams(
       throw new TrainingError('too-large', (error as Error).message);
     }
     return {
-      valid: validPrompts.length ? await evaluatePrompts(evaluator, validPrompts, config) : { ...NO_METRICS },
-      test: testPrompts.length ? await evaluatePrompts(evaluator, testPrompts, config) : { ...NO_METRICS },
+      valid: validPrompts.length ? await evaluatePrompts(evaluator, validPrompts, config, 'valid') : { ...NO_METRICS },
+      test: testPrompts.length ? await evaluatePrompts(evaluator, testPrompts, config, 'test') : { ...NO_METRICS },
     };
   } finally {
     ctx.destroy();
@@ -212,7 +226,7 @@ export async function train(
     if (invalid) throw new TrainingError('gpu-error', `The GPU rejected the training kernels: ${invalid.message}`);
     await gpu.device.queue.onSubmittedWorkDone();
 
-    const evaluate = (prompts: readonly PackedPrompt[]) => evaluatePrompts(evaluator, prompts, config);
+    const evaluate = (prompts: readonly PackedPrompt[], split: 'valid' | 'test') => evaluatePrompts(evaluator, prompts, config, split);
 
     const stepsPerEpoch = Math.ceil(trainPrompts.length / B);
     const totalSteps = config.maxSteps > 0 ? Math.min(config.maxSteps, stepsPerEpoch * config.epochs) : stepsPerEpoch * config.epochs;
@@ -293,7 +307,7 @@ export async function train(
         if (step % evalEvery === 0 && step < totalSteps && validPrompts.length) {
           await pauseClock();
           emit({ type: 'status', phase: 'evaluate', message: `Validating at step ${step}` });
-          valid = await evaluate(validPrompts);
+          valid = await evaluate(validPrompts, 'valid');
           emit({ type: 'eval', step, split: 'valid', metrics: valid });
           emit({ type: 'status', phase: 'train', message: `Training step ${step} of ${totalSteps}`, fraction: step / totalSteps });
           restartClock();
@@ -304,10 +318,10 @@ export async function train(
 
     emit({ type: 'status', phase: 'evaluate', message: 'Final evaluation' });
     if (validPrompts.length) {
-      valid = await evaluate(validPrompts);
+      valid = await evaluate(validPrompts, 'valid');
       emit({ type: 'eval', step, split: 'valid', metrics: valid });
     }
-    const test = testPrompts.length ? await evaluate(testPrompts) : { ...NO_METRICS };
+    const test = testPrompts.length ? await evaluate(testPrompts, 'test') : { ...NO_METRICS };
     emit({ type: 'eval', step, split: 'test', metrics: test });
     const result: TrainingResult = {
       params: await state.readParams(),
