@@ -85,11 +85,12 @@ async function loadData(): Promise<LoadResult> {
       const bytes = readFileSync(path);
       return new File([bytes], basename(path));
     });
-    return parseFiles(blobs, { n: base.n });
+    // The page's preprocessing, whatever --n: one dataset (users, vocabulary, split) for every n, as in the page.
+    return parseFiles(blobs);
   }
   const preset = (args.get('dataset') ?? 'medium') as Preset;
   if (!PRESETS_ORDER.includes(preset)) throw new Error(`--dataset expects one of ${PRESETS_ORDER.join(', ')} (got "${preset}")`);
-  return loadBuiltin(preset, { seed: 1, n: base.n });
+  return loadBuiltin(preset);
 }
 
 const loaded = await loadData();

@@ -47,6 +47,8 @@ describe('temporal split without leakage', () => {
         const { dataset, stats } = preprocess(raw, options(n, { kind, valid: 0.1, test: 0.1 }));
         expect(dataset.users.length).toBe(keptUsers);
         expect(stats.droppedUsers).toBe(counts.size - keptUsers);
+        expect(stats.minHistory).toBe(n + 1);
+        expect(Math.min(...dataset.users.map((user) => user.items.length))).toBeGreaterThanOrEqual(stats.minHistory);
         const trainTimes: number[] = [];
         const testTimes: number[] = [];
         for (const user of dataset.users) {

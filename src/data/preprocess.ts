@@ -136,6 +136,7 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
   };
   const stats = computeStats(dataset, {
     droppedUsers,
+    minHistory: options.n + 1,
     droppedInteractions,
     labelSource: source,
     labelRule: rule,

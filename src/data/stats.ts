@@ -18,8 +18,10 @@ export interface DatasetStats {
   items: number;
   interactions: number;
   positiveRate: number;
-  /** Users (and their interactions) dropped for having fewer than n + 1 interactions. */
+  /** Users (and their interactions) dropped for having fewer than minHistory interactions. */
   droppedUsers: number;
+  /** The fewest interactions a kept user has: the preprocessing's n + 1 (not the run's n: one dataset serves every n). */
+  minHistory: number;
   droppedInteractions: number;
   historyLength: Distribution;
   /** Tokens of one rendered interaction: item tokens + [SUM] + label token. */
@@ -37,6 +39,7 @@ export interface DatasetStats {
 
 export interface StatsContext {
   droppedUsers: number;
+  minHistory: number;
   droppedInteractions: number;
   labelSource: LabelSource;
   labelRule: LabelRule | null;
@@ -76,6 +79,7 @@ export function computeStats(dataset: TokenizedDataset, context: StatsContext): 
     interactions,
     positiveRate: interactions ? positives / interactions : 0,
     droppedUsers: context.droppedUsers,
+    minHistory: context.minHistory,
     droppedInteractions: context.droppedInteractions,
     historyLength: distribution(Float64Array.from(dataset.users, (user) => user.items.length)),
     tokensPerInteraction: distribution(tokenLengths),

@@ -187,7 +187,8 @@ function DatasetSummary({ dataset }: { dataset: LoadedDataset }) {
           <>
             <dt>Dropped</dt>
             <dd>
-              {fmtInt(stats.droppedUsers)} users with too short a history ({fmtInt(stats.droppedInteractions)} interactions)
+              {fmtInt(stats.droppedUsers)} users with fewer than {fmtInt(stats.minHistory)} interactions ({fmtInt(stats.droppedInteractions)}{' '}
+              interactions); every run uses the same users, whatever its n
             </dd>
           </>
         )}
