@@ -105,6 +105,15 @@ describe('GPU model against the CPU reference', () => {
     }
   }
 
+  it('refuses a batch made for another window or isolation level than the model', async () => {
+    const batch = batchOf(prompts, n, 'strict');
+    const state = await newState(tinyConfig('rope', batch.L));
+    const model = new GpuModel(state, shapeOf(batch, n + 1, 'strict'), false);
+    await expect(model.predict(batch)).rejects.toThrow(/made for n = 3, strict; the model was built for n = 4, strict/);
+    const windowed = new GpuModel(state, shapeOf(batch, n, 'window'), false);
+    await expect(windowed.predict(batch)).rejects.toThrow(/the model was built for n = 3, window/);
+  });
+
   it('three AdamW steps end with the same parameters on GPU and CPU', async () => {
     const isolation = 'strict';
     // Batches of different lengths through one model: each runs at its own length, as in training, and with training's

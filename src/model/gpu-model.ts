@@ -405,6 +405,12 @@ export class GpuModel {
     if (batch.B !== B || batch.L > L) throw new Error(`batch is ${batch.B}×${batch.L}, the model was built for ${B} rows of at most ${L}`);
     const T = batch.targetIndex.length;
     if (T > maxTargets) throw new Error(`batch has ${T} targets, the model was built for at most ${maxTargets}`);
+    // The kernels apply the model's mask rule; the batch's plan skips tiles by its own: they must be the same rule.
+    if (batch.n !== this.shape.n || batch.isolation !== this.shape.isolation) {
+      throw new Error(
+        `batch was made for n = ${batch.n}, ${batch.isolation}; the model was built for n = ${this.shape.n}, ${this.shape.isolation}`,
+      );
+    }
     const q = this.device.queue;
     const bb = this.batchBuffers;
     const write = (buffer: GPUBuffer, data: ArrayBufferView) => q.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
