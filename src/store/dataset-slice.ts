@@ -21,7 +21,12 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
   };
   const finish = (mine: number, outcome: { loaded: LoadedDataset } | { error: unknown }) => {
     if (mine !== loadNumber) return;
-    if ('loaded' in outcome) set({ dataset: outcome.loaded, datasetTask: null, viewUser: 0, fieldTarget: null });
+    if ('loaded' in outcome) {
+      const { source } = outcome.loaded;
+      // The preset (and with it the link) names the built-in data only once that data is what the lab holds.
+      const preset = source.kind === 'builtin' ? { preset: source.preset } : {};
+      set({ dataset: outcome.loaded, datasetTask: null, viewUser: 0, fieldTarget: null, ...preset });
+    }
     // The previous dataset stays: a bad upload must not cost the person what they had.
     else set({ datasetTask: null, datasetError: asDataError(outcome.error) });
   };
@@ -33,7 +38,6 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
     uploadPreviews: null,
     datasetVocab: null,
     loadBuiltin: async (preset) => {
-      set({ preset });
       const mine = startTask('builtin', `Generating the built-in ${preset} dataset`);
       try {
         finish(mine, { loaded: await deps.data.loadBuiltin(preset, progressOf(mine)) });

@@ -9,7 +9,9 @@ import { memoryTabHub } from './tabs';
 import type { StepPoint } from './run-types';
 import { MAX_STEP_POINTS, capCurve } from './session-slice';
 import { summarizeSweep, sweepIds } from './sweep-view';
-import { doneEvent, readyStore, stepEvent, testMetrics, waitFor } from './test-support';
+import { doneEvent, inlineDataPort, readyStore, stepEvent, testMetrics, waitFor } from './test-support';
+import type { DataProgress } from './types';
+import type { Preset } from '../data';
 import { encodeHash } from './url-hash';
 
 
@@ -99,6 +101,26 @@ describe('dataset and views', () => {
     expect(s.datasetTask).toBeNull();
     expect(s.datasetError?.message).toMatch(/notes\.txt/);
     expect(s.uploadPreviews?.[0].error).not.toBeNull();
+  });
+
+  it('keeps the preset and the dataset it names when another built-in preset fails to load', async () => {
+    const data = {
+      ...inlineDataPort,
+      loadBuiltin: async (preset: Preset, onProgress: (progress: DataProgress) => void) => {
+        if (preset === 'large') throw new Error('the data worker stopped: out of memory');
+        return inlineDataPort.loadBuiltin(preset, onProgress);
+      },
+    };
+    const { store } = await readyStore('', { data });
+    const previous = store.getState().dataset;
+    await store.getState().loadBuiltin('large');
+    const s = store.getState();
+    expect(s.dataset).toBe(previous);
+    expect(s.preset).toBe('small');
+    expect(s.datasetError?.message).toMatch(/out of memory/);
+    await store.getState().loadBuiltin('medium');
+    expect(store.getState().preset).toBe('medium');
+    expect(store.getState().dataset?.source).toEqual({ kind: 'builtin', preset: 'medium' });
   });
 
   it('loads a valid uploaded CSV', async () => {
