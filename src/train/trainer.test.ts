@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { nodeDevice } from '../gpu/node-device';
+import { initParams } from '../model/params';
 import { TOKEN_YES } from '../prompt/types';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainerEvent } from './protocol';
 import { syntheticDataset } from './synthetic';
@@ -49,6 +50,14 @@ describe('training on the GPU', () => {
     const again = await evaluateParams(await nodeDevice(), dataset, config, result.params);
     expect(again.test.auc).toBeCloseTo(result.test.auc, 5);
     expect(again.test.count).toBe(result.test.count);
+  });
+
+  it('refuses to evaluate a model with learned positions on prompts longer than it learned', async () => {
+    const learned = { ...config, model: { ...config.model, positionEncoding: 'learned' as const } };
+    const modelConfig = { ...learned.model, vocabSize: dataset.vocab.tokens.length, maxSeqLen: 12, seed: 1 };
+    const evaluation = evaluateParams(await nodeDevice(), dataset, learned, initParams(modelConfig));
+    await expect(evaluation).rejects.toThrow(/learned positions for prompts of up to 12 tokens, but .*\(n = 8\) are up to \d+ tokens/);
+    await expect(evaluation).rejects.toMatchObject({ kind: 'invalid-config' });
   });
 
   it('refuses an invalid configuration with the setting named', async () => {

@@ -77,6 +77,12 @@ export function learningRateAt(step: number, totalSteps: number, peak: number): 
 
 const realTokens = (prompts: readonly PackedPrompt[]) => prompts.reduce((s, p) => s + p.tokens.length, 0);
 
+/**
+ * Tokens per evaluation batch for an imported model, which has no training batch to size evaluation by: about a
+ * default training batch (16 DTI prompts of n = 10, k = 10, ~120 tokens each on the built-in data).
+ */
+const IMPORTED_MODEL_BATCH_TOKENS = 2048;
+
 /** Prompts per evaluation batch: about the training batch's token budget, in SW prompts of one target. */
 function evalBatchSize(trainRows: number, trainLength: number, evalLength: number): number {
   return Math.max(1, Math.min(1024, Math.floor((trainRows * trainLength) / Math.max(1, evalLength))));
@@ -130,15 +136,23 @@ export async function evaluateParams(
   const modelConfig: ModelConfig = { ...config.model, vocabSize: dataset.vocab.tokens.length, maxSeqLen: evalLength, seed: config.seed };
   const layout = paramLayout(modelConfig);
   if (config.model.positionEncoding === 'learned') {
-    // Learned positions were sized for the training run's longest prompt; keep them, they cover evaluation.
-    modelConfig.maxSeqLen = Math.max(evalLength, (params.length - (layout.total - layout.wpe.size)) / config.model.dModel);
+    // Learned positions were sized for the training run's longest prompt: evaluation may not run past them.
+    const learnedPositions = (params.length - (layout.total - layout.wpe.size)) / config.model.dModel;
+    if (evalLength > learnedPositions) {
+      throw new TrainingError(
+        'invalid-config',
+        `this model learned positions for prompts of up to ${learnedPositions} tokens, but this dataset's evaluation prompts ` +
+          `(n = ${config.n}) are up to ${evalLength} tokens long; evaluate it with a smaller n or on data with shorter items`,
+      );
+    }
+    modelConfig.maxSeqLen = learnedPositions;
   }
   const ctx = new GpuContext(gpu.device);
   try {
     let evaluator: GpuModel;
     try {
       const state = new ParamState(ctx, modelConfig, params);
-      const B = evalBatchSize(32, 64, evalLength);
+      const B = evalBatchSize(1, IMPORTED_MODEL_BATCH_TOKENS, evalLength);
       evaluator = new GpuModel(state, { B, L: evalLength, maxTargets: B, n: config.n, isolation: config.isolation }, false);
     } catch (error) {
       throw new TrainingError('too-large', (error as Error).message);
