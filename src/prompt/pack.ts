@@ -35,7 +35,7 @@ export interface PackOptions {
 }
 
 /** Tokens of one rendered interaction: its item tokens, [SUM] and the label token. */
-function interactionLength(dataset: TokenizedDataset, itemIndex: number): number {
+export function interactionLength(dataset: TokenizedDataset, itemIndex: number): number {
   const tokens = dataset.itemTokens[itemIndex];
   if (!tokens) throw new RangeError(`item ${itemIndex} has no tokens (dataset has ${dataset.itemTokens.length} items)`);
   return tokens.length + 2;
@@ -101,12 +101,21 @@ export function packPrompt(
   return { userIndex, firstHistoryIndex, tokens, interaction, role, position, interactionStart, targets };
 }
 
+/** Where one prompt of packPrompts lies in its user's history: n context interactions from firstHistoryIndex, then targetCount targets. */
+export interface PromptSpan {
+  userIndex: number;
+  firstHistoryIndex: number;
+  targetCount: number;
+}
+
 /**
- * Packs every prompt of a split. A target is an interaction of the split with at least n predecessors in its user's
- * history. Train prompts hold n context interactions then up to k consecutive targets (groups start every `stride`
- * targets); valid/test prompts always hold one target (served by sliding window, method doc §5).
+ * The prompts of a split, as spans of their users' histories, in packPrompts' order, without building them (so cost
+ * estimates over a large dataset build no prompt). A target is an interaction of the split with at least n
+ * predecessors in its user's history. Train prompts hold n context interactions then up to k consecutive targets
+ * (groups start every `stride` targets); valid/test prompts always hold one target (served by sliding window, method
+ * doc §5).
  */
-export function packPrompts(dataset: TokenizedDataset, options: PackOptions): PackedPrompt[] {
+export function* promptSpans(dataset: TokenizedDataset, options: PackOptions): Generator<PromptSpan> {
   const { n, split } = options;
   checkInteger('n', n, 0);
   checkInteger('k', options.k, 1);
@@ -118,8 +127,8 @@ export function packPrompts(dataset: TokenizedDataset, options: PackOptions): Pa
     throw new RangeError(`stride must be an integer in [1, k = ${k}] (got ${stride})`);
   }
   const code = SPLIT_CODE[split];
-  const prompts: PackedPrompt[] = [];
-  dataset.users.forEach((user, userIndex) => {
+  for (let userIndex = 0; userIndex < dataset.users.length; userIndex++) {
+    const user = dataset.users[userIndex];
     const m = user.items.length;
     let h = n;
     while (h < m) {
@@ -134,13 +143,19 @@ export function packPrompts(dataset: TokenizedDataset, options: PackOptions): Pa
       const runLength = runEnd - h;
       // Groups start every `stride` targets; the last one is the first group that reaches the end of the run.
       for (let s = 0; ; s += stride) {
-        prompts.push(packPrompt(dataset, userIndex, h + s - n, n, Math.min(k, runLength - s)));
+        yield { userIndex, firstHistoryIndex: h + s - n, targetCount: Math.min(k, runLength - s) };
         if (s + k >= runLength) break;
       }
       h = runEnd;
     }
-  });
-  return prompts;
+  }
+}
+
+/** Packs every prompt of a split (promptSpans says which). */
+export function packPrompts(dataset: TokenizedDataset, options: PackOptions): PackedPrompt[] {
+  return Array.from(promptSpans(dataset, options), (span) =>
+    packPrompt(dataset, span.userIndex, span.firstHistoryIndex, options.n, span.targetCount),
+  );
 }
 
 /**

@@ -320,7 +320,7 @@ export function attentionPlan(
  * The metadata with every [SUM] token that is not in `targets` (flat indices b·L + t) marked pad (attentionPlan):
  * under `strict` nothing but its own row reads such a token.
  */
-export function unusedSumsAsPad(meta: Uint32Array, count: number, targets: ArrayLike<number>): Uint32Array {
+function unusedSumsAsPad(meta: Uint32Array, count: number, targets: ArrayLike<number>): Uint32Array {
   const out = meta.slice(0, count);
   const target = new Uint8Array(count);
   for (let i = 0; i < targets.length; i++) target[targets[i]] = 1;

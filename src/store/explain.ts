@@ -2,6 +2,7 @@
  * Explain mode: a guided walk from one sliding-window prompt to DTI. Each step sets the real configuration (the views
  * then show the real data under it); the numbers the steps quote are counted on the loaded dataset.
  */
+import { interactionLength } from '../prompt/pack';
 import { SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
 import type { TrainConfig } from '../train/protocol';
 import { type TrainingCost, trainingCost } from './prompt-view';
@@ -100,7 +101,7 @@ export function explainFacts(dataset: TokenizedDataset, n: number, k: number): E
     // Every interaction a train prompt reads: the train targets and the n context interactions before them.
     let lastTrain = -1;
     for (let h = n; h < user.items.length; h++) if (user.split[h] === SPLIT_TRAIN) lastTrain = h;
-    for (let h = 0; h <= lastTrain; h++) distinctTokens += dataset.itemTokens[user.items[h]].length + 2;
+    for (let h = 0; h <= lastTrain; h++) distinctTokens += interactionLength(dataset, user.items[h]);
   }
   return { n, k, sw: trainingCost(dataset, n, 1), dti: trainingCost(dataset, n, k), distinctTokens };
 }

@@ -88,7 +88,7 @@ export function createLabStore(deps: LabDeps) {
     if (viewInputsChanged) refreshPromptView();
     const factsInputsChanged = dataChanged || s.config.n !== prev.config.n || s.config.k !== prev.config.k || s.explain.open !== prev.explain.open;
     if (s.explain.open && factsInputsChanged) {
-      store.setState({ explainFacts: data && validCount(s.config.n) ? explainFacts(data, s.config.n, dtiK(s.config)) : null });
+      store.setState({ explainFacts: data && validCount(s.config.n) && validCount(dtiK(s.config)) ? explainFacts(data, s.config.n, dtiK(s.config)) : null });
     }
   });
 

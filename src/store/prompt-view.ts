@@ -5,7 +5,7 @@
 import { renderInteraction } from '../data';
 import { ATTENTION_TILE, attentionFlops } from '../gpu/kernels/attention';
 import { allowedCellCount, denseMaskReasons, receptiveField } from '../prompt/dense-mask';
-import { packPrompt, promptMeta } from '../prompt/pack';
+import { interactionLength, packPrompt, promptMeta, promptSpans } from '../prompt/pack';
 import { type TileStats, attentionPlan, attentionWork, maskRanges, tileStats } from '../prompt/ranges';
 import { type IsolationLevel, type PackedPrompt, SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
 
@@ -156,36 +156,27 @@ export interface TrainingCost {
 }
 
 /**
- * Tokens the training split costs per epoch with n context interactions and k targets per prompt, counted exactly
- * as packPrompts groups them (runs of consecutive train targets, k per prompt) but from prefix sums of interaction
- * lengths, so a large dataset costs O(interactions) and no prompt is built.
+ * Tokens the training split costs per epoch with n context interactions and k targets per prompt: packPrompts' spans
+ * (promptSpans) measured with prefix sums of interaction lengths, so a large dataset costs O(interactions) and no
+ * prompt is built.
  */
 export function trainingCost(dataset: TokenizedDataset, n: number, k: number): TrainingCost {
   let prompts = 0;
   let targets = 0;
   let tokens = 0;
+  let prefixUser = -1;
   const prefix: number[] = [];
-  for (const user of dataset.users) {
-    const m = user.items.length;
-    prefix.length = 0;
-    prefix.push(0);
-    for (let h = 0; h < m; h++) prefix.push(prefix[h] + dataset.itemTokens[user.items[h]].length + 2);
-    let h = n;
-    while (h < m) {
-      if (user.split[h] !== SPLIT_TRAIN) {
-        h++;
-        continue;
-      }
-      let runEnd = h;
-      while (runEnd < m && user.split[runEnd] === SPLIT_TRAIN) runEnd++;
-      for (let first = h; first < runEnd; first += k) {
-        const last = Math.min(runEnd, first + k);
-        prompts++;
-        targets += last - first;
-        tokens += prefix[last] - prefix[first - n];
-      }
-      h = runEnd;
+  for (const span of promptSpans(dataset, { n, k, split: 'train' })) {
+    if (span.userIndex !== prefixUser) {
+      prefixUser = span.userIndex;
+      const items = dataset.users[prefixUser].items;
+      prefix.length = 0;
+      prefix.push(0);
+      for (let h = 0; h < items.length; h++) prefix.push(prefix[h] + interactionLength(dataset, items[h]));
     }
+    prompts++;
+    targets += span.targetCount;
+    tokens += prefix[span.firstHistoryIndex + n + span.targetCount] - prefix[span.firstHistoryIndex];
   }
   return { prompts, targets, tokens, tokensPerTarget: targets ? tokens / targets : 0 };
 }
