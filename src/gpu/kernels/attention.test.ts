@@ -208,6 +208,22 @@ const CASES: Case[] = [
   { level: 'window', alibi: false, B: 2, L: 29, nHeads: 1, headDim: 16, n: 1, emptyLast: true },
 ];
 
+// Random shapes on top of the chosen ones, drawn from a fixed seed (every run tests the same ones; the test name
+// gives each one's shape): any level, ALiBi or not, 1–3 rows, 5–100 tokens, 1–4 heads of 4–32 dims, n = 1–5.
+const shapeRng = new Rng(20261129);
+const LEVELS: IsolationLevel[] = ['full-causal', 'window', 'sum-isolated', 'strict'];
+for (let i = 0; i < 4; i++) {
+  CASES.push({
+    level: LEVELS[shapeRng.int(LEVELS.length)],
+    alibi: shapeRng.next() < 0.5,
+    B: 1 + shapeRng.int(3),
+    L: 5 + shapeRng.int(96),
+    nHeads: 1 + shapeRng.int(4),
+    headDim: 4 * (1 + shapeRng.int(8)),
+    n: 1 + shapeRng.int(5),
+  });
+}
+
 it('uses the tile size the shader declares', () => {
   expect([16, 32, 64]).toContain(ATTENTION_TILE);
   expect(attentionFlops(10, 16, 4)).toBe(4 * 10 * 16 * 4);

@@ -25,6 +25,9 @@ const SHAPES: Shape[] = [
   // Many rows and a small K×N: dW's reduction is split into row chunks and dbias sums in two passes.
   { M: 2000, K: 5, N: 9 },
 ];
+// Random shapes on top, from a fixed seed (every run tests the same ones; the test name gives each shape).
+const shapeRng = new Rng(20261129);
+for (let i = 0; i < 3; i++) SHAPES.push({ M: 1 + shapeRng.int(300), K: 1 + shapeRng.int(100), N: 1 + shapeRng.int(200) });
 
 async function setup() {
   const { device } = await nodeDevice();

@@ -18,6 +18,9 @@ const SHAPES = [
   // More rows than one reduction pass takes: dw goes through row-chunk partials and a column sum.
   { rows: 1500, d: 24 },
 ];
+// Random shapes on top, from a fixed seed (every run tests the same ones; the test name gives each shape).
+const shapeRng = new Rng(20261129);
+for (let i = 0; i < 2; i++) SHAPES.push({ rows: 1 + shapeRng.int(600), d: 1 + shapeRng.int(160) });
 
 // Both workgroup layouts: the GPU one (4 rows × 16 threads) and the CPU-adapter one (64 rows × 1 thread).
 const CASES = [false, true].flatMap((software) => SHAPES.map((shape) => ({ ...shape, software })));
