@@ -126,6 +126,21 @@ test('a malformed upload shows its error in place and the previous dataset stays
   await expect(page.getByTestId('dataset-summary')).toContainText('Built-in (small');
   await expect(page.getByTestId('prompt-tokens')).toBeVisible();
   await page.locator('#dataset').screenshot({ path: `${SHOTS}/upload-error.png` });
+
+  // Columns the lab does not recognise: it asks which is which, and loads the file (in the data worker) with them.
+  const rows = ['cust_ref,sku,stars_given,when'];
+  for (let u = 0; u < 4; u++) for (let t = 0; t < 30; t++) rows.push(`c${u},s${(u * 7 + t) % 25},${1 + ((u + t) % 5)},${1000 + t}`);
+  await page.getByLabel('Upload data files').setInputFiles({ name: 'export.csv', mimeType: 'text/csv', buffer: Buffer.from(rows.join('\n')) });
+  const mapping = page.getByTestId('column-mapping');
+  await expect(mapping).toBeVisible();
+  await mapping.getByLabel('User', { exact: true }).selectOption('cust_ref');
+  await mapping.getByLabel('Item', { exact: true }).selectOption('sku');
+  await mapping.getByLabel('Rating', { exact: true }).selectOption('stars_given');
+  await mapping.getByLabel(/^Timestamp/).selectOption('when');
+  await page.locator('#dataset').screenshot({ path: `${SHOTS}/upload-mapping.png` });
+  await mapping.getByRole('button', { name: 'Load with these columns' }).click();
+  await expect(page.getByTestId('dataset-summary')).toContainText('export.csv');
+  await expect(page.getByTestId('dataset-error')).toHaveCount(0);
 });
 
 test('trains a tiny model, shows its curves, keeps the run across a reload and exports it', async ({ page }) => {

@@ -16,9 +16,19 @@ export type ColumnMapping = Partial<Record<ColumnKey, string>>;
 
 export type FileRole = 'ratings' | 'items' | 'unused';
 
-/** A file whose columns could not all be found: carries the column names, so the page can offer a mapping. */
+/**
+ * A file whose columns could not all be found: carries the column names and the keys that were found, so the page
+ * can offer a mapping (prefilled with what was found).
+ */
 export class MissingColumnsError extends DataError {
-  constructor(problem: string, expected: string, file: string, line: number, readonly columnNames: string[]) {
+  constructor(
+    problem: string,
+    expected: string,
+    file: string,
+    line: number,
+    readonly columnNames: string[],
+    readonly found: ColumnMapping,
+  ) {
     super(problem, expected, file, line);
   }
 }
@@ -364,14 +374,17 @@ function genericLayout(
     const fields = COLUMN_KEYS.filter(has).join(', ');
     return { ...base, role: 'items', description: `${kind} items (${fields})` };
   }
+  const found: ColumnMapping = {};
+  for (const key of COLUMN_KEYS) if (has(key)) found[key] = names[columns[key]!];
   const missing = (['user', 'item'] as const).filter((key) => !has(key)).map((key) => `no ${key} column`);
   if (!has('rating') && !has('label')) missing.push('no rating (or label) column');
   throw new MissingColumnsError(
     `the ${hasHeader ? 'header has' : 'records have'} ${missing.join(', ')} (columns: ${listExcerpt(names)})`,
-    `columns named like ${COLUMN_KEYS.map((key) => `${key} (${COLUMN_SYNONYMS[key].slice(0, 3).join('/')})`).join(', ')} — or a column mapping that names them`,
+    `columns named like ${COLUMN_KEYS.map((key) => `${key} (${COLUMN_SYNONYMS[key].slice(0, 3).join('/')})`).join(', ')} — or a column mapping that names them (the page offers one after a failed upload; npm run experiment takes --columns)`,
     fileName,
     firstLine,
     names,
+    found,
   );
 }
 

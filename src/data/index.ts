@@ -63,7 +63,7 @@ export interface FilePreview {
   encoding: string | null;
   /** Every column name; also given when columns are missing, so the page can offer a mapping. */
   columnNames: string[];
-  /** Column name used for each key (so the mapping can be shown and edited). */
+  /** Column name used for each key (so the mapping can be shown and edited); for missing columns, the keys found. */
   mapping: ColumnMapping;
   sample: string[][];
   error: DataErrorInfo | null;
@@ -138,7 +138,7 @@ function errorPreview(file: NamedBlob, error: DataError): FilePreview {
     description: 'not usable',
     encoding: null,
     columnNames: error instanceof MissingColumnsError ? error.columnNames : [],
-    mapping: {},
+    mapping: error instanceof MissingColumnsError ? error.found : {},
     sample: [],
     error: error.toInfo(),
   };

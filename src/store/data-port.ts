@@ -30,10 +30,10 @@ export const workerDataPort: DataPort = {
     const result = await plainErrors(loadInWorker({ type: 'builtin', preset, options: {} }));
     return loaded(result, { kind: 'builtin', preset });
   },
-  previewFiles: (files) => plainErrors(previewInWorker(files)),
-  loadFiles: async (files, onProgress) => {
+  previewFiles: (files, mapping = {}) => plainErrors(previewInWorker(files, { columns: mapping })),
+  loadFiles: async (files, onProgress, mapping = {}) => {
     const result = await plainErrors(
-      loadInWorker({ type: 'parse', files, options: {} }, (progress) => onProgress(describeProgress(progress))),
+      loadInWorker({ type: 'parse', files, options: { columns: mapping } }, (progress) => onProgress(describeProgress(progress))),
     );
     return loaded(result, { kind: 'upload', files: files.map((f) => f.name) });
   },

@@ -36,6 +36,7 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
     datasetTask: null,
     datasetError: null,
     uploadPreviews: null,
+    uploadedFiles: null,
     datasetVocab: null,
     loadBuiltin: async (preset) => {
       const mine = startTask('builtin', `Generating the built-in ${preset} dataset`);
@@ -45,12 +46,12 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
         finish(mine, { error });
       }
     },
-    uploadFiles: async (files) => {
+    uploadFiles: async (files, mapping = {}) => {
       if (files.length === 0) return;
       const mine = startTask('upload', `Reading ${files.map((f) => f.name).join(', ')}`);
-      set({ uploadPreviews: null });
+      set({ uploadPreviews: null, uploadedFiles: files });
       try {
-        const previews = await deps.data.previewFiles(files);
+        const previews = await deps.data.previewFiles(files, mapping);
         if (mine !== loadNumber) return;
         set({ uploadPreviews: previews });
         const broken = previews.find((p) => p.error);
@@ -58,7 +59,7 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
           finish(mine, { error: broken.error });
           return;
         }
-        finish(mine, { loaded: await deps.data.loadFiles(files, progressOf(mine)) });
+        finish(mine, { loaded: await deps.data.loadFiles(files, progressOf(mine), mapping) });
       } catch (error) {
         finish(mine, { error });
       }

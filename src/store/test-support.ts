@@ -13,10 +13,10 @@ export const inlineDataPort: DataPort = {
     const result = loadBuiltin(preset);
     return { data: result.dataset, stats: result.stats, source: { kind: 'builtin', preset }, format: result.format, files: result.files, skipped: result.skipped };
   },
-  previewFiles: (files) => previewFiles(files),
-  loadFiles: async (files): Promise<LoadedDataset> => {
+  previewFiles: (files, mapping = {}) => previewFiles(files, { columns: mapping }),
+  loadFiles: async (files, _onProgress, mapping = {}): Promise<LoadedDataset> => {
     try {
-      const result = await parseFiles(files);
+      const result = await parseFiles(files, { columns: mapping });
       return {
         data: result.dataset,
         stats: result.stats,

@@ -3,7 +3,7 @@
  * Components read it with selectors and call its actions; every effect (data worker, training worker, IndexedDB)
  * goes through the ports of LabDeps so tests can replace them.
  */
-import type { DataErrorInfo, DatasetStats, FilePreview, FormatId, LoadedFile, Preset, SkippedRows } from '../data';
+import type { ColumnMapping, DataErrorInfo, DatasetStats, FilePreview, FormatId, LoadedFile, Preset, SkippedRows } from '../data';
 import type { TokenizedDataset } from '../prompt/types';
 import type { ModelSize, TrainConfig, TrainerCommand, TrainerEvent } from '../train/protocol';
 import type { SweepPlan } from '../train/experiments';
@@ -42,8 +42,8 @@ export interface DataProgress {
 export interface DataPort {
   loadBuiltin(preset: Preset, onProgress: (p: DataProgress) => void): Promise<LoadedDataset>;
   /** Detects each file's format from its first bytes; a file's problem is in its preview, not thrown. */
-  previewFiles(files: File[]): Promise<FilePreview[]>;
-  loadFiles(files: File[], onProgress: (p: DataProgress) => void): Promise<LoadedDataset>;
+  previewFiles(files: File[], mapping?: ColumnMapping): Promise<FilePreview[]>;
+  loadFiles(files: File[], onProgress: (p: DataProgress) => void, mapping?: ColumnMapping): Promise<LoadedDataset>;
 }
 
 /** The training worker, as the store sees it. */
@@ -83,10 +83,13 @@ export interface DatasetSlice {
   datasetError: DataErrorInfo | null;
   /** What was detected in the files of the last upload (format, columns, first rows, or each file's problem). */
   uploadPreviews: FilePreview[] | null;
+  /** The files of the last upload, so that they can be loaded again with a column mapping. */
+  uploadedFiles: File[] | null;
   /** The loaded dataset's vocabulary in short (derived), to match stored models against it. */
   datasetVocab: VocabFingerprint | null;
   loadBuiltin(preset: Preset): Promise<void>;
-  uploadFiles(files: File[]): Promise<void>;
+  /** mapping: the column that holds each key, for CSV/TSV/JSON Lines whose column names are not the usual ones. */
+  uploadFiles(files: File[], mapping?: ColumnMapping): Promise<void>;
   dismissDatasetError(): void;
 }
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LabStoreProvider, bindUrlHash } from '../store';
 import type { LabStore } from '../store/lab-store';
 import type { RunRecord } from '../store/run-types';
-import { readyStore } from '../store/test-support';
+import { readyStore, waitFor } from '../store/test-support';
 import { DEFAULT_TRAIN_CONFIG } from '../train/protocol';
 import { App } from './App';
 
@@ -90,6 +90,31 @@ describe('the lab page', () => {
     expect(alert.textContent).toMatch(/broken\.txt/);
     expect(alert.textContent).toMatch(/previous dataset \(Built-in \(small, seed 1\)\) is still loaded/);
     expect(screen.getByTestId('dataset-summary').textContent).toMatch(/Built-in \(small/);
+  });
+
+  it('offers a column mapping for a file whose columns it does not recognise, and loads it with the chosen columns', async () => {
+    const { store } = await readyStore();
+    renderApp(store);
+    const rows = ['cust_ref,sku,stars_given,when'];
+    for (let u = 0; u < 4; u++) for (let t = 0; t < 30; t++) rows.push(`c${u},s${(u * 7 + t) % 25},${1 + ((u + t) % 5)},${1000 + t}`);
+    await act(() => store.getState().uploadFiles([new File([rows.join('\n')], 'export.csv')]));
+    expect(screen.getByTestId('dataset-error').textContent).toMatch(/export\.csv.*no user column, no item column.*cust_ref/s);
+    const form = screen.getByTestId('column-mapping');
+    const submit = within(form).getByRole('button', { name: 'Load with these columns' }) as HTMLButtonElement;
+    expect(submit.disabled).toBe(true);
+    const choose = (label: RegExp, column: string) => fireEvent.change(within(form).getByLabelText(label), { target: { value: column } });
+    choose(/^User$/, 'cust_ref');
+    choose(/^Item$/, 'sku');
+    expect(submit.disabled).toBe(true); // no rating or label yet
+    choose(/^Rating$/, 'stars_given');
+    choose(/^Timestamp/, 'when');
+    expect(submit.disabled).toBe(false);
+    fireEvent.click(submit);
+    await act(() => waitFor(() => store.getState().dataset?.source.kind === 'upload'));
+    expect(store.getState().dataset?.source).toEqual({ kind: 'upload', files: ['export.csv'] });
+    expect(store.getState().dataset?.stats.users).toBe(4);
+    expect(screen.queryByTestId('dataset-error')).toBeNull();
+    expect(screen.queryByTestId('column-mapping')).toBeNull();
   });
 
   it('says plainly when WebGPU is missing and still shows data, prompts and masks', async () => {

@@ -1,5 +1,5 @@
 import { type DragEvent, useId, useRef, useState } from 'react';
-import { type FilePreview, type FormatId, PRESETS, PRESETS_ORDER, type Preset, renderInteraction } from '../data';
+import { type ColumnKey, type ColumnMapping, type FilePreview, type FormatId, PRESETS, PRESETS_ORDER, type Preset, renderInteraction } from '../data';
 import { useLab } from '../store';
 import type { LoadedDataset } from '../store/types';
 import { ProgressLine, Section } from './controls';
@@ -22,6 +22,7 @@ export function DatasetPanel() {
   const task = useLab((s) => s.datasetTask);
   const error = useLab((s) => s.datasetError);
   const previews = useLab((s) => s.uploadPreviews);
+  const uploadedFiles = useLab((s) => s.uploadedFiles);
   const loadBuiltin = useLab((s) => s.loadBuiltin);
   const uploadFiles = useLab((s) => s.uploadFiles);
   const dismissError = useLab((s) => s.dismissDatasetError);
@@ -29,6 +30,8 @@ export function DatasetPanel() {
   const [dragging, setDragging] = useState(false);
   const inputId = useId();
   const current = dataset?.source.kind === 'builtin' ? dataset.source.preset : null;
+  // A file whose columns were read but not all recognised: the person can say which is which.
+  const unmapped = previews?.find((p) => p.error && p.columnNames.length > 0) ?? null;
 
   const onDrop = (event: DragEvent) => {
     event.preventDefault();
@@ -99,9 +102,65 @@ export function DatasetPanel() {
         </div>
       )}
 
+      {unmapped && uploadedFiles && (
+        <ColumnMappingForm
+          key={`${unmapped.name}:${unmapped.columnNames.join()}`}
+          preview={unmapped}
+          disabled={task !== null}
+          onSubmit={(mapping) => void uploadFiles(uploadedFiles, mapping)}
+        />
+      )}
       {previews && <UploadPreviews previews={previews} />}
       {dataset && <DatasetSummary dataset={dataset} />}
     </Section>
+  );
+}
+
+const MAPPED_COLUMNS: readonly { key: ColumnKey; label: string }[] = [
+  { key: 'user', label: 'User' },
+  { key: 'item', label: 'Item' },
+  { key: 'rating', label: 'Rating' },
+  { key: 'label', label: 'Click label (0/1), instead of a rating' },
+  { key: 'timestamp', label: 'Timestamp (optional; without it, file order)' },
+  { key: 'title', label: 'Item title (optional)' },
+  { key: 'genres', label: 'Genres or categories (optional)' },
+];
+
+/** Which column holds what, for a CSV/TSV/JSON Lines file whose column names the lab did not recognise. */
+function ColumnMappingForm({ preview, disabled, onSubmit }: { preview: FilePreview; disabled: boolean; onSubmit: (mapping: ColumnMapping) => void }) {
+  const [mapping, setMapping] = useState<ColumnMapping>(preview.mapping);
+  const ready = Boolean(mapping.user && mapping.item && (mapping.rating || mapping.label));
+  return (
+    <form
+      className="message info column-mapping"
+      data-testid="column-mapping"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (ready) onSubmit(mapping);
+      }}
+    >
+      <p>
+        <strong>Which column of {preview.name} holds what?</strong> A user, an item and a rating (or a 0/1 click label) are needed.
+      </p>
+      <div className="mapping-grid">
+        {MAPPED_COLUMNS.map(({ key, label }) => (
+          <label key={key} className="field">
+            <span>{label}</span>
+            <select aria-label={label} value={mapping[key] ?? ''} onChange={(event) => setMapping({ ...mapping, [key]: event.target.value || undefined })}>
+              <option value="">—</option>
+              {preview.columnNames.map((name) => (
+                <option key={name} value={name}>
+                  {name}
+                </option>
+              ))}
+            </select>
+          </label>
+        ))}
+      </div>
+      <button type="submit" disabled={disabled || !ready}>
+        Load with these columns
+      </button>
+    </form>
   );
 }
 
