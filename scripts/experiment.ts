@@ -2,6 +2,8 @@
  * Headless experiment runner: the same engine as the page, in Node on WebGPU (Dawn).
  *
  *   npm run experiment -- [--dataset small|medium|large | --files a.data,b.item] [training options] [--out result.json]
+ *   --columns user=cust,item=sku,rating=stars   which column holds what, for CSV/TSV/JSON Lines files whose column
+ *                   names are not the usual ones (keys: user item rating label timestamp title genres)
  *   npm run experiment -- --compare --seeds 1,2,3 ...     SW vs DTI (strict + RoPE) on the same targets
  *   --dti-batch B   prompts per batch of the DTI runs (--compare, --sweep-k); default: --batch. A DTI prompt holds k
  *                   targets, so the same batch gives DTI k times fewer optimizer steps per epoch.
@@ -13,7 +15,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import os from 'node:os';
-import { type LoadResult, type Preset, PRESETS_ORDER, loadBuiltin, parseFiles } from '../src/data/index';
+import { COLUMN_KEYS, type ColumnKey, type ColumnMapping, type LoadResult, type Preset, PRESETS_ORDER, loadBuiltin, parseFiles } from '../src/data/index';
 import { nodeDevice } from '../src/gpu/node-device';
 import { checkTrainConfig } from '../src/train/config';
 import { type ExperimentRun, type SweepPlan, summarizeRuns, sweepConfigs } from '../src/train/experiments';
@@ -39,7 +41,7 @@ function parseArgs(argv: string[]): Map<string, string> {
 
 const args = parseArgs(process.argv.slice(2));
 const known = new Set([
-  'dataset', 'files', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet', 'dti-batch',
+  'dataset', 'files', 'columns', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet', 'dti-batch',
   'n', 'k', 'paradigm', 'isolation', 'encoding', 'd', 'heads', 'layers', 'dff', 'lr', 'batch', 'epochs', 'steps', 'seed',
   'eval-every', 'weight-decay', 'clip',
 ]);
@@ -78,6 +80,18 @@ const base: TrainConfig = {
 if (!['sw', 'dti'].includes(base.paradigm)) throw new Error(`--paradigm expects sw or dti (got "${base.paradigm}")`);
 const quiet = args.has('quiet');
 
+function columnMapping(): ColumnMapping {
+  const mapping: ColumnMapping = {};
+  for (const pair of list('columns', [])) {
+    const [key, column] = pair.split('=').map((part) => part.trim());
+    if (!COLUMN_KEYS.includes(key as ColumnKey) || !column) {
+      throw new Error(`--columns expects key=column pairs with keys ${COLUMN_KEYS.join(', ')} (got "${pair}")`);
+    }
+    mapping[key as ColumnKey] = column;
+  }
+  return mapping;
+}
+
 async function loadData(): Promise<LoadResult> {
   const files = args.get('files');
   if (files) {
@@ -86,7 +100,7 @@ async function loadData(): Promise<LoadResult> {
       return new File([bytes], basename(path));
     });
     // The page's preprocessing, whatever --n: one dataset (users, vocabulary, split) for every n, as in the page.
-    return parseFiles(blobs);
+    return parseFiles(blobs, { columns: columnMapping() });
   }
   const preset = (args.get('dataset') ?? 'medium') as Preset;
   if (!PRESETS_ORDER.includes(preset)) throw new Error(`--dataset expects one of ${PRESETS_ORDER.join(', ')} (got "${preset}")`);
