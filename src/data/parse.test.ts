@@ -159,7 +159,7 @@ describe('column mapping and labels of generic files', () => {
     expect(error.message).toBe(
       'ratings.csv: line 1: the header has no user column, no item column (columns: member, thing, stars, when); ' +
         'expected columns named like user (user/userid/uid), item (item/itemid/iid), rating (rating/score/stars), label (label/click/clicked), ' +
-        'timestamp (timestamp/time/ts), title (title/name/itemname), genres (genres/genre/category) — or a column mapping that names them',
+        'timestamp (timestamp/time/ts), title (title/name/itemname), genres (genres/genre/category) — or a column mapping that names them (the page offers one after a failed upload; npm run experiment takes --columns)',
     );
     const result = await parseFiles([ratings], { n: 3, columns: { user: 'member', item: 'thing', rating: 'stars', timestamp: 'when' } });
     expect(result.stats.interactions).toBe(12);

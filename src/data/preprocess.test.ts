@@ -98,9 +98,13 @@ describe('temporal split without leakage', () => {
       ...Array.from({ length: 11 }, (_, t) => ({ user: 0, time: t, rating: 5 })),
       ...Array.from({ length: 10 }, (_, t) => ({ user: 1, time: t, rating: 5 })),
     ];
-    const { dataset, stats } = preprocess(rawOf(rows, true), DEFAULT_PREPROCESS_OPTIONS);
+    const { dataset, stats } = preprocess(rawOf(rows, true), options(10, DEFAULT_PREPROCESS_OPTIONS.split));
     expect(dataset.users.map((user) => user.userId)).toEqual(['user0']);
     expect([stats.droppedUsers, stats.droppedInteractions]).toEqual([1, 10]);
+    // By default every user with two interactions or more stays (a target with one before it): each run's n picks.
+    const everyone = preprocess(rawOf([...rows, { user: 2, time: 0, rating: 4 }], true), DEFAULT_PREPROCESS_OPTIONS);
+    expect(everyone.dataset.users.map((user) => user.userId)).toEqual(['user0', 'user1']);
+    expect([everyone.stats.droppedUsers, everyone.stats.minHistory]).toEqual([1, 2]);
   });
 
   it('explains impossible requests', () => {
@@ -109,7 +113,7 @@ describe('temporal split without leakage', () => {
       "test has no timestamps, so a global timestamp cut is impossible; expected the 'per-user' split",
     );
     expect(() => preprocess(raw, options(3, DEFAULT_PREPROCESS_OPTIONS.split))).toThrow(
-      'no user has 4 or more interactions (1 users, 1 interactions); expected users with at least n + 1 = 4 interactions; lower n or load more data',
+      'no user has 4 or more interactions (1 users, 1 interactions); expected users with at least 4 interactions (3 before a target, then the target)',
     );
   });
 });

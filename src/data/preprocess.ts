@@ -41,7 +41,9 @@ export interface PreprocessOptions {
 }
 
 export const DEFAULT_PREPROCESS_OPTIONS: PreprocessOptions = {
-  n: 10,
+  // Every user with a target at some n: each run's n then decides which targets it trains on and scores, and one
+  // dataset (users, vocabulary, split) serves every n.
+  n: 1,
   labelRule: null,
   split: { kind: 'per-user', valid: 0.1, test: 0.1 },
   vocabCap: DEFAULT_VOCAB_CAP,
@@ -95,7 +97,7 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
   if (kept.length === 0) {
     throw new DataError(
       `no user has ${options.n + 1} or more interactions (${droppedUsers} users, ${droppedInteractions} interactions)`,
-      `users with at least n + 1 = ${options.n + 1} interactions; lower n or load more data`,
+      `users with at least ${options.n + 1} interactions (${options.n} before a target, then the target)`,
     );
   }
 

@@ -3,7 +3,7 @@
  * plus what only the loaded data can tell (are there targets with n predecessors, how long are the prompts).
  */
 import { maxPromptLength } from '../prompt/pack';
-import { SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
+import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type TokenizedDataset } from '../prompt/types';
 import { type ConfigCheck, checkTrainConfig, effectiveK } from '../train/config';
 import type { ModelSize, TrainConfig } from '../train/protocol';
 import { type GpuLimits, type MemoryEstimate, memoryEstimate, memoryProblem } from './memory';
@@ -33,8 +33,11 @@ const LONG_PROMPT_TOKENS = 4096;
 export interface FullConfigCheck extends ConfigCheck {
   /** Longest train prompt under this n and k (tokens), when data is loaded and n is valid. */
   longestPrompt: number | null;
-  /** Training targets (interactions of the train split with at least n predecessors). */
-  trainTargets: number | null;
+  /**
+   * Targets of each split under this n: its interactions with at least n predecessors (the first n interactions of a
+   * history are context only, so a split holds more interactions than targets).
+   */
+  targets: { train: number; valid: number; test: number } | null;
   /** GPU memory the run would need, when the data and the model sizes allow an estimate. */
   memory: MemoryEstimate | null;
 }
@@ -48,17 +51,18 @@ export function checkConfig(config: TrainConfig, dataset: TokenizedDataset | nul
   const errors = [...check.errors];
   const notes = [...check.notes];
   let longestPrompt: number | null = null;
-  let trainTargets: number | null = null;
+  let targets: FullConfigCheck['targets'] = null;
   let memory: MemoryEstimate | null = null;
   const k = effectiveK(config);
   if (dataset && Number.isInteger(config.n) && config.n >= 1 && Number.isInteger(k) && k >= 1) {
-    trainTargets = 0;
+    const counts = [0, 0, 0]; // by split code
     let longestHistory = 0;
     for (const user of dataset.users) {
       longestHistory = Math.max(longestHistory, user.items.length);
-      for (let h = config.n; h < user.items.length; h++) if (user.split[h] === SPLIT_TRAIN) trainTargets++;
+      for (let h = config.n; h < user.items.length; h++) counts[user.split[h]]++;
     }
-    if (trainTargets === 0) {
+    targets = { train: counts[SPLIT_TRAIN], valid: counts[SPLIT_VALID], test: counts[SPLIT_TEST] };
+    if (targets.train === 0) {
       errors.push(
         `no training target has n = ${config.n} interactions before it (the longest history in "${dataset.name}" has ${longestHistory}); lower n or load more data`,
       );
@@ -75,5 +79,5 @@ export function checkConfig(config: TrainConfig, dataset: TokenizedDataset | nul
       }
     }
   }
-  return { errors, notes, longestPrompt, trainTargets, memory };
+  return { errors, notes, longestPrompt, targets, memory };
 }

@@ -26,7 +26,11 @@ describe('dataset and views', () => {
     expect(s.config.k).toBe(3);
     expect(s.dataset?.source).toEqual({ kind: 'builtin', preset: 'small' });
     expect(s.check.errors).toEqual([]);
-    expect(s.check.trainTargets).toBeGreaterThan(0);
+    // The targets each split scores at this n: exactly the targets of the prompts the trainer packs.
+    const data = s.dataset!.data;
+    const packed = (split: 'train' | 'valid' | 'test') => promptCost(packPrompts(data, { n: 5, k: 3, split })).targets;
+    expect(s.check.targets).toEqual({ train: packed('train'), valid: packed('valid'), test: packed('test') });
+    expect(s.check.targets!.test).toBeGreaterThan(0);
     expect(s.promptView?.prompt.targets).toHaveLength(3);
     expect(s.promptView?.reasons?.length).toBe(s.promptView!.prompt.tokens.length ** 2);
     expect(s.webgpu.state).toBe('available');

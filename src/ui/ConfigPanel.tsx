@@ -124,9 +124,11 @@ export function ConfigPanel() {
             </ul>
           </div>
         )}
-        {check.trainTargets !== null && check.errors.length === 0 && (
-          <p className="help">
-            {fmtInt(check.trainTargets)} training targets; the longest prompt has {fmtInt(check.longestPrompt)} tokens.
+        {check.targets !== null && check.errors.length === 0 && (
+          <p className="help" data-testid="target-counts">
+            {fmtInt(check.targets.train)} training targets, {fmtInt(check.targets.valid)} validation and {fmtInt(check.targets.test)} test targets
+            (interactions with n = {config.n} before them: the first n of each history are context only); the longest prompt has{' '}
+            {fmtInt(check.longestPrompt)} tokens.
           </p>
         )}
       </div>
