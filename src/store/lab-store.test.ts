@@ -270,6 +270,19 @@ describe('training session', () => {
     expect(s.compareIds).toEqual(s.runs.map((r) => r.id));
   });
 
+  it('keeps a queued comparison on the dataset it started with when the person loads other data meanwhile', async () => {
+    const { store, deps } = await readyStore('#k=5&p=dti&steps=10');
+    const original = store.getState().dataset!;
+    store.getState().startComparison();
+    await store.getState().loadBuiltin('medium');
+    expect(store.getState().dataset?.source).toEqual({ kind: 'builtin', preset: 'medium' });
+    deps.trainer.emit(doneEvent());
+    const starts = deps.trainer.commands.filter((c) => c.type === 'start');
+    expect(starts).toHaveLength(2);
+    for (const start of starts) expect(start.type === 'start' && start.dataset.name).toBe(original.data.name);
+    expect(store.getState().runs.map((run) => run.dataset.name)).toEqual([original.data.name, original.data.name]);
+  });
+
   it('queues a sweep over k, levels and encodings, tags its runs and summarizes them like the runner', async () => {
     const { store, deps } = await readyStore('#n=5&k=5&steps=10&ep=1&seed=3&bs=8');
     store.getState().startSweep({ ks: [1, 5, 10], levels: ['window', 'strict'], encodings: ['rope'], seeds: [3, 4], dtiBatchSize: 2 });

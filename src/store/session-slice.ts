@@ -9,7 +9,7 @@ import { checkConfig } from './config-check';
 import type { RunRecord, StepPoint } from './run-types';
 import { evaluationOption } from './run-view';
 import { saveRun, updateRun } from './runs-slice';
-import type { SessionSlice, SliceCreator, TrainerPort } from './types';
+import type { LoadedDataset, SessionSlice, SliceCreator, TrainerPort } from './types';
 import { sameVocab, vocabFingerprint } from './vocab';
 
 /** Step events are batched into the store at most this often: a fast GPU sends hundreds per second. */
@@ -48,6 +48,11 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
   let comparing = false;
   /** The sweep whose runs are queued, if any: each of its runs is tagged with it. */
   let sweepId: string | null = null;
+  /**
+   * The dataset the session's runs train on, taken when the session starts: loading other data while a comparison
+   * or a sweep is queued must not put its later runs on that data (the page lets the person look at other data).
+   */
+  let sessionDataset: LoadedDataset | null = null;
   /** Releases the live run's tab lock (other tabs then know the run is no longer trained anywhere). */
   let releaseRun: (() => void) | null = null;
 
@@ -83,7 +88,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
   };
 
   const beginRun = (config: TrainConfig, note = '') => {
-    const { dataset } = get();
+    const dataset = sessionDataset;
     if (!dataset) return;
     const run: RunRecord = {
       id: deps.newId(),
@@ -135,6 +140,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
     } else {
       comparing = false;
       sweepId = null;
+      sessionDataset = null;
       setSession({ state: 'idle', runId: null, status: null, queue: [] });
     }
   };
@@ -283,6 +289,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       }
       comparing = false;
       sweepId = null;
+      sessionDataset = get().dataset;
       beginRun(structuredClone(get().config));
     },
     restartRun: (id) => {
@@ -301,6 +308,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       comparing = false;
       sweepId = null;
       // A failed worker was ended with its run, so this start opens a new worker and asks for a new device.
+      sessionDataset = get().dataset;
       beginRun(structuredClone(run.config), ' (restarted)');
     },
     evaluateRun: async (id) => {
@@ -376,6 +384,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       sweepId = null;
       set({ compareIds: [], baselineId: null });
       setSession({ queue: [dti] });
+      sessionDataset = get().dataset;
       beginRun(sw);
     },
     startSweep: (plan) => {
@@ -402,6 +411,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       sweepId = deps.newId();
       const [first, ...rest] = configs;
       setSession({ queue: rest });
+      sessionDataset = get().dataset;
       beginRun(first);
     },
     pauseTraining: () => {
