@@ -35,6 +35,24 @@ describe('comparison', () => {
     expect(row.testCalibrationSlope).toBe(0.9);
   });
 
+  it('says where runs do not compare like with like, and drops the ratios when the task differs', () => {
+    const sw = run('sw', 'sw', 400, 0.7);
+    const same = run('dti', 'dti', 100, 0.72);
+    expect(compareRuns([sw, same], 'sw')[1].differences).toEqual([]);
+
+    const otherData = { ...run('upload', 'dti', 100, 0.5), dataset: { name: 'export.csv', preset: null, users: 4, interactions: 120 } };
+    const otherN = { ...run('n20', 'dti', 100, 0.75), config: { ...DEFAULT_TRAIN_CONFIG, paradigm: 'dti' as const, n: 20 } };
+    const shortRun = { ...run('short', 'dti', 100, 0.71), config: { ...DEFAULT_TRAIN_CONFIG, paradigm: 'dti' as const, maxSteps: 10 } };
+    const [, data, n, short] = compareRuns([sw, otherData, otherN, shortRun], 'sw');
+    expect(data).toMatchObject({ speedUp: null, tokenRatio: null, aucDelta: null, testAuc: 0.5 });
+    expect(data.differences[0]).toMatch(/trained on export\.csv, the baseline on data, "quoted".*left out/);
+    expect(n).toMatchObject({ speedUp: null, aucDelta: null });
+    expect(n.differences[0]).toMatch(/n = 20, the baseline's n = 10: other test targets/);
+    // Less training: the figures stay (the same task), with the difference said.
+    expect(short.speedUp).toBe(4);
+    expect(short.differences).toEqual(['trained at most 10 steps of 1 epoch, the baseline 1 epoch']);
+  });
+
   it('leaves ratios empty for runs without a result', () => {
     const rows = compareRuns([run('sw', 'sw', 400), run('failed', 'dti', null)], 'sw');
     expect(rows[1]).toMatchObject({ speedUp: null, tokenRatio: null, aucDelta: null, testAuc: null });

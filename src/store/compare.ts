@@ -20,6 +20,42 @@ export interface ComparisonRow {
   tokenRatio: number | null;
   /** This run's test AUC minus the baseline's. */
   aucDelta: number | null;
+  /**
+   * How this run differs from the baseline beyond what a comparison varies (paradigm, k, isolation, positions,
+   * batch, learning rate, seed), for a person to read. With another dataset or other test targets the speed-up,
+   * token ratio and ΔAUC are left out (null): they would compare different tasks.
+   */
+  differences: string[];
+}
+
+const modelText = (run: RunRecord) => {
+  const m = run.config.model;
+  return `d = ${m.dModel}, ${m.nHeads} heads, ${m.nLayers} layers, d_ff = ${m.dFF}`;
+};
+const trainingText = (run: RunRecord) => {
+  const epochs = `${run.config.epochs} epoch${run.config.epochs === 1 ? '' : 's'}`;
+  return run.config.maxSteps > 0 ? `at most ${run.config.maxSteps} steps of ${epochs}` : epochs;
+};
+
+/** Differences that make the run's figures against the baseline's mean something else; `comparable` false drops them. */
+function differencesFrom(run: RunRecord, baseline: RunRecord): { differences: string[]; comparable: boolean } {
+  const differences: string[] = [];
+  let comparable = true;
+  if (run.dataset.name !== baseline.dataset.name) {
+    differences.push(`trained on ${run.dataset.name}, the baseline on ${baseline.dataset.name}`);
+    comparable = false;
+  } else if (run.config.n !== baseline.config.n) {
+    differences.push(`n = ${run.config.n}, the baseline's n = ${baseline.config.n}: other test targets`);
+    comparable = false;
+  } else if (run.result && baseline.result && run.result.test.count !== baseline.result.test.count) {
+    differences.push(`${run.result.test.count} test targets, the baseline ${baseline.result.test.count}`);
+    comparable = false;
+  }
+  if (modelText(run) !== modelText(baseline)) differences.push(`model ${modelText(run)}, the baseline's ${modelText(baseline)}`);
+  if (trainingText(run) !== trainingText(baseline)) differences.push(`trained ${trainingText(run)}, the baseline ${trainingText(baseline)}`);
+  if (run.result?.stopped !== baseline.result?.stopped) differences.push(`${run.result?.stopped ? 'this run' : 'the baseline'} was stopped early`);
+  if (!comparable) differences[0] += ' (speed-up, token ratio and ΔAUC left out)';
+  return { differences, comparable };
 }
 
 const finite = (x: number | undefined | null): number | null => (x !== undefined && x !== null && Number.isFinite(x) ? x : null);
@@ -40,6 +76,8 @@ export function compareRuns(runs: readonly RunRecord[], baselineId: string | nul
     const baseMs = finite(base?.trainMs);
     const baseTokens = finite(base?.tokensProcessed);
     const baseAuc = finite(base?.test.auc);
+    const { differences, comparable } = baseline && run.id !== baseline.id ? differencesFrom(run, baseline) : { differences: [], comparable: true };
+    const against = <T,>(value: T | null) => (comparable ? value : null);
     return {
       run,
       isBaseline: run.id === baseline?.id,
@@ -50,9 +88,10 @@ export function compareRuns(runs: readonly RunRecord[], baselineId: string | nul
       testLogLoss: finite(r?.test.logLoss),
       testPredictedOverObserved: r ? finite(predictedOverObserved(r.test)) : null,
       testCalibrationSlope: finite(r?.test.calibrationSlope),
-      speedUp: trainMs && baseMs ? baseMs / trainMs : null,
-      tokenRatio: tokens !== null && baseTokens ? tokens / baseTokens : null,
-      aucDelta: testAuc !== null && baseAuc !== null ? testAuc - baseAuc : null,
+      speedUp: against(trainMs && baseMs ? baseMs / trainMs : null),
+      tokenRatio: against(tokens !== null && baseTokens ? tokens / baseTokens : null),
+      aucDelta: against(testAuc !== null && baseAuc !== null ? testAuc - baseAuc : null),
+      differences,
     };
   });
 }

@@ -248,6 +248,20 @@ function Comparison({ runs, baselineId, onBaseline }: { runs: RunRecord[]; basel
           </tbody>
         </table>
       </div>
+      {rows.some((row) => row.differences.length > 0) && (
+        <div className="message note" data-testid="comparison-differences">
+          <p>Not like with like: these runs differ from the baseline in more than what the comparison varies.</p>
+          <ul>
+            {rows
+              .filter((row) => row.differences.length > 0)
+              .map((row) => (
+                <li key={row.run.id}>
+                  {row.run.name}: {row.differences.join('; ')}.
+                </li>
+              ))}
+          </ul>
+        </div>
+      )}
       <CompareChart runs={runs} />
     </div>
   );

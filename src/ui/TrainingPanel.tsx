@@ -102,7 +102,7 @@ export function TrainingPanel() {
         <>
           <p className="run-heading" data-testid="run-heading">
             <strong>{run.name}</strong> — {runStatusLabel(run, session.runId)}
-            {run.adapter ? ` on ${run.adapter}` : ''}
+            {run.adapter ? ` on ${run.adapter}` : ''}, data: {run.dataset.name}
           </p>
           {run.status === 'interrupted' && (
             <p className="help">
