@@ -310,8 +310,14 @@ describe('training session', () => {
     const summary = summarizeSweep(s.runs, ids[0]);
     expect(summary.finished).toBe(10);
     expect(summary.rows.map((r) => [r.label, r.seeds])).toEqual([
-      ['SW (rope)', 2], ['DTI k=5 window rope', 2], ['DTI k=10 window rope', 2], ['DTI k=5 strict rope', 2], ['DTI k=10 strict rope', 2],
+      ['SW window rope', 2], ['DTI k=5 window rope', 2], ['DTI k=10 window rope', 2], ['DTI k=5 strict rope', 2], ['DTI k=10 strict rope', 2],
     ]);
+    // The exported report says what the table measured, then gives the table.
+    expect(summary.report).toContain('- n = 5 context interactions; 1 epoch per run');
+    expect(summary.report).toContain('- batch: SW 8 prompts, DTI 2 prompts');
+    expect(summary.report).toContain('- seeds: 3, 4');
+    expect(summary.report).toMatch(/- SW baseline trained under: window;/);
+    expect(summary.report).toContain(summary.markdown);
     // SW took 1 s and 6 s (runs 1 and 6), DTI k=5 window 2 s and 7 s: a speed-up of 3.5 / 4.5.
     expect(summary.rows[1].speedUp).toBeCloseTo(3.5 / 4.5, 6);
     expect(summary.series.map((line) => [line.name, line.points.map((p) => p.k)])).toEqual([

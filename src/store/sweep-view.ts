@@ -15,6 +15,8 @@ export interface SweepSummary {
   rows: SummaryRow[];
   /** The table as Markdown, the same as `npm run experiment -- --sweep-k …` prints. */
   markdown: string;
+  /** The table with what produced it (data, n, model, optimizer, batches, seeds, SW rule, adapter), for export. */
+  report: string;
   /** One line per isolation level and position encoding; the SW row (k = 1) starts every line of its encoding. */
   series: { name: string; points: { k: number; auc: number; seconds: number }[] }[];
 }
@@ -46,5 +48,36 @@ export function summarizeSweep(runs: readonly RunRecord[], sweepId: string): Swe
   // A sweep of k = 1 only still draws its SW points.
   if (lines.size === 0) for (const s of sw) lines.set(s.label, { name: s.label, points: [{ k: 1, auc: s.testAuc.mean, seconds: s.trainSeconds.mean }] });
   const series = [...lines.values()].map((line) => ({ ...line, points: line.points.sort((a, b) => a.k - b.k) }));
-  return { sweepId, runs: members, finished: outcomes.length, rows, markdown, series };
+  return { sweepId, runs: members, finished: outcomes.length, rows, markdown, series, report: sweepReport(members, markdown) };
+}
+
+const distinct = <T,>(values: T[]) => [...new Set(values)];
+
+/** The sweep's table under a description of its runs: an exported table must say what it measured. */
+function sweepReport(members: readonly RunRecord[], table: string): string {
+  const first = members[0];
+  if (!first) return `${table}\n`;
+  const c = first.config;
+  const m = c.model;
+  const sw = members.filter((r) => r.config.paradigm === 'sw');
+  const dti = members.filter((r) => r.config.paradigm === 'dti');
+  const epochs = `${c.epochs} epoch${c.epochs === 1 ? '' : 's'}`;
+  const lines = [
+    `# DTI Lab sweep, ${new Date(Math.min(...members.map((r) => r.createdAt))).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+    `- data: ${first.dataset.name} (${first.dataset.users} users, ${first.dataset.interactions} interactions)`,
+    `- n = ${c.n} context interactions; ${epochs} per run (whole epochs, no step limit)`,
+    `- model: d = ${m.dModel}, ${m.nHeads} heads, ${m.nLayers} layers, d_ff = ${m.dFF}`,
+    `- optimizer: AdamW, learning rate ${c.learningRate} (warm-up then decay), weight decay ${c.weightDecay}, gradient clip ${c.maxGradNorm || 'off'}`,
+    `- batch: SW ${distinct(sw.map((r) => r.config.batchSize)).join('/') || '–'} prompts, DTI ${distinct(dti.map((r) => r.config.batchSize)).join('/') || '–'} prompts`,
+    `- seeds: ${distinct(members.map((r) => r.config.seed)).join(', ')}`,
+    `- SW baseline trained under: ${distinct(sw.map((r) => r.config.isolation)).join(', ') || '–'}; each DTI row is compared with the SW row of its encoding (and rule, when one exists)`,
+    `- evaluation: every test target in its own sliding-window prompt of its n preceding interactions`,
+    `- adapter: ${distinct(members.flatMap((r) => (r.adapter ? [r.adapter] : []))).join('; ') || 'unknown'}`,
+    `- runs: ${members.length} queued, ${members.filter((r) => r.status === 'done' && r.result).length} finished`,
+    '',
+    table,
+    '',
+  ];
+  return lines.join('\n');
 }

@@ -30,7 +30,7 @@ describe('npm run experiment', () => {
     expect(result.runs[1].targetsProcessed).toBeGreaterThan(result.runs[0].targetsProcessed);
     // The rows match across batch sizes: DTI is compared with SW.
     expect(result.summary.map((row: { label: string; speedUp: number }) => [row.label, Number.isFinite(row.speedUp)])).toEqual([
-      ['SW (rope)', true],
+      ['SW strict rope', true],
       ['DTI k=5 strict rope', true],
     ]);
   });

@@ -107,10 +107,10 @@ function modelKey(config: TrainConfig): string {
   return JSON.stringify({ ...rest, model: { ...config.model, positionEncoding: undefined } });
 }
 
+// SW runs are grouped by their isolation rule too: at k = 1 `strict` and `sum-isolated` still change what the
+// context tokens see, so SW runs under different rules are different baselines, not seeds of one.
 function rowKey(config: TrainConfig): string {
-  const k = effectiveK(config);
-  const isolation = k === 1 ? 'sw' : config.isolation;
-  return `${modelKey(config)}|${k}|${isolation}|${config.model.positionEncoding}`;
+  return `${modelKey(config)}|${effectiveK(config)}|${config.isolation}|${config.model.positionEncoding}`;
 }
 
 /**
@@ -132,7 +132,7 @@ export function summarizeRuns(runs: readonly RunOutcome[]): { rows: SummaryRow[]
     const config = group[0].config;
     const k = effectiveK(config);
     const row: SummaryRow = {
-      label: k === 1 ? `SW (${config.model.positionEncoding})` : `DTI k=${k} ${config.isolation} ${config.model.positionEncoding}`,
+      label: k === 1 ? `SW ${config.isolation} ${config.model.positionEncoding}` : `DTI k=${k} ${config.isolation} ${config.model.positionEncoding}`,
       paradigm: k === 1 ? 'sw' : 'dti',
       k,
       isolation: config.isolation,
@@ -149,11 +149,13 @@ export function summarizeRuns(runs: readonly RunOutcome[]): { rows: SummaryRow[]
     };
     return { model: modelKey(config), row };
   });
-  // Each row is compared with the SW row of the same model, preferring the same position encoding.
+  // Each row is compared with the SW row of the same model, preferring the same position encoding, then the same
+  // isolation rule (the labels say which SW a row is compared with when a sweep trained SW under one rule only).
   const swRows = summarized.filter((s) => s.row.k === 1);
   for (const { model, row } of summarized) {
     const sameModel = swRows.filter((s) => s.model === model);
-    const sw = (sameModel.find((s) => s.row.positionEncoding === row.positionEncoding) ?? sameModel[0])?.row;
+    const sameEncoding = sameModel.filter((s) => s.row.positionEncoding === row.positionEncoding);
+    const sw = (sameEncoding.find((s) => s.row.isolation === row.isolation) ?? sameEncoding[0] ?? sameModel[0])?.row;
     if (!sw) continue;
     row.speedUp = sw.trainSeconds.mean / row.trainSeconds.mean;
     row.aucVsSw = row.testAuc.mean - sw.testAuc.mean;

@@ -42,7 +42,7 @@ export function SweepPanel() {
       <div className="sweep-plan">
         <CheckboxGroup
           label="k values"
-          help="k = 1 is the sliding-window baseline (trained once per encoding and seed, under the first level's rule)."
+          help="k = 1 is the sliding-window baseline, trained once per encoding and seed under the first ticked level's rule (its row names the rule)."
           values={ks}
           options={K_CHOICES.map((k) => ({ value: k, label: String(k) }))}
           onChange={setKs}
@@ -68,7 +68,11 @@ export function SweepPanel() {
           min={1}
           onChange={setDtiBatch}
         />
-        <NumberField label="Seeds" help={`Each run is repeated with seeds ${config.seed} to ${config.seed + Math.max(0, seeds.length - 1)} (1 to 5); the table shows mean ± sd.`} value={seedCount} min={1} onChange={setSeedCount} />
+        <NumberField label="Seeds" help={
+            seeds.length > 1
+              ? `Each run is repeated with seeds ${seeds[0]} to ${seeds.at(-1)}; the table shows mean ± sd (up to 5 seeds).`
+              : `Each run uses seed ${config.seed}; more seeds (up to 5) give mean ± sd.`
+          } value={seedCount} min={1} onChange={setSeedCount} />
       </div>
       <p className="help" data-testid="sweep-size">
         {total} run{total === 1 ? '' : 's'} of {config.epochs} epoch{config.epochs === 1 ? '' : 's'} each on {datasetName ?? 'the loaded dataset'} (n = {config.n}, the model and
@@ -100,7 +104,7 @@ export function SweepPanel() {
           )}
           <p className="help">
             {summary.finished} of {summary.runs.length} run{summary.runs.length === 1 ? '' : 's'} finished with test metrics (SW-style evaluation, every test target in its own
-            sliding-window prompt). Speed-up and ΔAUC are against the SW row of the same encoding. {CALIBRATION_HELP}
+            sliding-window prompt). Speed-up and ΔAUC are against the SW row of the same encoding (and isolation rule, when the sweep has one). {CALIBRATION_HELP}
           </p>
           <div className="table-scroll">
             <table className="runs-table" data-testid="sweep-table">
@@ -138,7 +142,11 @@ export function SweepPanel() {
             </table>
           </div>
           <div className="button-row">
-            <button type="button" onClick={() => downloadFile('dti-lab-sweep.md', `${summary.markdown}\n`, 'text/markdown')} disabled={summary.rows.length === 0}>
+            <button
+              type="button"
+              onClick={() => downloadFile(`dti-lab-sweep-${new Date().toISOString().slice(0, 19).replaceAll(':', '-')}.md`, summary.report, 'text/markdown')}
+              disabled={summary.rows.length === 0}
+            >
               Export table (Markdown)
             </button>
           </div>
