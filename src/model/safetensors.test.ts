@@ -50,6 +50,9 @@ describe('safetensors', () => {
 
   it('explains files it cannot read', () => {
     expect(() => readSafetensors(new Uint8Array(4))).toThrow(SafetensorsError);
+    // Another kind of file (a CSV renamed .safetensors): its first 8 bytes read as a huge header length.
+    const csv = new TextEncoder().encode('user,item,rating\nu1,i1,5\nu1,i2,3\n');
+    expect(() => readSafetensors(csv)).toThrow(/^this is not a safetensors file: its first 8 bytes .* more than the whole file \(33 bytes\)$/);
     const garbage = new Uint8Array(16);
     new DataView(garbage.buffer).setBigUint64(0, 8n, true);
     expect(() => readSafetensors(garbage)).toThrow(/not valid JSON/);

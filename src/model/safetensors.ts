@@ -85,7 +85,11 @@ export function readSafetensors(input: ArrayBuffer | Uint8Array): SavedModel {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength <= 0 || 8 + headerLength > bytes.length) {
-    throw new SafetensorsError(`the header length (${headerLength} bytes) does not fit in the file (${bytes.length} bytes)`);
+    // A safetensors file starts with its JSON header's length: a length past the file's end means another kind of file.
+    throw new SafetensorsError(
+      `this is not a safetensors file: its first 8 bytes should give the length of its header, but give ${headerLength} bytes, ` +
+        `more than the whole file (${bytes.length} bytes)`,
+    );
   }
   let header: Record<string, unknown>;
   try {

@@ -40,7 +40,7 @@ export function DatasetPanel() {
   };
 
   return (
-    <Section id="dataset" title="Dataset" intro="Users’ time-ordered ratings; a rating above 3 of 5 counts as a click.">
+    <Section id="dataset" title="Dataset" intro="Users’ time-ordered interactions, each a click or not: a rating turns into a click by the rule the summary below names (for MovieLens and the built-in data, a rating above 3 of 5).">
       <fieldset className="field radio-group">
         <legend>Built-in dataset</legend>
         <div className="radio-row">
@@ -254,7 +254,9 @@ function DatasetSummary({ dataset }: { dataset: LoadedDataset }) {
       </dl>
       {dataset.skipped.count > 0 && (
         <details>
-          <summary>{fmtInt(dataset.skipped.count)} rows were skipped</summary>
+          <summary>
+            {fmtInt(dataset.skipped.count)} {dataset.skipped.count === 1 ? 'row was' : 'rows were'} skipped
+          </summary>
           <ul>
             {dataset.skipped.examples.map((row) => (
               <li key={`${row.file}:${row.line}`}>
