@@ -39,8 +39,8 @@ describe('mask picture', () => {
     expect(describeToken(prompt, 1, vocab, 0)).toBe('token 0 (context 1, item word "w7")');
     expect(describeToken(prompt, 1, vocab, 6)).toBe('token 6 (target 1, [SUM])');
     expect(describeToken(prompt, 1, vocab, 7)).toBe('token 7 (target 1, label [DISLIKE])');
-    expect(explainCell('outside-window', prompt, 1, 'window', 14, 0)).toBe('blocked: interaction 0 is more than n = 1 interactions before interaction 3');
-    expect(explainCell('allowed', prompt, 1, 'window', 8, 5)).toMatch(/inside the window \[1, 2\]/);
+    expect(explainCell('outside-window', prompt, 1, 'window', 14, 0)).toBe('blocked: context 1 is more than n = 1 interaction before target 3');
+    expect(explainCell('allowed', prompt, 1, 'window', 8, 5)).toBe('allowed: target 1 is one of the n = 1 interaction before target 2');
     expect(explainCell('future', prompt, 1, 'window', 0, 5)).toMatch(/causality/);
   });
 });

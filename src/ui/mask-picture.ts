@@ -53,10 +53,13 @@ export function paintMask(
   return pixels;
 }
 
-/** "token 12: target 2 (interaction 11), [SUM]" */
+/** Interaction i of a prompt with n context interactions, numbered as the prompt view numbers them: "context 2", "target 3". */
+const interactionName = (i: number, n: number) => (i < n ? `context ${i + 1}` : `target ${i - n + 1}`);
+const nInteractions = (n: number) => `n = ${n} interaction${n === 1 ? '' : 's'}`;
+
+/** "token 12 (target 2, [SUM])" */
 export function describeToken(prompt: PackedPrompt, n: number, vocab: readonly string[], t: number): string {
-  const i = prompt.interaction[t];
-  const owner = i < n ? `context ${i + 1}` : `target ${i - n + 1}`;
+  const owner = interactionName(prompt.interaction[t], n);
   const role = prompt.role[t];
   const word = vocab[prompt.tokens[t]] ?? '?';
   const what =
@@ -77,13 +80,15 @@ export function explainCell(reason: CellReason, prompt: PackedPrompt, n: number,
   switch (reason) {
     case 'allowed':
       if (iq === ip) return 'allowed: same interaction';
-      return level === 'full-causal' ? 'allowed: naive packing lets every earlier token through' : `allowed: interaction ${ip} is inside the window [${Math.max(0, iq - n)}, ${iq}]`;
+      return level === 'full-causal'
+        ? 'allowed: naive packing lets every earlier token through'
+        : `allowed: ${interactionName(ip, n)} is one of the ${nInteractions(n)} before ${interactionName(iq, n)}`;
     case 'future':
       return 'blocked by causality: the key comes after the query';
     case 'outside-window':
-      return `blocked: interaction ${ip} is more than n = ${n} interactions before interaction ${iq}`;
+      return `blocked: ${interactionName(ip, n)} is more than ${nInteractions(n)} before ${interactionName(iq, n)}`;
     case 'other-sum':
-      return `blocked: the key is the [SUM] of interaction ${ip}, which summarises a window the query must not see`;
+      return `blocked: the key is the [SUM] of ${interactionName(ip, n)}, which summarises a window the query must not see`;
     case 'isolated':
       return 'blocked by strict isolation: item and label tokens only read their own interaction; only [SUM] reads across';
     case 'padding':
