@@ -138,8 +138,8 @@ function StepText({ id, facts, view, config, runs }: { id: (typeof EXPLAIN_STEPS
       text = (
         <>
           <p>
-            The <strong>window</strong> rule gives each token its own interaction and the n = {n} before it, whatever its place in the prompt: in the mask, orange cells
-            are the history a target must not use. Hover a cell to see which tokens it joins and why.
+            The <strong>window</strong> rule gives each token its own interaction and the n = {n} before it, whatever its place in the prompt: in the mask, the amber cells
+            (“blocked: outside the n-interaction window” in the legend) are the history a target must not use. Hover a cell to see which tokens it joins and why.
           </p>
           <p>
             The kernel never needs the L×L matrix: it skips whole {view.tiles.tile}×{view.tiles.tile} tiles outside the window (striped):{' '}
