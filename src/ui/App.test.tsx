@@ -163,6 +163,20 @@ describe('the lab page', () => {
     expect(dtiRow.textContent).toMatch(/1\.100.*1\.30/);
   });
 
+  it('deletes a run only on a second, explicit click', async () => {
+    const { store } = await readyStore();
+    act(() => store.setState({ runs: [finishedRun('a', 'sw', 10_000, 0.7), finishedRun('b', 'dti', 2_000, 0.705)] }));
+    renderApp(store);
+    fireEvent.click(screen.getByLabelText('Delete sw run'));
+    expect(store.getState().runs).toHaveLength(2);
+    fireEvent.click(screen.getByLabelText('Keep sw run'));
+    expect(screen.queryByLabelText('Delete sw run for good')).toBeNull();
+    fireEvent.click(screen.getByLabelText('Delete sw run'));
+    fireEvent.click(screen.getByLabelText('Delete sw run for good'));
+    await act(() => waitFor(() => store.getState().runs.length === 1));
+    expect(store.getState().runs.map((run) => run.id)).toEqual(['b']);
+  });
+
   it('walks through explain mode and restores the configuration when left', async () => {
     const { store } = await readyStore('#k=3&iso=strict');
     renderApp(store);

@@ -38,6 +38,8 @@ export function RunsPanel() {
     applyRunConfig: s.applyRunConfig,
   }));
   const importId = useId();
+  // Deleting is final (the run, its curves and its model leave IndexedDB): a second click confirms it.
+  const [confirmingDelete, setConfirmingDelete] = useState<string | null>(null);
 
   const download = (format: 'summary-csv' | 'curves-csv' | 'json') => {
     const file = exportRuns(format);
@@ -136,11 +138,27 @@ export function RunsPanel() {
                       Use config
                     </button>
                     <button type="button" onClick={() => void downloadModel(run.id)} disabled={!run.hasModel} aria-label={`Download the model of ${run.name} (safetensors)`}>
-                      Model
+                      Download model
                     </button>
-                    <button type="button" onClick={() => void deleteRun(run.id)} disabled={run.id === liveRunId || run.status === 'running'} aria-label={`Delete ${run.name}`}>
-                      Delete
-                    </button>
+                    {confirmingDelete === run.id ? (
+                      <>
+                        <button type="button" className="danger" onClick={() => void deleteRun(run.id)} aria-label={`Delete ${run.name} for good`}>
+                          Delete for good
+                        </button>
+                        <button type="button" onClick={() => setConfirmingDelete(null)} aria-label={`Keep ${run.name}`}>
+                          Keep
+                        </button>
+                      </>
+                    ) : (
+                      <button
+                        type="button"
+                        onClick={() => setConfirmingDelete(run.id)}
+                        disabled={run.id === liveRunId || run.status === 'running'}
+                        aria-label={`Delete ${run.name}`}
+                      >
+                        Delete…
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}
