@@ -32,11 +32,14 @@ export function checkTrainConfig(config: TrainConfig): ConfigCheck {
     errors.push(`position encoding must be one of ${POSITION_ENCODINGS.join(', ')} (got ${config.model.positionEncoding})`);
   }
   const m = config.model;
-  integerIn(errors, 'layers', m.nLayers, 1, 48);
-  integerIn(errors, 'd_model', m.dModel, 4, 4096);
-  integerIn(errors, 'heads', m.nHeads, 1, 64);
-  integerIn(errors, 'd_ff', m.dFF, 4, 16384);
-  if (errors.length === 0) {
+  const sizeErrors: string[] = [];
+  integerIn(sizeErrors, 'layers', m.nLayers, 1, 48);
+  integerIn(sizeErrors, 'd_model', m.dModel, 4, 4096);
+  integerIn(sizeErrors, 'heads', m.nHeads, 1, 64);
+  integerIn(sizeErrors, 'd_ff', m.dFF, 4, 16384);
+  errors.push(...sizeErrors);
+  if (sizeErrors.length === 0) {
+    // Whatever else is wrong, sizes that cannot go together are said at once (not after the other errors are fixed).
     // Vocabulary and length come from the data; placeholders keep the shape checks meaningful.
     errors.push(...validateModelConfig({ ...m, vocabSize: 1, maxSeqLen: 1, seed: config.seed }));
   }
