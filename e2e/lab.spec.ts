@@ -103,7 +103,7 @@ test('changing k redraws the mask at once; hovering a cell explains it', async (
   const box = (await canvas.boundingBox())!;
   // A cell low in the picture and far left: a late target's query against an early context key.
   await canvas.hover({ position: { x: 2, y: box.height - 2 } });
-  await expect(page.getByTestId('mask-hover')).toContainText('blocked: interaction');
+  await expect(page.getByTestId('mask-hover')).toContainText(/blocked: context \d+ is more than n = 4 interactions before target 8/);
   await page.getByLabel('Receptive field of').selectOption({ label: 'target 8' });
   await expect(page.getByTestId('field-summary')).toContainText('hidden-state leakage');
   await page.locator('#mask-view').screenshot({ path: `${SHOTS}/mask-window-leakage.png` });
@@ -244,7 +244,7 @@ test('a sweep over k and isolation levels trains its runs and draws its table an
   const table = sweep.getByTestId('sweep-table');
   // SW once, then k = 5 and 10 under window and under strict: five rows, each compared with SW.
   await expect(table.getByRole('row')).toHaveCount(6, { timeout: 8 * 60_000 });
-  await expect(table.getByRole('row', { name: /SW \(rope\)/ })).toContainText('1.00×');
+  await expect(table.getByRole('row', { name: /SW window rope/ })).toContainText('1.00×');
   for (const name of ['DTI k=5 window rope', 'DTI k=10 window rope', 'DTI k=5 strict rope', 'DTI k=10 strict rope']) {
     await expect(table.getByRole('row', { name })).toContainText(/0\.\d{4}.*\d+\.\d{2}×/);
   }

@@ -110,7 +110,7 @@ export function DatasetPanel() {
           onSubmit={(mapping) => void uploadFiles(uploadedFiles, mapping)}
         />
       )}
-      {previews && <UploadPreviews previews={previews} />}
+      {previews && <UploadPreviews previews={previews} shownError={error?.message ?? null} />}
       {dataset && <DatasetSummary dataset={dataset} />}
     </Section>
   );
@@ -164,7 +164,8 @@ function ColumnMappingForm({ preview, disabled, onSubmit }: { preview: FilePrevi
   );
 }
 
-function UploadPreviews({ previews }: { previews: FilePreview[] }) {
+/** What was detected in each uploaded file; a file whose problem the message above already shows points there. */
+function UploadPreviews({ previews, shownError }: { previews: FilePreview[]; shownError: string | null }) {
   return (
     <details className="previews" open={previews.some((p) => p.error)}>
       <summary>What was detected in the uploaded files</summary>
@@ -172,7 +173,11 @@ function UploadPreviews({ previews }: { previews: FilePreview[] }) {
         <div key={p.name} className="preview">
           <p>
             <strong>{p.name}</strong> ({fmtInt(p.size)} bytes):{' '}
-            {p.error ? <span className="invalid">{p.error.message}</span> : `${p.format ? FORMAT_NAMES[p.format] : 'unknown format'}, ${p.description}${p.encoding ? `, ${p.encoding}` : ''}`}
+            {p.error ? (
+              <span className="invalid">{p.error.message === shownError ? 'not usable: see the message above' : p.error.message}</span>
+            ) : (
+              `${p.format ? FORMAT_NAMES[p.format] : 'unknown format'}, ${p.description}${p.encoding ? `, ${p.encoding}` : ''}`
+            )}
           </p>
           {!p.error && p.sample.length > 0 && (
             <div className="table-scroll">
