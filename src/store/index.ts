@@ -10,7 +10,7 @@ import { workerDataPort } from './data-port';
 import { type LabStore, createLabStore } from './lab-store';
 import { indexedDbStorage, memoryStorage } from './persist';
 import { browserTabSync } from './tabs';
-import type { LabState, TrainerPort, WebGpuSupport } from './types';
+import type { CompareSelection, LabState, SelectionStore, TrainerPort, WebGpuSupport } from './types';
 import { encodeHash } from './url-hash';
 
 export type { LabStore } from './lab-store';
@@ -53,6 +53,30 @@ async function detectWebGpu(): Promise<WebGpuSupport> {
   }
 }
 
+const SELECTION_KEY = 'dti-lab:compare-selection';
+
+/** The comparison's selection in localStorage; where that is unavailable (private modes, tests) it is not kept. */
+function localStorageSelection(): SelectionStore {
+  return {
+    load: () => {
+      try {
+        const parsed = JSON.parse(globalThis.localStorage?.getItem(SELECTION_KEY) ?? 'null') as CompareSelection | null;
+        const ids = parsed?.compareIds;
+        return Array.isArray(ids) && ids.every((id) => typeof id === 'string') ? { compareIds: ids, baselineId: typeof parsed?.baselineId === 'string' ? parsed.baselineId : null } : null;
+      } catch {
+        return null; // unreadable or unavailable: start with nothing ticked
+      }
+    },
+    save: (selection) => {
+      try {
+        globalThis.localStorage?.setItem(SELECTION_KEY, JSON.stringify(selection));
+      } catch {
+        // Full or forbidden storage: the selection is simply not kept.
+      }
+    },
+  };
+}
+
 function newId(): string {
   return globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
@@ -61,6 +85,7 @@ export function createAppStore(): LabStore {
   return createLabStore({
     data: workerDataPort,
     storage: globalThis.indexedDB ? indexedDbStorage(globalThis.indexedDB) : memoryStorage(),
+    selection: localStorageSelection(),
     tabs: browserTabSync(),
     createTrainer: workerTrainer,
     detectWebGpu,

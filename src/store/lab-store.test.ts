@@ -376,6 +376,25 @@ describe('training session', () => {
 });
 
 describe('runs', () => {
+  it('keeps the comparison selection and its baseline across a reload, among the runs that still exist', async () => {
+    const { store, deps } = await readyStore();
+    store.getState().startComparison();
+    deps.trainer.emit(doneEvent());
+    deps.trainer.emit(doneEvent());
+    await new Promise((resolve) => setTimeout(resolve, 50)); // let the saves land
+    const [sw, dti] = store.getState().runs.map((run) => run.id);
+    expect(store.getState().compareIds).toEqual([sw, dti]);
+    store.getState().setBaseline(dti);
+    const reloaded = createLabStore({ ...deps, tabs: memoryTabHub().tab() });
+    await reloaded.getState().loadRuns();
+    expect([reloaded.getState().compareIds, reloaded.getState().baselineId]).toEqual([[sw, dti], dti]);
+    // A run deleted since is dropped from the selection the next time.
+    await reloaded.getState().deleteRun(dti);
+    const again = createLabStore({ ...deps, tabs: memoryTabHub().tab() });
+    await again.getState().loadRuns();
+    expect([again.getState().compareIds, again.getState().baselineId]).toEqual([[sw], null]);
+  });
+
   it('exports runs as CSV and JSON, and a model as safetensors that imports back', async () => {
     const { store, deps } = await readyStore('#d=32&h=2&l=1&ff=64');
     store.getState().startTraining();

@@ -65,6 +65,13 @@ export function createLabStore(deps: LabDeps) {
     },
   }));
 
+  // The comparison's selection outlives the page: saved when it changes (restored by loadRuns, among the stored runs).
+  store.subscribe((s, prev) => {
+    if (s.runsLoaded && (s.compareIds !== prev.compareIds || s.baselineId !== prev.baselineId)) {
+      deps.selection.save({ compareIds: s.compareIds, baselineId: s.baselineId });
+    }
+  });
+
   // Derived state. Each block compares its inputs with the previous state, so setting the derived value (which calls
   // this listener again) does not recompute it.
   store.subscribe((s, prev) => {

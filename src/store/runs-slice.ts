@@ -105,7 +105,12 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
       const byId = new Map(interrupted.map((r) => [r.id, r]));
       const runs = stored.map((r) => byId.get(r.id) ?? r);
       const live = get().runs.filter((r) => !runs.some((s) => s.id === r.id));
-      set({ runs: [...runs, ...live], runsLoaded: true });
+      // The selection of the last visit, among the runs that still exist (and what was ticked since, if anything).
+      const saved = deps.selection.load();
+      const exists = (id: string) => runs.some((r) => r.id === id);
+      const compareIds = [...new Set([...(saved?.compareIds.filter(exists) ?? []), ...get().compareIds])];
+      const baselineId = get().baselineId ?? (saved?.baselineId && exists(saved.baselineId) ? saved.baselineId : null);
+      set({ runs: [...runs, ...live], runsLoaded: true, compareIds, baselineId });
       for (const run of interrupted) await saveRun(set, deps, run);
       scheduleForeignCheck();
       // Runs saved before models carried a vocabulary fingerprint: read it once from the stored model.

@@ -5,7 +5,7 @@ import type { Metrics, TrainerCommand, TrainerEvent } from '../train/protocol';
 import { createLabStore } from './lab-store';
 import { indexedDbStorage } from './persist';
 import { memoryTabHub } from './tabs';
-import type { DataPort, LabDeps, LoadedDataset, TrainerPort } from './types';
+import type { CompareSelection, DataPort, LabDeps, LoadedDataset, SelectionStore, TrainerPort } from './types';
 
 /** The real data layer, run on the test's thread (the page runs it in the data worker). */
 export const inlineDataPort: DataPort = {
@@ -30,6 +30,17 @@ export const inlineDataPort: DataPort = {
     }
   },
 };
+
+/** A selection store in memory (the page keeps it in localStorage); share one between stores to play a reload. */
+export function memorySelection(): SelectionStore {
+  let saved: CompareSelection | null = null;
+  return {
+    load: () => (saved ? structuredClone(saved) : null),
+    save: (selection) => {
+      saved = structuredClone(selection);
+    },
+  };
+}
 
 /** A trainer that records commands; the test plays the worker by calling emit. */
 export class ScriptedTrainer implements TrainerPort {
@@ -60,6 +71,7 @@ export function testDeps(overrides: Partial<LabDeps> = {}): LabDeps & { trainer:
   return {
     data: inlineDataPort,
     storage: indexedDbStorage(new IDBFactory()),
+    selection: memorySelection(),
     tabs: memoryTabHub().tab(),
     createTrainer: () => trainer,
     detectWebGpu: async () => ({ available: true, message: 'test adapter' }),

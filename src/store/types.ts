@@ -61,9 +61,22 @@ export interface WebGpuSupport {
   limits?: GpuLimits | null;
 }
 
+/** The runs ticked for side by side and its baseline. */
+export interface CompareSelection {
+  compareIds: string[];
+  baselineId: string | null;
+}
+
+/** Keeps the comparison's selection across reloads (the page: localStorage; tests: memory). */
+export interface SelectionStore {
+  load(): CompareSelection | null;
+  save(selection: CompareSelection): void;
+}
+
 export interface LabDeps {
   data: DataPort;
   storage: RunStorage;
+  selection: SelectionStore;
   /** Other tabs of the lab: which runs are live elsewhere, and runs they save or delete. */
   tabs: TabSync;
   createTrainer: () => TrainerPort;
