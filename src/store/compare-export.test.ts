@@ -76,7 +76,8 @@ describe('export', () => {
   it('writes one curve row per step with the validation metrics of that step', () => {
     const lines = runsCurvesCsv([run('a', 'sw', 100)]).trim().split('\n');
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toBe('a,1,1,0.6,10,1,2,3,4,0.7,0.5,0.7');
+    expect(lines[0]).toMatch(/valid_auc,valid_logloss,valid_accuracy,valid_mean_p,valid_click_rate,valid_calibration_slope$/);
+    expect(lines[1]).toBe('a,1,1,0.6,10,1,2,3,4,0.7,0.5,0.7,0.55,0.5,0.9');
   });
 
   it('writes NaN metrics as null in JSON', () => {

@@ -64,11 +64,17 @@ export function runsCurvesCsv(runs: readonly RunRecord[]): string {
     const validAt = new Map(run.evals.filter((e) => e.split === 'valid').map((e) => [e.step, e]));
     for (const s of run.steps) {
       const v = validAt.get(s.step);
-      rows.push([run.id, s.step, s.epoch, s.loss, s.elapsedMs, s.targetsPerSec, s.tokensPerSec, s.targets, s.tokens, v?.auc, v?.logLoss, v?.accuracy]);
+      rows.push([
+        ...[run.id, s.step, s.epoch, s.loss, s.elapsedMs, s.targetsPerSec, s.tokensPerSec, s.targets, s.tokens],
+        ...[v?.auc, v?.logLoss, v?.accuracy, v?.meanPrediction, v?.clickRate, v?.calibrationSlope],
+      ]);
     }
   }
   return csv(
-    ['run_id', 'step', 'epoch', 'loss', 'elapsed_ms', 'targets_per_s', 'tokens_per_s', 'batch_targets', 'batch_tokens', 'valid_auc', 'valid_logloss', 'valid_accuracy'],
+    [
+      ...['run_id', 'step', 'epoch', 'loss', 'elapsed_ms', 'targets_per_s', 'tokens_per_s', 'batch_targets', 'batch_tokens'],
+      ...['valid_auc', 'valid_logloss', 'valid_accuracy', 'valid_mean_p', 'valid_click_rate', 'valid_calibration_slope'],
+    ],
     rows,
   );
 }

@@ -107,6 +107,9 @@ describe('the lab page', () => {
     choose(/^Item$/, 'sku');
     expect(submit.disabled).toBe(true); // no rating or label yet
     choose(/^Rating$/, 'stars_given');
+    choose(/^Timestamp/, 'stars_given');
+    expect(submit.disabled).toBe(true); // one column for two fields
+    expect(form.textContent).toMatch(/“stars_given” is chosen for two fields/);
     choose(/^Timestamp/, 'when');
     expect(submit.disabled).toBe(false);
     fireEvent.click(submit);

@@ -129,7 +129,9 @@ const MAPPED_COLUMNS: readonly { key: ColumnKey; label: string }[] = [
 /** Which column holds what, for a CSV/TSV/JSON Lines file whose column names the lab did not recognise. */
 function ColumnMappingForm({ preview, disabled, onSubmit }: { preview: FilePreview; disabled: boolean; onSubmit: (mapping: ColumnMapping) => void }) {
   const [mapping, setMapping] = useState<ColumnMapping>(preview.mapping);
-  const ready = Boolean(mapping.user && mapping.item && (mapping.rating || mapping.label));
+  const chosen = Object.values(mapping).filter((name): name is string => Boolean(name));
+  const twice = chosen.find((name, i) => chosen.indexOf(name) !== i) ?? null;
+  const ready = Boolean(mapping.user && mapping.item && (mapping.rating || mapping.label)) && twice === null;
   return (
     <form
       className="message info column-mapping"
@@ -157,6 +159,7 @@ function ColumnMappingForm({ preview, disabled, onSubmit }: { preview: FilePrevi
           </label>
         ))}
       </div>
+      {twice && <p className="invalid">“{twice}” is chosen for two fields; a column holds one of them.</p>}
       <button type="submit" disabled={disabled || !ready}>
         Load with these columns
       </button>
