@@ -173,6 +173,12 @@ describe('column mapping and labels of generic files', () => {
     expect(Array.from(fromLabels.dataset.users[0].labels)).toEqual([0, 1, 0, 1, 0, 1]);
     const binary = file('binary.csv', `user,item,rating\n${Array.from({ length: 6 }, (_, i) => `a,i${i},${i % 2}\n`).join('')}`);
     expect((await parseFiles([binary], { n: 2 })).stats.labelSource).toBe('binary-ratings');
+    // Words exports use for clicks; anything else is refused with what the column may hold.
+    const words = ['yes', 'No', 'TRUE', 'false', ' y ', 'n'];
+    const worded = file('worded.csv', `user,item,clicked\n${words.map((w, i) => `a,i${i},${w}\n`).join('')}`);
+    expect(Array.from((await parseFiles([worded], { n: 2 })).dataset.users[0].labels)).toEqual([1, 0, 1, 0, 1, 0]);
+    const odd = file('odd.csv', `user,item,clicked\n${['yes', 'no', 'constructor', 'yes', 'no'].map((w, i) => `a,i${i},${w}\n`).join('')}`);
+    await expect(parseFiles([odd], { n: 2 })).resolves.toMatchObject({ skipped: { count: 1 } });
   });
 
   it('counts line numbers across quoted fields that hold newlines', async () => {

@@ -179,7 +179,9 @@ function ratingsSink(builder: RawBuilder, layout: FileLayout, itemsFiles: string
       let label = 0;
       if (columns.label !== undefined) {
         const parsed = toLabel(field(fields, columns.label));
-        if (parsed === null) return { problem: `label "${excerpt(fields[columns.label])}" is not 0 or 1`, expected: `0 or 1 in column ${named('label')}` };
+        if (parsed === null) {
+          return { problem: `label "${excerpt(fields[columns.label])}" is not 0 or 1`, expected: `0/1, true/false or yes/no in column ${named('label')}` };
+        }
         label = parsed;
       } else {
         rating = toNumber(field(fields, columns.rating));
@@ -232,9 +234,10 @@ function toTimestamp(text: string): number {
   return Number.isNaN(number) && text !== '' ? Date.parse(text) : number;
 }
 
+/** Click labels as exports write them: 1/0, true/false or yes/no (y/n), in any case. */
+const LABEL_WORDS = new Map<string, 0 | 1>([['1', 1], ['true', 1], ['yes', 1], ['y', 1], ['0', 0], ['false', 0], ['no', 0], ['n', 0]]);
 function toLabel(text: string): 0 | 1 | null {
-  const lower = text.toLowerCase();
-  return lower === '1' || lower === 'true' ? 1 : lower === '0' || lower === 'false' ? 0 : null;
+  return LABEL_WORDS.get(text.trim().toLowerCase()) ?? null;
 }
 
 /** Genres separated by |, ; or , (MovieLens uses |; JSON arrays arrive joined by |). */
