@@ -87,6 +87,12 @@ test('opens with the built-in dataset, a real prompt and its mask', async ({ pag
   await expect(page.getByTestId('memory-estimate')).toContainText(/GPU memory \(estimate\): [\d.]+ [KMG]iB/);
   await expect(page.getByTestId('memory-estimate')).toContainText('allowed per buffer');
   await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true });
+  // The split and click rules prepare the data again (in the data worker) and go into the link.
+  await page.getByLabel('Split rule').selectOption('global-time');
+  await page.getByLabel('Click rule').selectOption('5');
+  await expect(page.getByTestId('dataset-summary')).toContainText('global time cut');
+  await expect(page.getByTestId('dataset-summary')).toContainText('click = rating ≥ 5');
+  expect(new URL(page.url()).hash).toMatch(/split=time&click=5/);
 });
 
 test('changing k redraws the mask at once; hovering a cell explains it', async ({ page }) => {

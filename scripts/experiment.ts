@@ -4,6 +4,8 @@
  *   npm run experiment -- [--dataset small|medium|large | --files a.data,b.item] [training options] [--out result.json]
  *   --columns user=cust,item=sku,rating=stars   which column holds what, for CSV/TSV/JSON Lines files whose column
  *                   names are not the usual ones (keys: user item rating label timestamp title genres)
+ *   --split per-user|global-time   validation/test split (default per-user: the last 10 % + 10 % of each history)
+ *   --click-at-least R              a click is a rating of R or more (default: the format's rule)
  *   npm run experiment -- --compare --seeds 1,2,3 ...     SW vs DTI (strict + RoPE) on the same targets
  *   --dti-batch B   prompts per batch of the DTI runs (--compare, --sweep-k); default: --batch. A DTI prompt holds k
  *                   targets, so the same batch gives DTI k times fewer optimizer steps per epoch.
@@ -17,6 +19,7 @@ import { basename } from 'node:path';
 import os from 'node:os';
 import { COLUMN_KEYS, type ColumnKey, type ColumnMapping, type LoadResult, type Preset, PRESETS_ORDER, loadBuiltin, parseFiles } from '../src/data/index';
 import { nodeDevice } from '../src/gpu/node-device';
+import { DEFAULT_PREP, type DataPrep, prepOptions } from '../src/store/data-prep';
 import { checkTrainConfig } from '../src/train/config';
 import { type ExperimentRun, type SweepPlan, summarizeRuns, sweepConfigs } from '../src/train/experiments';
 import { predictedOverObserved } from '../src/train/metrics';
@@ -41,7 +44,7 @@ function parseArgs(argv: string[]): Map<string, string> {
 
 const args = parseArgs(process.argv.slice(2));
 const known = new Set([
-  'dataset', 'files', 'columns', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet', 'dti-batch',
+  'dataset', 'files', 'columns', 'split', 'click-at-least', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet', 'dti-batch',
   'n', 'k', 'paradigm', 'isolation', 'encoding', 'd', 'heads', 'layers', 'dff', 'lr', 'batch', 'epochs', 'steps', 'seed',
   'eval-every', 'weight-decay', 'clip',
 ]);
@@ -92,6 +95,13 @@ function columnMapping(): ColumnMapping {
   return mapping;
 }
 
+/** The page's data preparation (its split and click controls) from --split and --click-at-least. */
+function dataPrep(): DataPrep {
+  const split = args.get('split') ?? DEFAULT_PREP.split;
+  if (split !== 'per-user' && split !== 'global-time') throw new Error(`--split expects per-user or global-time (got "${split}")`);
+  return { split, clickAtLeast: args.has('click-at-least') ? num('click-at-least', NaN) : null };
+}
+
 async function loadData(): Promise<LoadResult> {
   const files = args.get('files');
   if (files) {
@@ -100,11 +110,11 @@ async function loadData(): Promise<LoadResult> {
       return new File([bytes], basename(path));
     });
     // The page's preprocessing, whatever --n: one dataset (users, vocabulary, split) for every n, as in the page.
-    return parseFiles(blobs, { columns: columnMapping() });
+    return parseFiles(blobs, { columns: columnMapping(), ...prepOptions(dataPrep()) });
   }
   const preset = (args.get('dataset') ?? 'medium') as Preset;
   if (!PRESETS_ORDER.includes(preset)) throw new Error(`--dataset expects one of ${PRESETS_ORDER.join(', ')} (got "${preset}")`);
-  return loadBuiltin(preset);
+  return loadBuiltin(preset, prepOptions(dataPrep()));
 }
 
 const loaded = await loadData();

@@ -2,11 +2,13 @@ import { DEFAULT_TRAIN_CONFIG } from '../train/protocol';
 import { MODEL_PRESETS, checkConfig } from './config-check';
 import { findViewableUser } from './prompt-view';
 import type { ConfigSlice, SliceCreator, ViewSlice } from './types';
+import { DEFAULT_PREP, samePrep } from './data-prep';
 import { DEFAULT_PRESET, cloneConfig, decodeHash } from './url-hash';
 
 export const createConfigSlice: SliceCreator<ConfigSlice> = (set, get) => ({
   config: cloneConfig(DEFAULT_TRAIN_CONFIG),
   preset: DEFAULT_PRESET,
+  prep: DEFAULT_PREP,
   linkProblems: [],
   check: checkConfig(DEFAULT_TRAIN_CONFIG, null),
   setConfig: (patch) => set((s) => ({ config: { ...s.config, ...patch } })),
@@ -16,14 +18,19 @@ export const createConfigSlice: SliceCreator<ConfigSlice> = (set, get) => ({
     get().setModel(sizes);
   },
   applyHash: (hash) => {
-    const { config, preset, problems } = decodeHash(hash, { config: get().config, preset: get().preset });
+    const { config, preset, prep, problems } = decodeHash(hash, { config: get().config, preset: get().preset, prep: get().prep });
     const previousPreset = get().preset;
+    const previousPrep = get().prep;
     set({ config, preset, linkProblems: problems });
     const { dataset, datasetTask } = get();
-    // An uploaded dataset stays while the link keeps naming the same preset (uploads cannot be put in a link).
+    // An uploaded dataset stays while the link keeps naming the same preset (uploads cannot be put in a link); other
+    // split or click rules prepare the data that is loaded again.
     const presetChanged = preset !== previousPreset;
     const nothingLoaded = !dataset && !datasetTask;
-    if (presetChanged || nothingLoaded) void get().loadBuiltin(preset);
+    if (presetChanged || nothingLoaded) {
+      set({ prep });
+      void get().loadBuiltin(preset);
+    } else if (!samePrep(prep, previousPrep)) void get().setPrep(prep);
   },
   dismissLinkProblems: () => set({ linkProblems: [] }),
 });

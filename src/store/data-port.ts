@@ -1,6 +1,7 @@
 /** The page's data port: every load runs in the data worker (src/data/worker.ts), so the page never freezes. */
 import { DataError, type LoadProgress, type LoadResult } from '../data';
 import { loadInWorker, previewInWorker } from '../data/client';
+import { type DataPrep, prepOptions } from './data-prep';
 import type { DataPort, DataProgress, DatasetSource, LoadedDataset } from './types';
 
 const megabytes = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
@@ -11,8 +12,8 @@ function describeProgress(progress: LoadProgress): DataProgress {
   return { message: `${file}read ${megabytes(progress.bytesRead)} of ${megabytes(progress.totalBytes)} MB`, fraction: progress.fraction };
 }
 
-function loaded(result: LoadResult, source: DatasetSource): LoadedDataset {
-  return { data: result.dataset, stats: result.stats, source, format: result.format, files: result.files, skipped: result.skipped };
+function loaded(result: LoadResult, source: DatasetSource, prep: DataPrep): LoadedDataset {
+  return { data: result.dataset, stats: result.stats, source, format: result.format, files: result.files, skipped: result.skipped, prep };
 }
 
 /** DataError instances become plain DataErrorInfo objects, which the store keeps and the panel shows. */
@@ -25,16 +26,16 @@ async function plainErrors<T>(work: Promise<T>): Promise<T> {
 }
 
 export const workerDataPort: DataPort = {
-  loadBuiltin: async (preset, onProgress) => {
+  loadBuiltin: async (preset, onProgress, prep) => {
     onProgress({ message: 'Generating users, items and ratings', fraction: null });
-    const result = await plainErrors(loadInWorker({ type: 'builtin', preset, options: {} }));
-    return loaded(result, { kind: 'builtin', preset });
+    const result = await plainErrors(loadInWorker({ type: 'builtin', preset, options: prepOptions(prep) }));
+    return loaded(result, { kind: 'builtin', preset }, prep);
   },
   previewFiles: (files, mapping = {}) => plainErrors(previewInWorker(files, { columns: mapping })),
-  loadFiles: async (files, onProgress, mapping = {}) => {
+  loadFiles: async (files, onProgress, mapping, prep) => {
     const result = await plainErrors(
-      loadInWorker({ type: 'parse', files, options: { columns: mapping } }, (progress) => onProgress(describeProgress(progress))),
+      loadInWorker({ type: 'parse', files, options: { columns: mapping, ...prepOptions(prep) } }, (progress) => onProgress(describeProgress(progress))),
     );
-    return loaded(result, { kind: 'upload', files: files.map((f) => f.name) });
+    return loaded(result, { kind: 'upload', files: files.map((f) => f.name) }, prep);
   },
 };

@@ -22,13 +22,23 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
   const finish = (mine: number, outcome: { loaded: LoadedDataset } | { error: unknown }) => {
     if (mine !== loadNumber) return;
     if ('loaded' in outcome) {
-      const { source } = outcome.loaded;
+      const { source, prep } = outcome.loaded;
       // The preset (and with it the link) names the built-in data only once that data is what the lab holds.
       const preset = source.kind === 'builtin' ? { preset: source.preset } : {};
-      set({ dataset: outcome.loaded, datasetTask: null, viewUser: 0, fieldTarget: null, ...preset });
+      set({ dataset: outcome.loaded, datasetTask: null, viewUser: 0, fieldTarget: null, prep, ...preset });
+      return;
     }
-    // The previous dataset stays: a bad upload must not cost the person what they had.
-    else set({ datasetTask: null, datasetError: asDataError(outcome.error) });
+    // The previous dataset stays: a bad upload must not cost the person what they had; so do the rules it was
+    // prepared with (the controls and the link show the data that is loaded).
+    const held = get().dataset;
+    set({ datasetTask: null, datasetError: asDataError(outcome.error), ...(held ? { prep: held.prep } : {}) });
+  };
+
+  /** Loads the data the lab holds again, with the current preparation (the built-in preset, or the last upload). */
+  const reloadData = async () => {
+    const { dataset, uploadedFiles, uploadedMapping } = get();
+    if (dataset?.source.kind === 'upload' && uploadedFiles) await get().uploadFiles(uploadedFiles, uploadedMapping);
+    else await get().loadBuiltin(get().preset);
   };
 
   return {
@@ -37,11 +47,12 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
     datasetError: null,
     uploadPreviews: null,
     uploadedFiles: null,
+    uploadedMapping: {},
     datasetVocab: null,
     loadBuiltin: async (preset) => {
       const mine = startTask('builtin', `Generating the built-in ${preset} dataset`);
       try {
-        finish(mine, { loaded: await deps.data.loadBuiltin(preset, progressOf(mine)) });
+        finish(mine, { loaded: await deps.data.loadBuiltin(preset, progressOf(mine), get().prep) });
       } catch (error) {
         finish(mine, { error });
       }
@@ -49,7 +60,7 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
     uploadFiles: async (files, mapping = {}) => {
       if (files.length === 0) return;
       const mine = startTask('upload', `Reading ${files.map((f) => f.name).join(', ')}`);
-      set({ uploadPreviews: null, uploadedFiles: files });
+      set({ uploadPreviews: null, uploadedFiles: files, uploadedMapping: mapping });
       try {
         const previews = await deps.data.previewFiles(files, mapping);
         if (mine !== loadNumber) return;
@@ -59,10 +70,14 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
           finish(mine, { error: broken.error });
           return;
         }
-        finish(mine, { loaded: await deps.data.loadFiles(files, progressOf(mine), mapping) });
+        finish(mine, { loaded: await deps.data.loadFiles(files, progressOf(mine), mapping, get().prep) });
       } catch (error) {
         finish(mine, { error });
       }
+    },
+    setPrep: async (prep) => {
+      set({ prep });
+      await reloadData();
     },
     dismissDatasetError: () => {
       if (get().datasetError) set({ datasetError: null });

@@ -97,13 +97,13 @@ export function createAppStore(): LabStore {
 /** Keeps the URL hash equal to the configuration, and applies a hash the person pastes or navigates to. */
 export function bindUrlHash(store: LabStore, win: Window): () => void {
   const write = () => {
-    const { config, preset } = store.getState();
-    const hash = encodeHash({ config, preset });
+    const { config, preset, prep } = store.getState();
+    const hash = encodeHash({ config, preset, prep });
     // replaceState: editing a field must not add a history entry per keystroke (and fires no hashchange).
     if (win.location.hash.slice(1) !== hash) win.history.replaceState(null, '', `#${hash}`);
   };
   const unsubscribe = store.subscribe((s, prev) => {
-    if (s.config !== prev.config || s.preset !== prev.preset) write();
+    if (s.config !== prev.config || s.preset !== prev.preset || s.prep !== prev.prep) write();
   });
   const onHashChange = () => store.getState().applyHash(win.location.hash);
   win.addEventListener('hashchange', onHashChange);

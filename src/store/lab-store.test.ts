@@ -11,6 +11,7 @@ import { MAX_STEP_POINTS, capCurve } from './session-slice';
 import { summarizeSweep, sweepIds } from './sweep-view';
 import { doneEvent, inlineDataPort, readyStore, stepEvent, testMetrics, waitFor } from './test-support';
 import type { DataProgress } from './types';
+import type { DataPrep } from './data-prep';
 import type { Preset } from '../data';
 import { encodeHash } from './url-hash';
 
@@ -113,9 +114,9 @@ describe('dataset and views', () => {
   it('keeps the preset and the dataset it names when another built-in preset fails to load', async () => {
     const data = {
       ...inlineDataPort,
-      loadBuiltin: async (preset: Preset, onProgress: (progress: DataProgress) => void) => {
+      loadBuiltin: async (preset: Preset, onProgress: (progress: DataProgress) => void, prep: DataPrep) => {
         if (preset === 'large') throw new Error('the data worker stopped: out of memory');
-        return inlineDataPort.loadBuiltin(preset, onProgress);
+        return inlineDataPort.loadBuiltin(preset, onProgress, prep);
       },
     };
     const { store } = await readyStore('', { data });
@@ -128,6 +129,34 @@ describe('dataset and views', () => {
     await store.getState().loadBuiltin('medium');
     expect(store.getState().preset).toBe('medium');
     expect(store.getState().dataset?.source).toEqual({ kind: 'builtin', preset: 'medium' });
+  });
+
+  it('prepares the data again with another split or click rule, from the panel or a link, and keeps the rules of the data it holds when that fails', async () => {
+    const { store } = await readyStore();
+    await store.getState().setPrep({ split: 'global-time', clickAtLeast: 5 });
+    let s = store.getState();
+    expect(s.dataset?.stats.split.kind).toBe('global-time');
+    expect(s.dataset?.stats.labelRule).toEqual({ threshold: 5, inclusive: true });
+    expect(s.prep).toEqual({ split: 'global-time', clickAtLeast: 5 });
+    // A link naming other rules prepares the loaded data again.
+    store.getState().applyHash('#ds=small&split=user&click=auto');
+    await waitFor(() => store.getState().datasetTask === null && store.getState().dataset?.stats.split.kind === 'per-user');
+    expect(store.getState().prep).toEqual({ split: 'per-user', clickAtLeast: null });
+    // An upload without timestamps cannot take a global time cut: the error says so, the data and its rules stay.
+    const rows = ['user,item,rating'];
+    for (let u = 0; u < 4; u++) for (let t = 0; t < 30; t++) rows.push(`u${u},i${(u * 7 + t) % 25},${1 + ((u + t) % 5)}`);
+    await store.getState().uploadFiles([new File([rows.join('\n')], 'untimed.csv')]);
+    const upload = store.getState().dataset;
+    expect(upload?.source).toEqual({ kind: 'upload', files: ['untimed.csv'] });
+    await store.getState().setPrep({ split: 'global-time', clickAtLeast: null });
+    s = store.getState();
+    expect(s.datasetError?.problem).toMatch(/no timestamps/);
+    expect(s.dataset).toBe(upload);
+    expect(s.prep).toEqual({ split: 'per-user', clickAtLeast: null });
+    // The upload itself is prepared again with another click rule.
+    await store.getState().setPrep({ split: 'per-user', clickAtLeast: 4 });
+    expect(store.getState().dataset?.source).toEqual({ kind: 'upload', files: ['untimed.csv'] });
+    expect(store.getState().dataset?.stats.labelRule).toEqual({ threshold: 4, inclusive: true });
   });
 
   it('loads a valid uploaded CSV', async () => {
@@ -476,7 +505,7 @@ describe('explain mode', () => {
 
 it('writes a link that reproduces the configuration', async () => {
   const { store } = await readyStore('#k=9&ds=small');
-  const hash = encodeHash({ config: store.getState().config, preset: store.getState().preset });
+  const hash = encodeHash({ config: store.getState().config, preset: store.getState().preset, prep: store.getState().prep });
   const { store: copy } = await readyStore(`#${hash}`);
   expect(copy.getState().config).toEqual(store.getState().config);
 });

@@ -2,6 +2,7 @@
 import { IDBFactory } from 'fake-indexeddb';
 import { DataError, type Preset, loadBuiltin, parseFiles, previewFiles } from '../data';
 import type { Metrics, TrainerCommand, TrainerEvent } from '../train/protocol';
+import { prepOptions } from './data-prep';
 import { createLabStore } from './lab-store';
 import { indexedDbStorage } from './persist';
 import { memoryTabHub } from './tabs';
@@ -9,14 +10,14 @@ import type { CompareSelection, DataPort, LabDeps, LoadedDataset, SelectionStore
 
 /** The real data layer, run on the test's thread (the page runs it in the data worker). */
 export const inlineDataPort: DataPort = {
-  loadBuiltin: async (preset: Preset) => {
-    const result = loadBuiltin(preset);
-    return { data: result.dataset, stats: result.stats, source: { kind: 'builtin', preset }, format: result.format, files: result.files, skipped: result.skipped };
+  loadBuiltin: async (preset: Preset, _onProgress, prep) => {
+    const result = loadBuiltin(preset, prepOptions(prep));
+    return { data: result.dataset, stats: result.stats, source: { kind: 'builtin', preset }, format: result.format, files: result.files, skipped: result.skipped, prep };
   },
   previewFiles: (files, mapping = {}) => previewFiles(files, { columns: mapping }),
-  loadFiles: async (files, _onProgress, mapping = {}): Promise<LoadedDataset> => {
+  loadFiles: async (files, _onProgress, mapping, prep): Promise<LoadedDataset> => {
     try {
-      const result = await parseFiles(files, { columns: mapping });
+      const result = await parseFiles(files, { columns: mapping, ...prepOptions(prep) });
       return {
         data: result.dataset,
         stats: result.stats,
@@ -24,6 +25,7 @@ export const inlineDataPort: DataPort = {
         format: result.format,
         files: result.files,
         skipped: result.skipped,
+        prep,
       };
     } catch (error) {
       throw error instanceof DataError ? error.toInfo() : error;

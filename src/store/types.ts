@@ -9,6 +9,7 @@ import type { ModelSize, TrainConfig, TrainerCommand, TrainerEvent } from '../tr
 import type { SweepPlan } from '../train/experiments';
 import type { FullConfigCheck, ModelPresetName } from './config-check';
 import type { ExportFile } from './export';
+import type { DataPrep } from './data-prep';
 import type { ExplainFacts } from './explain';
 import type { GpuLimits } from './memory';
 import type { RunStorage } from './persist';
@@ -30,6 +31,8 @@ export interface LoadedDataset {
   files: LoadedFile[];
   /** Rows left out while parsing, with the first few reasons. */
   skipped: SkippedRows;
+  /** The split and click rules it was prepared with. */
+  prep: DataPrep;
 }
 
 export interface DataProgress {
@@ -40,10 +43,10 @@ export interface DataProgress {
 
 /** Loads datasets off the page's thread. Rejects with a DataErrorInfo-shaped error on bad input. */
 export interface DataPort {
-  loadBuiltin(preset: Preset, onProgress: (p: DataProgress) => void): Promise<LoadedDataset>;
+  loadBuiltin(preset: Preset, onProgress: (p: DataProgress) => void, prep: DataPrep): Promise<LoadedDataset>;
   /** Detects each file's format from its first bytes; a file's problem is in its preview, not thrown. */
   previewFiles(files: File[], mapping?: ColumnMapping): Promise<FilePreview[]>;
-  loadFiles(files: File[], onProgress: (p: DataProgress) => void, mapping?: ColumnMapping): Promise<LoadedDataset>;
+  loadFiles(files: File[], onProgress: (p: DataProgress) => void, mapping: ColumnMapping, prep: DataPrep): Promise<LoadedDataset>;
 }
 
 /** The training worker, as the store sees it. */
@@ -96,13 +99,16 @@ export interface DatasetSlice {
   datasetError: DataErrorInfo | null;
   /** What was detected in the files of the last upload (format, columns, first rows, or each file's problem). */
   uploadPreviews: FilePreview[] | null;
-  /** The files of the last upload, so that they can be loaded again with a column mapping. */
+  /** The files of the last upload and their column mapping, so that they can be loaded again (another mapping or preparation). */
   uploadedFiles: File[] | null;
+  uploadedMapping: ColumnMapping;
   /** The loaded dataset's vocabulary in short (derived), to match stored models against it. */
   datasetVocab: VocabFingerprint | null;
   loadBuiltin(preset: Preset): Promise<void>;
   /** mapping: the column that holds each key, for CSV/TSV/JSON Lines whose column names are not the usual ones. */
   uploadFiles(files: File[], mapping?: ColumnMapping): Promise<void>;
+  /** Prepares the loaded data again (built-in or upload) with another split or click rule; on failure the rules of the data still loaded come back. */
+  setPrep(prep: DataPrep): Promise<void>;
   dismissDatasetError(): void;
 }
 
@@ -110,6 +116,8 @@ export interface ConfigSlice {
   config: TrainConfig;
   /** The built-in preset the link names (and that is loaded unless a file was uploaded). */
   preset: Preset;
+  /** The split and click rules the link names (those of the loaded data once it is loaded). */
+  prep: DataPrep;
   /** Values of the opened link that could not be used, explained. */
   linkProblems: string[];
   check: FullConfigCheck;

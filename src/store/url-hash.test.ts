@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../train/protocol';
+import { DEFAULT_PREP } from './data-prep';
 import { decodeHash, encodeHash } from './url-hash';
 
 const custom: TrainConfig = {
@@ -19,17 +20,24 @@ const custom: TrainConfig = {
 };
 
 describe('URL hash', () => {
-  it('round-trips every field of the configuration and the preset', () => {
-    const hash = encodeHash({ config: custom, preset: 'medium' });
-    const decoded = decodeHash(`#${hash}`);
-    expect(decoded.problems).toEqual([]);
-    expect(decoded.config).toEqual(custom);
-    expect(decoded.preset).toBe('medium');
+  it('round-trips every field of the configuration, the preset and the data preparation', () => {
+    for (const prep of [DEFAULT_PREP, { split: 'global-time', clickAtLeast: 4 } as const]) {
+      const hash = encodeHash({ config: custom, preset: 'medium', prep });
+      const decoded = decodeHash(`#${hash}`);
+      expect(decoded.problems).toEqual([]);
+      expect(decoded.config).toEqual(custom);
+      expect(decoded.preset).toBe('medium');
+      expect(decoded.prep).toEqual(prep);
+    }
+    expect(decodeHash('#split=month&click=high').problems).toEqual([
+      'The link sets the split rule to "month", which is not one of user, time; using user.',
+      'The link sets the click rule to "high", which is neither auto nor a number; using auto.',
+    ]);
   });
 
   it('writes every field, so a link keeps its meaning if defaults change', () => {
-    const params = new URLSearchParams(encodeHash({ config: DEFAULT_TRAIN_CONFIG, preset: 'small' }));
-    for (const key of ['ds', 'n', 'k', 'p', 'iso', 'pe', 'd', 'h', 'l', 'ff', 'lr', 'bs', 'ep', 'steps', 'seed', 'wd', 'clip', 'eval']) {
+    const params = new URLSearchParams(encodeHash({ config: DEFAULT_TRAIN_CONFIG, preset: 'small', prep: DEFAULT_PREP }));
+    for (const key of ['ds', 'split', 'click', 'n', 'k', 'p', 'iso', 'pe', 'd', 'h', 'l', 'ff', 'lr', 'bs', 'ep', 'steps', 'seed', 'wd', 'clip', 'eval']) {
       expect(params.has(key), key).toBe(true);
     }
   });

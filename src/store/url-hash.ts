@@ -7,10 +7,12 @@
 import { PRESETS_ORDER, type Preset } from '../data';
 import { ISOLATION_LEVELS, type IsolationLevel, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
 import { DEFAULT_TRAIN_CONFIG, type Paradigm, type TrainConfig } from '../train/protocol';
+import { DEFAULT_PREP, type DataPrep } from './data-prep';
 
 export interface HashState {
   config: TrainConfig;
   preset: Preset;
+  prep: DataPrep;
 }
 
 export const DEFAULT_PRESET: Preset = 'small';
@@ -49,6 +51,8 @@ export function cloneConfig(config: TrainConfig): TrainConfig {
 export function encodeHash(state: HashState): string {
   const params = new URLSearchParams();
   params.set('ds', state.preset);
+  params.set('split', state.prep.split === 'per-user' ? 'user' : 'time');
+  params.set('click', state.prep.clickAtLeast === null ? 'auto' : String(state.prep.clickAtLeast));
   params.set('p', state.config.paradigm);
   params.set('iso', state.config.isolation);
   params.set('pe', state.config.model.positionEncoding);
@@ -77,11 +81,23 @@ function pickEnum<T extends string>(
 }
 
 /** Reads a hash (with or without the leading '#'); missing fields take the defaults silently (short links). */
-export function decodeHash(hash: string, defaults: HashState = { config: DEFAULT_TRAIN_CONFIG, preset: DEFAULT_PRESET }): DecodedHash {
+export function decodeHash(
+  hash: string,
+  defaults: HashState = { config: DEFAULT_TRAIN_CONFIG, preset: DEFAULT_PRESET, prep: DEFAULT_PREP },
+): DecodedHash {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
   const problems: string[] = [];
   const config = cloneConfig(defaults.config);
   const preset = pickEnum(params, 'ds', 'the dataset preset', PRESETS_ORDER, defaults.preset, problems);
+  const splitKey = pickEnum(params, 'split', 'the split rule', ['user', 'time'] as const, defaults.prep.split === 'per-user' ? 'user' : 'time', problems);
+  const prep: DataPrep = { split: splitKey === 'user' ? 'per-user' : 'global-time', clickAtLeast: defaults.prep.clickAtLeast };
+  const click = params.get('click');
+  if (click === 'auto') prep.clickAtLeast = null;
+  else if (click !== null) {
+    const value = click.trim() === '' ? NaN : Number(click);
+    if (Number.isFinite(value)) prep.clickAtLeast = value;
+    else problems.push(`The link sets the click rule to "${click}", which is neither auto nor a number; using ${prep.clickAtLeast ?? 'auto'}.`);
+  }
   config.paradigm = pickEnum(params, 'p', 'the paradigm', PARADIGMS, config.paradigm, problems);
   config.isolation = pickEnum<IsolationLevel>(params, 'iso', 'the isolation level', ISOLATION_LEVELS, config.isolation, problems);
   config.model.positionEncoding = pickEnum<PositionEncoding>(
@@ -99,5 +115,5 @@ export function decodeHash(hash: string, defaults: HashState = { config: DEFAULT
     if (Number.isFinite(value)) field.set(config, value);
     else problems.push(`The link sets ${field.label} to "${raw}", which is not a number; using ${field.get(config)}.`);
   }
-  return { config, preset, problems };
+  return { config, preset, prep, problems };
 }

@@ -120,6 +120,19 @@ describe('the lab page', () => {
     expect(screen.queryByTestId('column-mapping')).toBeNull();
   });
 
+  it('prepares the data again when the split or click rule is changed, and the summary says which rules hold', async () => {
+    const { store } = await readyStore();
+    renderApp(store);
+    const prep = screen.getByTestId('data-prep');
+    fireEvent.change(within(prep).getByLabelText('Click rule'), { target: { value: '5' } });
+    await act(() => waitFor(() => store.getState().dataset?.prep.clickAtLeast === 5));
+    fireEvent.change(within(prep).getByLabelText('Split rule'), { target: { value: 'global-time' } });
+    await act(() => waitFor(() => store.getState().dataset?.prep.split === 'global-time'));
+    const summary = screen.getByTestId('dataset-summary').textContent ?? '';
+    expect(summary).toMatch(/click = rating ≥ 5/);
+    expect(summary).toMatch(/global time cut/);
+  });
+
   it('says plainly when WebGPU is missing and still shows data, prompts and masks', async () => {
     const { store } = await readyStore('', { detectWebGpu: async () => ({ available: false, message: 'navigator.gpu is missing.' }) });
     renderApp(store);

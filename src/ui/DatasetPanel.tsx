@@ -1,6 +1,7 @@
 import { type DragEvent, useId, useRef, useState } from 'react';
 import { type ColumnKey, type ColumnMapping, type FilePreview, type FormatId, PRESETS, PRESETS_ORDER, type Preset, renderInteraction } from '../data';
 import { useLab } from '../store';
+import type { DataPrep } from '../store/data-prep';
 import type { LoadedDataset } from '../store/types';
 import { ProgressLine, Section } from './controls';
 import { fmt, fmtInt, fmtPercent } from './format';
@@ -111,8 +112,52 @@ export function DatasetPanel() {
         />
       )}
       {previews && <UploadPreviews previews={previews} shownError={error?.message ?? null} />}
+      {dataset && <DataPrepControls dataset={dataset} busy={task !== null} />}
       {dataset && <DatasetSummary dataset={dataset} />}
     </Section>
+  );
+}
+
+const CLICK_THRESHOLDS = [2, 3, 4, 5, 6, 7, 8, 9, 10];
+
+/** The split and click rules (method doc §5): changing one prepares the loaded data again, in the data worker. */
+function DataPrepControls({ dataset, busy }: { dataset: LoadedDataset; busy: boolean }) {
+  const prep = useLab((s) => s.prep);
+  const setPrep = useLab((s) => s.setPrep);
+  const { hasTimestamps, labelSource } = dataset.stats;
+  return (
+    <div className="field-row" data-testid="data-prep">
+      <label className="field">
+        <span>Validation and test split</span>
+        <select
+          aria-label="Split rule"
+          value={prep.split}
+          disabled={busy}
+          onChange={(event) => void setPrep({ ...prep, split: event.target.value as DataPrep['split'] })}
+        >
+          <option value="per-user">the last 10 % + 10 % of each user’s history</option>
+          <option value="global-time" disabled={!hasTimestamps}>
+            one time cut for everybody (the latest 10 % + 10 %){hasTimestamps ? '' : ': needs timestamps'}
+          </option>
+        </select>
+      </label>
+      <label className="field">
+        <span>What counts as a click</span>
+        <select
+          aria-label="Click rule"
+          value={prep.clickAtLeast ?? 'auto'}
+          disabled={busy || labelSource === 'labels'}
+          onChange={(event) => void setPrep({ ...prep, clickAtLeast: event.target.value === 'auto' ? null : Number(event.target.value) })}
+        >
+          <option value="auto">{labelSource === 'labels' ? 'the file’s 0/1 labels' : 'the format’s rule'}</option>
+          {CLICK_THRESHOLDS.map((threshold) => (
+            <option key={threshold} value={threshold}>
+              a rating of {threshold} or more
+            </option>
+          ))}
+        </select>
+      </label>
+    </div>
   );
 }
 

@@ -1,0 +1,24 @@
+/**
+ * How raw interactions become the lab's dataset, as the person chooses it (method doc §5): the split rule and the
+ * click rule. Part of the link, like the preset, so a link reproduces the data as well as the run.
+ */
+import type { LoadOptions } from '../data';
+
+export interface DataPrep {
+  /** 'per-user': the last 10 % + 10 % of each user's history are valid + test; 'global-time': one timestamp cut. */
+  split: 'per-user' | 'global-time';
+  /** A click is a rating at least this; null: the format's own rule (MovieLens, built-in: above 3; BookCrossing: 5+). */
+  clickAtLeast: number | null;
+}
+
+export const DEFAULT_PREP: DataPrep = { split: 'per-user', clickAtLeast: null };
+
+export const samePrep = (a: DataPrep, b: DataPrep) => a.split === b.split && a.clickAtLeast === b.clickAtLeast;
+
+/** The data layer's options for a preparation (the 80/10/10 proportions are the protocol's, not a choice). */
+export function prepOptions(prep: DataPrep): Pick<LoadOptions, 'split' | 'labelRule'> {
+  return {
+    split: { kind: prep.split, valid: 0.1, test: 0.1 },
+    labelRule: prep.clickAtLeast === null ? null : { threshold: prep.clickAtLeast, inclusive: true },
+  };
+}
