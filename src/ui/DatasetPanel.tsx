@@ -126,7 +126,7 @@ function DataPrepControls({ dataset, busy }: { dataset: LoadedDataset; busy: boo
   const setPrep = useLab((s) => s.setPrep);
   const { hasTimestamps, labelSource } = dataset.stats;
   return (
-    <div className="field-row" data-testid="data-prep">
+    <div className="data-prep" data-testid="data-prep">
       <label className="field">
         <span>Validation and test split</span>
         <select
