@@ -51,6 +51,14 @@ describe('comparison', () => {
     // Less training: the figures stay (the same task), with the difference said.
     expect(short.speedUp).toBe(4);
     expect(short.differences).toEqual(['trained at most 10 steps of 1 epoch, the baseline 1 epoch']);
+    // Other click labels on the same targets: another task.
+    const relabelled = { ...run('click5', 'dti', 100, 0.8), dataset: { ...sw.dataset, prep: { split: 'per-user' as const, clickAtLeast: 5 } } };
+    const [, other] = compareRuns([sw, relabelled], 'sw');
+    expect(other.aucDelta).toBeNull();
+    expect(other.differences[0]).toMatch(/clicks at a rating of 5 or more, the baseline's with the per-user split and the format's click rule/);
+    // A run still training (no result yet) is not said to differ in having been stopped.
+    const training = { ...run('live', 'dti', null), status: 'running' as const };
+    expect(compareRuns([sw, training], 'sw')[1].differences).toEqual([]);
   });
 
   it('leaves ratios empty for runs without a result', () => {

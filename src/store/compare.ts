@@ -1,5 +1,6 @@
 /** The SW-vs-DTI comparison: each run's costs and metrics against a baseline run (normally the SW one). */
 import { predictedOverObserved } from '../train/metrics';
+import { DEFAULT_PREP, prepText, samePrep } from './data-prep';
 import type { RunRecord } from './run-types';
 
 export interface ComparisonRow {
@@ -44,6 +45,9 @@ function differencesFrom(run: RunRecord, baseline: RunRecord): { differences: st
   if (run.dataset.name !== baseline.dataset.name) {
     differences.push(`trained on ${run.dataset.name}, the baseline on ${baseline.dataset.name}`);
     comparable = false;
+  } else if (!samePrep(run.dataset.prep ?? DEFAULT_PREP, baseline.dataset.prep ?? DEFAULT_PREP)) {
+    differences.push(`data prepared with ${prepText(run.dataset.prep ?? DEFAULT_PREP)}, the baseline's with ${prepText(baseline.dataset.prep ?? DEFAULT_PREP)}`);
+    comparable = false;
   } else if (run.config.n !== baseline.config.n) {
     differences.push(`n = ${run.config.n}, the baseline's n = ${baseline.config.n}: other test targets`);
     comparable = false;
@@ -53,7 +57,9 @@ function differencesFrom(run: RunRecord, baseline: RunRecord): { differences: st
   }
   if (modelText(run) !== modelText(baseline)) differences.push(`model ${modelText(run)}, the baseline's ${modelText(baseline)}`);
   if (trainingText(run) !== trainingText(baseline)) differences.push(`trained ${trainingText(run)}, the baseline ${trainingText(baseline)}`);
-  if (run.result?.stopped !== baseline.result?.stopped) differences.push(`${run.result?.stopped ? 'this run' : 'the baseline'} was stopped early`);
+  if (run.result && baseline.result && run.result.stopped !== baseline.result.stopped) {
+    differences.push(`${run.result.stopped ? 'this run' : 'the baseline'} was stopped early`);
+  }
   if (!comparable) differences[0] += ' (speed-up, token ratio and ΔAUC left out)';
   return { differences, comparable };
 }

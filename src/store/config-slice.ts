@@ -21,7 +21,9 @@ export const createConfigSlice: SliceCreator<ConfigSlice> = (set, get) => ({
     const { config, preset, prep, problems } = decodeHash(hash, { config: get().config, preset: get().preset, prep: get().prep });
     const previousPreset = get().preset;
     const previousPrep = get().prep;
-    set({ config, preset, linkProblems: problems });
+    // The preset and the rules become state when their data has loaded (dataset-slice's finish), so a load that fails
+    // leaves the link naming the data the lab still holds.
+    set({ config, linkProblems: problems });
     const { dataset, datasetTask } = get();
     // An uploaded dataset stays while the link keeps naming the same preset (uploads cannot be put in a link); other
     // split or click rules prepare the data that is loaded again.

@@ -15,6 +15,10 @@ export const DEFAULT_PREP: DataPrep = { split: 'per-user', clickAtLeast: null };
 
 export const samePrep = (a: DataPrep, b: DataPrep) => a.split === b.split && a.clickAtLeast === b.clickAtLeast;
 
+/** "the per-user split and the format's click rule", for messages. */
+export const prepText = (prep: DataPrep) =>
+  `the ${prep.split === 'per-user' ? 'per-user' : 'global time'} split and ${prep.clickAtLeast === null ? "the format's click rule" : `clicks at a rating of ${prep.clickAtLeast} or more`}`;
+
 /** The data layer's options for a preparation (the 80/10/10 proportions are the protocol's, not a choice). */
 export function prepOptions(prep: DataPrep): Pick<LoadOptions, 'split' | 'labelRule'> {
   return {

@@ -1,4 +1,4 @@
-import type { DataErrorInfo } from '../data';
+import type { ColumnMapping, DataErrorInfo } from '../data';
 import type { DataProgress, DatasetSlice, LoadedDataset, SliceCreator } from './types';
 
 /** Any rejection as the DataErrorInfo the panel shows (the data port rejects with one; anything else is a bug). */
@@ -11,6 +11,8 @@ function asDataError(error: unknown): DataErrorInfo {
 export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) => {
   /** Loads are numbered so that a slow load finishing after a newer one cannot overwrite it. */
   let loadNumber = 0;
+  /** The files and mapping of the upload the lab holds (not of a later attempt that failed), to prepare it again. */
+  let heldUpload: { files: File[]; mapping: ColumnMapping } | null = null;
 
   const startTask = (kind: 'builtin' | 'upload', label: string) => {
     set({ datasetTask: { kind, label, progress: { message: 'Starting', fraction: 0 } }, datasetError: null });
@@ -19,9 +21,10 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
   const progressOf = (mine: number) => (progress: DataProgress) => {
     if (mine === loadNumber) set((s) => (s.datasetTask ? { datasetTask: { ...s.datasetTask, progress } } : {}));
   };
-  const finish = (mine: number, outcome: { loaded: LoadedDataset } | { error: unknown }) => {
+  const finish = (mine: number, outcome: { loaded: LoadedDataset; upload?: { files: File[]; mapping: ColumnMapping } } | { error: unknown }) => {
     if (mine !== loadNumber) return;
     if ('loaded' in outcome) {
+      heldUpload = outcome.upload ?? null;
       const { source, prep } = outcome.loaded;
       // The preset (and with it the link) names the built-in data only once that data is what the lab holds.
       const preset = source.kind === 'builtin' ? { preset: source.preset } : {};
@@ -34,10 +37,11 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
     set({ datasetTask: null, datasetError: asDataError(outcome.error), ...(held ? { prep: held.prep } : {}) });
   };
 
-  /** Loads the data the lab holds again, with the current preparation (the built-in preset, or the last upload). */
+  /** Loads the data the lab holds again, with the current preparation: its built-in preset, or its upload. */
   const reloadData = async () => {
-    const { dataset, uploadedFiles, uploadedMapping } = get();
-    if (dataset?.source.kind === 'upload' && uploadedFiles) await get().uploadFiles(uploadedFiles, uploadedMapping);
+    const { dataset } = get();
+    if (dataset?.source.kind === 'upload' && heldUpload) await get().uploadFiles(heldUpload.files, heldUpload.mapping);
+    else if (dataset?.source.kind === 'builtin') await get().loadBuiltin(dataset.source.preset);
     else await get().loadBuiltin(get().preset);
   };
 
@@ -70,7 +74,7 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
           finish(mine, { error: broken.error });
           return;
         }
-        finish(mine, { loaded: await deps.data.loadFiles(files, progressOf(mine), mapping, get().prep) });
+        finish(mine, { loaded: await deps.data.loadFiles(files, progressOf(mine), mapping, get().prep), upload: { files, mapping } });
       } catch (error) {
         finish(mine, { error });
       }

@@ -111,6 +111,21 @@ describe('dataset and views', () => {
     expect(s.uploadPreviews?.[0].error).not.toBeNull();
   });
 
+  it('keeps the preset a link names only once its data has loaded', async () => {
+    const data = {
+      ...inlineDataPort,
+      loadBuiltin: async (preset: Preset, onProgress: (progress: DataProgress) => void, prep: DataPrep) => {
+        if (preset === 'large') throw new Error('the data worker stopped: out of memory');
+        return inlineDataPort.loadBuiltin(preset, onProgress, prep);
+      },
+    };
+    const { store } = await readyStore('', { data });
+    store.getState().applyHash('#ds=large');
+    await waitFor(() => store.getState().datasetTask === null);
+    expect(store.getState().datasetError?.message).toMatch(/out of memory/);
+    expect([store.getState().preset, store.getState().dataset?.source]).toEqual(['small', { kind: 'builtin', preset: 'small' }]);
+  });
+
   it('keeps the preset and the dataset it names when another built-in preset fails to load', async () => {
     const data = {
       ...inlineDataPort,
@@ -153,6 +168,9 @@ describe('dataset and views', () => {
     expect(s.datasetError?.problem).toMatch(/no timestamps/);
     expect(s.dataset).toBe(upload);
     expect(s.prep).toEqual({ split: 'per-user', clickAtLeast: null });
+    // A later upload that fails is not the data the lab holds: preparing again reads the upload that is loaded.
+    await store.getState().uploadFiles([new File(['garbage without structure\n'], 'broken.txt')]);
+    expect(store.getState().dataset).toBe(upload);
     // The upload itself is prepared again with another click rule.
     await store.getState().setPrep({ split: 'per-user', clickAtLeast: 4 });
     expect(store.getState().dataset?.source).toEqual({ kind: 'upload', files: ['untimed.csv'] });

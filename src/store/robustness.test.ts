@@ -154,6 +154,13 @@ describe('a lost GPU device', () => {
     expect(s.session.state).toBe('idle');
     expect(deps.trainer.terminated).toBe(true);
 
+    // Not on data prepared with other rules (other click labels would make it another task).
+    await store.getState().setPrep({ split: 'per-user', clickAtLeast: 5 });
+    store.getState().restartRun(failed.id);
+    expect(store.getState().startProblem).toMatch(/prepared with the per-user split and the format's click rule, but the loaded data has .*rating of 5 or more/);
+    expect(store.getState().runs).toHaveLength(2);
+    await store.getState().setPrep({ split: 'per-user', clickAtLeast: null });
+
     store.getState().restartRun(failed.id);
     s = store.getState();
     expect(createTrainer).toHaveBeenCalledTimes(2); // the failed worker was ended; the restart asks a new one for a new device

@@ -1,4 +1,5 @@
 /** What the lab keeps about a training run: enough to compare, export and reproduce it. */
+import type { DataPrep } from './data-prep';
 import type { Metrics, TrainConfig, TrainerEvent } from '../train/protocol';
 
 export interface StepPoint {
@@ -37,6 +38,8 @@ export interface RunDatasetInfo {
   preset: string | null;
   users: number;
   interactions: number;
+  /** The split and click rules the data was prepared with (absent in runs saved before the lab offered a choice: the defaults). */
+  prep?: DataPrep;
 }
 
 export interface RunRecord {

@@ -6,6 +6,7 @@ import { effectiveK } from '../train/config';
 import { defaultDtiBatchSize, sweepConfigs } from '../train/experiments';
 import type { TrainConfig, TrainerEvent } from '../train/protocol';
 import { checkConfig } from './config-check';
+import { DEFAULT_PREP, prepText, samePrep } from './data-prep';
 import type { RunRecord, StepPoint } from './run-types';
 import { evaluationOption } from './run-view';
 import { saveRun, updateRun } from './runs-slice';
@@ -100,6 +101,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         preset: dataset.source.kind === 'builtin' ? dataset.source.preset : null,
         users: dataset.stats.users,
         interactions: dataset.stats.interactions,
+        prep: dataset.prep,
       },
       status: 'running',
       steps: [],
@@ -296,13 +298,19 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       const run = get().runs.find((r) => r.id === id);
       if (!run) return;
       const problem = blocker();
-      const loaded = get().dataset?.data.name;
+      const held = get().dataset;
+      const loaded = held?.data.name;
       if (problem) {
         set({ startProblem: `The run cannot be restarted: ${problem}.` });
         return;
       }
       if (loaded !== run.dataset.name) {
         set({ startProblem: `The run cannot be restarted: it trained on ${run.dataset.name}, but ${loaded} is loaded; load that dataset first.` });
+        return;
+      }
+      if (held && !samePrep(held.prep, run.dataset.prep ?? DEFAULT_PREP)) {
+        const wanted = prepText(run.dataset.prep ?? DEFAULT_PREP);
+        set({ startProblem: `The run cannot be restarted: it trained on data prepared with ${wanted}, but the loaded data has ${prepText(held.prep)}; choose those rules first.` });
         return;
       }
       comparing = false;

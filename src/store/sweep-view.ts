@@ -74,7 +74,7 @@ function sweepReport(members: readonly RunRecord[], table: string): string {
     `- SW baseline trained under: ${distinct(sw.map((r) => r.config.isolation)).join(', ') || '–'}; each DTI row is compared with the SW row of its encoding (and rule, when one exists)`,
     `- evaluation: every test target in its own sliding-window prompt of its n preceding interactions`,
     `- adapter: ${distinct(members.flatMap((r) => (r.adapter ? [r.adapter] : []))).join('; ') || 'unknown'}`,
-    `- runs: ${members.length} queued, ${members.filter((r) => r.status === 'done' && r.result).length} finished`,
+    `- runs: ${members.length} started, ${members.filter((r) => r.status === 'done' && r.result).length} finished`,
     '',
     table,
     '',

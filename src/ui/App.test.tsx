@@ -133,6 +133,24 @@ describe('the lab page', () => {
     expect(summary).toMatch(/global time cut/);
   });
 
+  it('keeps the column mapping form when a load with the chosen columns fails, to correct them', async () => {
+    const { store } = await readyStore();
+    renderApp(store);
+    const rows = ['cust_ref,sku,flag,when'];
+    for (let u = 0; u < 4; u++) for (let t = 0; t < 30; t++) rows.push(`c${u},s${(u * 7 + t) % 25},${(u + t) % 2},${1000 + t}`);
+    const files = [new File([rows.join('\n')], 'export.csv')];
+    await act(() => store.getState().uploadFiles(files));
+    // The timestamp column taken for the click label: every row is refused.
+    await act(() => store.getState().uploadFiles(files, { user: 'cust_ref', item: 'sku', label: 'when' }));
+    expect(screen.getByTestId('dataset-error').textContent).toMatch(/label "1000" is not 0 or 1/);
+    const form = screen.getByTestId('column-mapping');
+    expect((within(form).getByLabelText(/^Click label/) as HTMLSelectElement).value).toBe('when');
+    fireEvent.change(within(form).getByLabelText(/^Click label/), { target: { value: 'flag' } });
+    fireEvent.click(within(form).getByRole('button', { name: 'Load with these columns' }));
+    await act(() => waitFor(() => store.getState().dataset?.source.kind === 'upload'));
+    expect(store.getState().dataset?.stats.labelSource).toBe('labels');
+  });
+
   it('says plainly when WebGPU is missing and still shows data, prompts and masks', async () => {
     const { store } = await readyStore('', { detectWebGpu: async () => ({ available: false, message: 'navigator.gpu is missing.' }) });
     renderApp(store);

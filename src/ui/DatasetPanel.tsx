@@ -24,6 +24,7 @@ export function DatasetPanel() {
   const error = useLab((s) => s.datasetError);
   const previews = useLab((s) => s.uploadPreviews);
   const uploadedFiles = useLab((s) => s.uploadedFiles);
+  const uploadedMapping = useLab((s) => s.uploadedMapping);
   const loadBuiltin = useLab((s) => s.loadBuiltin);
   const uploadFiles = useLab((s) => s.uploadFiles);
   const dismissError = useLab((s) => s.dismissDatasetError);
@@ -31,8 +32,12 @@ export function DatasetPanel() {
   const [dragging, setDragging] = useState(false);
   const inputId = useId();
   const current = dataset?.source.kind === 'builtin' ? dataset.source.preset : null;
-  // A file whose columns were read but not all recognised: the person can say which is which.
-  const unmapped = previews?.find((p) => p.error && p.columnNames.length > 0) ?? null;
+  // A file whose columns were read but not all recognised, or read with a mapping that then failed (a wrong column for a
+  // field): the person can say which is which.
+  const mappedAndFailed = error !== null && Object.values(uploadedMapping).some(Boolean);
+  const unmapped =
+    previews?.find((p) => p.error && p.columnNames.length > 0) ??
+    (mappedAndFailed ? (previews?.find((p) => p.role === 'ratings' && p.columnNames.length > 0) ?? null) : null);
 
   const onDrop = (event: DragEvent) => {
     event.preventDefault();
@@ -150,7 +155,8 @@ function DataPrepControls({ dataset, busy }: { dataset: LoadedDataset; busy: boo
           onChange={(event) => void setPrep({ ...prep, clickAtLeast: event.target.value === 'auto' ? null : Number(event.target.value) })}
         >
           <option value="auto">{labelSource === 'labels' ? 'the file’s 0/1 labels' : 'the format’s rule'}</option>
-          {CLICK_THRESHOLDS.map((threshold) => (
+          {/* A link may name a threshold the list does not offer: it is shown, not silently displayed as another. */}
+          {[...new Set([...CLICK_THRESHOLDS, ...(prep.clickAtLeast === null ? [] : [prep.clickAtLeast])])].sort((a, b) => a - b).map((threshold) => (
             <option key={threshold} value={threshold}>
               a rating of {threshold} or more
             </option>
