@@ -84,8 +84,11 @@ export function runsJson(runs: readonly RunRecord[]): string {
   return JSON.stringify({ format: 'dti-lab-runs/1', exportedAt: new Date().toISOString(), runs }, null, 2);
 }
 
+/** The time now as it goes into an exported file's name: 2026-11-29T04-12-00 (no colons, which some systems refuse). */
+export const fileStamp = () => new Date().toISOString().slice(0, 19).replaceAll(':', '-');
+
 export function exportRuns(runs: readonly RunRecord[], format: 'summary-csv' | 'curves-csv' | 'json'): ExportFile {
-  const stamp = new Date().toISOString().slice(0, 19).replaceAll(':', '-');
+  const stamp = fileStamp();
   switch (format) {
     case 'summary-csv':
       return { filename: `dti-lab-runs-${stamp}.csv`, mime: 'text/csv', content: runsSummaryCsv(runs) };

@@ -10,7 +10,7 @@ import type { StepPoint } from './run-types';
 import { MAX_STEP_POINTS, capCurve } from './session-slice';
 import { summarizeSweep, sweepIds } from './sweep-view';
 import { doneEvent, inlineDataPort, readyStore, stepEvent, testMetrics, waitFor } from './test-support';
-import type { DataProgress } from './types';
+import type { DataPort, DataProgress } from './types';
 import type { DataPrep } from './data-prep';
 import type { Preset } from '../data';
 import { encodeHash } from './url-hash';
@@ -18,6 +18,15 @@ import { encodeHash } from './url-hash';
 
 /** A finished run that trained for `trainMs` and scored `auc` on the test split. */
 const finished = (trainMs: number, auc: number): TrainerEvent => ({ ...doneEvent(), trainMs, test: testMetrics(auc) });
+
+/** The real data layer, except that the large preset fails to load (as a data worker out of memory would). */
+const largePresetFails: DataPort = {
+  ...inlineDataPort,
+  loadBuiltin: async (preset: Preset, onProgress: (progress: DataProgress) => void, prep: DataPrep) => {
+    if (preset === 'large') throw new Error('the data worker stopped: out of memory');
+    return inlineDataPort.loadBuiltin(preset, onProgress, prep);
+  },
+};
 
 describe('dataset and views', () => {
   it('starts from the link: configuration, preset, the dataset, the check and the prompt view', async () => {
@@ -112,14 +121,7 @@ describe('dataset and views', () => {
   });
 
   it('keeps the preset a link names only once its data has loaded', async () => {
-    const data = {
-      ...inlineDataPort,
-      loadBuiltin: async (preset: Preset, onProgress: (progress: DataProgress) => void, prep: DataPrep) => {
-        if (preset === 'large') throw new Error('the data worker stopped: out of memory');
-        return inlineDataPort.loadBuiltin(preset, onProgress, prep);
-      },
-    };
-    const { store } = await readyStore('', { data });
+    const { store } = await readyStore('', { data: largePresetFails });
     store.getState().applyHash('#ds=large');
     await waitFor(() => store.getState().datasetTask === null);
     expect(store.getState().datasetError?.message).toMatch(/out of memory/);
@@ -127,14 +129,7 @@ describe('dataset and views', () => {
   });
 
   it('keeps the preset and the dataset it names when another built-in preset fails to load', async () => {
-    const data = {
-      ...inlineDataPort,
-      loadBuiltin: async (preset: Preset, onProgress: (progress: DataProgress) => void, prep: DataPrep) => {
-        if (preset === 'large') throw new Error('the data worker stopped: out of memory');
-        return inlineDataPort.loadBuiltin(preset, onProgress, prep);
-      },
-    };
-    const { store } = await readyStore('', { data });
+    const { store } = await readyStore('', { data: largePresetFails });
     const previous = store.getState().dataset;
     await store.getState().loadBuiltin('large');
     const s = store.getState();

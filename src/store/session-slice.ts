@@ -128,6 +128,12 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
     ensureTrainer().post({ type: 'start', config, dataset: dataset.data });
   };
 
+  /** Starts a session's first run on the data loaded now; its queued runs keep that data (endRun). */
+  const beginSession = (config: TrainConfig, note = '') => {
+    sessionDataset = get().dataset;
+    beginRun(config, note);
+  };
+
   /** Closes the current run and starts the next queued one, unless the person stopped the session. */
   const endRun = (change: (run: RunRecord) => RunRecord, startNext: boolean) => {
     flushSteps();
@@ -291,8 +297,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       }
       comparing = false;
       sweepId = null;
-      sessionDataset = get().dataset;
-      beginRun(structuredClone(get().config));
+      beginSession(structuredClone(get().config));
     },
     restartRun: (id) => {
       const run = get().runs.find((r) => r.id === id);
@@ -316,8 +321,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       comparing = false;
       sweepId = null;
       // A failed worker was ended with its run, so this start opens a new worker and asks for a new device.
-      sessionDataset = get().dataset;
-      beginRun(structuredClone(run.config), ' (restarted)');
+      beginSession(structuredClone(run.config), ' (restarted)');
     },
     evaluateRun: async (id) => {
       const s = get();
@@ -392,8 +396,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       sweepId = null;
       set({ compareIds: [], baselineId: null });
       setSession({ queue: [dti] });
-      sessionDataset = get().dataset;
-      beginRun(sw);
+      beginSession(sw);
     },
     startSweep: (plan) => {
       const problem = blocker();
@@ -419,8 +422,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       sweepId = deps.newId();
       const [first, ...rest] = configs;
       setSession({ queue: rest });
-      sessionDataset = get().dataset;
-      beginRun(first);
+      beginSession(first);
     },
     pauseTraining: () => {
       if (get().session.state !== 'running') return;

@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { useLab } from '../store';
+import { fileStamp } from '../store/export';
 import { summarizeSweep, sweepIds } from '../store/sweep-view';
 import { ISOLATION_LEVELS, type IsolationLevel, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
 import { type SweepPlan, defaultDtiBatchSize, formatSpread, sweepConfigs } from '../train/experiments';
@@ -144,7 +145,7 @@ export function SweepPanel() {
           <div className="button-row">
             <button
               type="button"
-              onClick={() => downloadFile(`dti-lab-sweep-${new Date().toISOString().slice(0, 19).replaceAll(':', '-')}.md`, summary.report, 'text/markdown')}
+              onClick={() => downloadFile(`dti-lab-sweep-${fileStamp()}.md`, summary.report, 'text/markdown')}
               disabled={summary.rows.length === 0}
             >
               Export table (Markdown)
