@@ -121,18 +121,18 @@ async function run(): Promise<PeerResult> {
     const lab = new GpuModel(state, { B, L, maxTargets: T, n: N_CONTEXT, isolation: ISOLATION }, true);
     const labStats: StepStats[] = [];
     let start = performance.now();
-    labStats.push(await lab.trainStep(batch, learningRate));
+    labStats.push(await lab.trainStep([batch], learningRate));
     const labFirstStepMs = performance.now() - start;
     log(`${name}: lab first step ${labFirstStepMs.toFixed(0)} ms, loss ${labStats[0].loss.toFixed(6)}`);
-    for (let i = 1; i < warmup; i++) labStats.push(await lab.trainStep(batch, learningRate));
+    for (let i = 1; i < warmup; i++) labStats.push(await lab.trainStep([batch], learningRate));
     start = performance.now();
     const pending: Promise<StepStats>[] = [];
-    for (let i = 0; i < steps; i++) pending.push(lab.trainStep(batch, learningRate));
+    for (let i = 0; i < steps; i++) pending.push(lab.trainStep([batch], learningRate));
     labStats.push(...(await Promise.all(pending)));
     const labMs = (performance.now() - start) / steps;
     log(`${name}: lab ${labMs.toFixed(1)} ms/step`);
     // One more step, outside the timing, to count its GPU work.
-    const labWork = await countGpuWork(() => lab.trainStep(batch, learningRate));
+    const labWork = await countGpuWork(() => lab.trainStep([batch], learningRate));
     await device.queue.onSubmittedWorkDone();
     ctx.destroy(); // also the parameter state's buffers (created through ctx)
 

@@ -11,9 +11,9 @@ import { DEFAULT_TRAIN_CONFIG } from '../src/train/protocol';
 
 const SHOTS = 'e2e/screenshots';
 /** A tiny model on the small preset: a few steps finish in minutes even on software WebGPU. */
-const TINY_RUN = '#ds=small&p=dti&n=10&k=10&iso=strict&pe=rope&d=32&h=2&l=1&ff=64&lr=0.003&bs=8&ep=1&steps=10&eval=5&seed=1';
+const TINY_RUN = '#ds=small&p=dti&n=10&k=10&iso=strict&pe=rope&it=both&d=32&h=2&l=1&ff=64&lr=0.003&bt=80&ep=1&steps=10&vpe=20&pat=0&seed=1';
 /** The tiny model for longer: still training when a test interrupts it (device loss, reload, another tab). */
-const LONG_TINY_RUN = TINY_RUN.replace('ep=1', 'ep=100').replace('steps=10', 'steps=5000').replace('eval=5', 'eval=100000');
+const LONG_TINY_RUN = TINY_RUN.replace('ep=1', 'ep=100').replace('steps=10', 'steps=5000').replace('vpe=20', 'vpe=1');
 const XSS_TITLE = '<img src=x onerror=window.__xss=1>';
 
 /** The row of the runs table whose (editable) name matches. */
@@ -82,7 +82,7 @@ test('opens with the built-in dataset, a real prompt and its mask', async ({ pag
   await expect(page.getByTestId('dataset-summary')).toContainText('Users');
   await expect(page.getByTestId('mask-stats')).toContainText('skipped');
   // The whole configuration is in the link.
-  expect(new URL(page.url()).hash).toContain('k=10');
+  expect(new URL(page.url()).hash).toContain(`k=${DEFAULT_TRAIN_CONFIG.k}`);
   // The GPU memory estimate sits next to the configuration, against the adapter's own per-buffer limit.
   await expect(page.getByTestId('memory-estimate')).toContainText(/GPU memory \(estimate\): [\d.]+ [KMG]iB/);
   await expect(page.getByTestId('memory-estimate')).toContainText('allowed per buffer');
@@ -223,8 +223,8 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
 });
 
 test('trains SW then DTI for one epoch each and sets them side by side', async ({ page }) => {
-  // One whole epoch each (the comparison ignores max steps): larger batches keep SW's many prompts to ~100 steps.
-  await openLab(page, TINY_RUN.replace('bs=8', 'bs=32').replace('eval=5', 'eval=0'));
+  // One epoch each (the comparison ignores max steps): 32 targets per step keep SW's many prompts to ~100 steps.
+  await openLab(page, TINY_RUN.replace('bt=80', 'bt=32').replace('vpe=20', 'vpe=2'));
   await page.getByRole('button', { name: 'Train SW, then DTI (compare)' }).click();
   const comparison = page.getByTestId('comparison');
   await expect(comparison.getByRole('row')).toHaveCount(3, { timeout: 8 * 60_000 });
@@ -237,14 +237,13 @@ test('trains SW then DTI for one epoch each and sets them side by side', async (
 });
 
 test('a sweep over k and isolation levels trains its runs and draws its table and charts', async ({ page }) => {
-  // Short prompts (n = 4) and large batches keep the whole-epoch runs to about a minute on software WebGPU.
-  await openLab(page, TINY_RUN.replace('n=10', 'n=4').replace('bs=8', 'bs=32').replace('eval=5', 'eval=0'));
+  // Short prompts (n = 4) and large steps keep the whole-epoch runs to about a minute on software WebGPU.
+  await openLab(page, TINY_RUN.replace('n=10', 'n=4').replace('bt=80', 'bt=32').replace('vpe=20', 'vpe=1'));
   const sweep = page.locator('#sweep');
   const kValues = sweep.getByRole('group', { name: 'k values' });
   await kValues.getByLabel('20').uncheck();
   await kValues.getByLabel('10').check();
-  await expect(sweep.getByTestId('sweep-size')).toContainText('5 runs of 1 epoch each');
-  await sweep.getByLabel('DTI batch size (prompts)').fill('8');
+  await expect(sweep.getByTestId('sweep-size')).toContainText('5 runs of up to 1 epoch each');
   await sweep.getByRole('button', { name: 'Run the sweep' }).click();
   await expect(sweep.getByTestId('sweep-progress')).toContainText('4 runs after this one');
   const table = sweep.getByTestId('sweep-table');
@@ -387,7 +386,7 @@ test('privacy: nothing leaves the page during upload, training and export; title
     (window as unknown as { __csp: string[] }).__csp = violations;
     document.addEventListener('securitypolicyviolation', (event) => violations.push(`${event.effectiveDirective} ${event.blockedURI}`));
   });
-  await openLab(page, TINY_RUN.replace('steps=10', 'steps=4').replace('eval=5', 'eval=2'));
+  await openLab(page, TINY_RUN.replace('steps=10', 'steps=4'));
   const origin = new URL(page.url()).origin;
 
   await page.getByLabel('Upload data files').setInputFiles({ name: 'ratings.csv', mimeType: 'text/csv', buffer: ratingsWithTitles() });
@@ -431,20 +430,20 @@ test('privacy: nothing leaves the page during upload, training and export; title
 });
 
 test('a run that would not fit the GPU is refused before it starts, naming the setting to lower', async ({ page }) => {
-  // This adapter allows 64 KiB per buffer (the page reads the limit; the worker checks its device again).
+  // This adapter allows 128 KiB per buffer (the page reads the limit; the worker checks its device again). Steps split
+  // into micro-batches that fit, so only a single prompt too long for one buffer is refused.
   await page.addInitScript(() => {
     for (const name of ['maxStorageBufferBindingSize', 'maxBufferSize']) {
-      Object.defineProperty(GPUSupportedLimits.prototype, name, { get: () => 64 * 1024, configurable: true });
+      Object.defineProperty(GPUSupportedLimits.prototype, name, { get: () => 128 * 1024, configurable: true });
     }
   });
-  await openLab(page, TINY_RUN);
+  await openLab(page, TINY_RUN.replace('k=10', 'k=50'));
   const problem = page.locator('#config').getByRole('alert');
-  await expect(problem).toContainText('this GPU allows 64.0 KiB per buffer');
-  await expect(problem).toContainText(/lower the batch size from 8 to \d+ or less/);
+  await expect(problem).toContainText('this GPU allows 128.0 KiB per buffer');
+  await expect(problem).toContainText(/even with one prompt per batch; lower n or k \(prompts of \d+ tokens\)/);
   await expect(page.getByRole('button', { name: 'Start training' })).toBeDisabled();
-  const fits = Number(/to (\d+) or less/.exec((await problem.textContent()) ?? '')![1]);
-  await page.getByLabel('Batch size', { exact: true }).fill(String(fits));
+  await page.getByLabel('k (targets per prompt)').fill('10');
   await expect(problem).toHaveCount(0);
   await expect(page.getByRole('button', { name: 'Start training' })).toBeEnabled();
-  await expect(page.getByTestId('memory-estimate')).toContainText('of 64.0 KiB allowed per buffer');
+  await expect(page.getByTestId('memory-estimate')).toContainText('of 128.0 KiB allowed per buffer');
 });

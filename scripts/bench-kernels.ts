@@ -230,11 +230,11 @@ for (const bench of models) {
   const batch = makeBatch(batchPrompts, { L, B: bench.batchSize, n, isolation: 'strict' });
   const state = new ParamState(ctx, config);
   const model = new GpuModel(state, { B: bench.batchSize, L, maxTargets: bench.batchSize * k, n, isolation: 'strict' }, true);
-  await model.trainStep(batch, 1e-3);
+  await model.trainStep([batch], 1e-3);
   const steps = quick ? 2 : 5;
   const start = performance.now();
   const pending = [];
-  for (let i = 0; i < steps; i++) pending.push(model.trainStep(batch, 1e-3));
+  for (let i = 0; i < steps; i++) pending.push(model.trainStep([batch], 1e-3));
   await Promise.all(pending);
   const stepMs = (performance.now() - start) / steps;
   const composition = model.stepComposition();

@@ -11,6 +11,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { type SummaryRow, summaryTable } from '../src/train/experiments';
+import { main as realBenchmark, savedSection } from './bench-real';
+
+if (process.argv.includes('--real')) {
+  realBenchmark(process.argv.slice(2));
+  process.exit(0);
+}
 
 const skipIndex = process.argv.indexOf('--skip');
 const skip = new Set(skipIndex > 0 ? process.argv[skipIndex + 1].split(',') : []);
@@ -169,6 +175,9 @@ const sections: string[] = [
   '## 4. Peer comparison: the same transformer in TensorFlow.js (WebGPU backend)',
   '',
   read(`${work}/peer.md`) ?? read('bench/peer-results.md') ?? '_not run_',
+  '',
+  // The real-data benchmark runs on request (`--real`) and keeps its own section.
+  savedSection(read('docs/BENCHMARKS.md') ?? '') ?? '',
   '',
 ];
 writeFileSync('docs/BENCHMARKS.md', sections.join('\n'));

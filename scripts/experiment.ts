@@ -6,17 +6,19 @@
  *                   names are not the usual ones (keys: user item rating label timestamp title genres)
  *   --split per-user|global-time   validation/test split (default per-user: the last 10 % + 10 % of each history)
  *   --click-at-least R              a click is a rating of R or more (default: the format's rule)
- *   npm run experiment -- --compare --seeds 1,2,3 ...     SW vs DTI (strict + RoPE) on the same targets
- *   --dti-batch B   prompts per batch of the DTI runs (--compare, --sweep-k); default: --batch. A DTI prompt holds k
- *                   targets, so the same batch gives DTI k times fewer optimizer steps per epoch.
+ *   --users N       train and score on a fixed sample of N users (seeded, the same for every run)
+ *   npm run experiment -- --compare --seeds 1,2,3 ...     SW vs DTI on the same targets, the same targets per step
  *   npm run experiment -- --sweep-k 1,5,10,20,50 --levels window,strict --encodings learned,rope ...
  *
  * Training options mirror the page: --n --k --paradigm sw|dti --isolation LEVEL --encoding learned|rope|alibi|none
- * --d --heads --layers --dff --lr --batch --epochs --steps --seed --eval-every --weight-decay --clip.
+ * --item-text words|id|both --d --heads --layers --dff --lr --batch (targets per optimizer step) --epochs (at most)
+ * --steps --seed --evals-per-epoch --patience (validation points without improvement; 0 = never stop early)
+ * --weight-decay --clip.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import os from 'node:os';
+import { sampleUsers } from '../src/data/sample';
 import { COLUMN_KEYS, type ColumnKey, type ColumnMapping, type LoadResult, type Preset, PRESETS_ORDER, loadBuiltin, parseFiles } from '../src/data/index';
 import { nodeDevice } from '../src/gpu/node-device';
 import { DEFAULT_PREP, type DataPrep, prepOptions } from '../src/store/data-prep';
@@ -25,7 +27,7 @@ import { type ExperimentRun, type SweepPlan, summarizeRuns, sweepConfigs } from 
 import { predictedOverObserved } from '../src/train/metrics';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../src/train/protocol';
 import { train } from '../src/train/trainer';
-import type { IsolationLevel, PositionEncoding } from '../src/prompt/types';
+import type { ItemText, IsolationLevel, PositionEncoding } from '../src/prompt/types';
 
 function parseArgs(argv: string[]): Map<string, string> {
   const args = new Map<string, string>();
@@ -44,9 +46,9 @@ function parseArgs(argv: string[]): Map<string, string> {
 
 const args = parseArgs(process.argv.slice(2));
 const known = new Set([
-  'dataset', 'files', 'columns', 'split', 'click-at-least', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet', 'dti-batch',
-  'n', 'k', 'paradigm', 'isolation', 'encoding', 'd', 'heads', 'layers', 'dff', 'lr', 'batch', 'epochs', 'steps', 'seed',
-  'eval-every', 'weight-decay', 'clip',
+  'dataset', 'files', 'columns', 'split', 'click-at-least', 'users', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet',
+  'n', 'k', 'paradigm', 'isolation', 'encoding', 'item-text', 'd', 'heads', 'layers', 'dff', 'lr', 'batch', 'epochs', 'steps', 'seed',
+  'evals-per-epoch', 'patience', 'weight-decay', 'clip',
 ]);
 for (const key of args.keys()) if (!known.has(key)) throw new Error(`unknown option --${key}; known: ${[...known].map((k) => `--${k}`).join(' ')}`);
 
@@ -64,6 +66,7 @@ const base: TrainConfig = {
   k: num('k', DEFAULT_TRAIN_CONFIG.k),
   paradigm: (args.get('paradigm') ?? DEFAULT_TRAIN_CONFIG.paradigm) as TrainConfig['paradigm'],
   isolation: (args.get('isolation') ?? DEFAULT_TRAIN_CONFIG.isolation) as IsolationLevel,
+  itemText: (args.get('item-text') ?? DEFAULT_TRAIN_CONFIG.itemText) as ItemText,
   model: {
     dModel: num('d', DEFAULT_TRAIN_CONFIG.model.dModel),
     nHeads: num('heads', DEFAULT_TRAIN_CONFIG.model.nHeads),
@@ -72,13 +75,14 @@ const base: TrainConfig = {
     positionEncoding: (args.get('encoding') ?? DEFAULT_TRAIN_CONFIG.model.positionEncoding) as PositionEncoding,
   },
   learningRate: num('lr', DEFAULT_TRAIN_CONFIG.learningRate),
-  batchSize: num('batch', DEFAULT_TRAIN_CONFIG.batchSize),
+  batchTargets: num('batch', DEFAULT_TRAIN_CONFIG.batchTargets),
   epochs: num('epochs', DEFAULT_TRAIN_CONFIG.epochs),
   maxSteps: num('steps', DEFAULT_TRAIN_CONFIG.maxSteps),
   seed: num('seed', DEFAULT_TRAIN_CONFIG.seed),
   weightDecay: num('weight-decay', DEFAULT_TRAIN_CONFIG.weightDecay),
   maxGradNorm: num('clip', DEFAULT_TRAIN_CONFIG.maxGradNorm),
-  evalEvery: num('eval-every', DEFAULT_TRAIN_CONFIG.evalEvery),
+  evalsPerEpoch: num('evals-per-epoch', DEFAULT_TRAIN_CONFIG.evalsPerEpoch),
+  patience: num('patience', DEFAULT_TRAIN_CONFIG.patience),
 };
 if (!['sw', 'dti'].includes(base.paradigm)) throw new Error(`--paradigm expects sw or dti (got "${base.paradigm}")`);
 const quiet = args.has('quiet');
@@ -118,55 +122,73 @@ async function loadData(): Promise<LoadResult> {
 }
 
 const loaded = await loadData();
+const dataset = args.has('users') ? sampleUsers(loaded.dataset, num('users', 0)) : loaded.dataset;
 const gpu = await nodeDevice();
-console.log(`dataset: ${loaded.dataset.name} (${loaded.stats.users} users, ${loaded.stats.interactions} interactions); adapter: ${gpu.adapterInfo}`);
+console.log(
+  `dataset: ${dataset.name} (${loaded.stats.users} users, ${loaded.stats.interactions} interactions` +
+    (dataset !== loaded.dataset ? `; a fixed sample of ${dataset.users.length} users` : '') +
+    `); adapter: ${gpu.adapterInfo}`,
+);
+
+const minutes = (ms: number) => `${Math.floor(ms / 60000)}:${String(Math.round((ms % 60000) / 1000)).padStart(2, '0')}`;
 
 async function runOne(config: TrainConfig): Promise<ExperimentRun> {
   const check = checkTrainConfig(config);
   if (check.errors.length) throw new Error(`invalid configuration: ${check.errors.join('; ')}`);
   const curve: { step: number; loss: number }[] = [];
-  const validCurve: { step: number; auc: number; logLoss: number }[] = [];
   let lastPrint = 0;
+  let phaseStart = performance.now();
+  let phase = '';
   const label = `${config.paradigm} k=${config.paradigm === 'sw' ? 1 : config.k} ${config.isolation} ${config.model.positionEncoding} seed=${config.seed}`;
-  const result = await train(gpu, loaded.dataset, config, {
+  const print = (line: string, force = false) => {
+    if (quiet || (!force && performance.now() - lastPrint < 5000)) return;
+    lastPrint = performance.now();
+    console.log(`  [${label}] ${line}`);
+  };
+  const result = await train(gpu, dataset, config, {
     emit: (event) => {
       if (event.type === 'step') {
         curve.push({ step: event.step, loss: event.loss });
-        if (!quiet && performance.now() - lastPrint > 2000) {
-          lastPrint = performance.now();
-          console.log(`  [${label}] step ${event.step} loss ${event.loss.toFixed(4)} ${event.targetsPerSec.toFixed(0)} targets/s`);
+        const eta = (event.elapsedMs / event.step) * (event.totalSteps - event.step);
+        print(
+          `step ${event.step}/${event.totalSteps} loss ${event.loss.toFixed(4)} ${event.targetsPerSec.toFixed(0)} targets/s, ` +
+            `training ETA ${minutes(eta)} (at most; early stopping may end it sooner)`,
+        );
+      } else if (event.type === 'eval') {
+        const what = event.sample ? 'validation sample' : event.split === 'valid' ? 'validation' : 'test';
+        print(`${what} AUC ${event.metrics.auc.toFixed(4)} LogLoss ${event.metrics.logLoss.toFixed(4)} at step ${event.step}`, true);
+      } else if (event.type === 'status') {
+        if (event.message !== phase) {
+          phase = event.message;
+          phaseStart = performance.now();
+          if (event.phase !== 'evaluate') print(event.message, true);
+        } else if (event.phase === 'evaluate' && event.fraction) {
+          const elapsed = performance.now() - phaseStart;
+          print(`${event.message}: ${(100 * event.fraction).toFixed(0)} %, ETA ${minutes((elapsed / event.fraction) * (1 - event.fraction))}`);
         }
-      } else if (event.type === 'eval' && event.split === 'valid') {
-        validCurve.push({ step: event.step, auc: event.metrics.auc, logLoss: event.metrics.logLoss });
-      } else if (event.type === 'status' && !quiet) {
-        console.log(`  [${label}] ${event.message}`);
       }
     },
   });
-  const run: ExperimentRun = {
-    config,
-    steps: result.steps,
-    trainMs: result.trainMs,
-    tokensProcessed: result.tokensProcessed,
-    targetsProcessed: result.targetsProcessed,
-    valid: result.valid,
-    test: result.test,
-    curve,
-    validCurve,
-  };
+  const { params: _params, modelConfig: _modelConfig, losses: _losses, ...summary } = result;
+  const run: ExperimentRun = { ...summary, config, curve };
+  const b = result.baselines;
   console.log(
-    `${label}: test AUC ${result.test.auc.toFixed(4)} LogLoss ${result.test.logLoss.toFixed(4)} predicted/observed CTR ${predictedOverObserved(result.test).toFixed(3)} calibration slope ${result.test.calibrationSlope.toFixed(2)}; train ${(result.trainMs / 1000).toFixed(1)} s, ${result.tokensProcessed} tokens`,
+    `${label}: test AUC ${result.test.auc.toFixed(4)} [${result.testAucInterval.low.toFixed(4)}, ${result.testAucInterval.high.toFixed(4)}] ` +
+      `LogLoss ${result.test.logLoss.toFixed(4)} predicted/observed CTR ${predictedOverObserved(result.test).toFixed(3)} ` +
+      `calibration slope ${result.test.calibrationSlope.toFixed(2)}; train ${(result.trainMs / 1000).toFixed(1)} s, ${result.tokensProcessed} tokens, ` +
+      `${result.steps} steps\n  ${result.stopMessage}\n  baselines on the same ${b.count} test targets: popularity ${b.popularity.toFixed(4)}, ` +
+      `user click rate ${b.userRate.toFixed(4)}, item + user logistic ${b.logistic.toFixed(4)}, history ${b.history.toFixed(4)}` +
+      result.warnings.map((warning) => `\n  warning: ${warning}`).join(''),
   );
   return run;
 }
 
 const runs: ExperimentRun[] = [];
-const dtiBatchSize = num('dti-batch', base.batchSize);
 const seeds = list('seeds', [String(base.seed)]).map(Number);
 if (args.has('compare')) {
   for (const seed of seeds) {
     runs.push(await runOne({ ...base, seed, paradigm: 'sw' }));
-    runs.push(await runOne({ ...base, seed, paradigm: 'dti', batchSize: dtiBatchSize }));
+    runs.push(await runOne({ ...base, seed, paradigm: 'dti' }));
   }
 } else if (args.has('sweep-k')) {
   const plan: SweepPlan = {
@@ -174,12 +196,14 @@ if (args.has('compare')) {
     levels: list('levels', [base.isolation]) as IsolationLevel[],
     encodings: list('encodings', [base.model.positionEncoding]) as PositionEncoding[],
     seeds,
-    dtiBatchSize,
   };
   for (const config of sweepConfigs(base, plan)) runs.push(await runOne(config));
 } else {
   for (const seed of seeds) runs.push(await runOne({ ...base, seed }));
 }
+
+/** Typed arrays (test predictions) as plain JSON arrays. */
+const jsonArrays = (_key: string, value: unknown) => (value instanceof Float32Array ? Array.from(value, (p) => Number(p.toFixed(6))) : value instanceof Uint8Array ? Array.from(value) : value);
 
 const summary = summarizeRuns(runs);
 console.log('\n' + summary.markdown);
@@ -193,6 +217,6 @@ const output = {
 };
 const out = args.get('out');
 if (out) {
-  writeFileSync(out, JSON.stringify(output, null, 2));
+  writeFileSync(out, JSON.stringify(output, jsonArrays, 2));
   console.log(`wrote ${out}`);
 }

@@ -28,7 +28,7 @@ if (!gpu.features.timestampQuery) throw new Error('this adapter has no timestamp
 const ctx = new GpuContext(gpu.device);
 const config = { vocabSize: dataset.vocab.tokens.length, dModel: d, nHeads: 4, nLayers, dFF, maxSeqLen: L, positionEncoding: 'rope' as const, seed: 1 };
 const model = new GpuModel(new ParamState(ctx, config), { B, L, maxTargets: B * k, n, isolation: 'strict' }, true);
-await model.trainStep(batch, 1e-3);
+await model.trainStep([batch], 1e-3);
 const dispatches = model.allDispatches();
 const querySet = gpu.device.createQuerySet({ type: 'timestamp', count: 2 * dispatches.length });
 const resolve = gpu.device.createBuffer({ size: 16 * dispatches.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });

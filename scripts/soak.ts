@@ -3,7 +3,7 @@
  * live GPU buffers and the JavaScript heaps sampled, to show that nothing grows without bound. Not part of the test
  * command (it takes half an hour); run it with
  *
- *   npm run soak -- [--minutes 30] [--out FILE] [--sample-sec 30] [--run-steps 600] [--eval-every 200]
+ *   npm run soak -- [--minutes 30] [--out FILE] [--sample-sec 30] [--run-steps 600] [--evals-per-epoch 1]
  *   bash scripts/with-gpu.sh scripts/soak.ts --minutes 3 --out docs/soak-results.md
  *
  * What it does:
@@ -60,9 +60,9 @@ const minutes = Number(option('minutes', '30'));
 const outFile = option('out', '');
 const sampleSec = Number(option('sample-sec', '30'));
 const runSteps = Number(option('run-steps', '600'));
-const evalEvery = Number(option('eval-every', '200'));
-if (!(minutes > 0) || !(sampleSec > 0) || !(runSteps > 0) || !(evalEvery >= 0)) {
-  console.error('soak: --minutes, --sample-sec and --run-steps must be positive numbers, --eval-every ≥ 0');
+const evalsPerEpoch = Number(option('evals-per-epoch', '1'));
+if (!(minutes > 0) || !(sampleSec > 0) || !(runSteps > 0) || !(evalsPerEpoch >= 1)) {
+  console.error('soak: --minutes, --sample-sec and --run-steps must be positive numbers, --evals-per-epoch ≥ 1');
   process.exit(2);
 }
 const command = `bash scripts/with-gpu.sh scripts/soak.ts ${process.argv.slice(2).join(' ')}`.trim();
@@ -78,8 +78,8 @@ const BOUNDS = {
 const MIN_SLOPE_WINDOW_MIN = 4;
 /** A tiny model on the small preset; many epochs, so each run trains `runSteps` steps (the step limit ends it). */
 const HASH =
-  `#ds=small&p=dti&n=10&k=10&iso=strict&pe=rope&d=32&h=2&l=1&ff=64&lr=0.003&bs=8` +
-  `&ep=1000&steps=${runSteps}&eval=${evalEvery}&seed=1&wd=0.01&clip=1`;
+  `#ds=small&p=dti&n=10&k=10&iso=strict&pe=rope&d=32&h=2&l=1&ff=64&lr=0.003&bt=80` +
+  `&ep=1000&steps=${runSteps}&vpe=${evalsPerEpoch}&pat=0&seed=1&wd=0.01&clip=1`;
 const SOAK_CHROMIUM_ARGS = [...CHROMIUM_ARGS, '--enable-precise-memory-info'];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -671,7 +671,7 @@ async function main(): Promise<number> {
   print(`- duration: ${duration.toFixed(1)} min of training (asked: ${minutes} min), samples every ${sampleSec} s (GC forced before each)`);
   print(`- machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; load average (1/5/15 min) at start ${loadAtStart.map((x) => x.toFixed(1)).join(' / ')}, at end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}`);
   print(`- browser: Chromium ${browserVersion} headless (${CHROMIUM_PATH}), production build served by \`vite preview\``);
-  print(`- lab link: \`${HASH}\` (d=32, 2 heads, 1 layer, d_ff=64, batch 8, ${runSteps} steps per run, validation every ${evalEvery || 'epoch'} steps); runs started back to back: ${runs.length}, steps trained: ${totalSteps().toLocaleString('en-US')}`);
+  print(`- lab link: \`${HASH}\` (d=32, 2 heads, 1 layer, d_ff=64, 80 targets per step, ${runSteps} steps per run, ${evalsPerEpoch} validation point(s) per epoch); runs started back to back: ${runs.length}, steps trained: ${totalSteps().toLocaleString('en-US')}`);
   const n = (x: number) => x.toLocaleString('en-US');
   const hookedVia = trainers.map((w) => w.last?.via ?? '?').join(', ') || 'none';
   print(`- instrumentation: page hook via ${pageHook.via} (Worker constructor wrapped: ${pageHook.workerWrapper ? 'yes' : 'no'}); training worker(s) hooked via ${hookedVia}`);

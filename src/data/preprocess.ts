@@ -14,7 +14,17 @@ import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type TokenizedDataset, type UserH
 import { DataError } from './errors';
 import type { FormatId, RawDataset } from './raw';
 import { type DatasetStats, computeStats } from './stats';
-import { DEFAULT_MAX_ITEM_TOKENS, DEFAULT_VOCAB_CAP, Tokenizer, buildVocabulary, itemWords } from './tokenizer';
+import {
+  DEFAULT_ITEM_ID_MIN_COUNT,
+  DEFAULT_MAX_ITEM_IDS,
+  DEFAULT_MAX_ITEM_TOKENS,
+  DEFAULT_VOCAB_CAP,
+  Tokenizer,
+  buildVocabulary,
+  itemIdToken,
+  itemWords,
+  itemsWithIds,
+} from './tokenizer';
 
 /** click = rating > threshold, or rating >= threshold when inclusive. */
 export interface LabelRule {
@@ -34,8 +44,12 @@ export interface PreprocessOptions {
   /** null: the format's default (see defaultLabelRule). */
   labelRule: LabelRule | null;
   split: SplitRule;
-  /** Vocabulary size, special tokens included. */
+  /** Word vocabulary size, special tokens included (item-id tokens come on top). */
   vocabCap: number;
+  /** Training interactions an item needs for its own item-id token (rarer items share [ITEM-UNK]). */
+  itemIdMinCount: number;
+  /** Most item-id tokens (the most frequent items keep theirs). */
+  maxItemIds: number;
   /** Most tokens one item renders to (before [SUM] and the label token). */
   maxItemTokens: number;
 }
@@ -47,6 +61,8 @@ export const DEFAULT_PREPROCESS_OPTIONS: PreprocessOptions = {
   labelRule: null,
   split: { kind: 'per-user', valid: 0.1, test: 0.1 },
   vocabCap: DEFAULT_VOCAB_CAP,
+  itemIdMinCount: DEFAULT_ITEM_ID_MIN_COUNT,
+  maxItemIds: DEFAULT_MAX_ITEM_IDS,
   maxItemTokens: DEFAULT_MAX_ITEM_TOKENS,
 };
 
@@ -118,7 +134,15 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
   const words = usedItems.map((item) =>
     itemWords(raw.catalog.keys[item], raw.catalog.titles[item], raw.catalog.genres[item], options.maxItemTokens),
   );
-  const tokenizer = new Tokenizer(buildVocabulary(words, trainUses, options.vocabCap));
+  const trainCounts = trainUses.map((uses) => uses - 1);
+  const idItems = itemsWithIds(
+    trainCounts,
+    usedItems.map((item) => raw.catalog.keys[item]),
+    options.itemIdMinCount,
+    options.maxItemIds,
+  );
+  const idTokens = idItems.map((item) => itemIdToken(raw.catalog.keys[usedItems[item]]));
+  const tokenizer = new Tokenizer(buildVocabulary(words, trainUses, options.vocabCap, idTokens));
 
   const users: UserHistory[] = kept.map(({ user, start, end }) => {
     const rows = order.order.subarray(start, end);
@@ -133,6 +157,7 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
     name: raw.name,
     vocab: tokenizer.vocab,
     itemTokens: words.map((list) => tokenizer.encodeWords(list)),
+    itemIds: Int32Array.from(usedItems, (item) => tokenizer.encodeItemId(raw.catalog.keys[item])),
     itemTitles: usedItems.map((item) => raw.catalog.titles[item] || `item ${raw.catalog.keys[item]}`),
     users,
   };
@@ -166,6 +191,8 @@ export function checkPreprocessOptions(options: PreprocessOptions): void {
   }
   if (options.vocabCap < 8) throw new DataError(`vocabulary cap ${options.vocabCap}`, 'at least 8 tokens');
   if (options.maxItemTokens < 1) throw new DataError(`max item tokens ${options.maxItemTokens}`, 'at least 1');
+  if (!(options.itemIdMinCount >= 1)) throw new DataError(`item-id minimum count ${options.itemIdMinCount}`, 'at least 1');
+  if (!(options.maxItemIds >= 0)) throw new DataError(`item-id cap ${options.maxItemIds}`, '0 or more');
 }
 
 function makeLabels(

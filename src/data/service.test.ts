@@ -27,7 +27,7 @@ describe('data worker requests', () => {
     const { dataset } = last.result;
     const buffers = transfers.at(-1)!;
     expect(new Set(buffers).size).toBe(buffers.length);
-    expect(buffers.length).toBe(dataset.users.length * 3 + dataset.itemTokens.length);
+    expect(buffers.length).toBe(dataset.users.length * 3 + dataset.itemTokens.length + 1); // + the item-id tokens
     // What is listed for transfer is posted without a copy, so nothing else may share those buffers.
     expect(structuredClone(last, { transfer: buffers as ArrayBuffer[] }).result.dataset.users.length).toBe(dataset.users.length);
   });

@@ -35,6 +35,7 @@ function datasetBuffers(dataset: TokenizedDataset): ArrayBuffer[] {
     if (array.buffer instanceof ArrayBuffer) buffers.add(array.buffer);
   };
   dataset.itemTokens.forEach(add);
+  add(dataset.itemIds);
   for (const user of dataset.users) [user.items, user.labels, user.split].forEach(add);
   return [...buffers];
 }

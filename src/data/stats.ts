@@ -1,5 +1,5 @@
 /** Dataset statistics for the UI. */
-import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, TOKEN_UNK, type TokenizedDataset } from '../prompt/types';
+import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, TOKEN_ITEM_UNK, TOKEN_UNK, type TokenizedDataset } from '../prompt/types';
 import type { LabelRule, LabelSource, SplitRule } from './preprocess';
 
 export interface Distribution {
@@ -27,6 +27,10 @@ export interface DatasetStats {
   /** Tokens of one rendered interaction: item tokens + [SUM] + label token. */
   tokensPerInteraction: Distribution;
   vocabSize: number;
+  /** Items with their own item-id token (the others share [ITEM-UNK]). */
+  itemIdTokens: number;
+  /** Share of training interactions whose item has its own item-id token. */
+  itemIdCoverage: number;
   /** Share of item tokens that are [UNK] (words past the vocabulary cap). */
   unknownTokenRate: number;
   splits: Record<'train' | 'valid' | 'test', { interactions: number; positiveRate: number }>;
@@ -55,9 +59,11 @@ export function computeStats(dataset: TokenizedDataset, context: StatsContext): 
   const tokenLengths = new Float64Array(interactions);
   let positives = 0;
   let k = 0;
+  let trainWithId = 0;
   for (const user of dataset.users) {
     for (let i = 0; i < user.items.length; i++) {
       positives += user.labels[i];
+      if (user.split[i] === SPLIT_TRAIN && dataset.itemIds[user.items[i]] !== TOKEN_ITEM_UNK) trainWithId++;
       perSplit[user.split[i]].interactions++;
       perSplit[user.split[i]].positives += user.labels[i];
       tokenLengths[k++] = dataset.itemTokens[user.items[i]].length + 2;
@@ -84,6 +90,8 @@ export function computeStats(dataset: TokenizedDataset, context: StatsContext): 
     historyLength: distribution(Float64Array.from(dataset.users, (user) => user.items.length)),
     tokensPerInteraction: distribution(tokenLengths),
     vocabSize: dataset.vocab.tokens.length,
+    itemIdTokens: dataset.itemIds.reduce((count, id) => count + (id === TOKEN_ITEM_UNK ? 0 : 1), 0),
+    itemIdCoverage: perSplit[SPLIT_TRAIN].interactions ? trainWithId / perSplit[SPLIT_TRAIN].interactions : 0,
     unknownTokenRate: itemTokenCount ? unknown / itemTokenCount : 0,
     splits: { train: splitStats(SPLIT_TRAIN), valid: splitStats(SPLIT_VALID), test: splitStats(SPLIT_TEST) },
     labelSource: context.labelSource,

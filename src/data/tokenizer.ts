@@ -3,13 +3,18 @@
  * - Title words: lower-cased runs of letters and digits (inner apostrophes kept: "children's").
  * - Each genre is one token ("Sci-Fi" -> "sci-fi"), so genres survive intact.
  * - An item without any text becomes one item-id token, `item_<key>`.
- * - The vocabulary keeps the special tokens first, then the most frequent words up to the cap; the rest map to [UNK].
+ * - Item-id tokens: one per item with at least DEFAULT_ITEM_ID_MIN_COUNT training interactions (up to a cap, most
+ *   frequent first); rarer items share [ITEM-UNK], since an embedding seen a few times learns nothing but noise.
+ * - The vocabulary keeps the special tokens first, then the item-id tokens, then the most frequent words up to the
+ *   word cap; other words map to [UNK].
  * Every token is free of whitespace, so a token sequence renders to text and parses back to the same ids.
  */
-import { SPECIAL_TOKENS, TOKEN_DISLIKE, TOKEN_LIKE, TOKEN_SUM, TOKEN_UNK, type TokenizedDataset, type Vocabulary } from '../prompt/types';
+import { SPECIAL_TOKENS, TOKEN_DISLIKE, TOKEN_ITEM_UNK, TOKEN_LIKE, TOKEN_SUM, TOKEN_UNK, type TokenizedDataset, type Vocabulary } from '../prompt/types';
 
 export const DEFAULT_VOCAB_CAP = 4096;
 export const DEFAULT_MAX_ITEM_TOKENS = 8;
+export const DEFAULT_ITEM_ID_MIN_COUNT = 3;
+export const DEFAULT_MAX_ITEM_IDS = 50_000;
 
 export function titleWords(title: string): string[] {
   return title.toLowerCase().match(/[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*/gu) ?? [];
@@ -33,19 +38,37 @@ export function itemWords(key: string, title: string, genres: readonly string[],
 }
 
 /**
- * Special tokens, then words by descending weight (ties in code-unit order), up to `cap` tokens in all.
- * weights[i] is how much item i's words count; the data layer passes 1 + the item's training interactions, so the
- * cap keeps the words the model will see most without looking at validation or test targets.
+ * Special tokens, then the item-id tokens in the order given, then words by descending weight (ties in code-unit
+ * order), with special tokens and words `cap` tokens in all. weights[i] is how much item i's words count; the data
+ * layer passes 1 + the item's training interactions, so the cap keeps the words the model will see most without
+ * looking at validation or test targets. A word that is also an item-id token (an item without text) is kept once.
  */
-export function buildVocabulary(words: readonly string[][], weights: ArrayLike<number>, cap: number): Vocabulary {
+export function buildVocabulary(
+  words: readonly string[][],
+  weights: ArrayLike<number>,
+  cap: number,
+  idTokens: readonly string[] = [],
+): Vocabulary {
+  const ids = new Set(idTokens);
   const weightOf = new Map<string, number>();
   words.forEach((list, i) => {
-    for (const word of new Set(list)) weightOf.set(word, (weightOf.get(word) ?? 0) + weights[i]);
+    for (const word of new Set(list)) if (!ids.has(word)) weightOf.set(word, (weightOf.get(word) ?? 0) + weights[i]);
   });
   const ranked = [...weightOf.entries()]
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .map(([word]) => word);
-  return { tokens: [...SPECIAL_TOKENS, ...ranked.slice(0, Math.max(0, cap - SPECIAL_TOKENS.length))] };
+  return { tokens: [...SPECIAL_TOKENS, ...ids, ...ranked.slice(0, Math.max(0, cap - SPECIAL_TOKENS.length))] };
+}
+
+/**
+ * The items that get their own item-id token: at least minCount training interactions, the most frequent first (ties
+ * by key in code-unit order, so the vocabulary does not depend on the order a file lists its items), at most maxIds.
+ */
+export function itemsWithIds(trainCounts: ArrayLike<number>, keys: readonly string[], minCount: number, maxIds: number): number[] {
+  const eligible: number[] = [];
+  for (let item = 0; item < trainCounts.length; item++) if (trainCounts[item] >= minCount) eligible.push(item);
+  eligible.sort((a, b) => trainCounts[b] - trainCounts[a] || (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
+  return eligible.slice(0, maxIds);
 }
 
 export class Tokenizer {
@@ -58,6 +81,11 @@ export class Tokenizer {
   /** Ids of tokens already normalized (titleWords / genreToken / itemIdToken, or special tokens). */
   encodeWords(words: readonly string[]): Int32Array {
     return Int32Array.from(words, (word) => this.ids.get(word) ?? TOKEN_UNK);
+  }
+
+  /** The id of an item-id token, or [ITEM-UNK] for an item without its own. */
+  encodeItemId(key: string): number {
+    return this.ids.get(itemIdToken(key)) ?? TOKEN_ITEM_UNK;
   }
 
   /** Ids of rendered text: whitespace-separated tokens, as decode() writes them. */

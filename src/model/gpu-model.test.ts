@@ -92,7 +92,7 @@ describe('GPU model against the CPU reference', () => {
         const state = await newState(config);
         const shape = { ...shapeOf(batch, n, isolation), L: batch.L + 7 };
         const model = new GpuModel(state, shape, true);
-        await model.computeGradients(batch);
+        await model.computeGradients([batch]);
         const gpuGrads = await state.readGrads();
         const gpuProbs = await new GpuModel(state, shape, false).predict(batch);
         const ref = referenceForwardBackward(config, initParams(config), batch);
@@ -130,7 +130,7 @@ describe('GPU model against the CPU reference', () => {
     const model = new GpuModel(state, { B: 2, L, maxTargets: 8, n, isolation }, true, optimizer);
     const reference = new ReferenceTrainer(config, initParams(config), { ...optimizer, lr: 1e-2 });
     for (const batch of batches) {
-      const stats = await model.trainStep(batch, 1e-2);
+      const stats = await model.trainStep([batch], 1e-2);
       const refLoss = reference.step(batch);
       expect(Math.abs(stats.loss - refLoss)).toBeLessThan(1e-4);
     }
@@ -168,9 +168,9 @@ describe('DTI equals the sliding window under strict isolation with relative pos
       const state = await newState(config, params);
       const dtiModel = new GpuModel(state, shapeOf(dtiBatch, n, 'strict'), true);
       const swModel = new GpuModel(state, shapeOf(swBatch, n, 'strict'), true);
-      await dtiModel.computeGradients(dtiBatch);
+      await dtiModel.computeGradients([dtiBatch]);
       const dtiGrads = await state.readGrads();
-      await swModel.computeGradients(swBatch);
+      await swModel.computeGradients([swBatch]);
       const swGrads = await state.readGrads();
       const dtiProbs = await new GpuModel(state, shapeOf(dtiBatch, n, 'strict'), false).predict(dtiBatch);
       const swProbs = await new GpuModel(state, shapeOf(swBatch, n, 'strict'), false).predict(swBatch);

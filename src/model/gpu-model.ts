@@ -66,6 +66,26 @@ export class ParamState {
     return new Float32Array(await readBuffer(this.ctx.device, this.params, this.layout.total * 4));
   }
 
+  private checkpoint: GPUBuffer | null = null;
+
+  /** Keeps a copy of the parameters on the GPU (the best-validation checkpoint), replacing the previous one. */
+  saveCheckpoint(): void {
+    const bytes = this.layout.total * 4;
+    this.checkpoint ??= this.ctx.storage('params.checkpoint', bytes);
+    const encoder = this.ctx.device.createCommandEncoder({ label: 'save checkpoint' });
+    encoder.copyBufferToBuffer(this.params, 0, this.checkpoint, 0, bytes);
+    this.ctx.device.queue.submit([encoder.finish()]);
+  }
+
+  /** Puts the saved checkpoint's parameters back; false when none was saved. */
+  restoreCheckpoint(): boolean {
+    if (!this.checkpoint) return false;
+    const encoder = this.ctx.device.createCommandEncoder({ label: 'restore checkpoint' });
+    encoder.copyBufferToBuffer(this.checkpoint, 0, this.params, 0, this.layout.total * 4);
+    this.ctx.device.queue.submit([encoder.finish()]);
+    return true;
+  }
+
   async readGrads(): Promise<Float32Array> {
     return new Float32Array(await readBuffer(this.ctx.device, this.grads, this.layout.total * 4));
   }
@@ -93,6 +113,28 @@ export function estimateMemory(config: ModelConfig, shape: Pick<BatchShape, 'B' 
     total: parameters + optimizer + activations + activationGradients + batch,
     largestBuffer,
   };
+}
+
+/**
+ * Most tokens (rows × length) one batch of a model instance holds: large enough to keep a GPU busy, small enough for a
+ * browser tab's memory (about 150 MiB of activations for the default model when training).
+ */
+export const MAX_BATCH_TOKENS = 16384;
+
+/** What bounds one buffer: a device's limits, or WebGPU's defaults (which every adapter offers) when none is known. */
+export interface BufferLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+}
+export const DEFAULT_BUFFER_LIMITS: BufferLimits = { maxStorageBufferBindingSize: 2 ** 27, maxBufferSize: 2 ** 28 };
+
+/** The most rows of L tokens one batch may hold: MAX_BATCH_TOKENS, and the largest buffer the limits allow (at least 1). */
+export function rowsThatFit(limits: BufferLimits, config: ModelConfig, L: number): number {
+  const { dModel: d, dFF: f, nLayers: nl } = config;
+  const maxBinding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  // The largest per-row buffer of estimateMemory (the stacked fc activations, residual stream or qkv).
+  const bytesPerRow = 4 * L * Math.max(nl * f, (nl + 1) * d, nl * 3 * d);
+  return Math.max(1, Math.min(Math.floor(MAX_BATCH_TOKENS / L), Math.floor(maxBinding / bytesPerRow)));
 }
 
 /** Throws a message naming the setting to lower when the run cannot fit the device's limits. */
@@ -181,7 +223,7 @@ export class GpuModel {
   /** Dispatches by sequence length, built on first use: every batch length up to shape.L shares the buffers. */
   private readonly steps = new Map<number, StepDispatches>();
   private readonly optimizerDispatches: Dispatch[];
-  private readonly clearOnStep: GPUBuffer[] = [];
+  private readonly clearPerBatch: GPUBuffer[] = [];
   private readonly readbackPool: GPUBuffer[] = [];
   private optimizerStep = 0;
 
@@ -261,10 +303,11 @@ export class GpuModel {
     this.hyper = null;
     this.optimizerDispatches = [];
     if (training) {
-      // Gradients accumulate, so every gradient buffer is cleared at the step's start.
+      // Gradients accumulate, so every activation gradient is cleared before each micro-batch (and the parameter
+      // gradients before each step's first).
       const gradStack = (label: string, perLayer: number) => {
         const s = stack(label, perLayer);
-        this.clearOnStep.push(s.buffer);
+        this.clearPerBatch.push(s.buffer);
         return s;
       };
       const dfcAct = gradStack('grad.fcAct', rows * f);
@@ -275,7 +318,7 @@ export class GpuModel {
       const dnorm1 = gradStack('grad.norm1', rows * d);
       const dresidualBuffer = ctx.storage('grad.residual', rows * d * 4);
       const dfinalBuffer = ctx.storage('grad.finalNorm', rows * d * 4);
-      this.clearOnStep.push(state.grads, dresidualBuffer, dfinalBuffer);
+      this.clearPerBatch.push(dresidualBuffer, dfinalBuffer);
       this.gradients = {
         layers: Array.from({ length: nl }, (_, l) => ({
           dfcAct: at(dfcAct, l),
@@ -438,45 +481,62 @@ export class GpuModel {
   }
 
   /**
-   * One training step in one submission: forward, backward, gradient norm, AdamW. Returns a promise of the step's
-   * statistics that resolves whenever the GPU gets there; the caller decides how many to keep in flight.
+   * One optimizer step over the targets of several micro-batches (gradient accumulation): each micro-batch's forward
+   * and backward in its own submission (its batch upload must land before it runs), the gradient norm and AdamW after
+   * the last. Every micro-batch's lossDenominator is the whole step's, so the accumulated gradient is the step's.
+   * Returns a promise of the step's statistics that resolves whenever the GPU gets there; the caller decides how many
+   * to keep in flight.
    */
-  trainStep(batch: Batch, learningRate: number): Promise<StepStats> {
-    if (!this.training || !this.hyper || !this.normStats) throw new Error('this model instance was built for evaluation only');
-    const step = this.uploadBatch(batch);
+  trainStep(microBatches: readonly Batch[], learningRate: number): Promise<StepStats> {
+    if (!this.training || !this.hyper) throw new Error('this model instance was built for evaluation only');
     this.optimizerStep++;
     writeAdamHyper(this.device, this.hyper, { ...this.optimizer, lr: learningRate, step: this.optimizerStep });
-    const encoder = this.device.createCommandEncoder({ label: 'train step' });
-    for (const buffer of this.clearOnStep) encoder.clearBuffer(buffer);
-    const pass = encoder.beginComputePass({ label: 'train step' });
-    encodeDispatches(pass, step.forward);
-    encodeDispatches(pass, step.backward);
-    encodeDispatches(pass, this.optimizerDispatches);
-    pass.end();
-    const readback = this.takeReadback(2 * STATS_BYTES);
-    encoder.copyBufferToBuffer(this.stats, 0, readback, 0, STATS_BYTES);
-    encoder.copyBufferToBuffer(this.normStats, 0, readback, STATS_BYTES, STATS_BYTES);
-    this.device.queue.submit([encoder.finish()]);
+    const readback = this.takeReadback((microBatches.length + 1) * STATS_BYTES);
+    this.submitGradients(microBatches, readback);
     return readback.mapAsync(GPUMapMode.READ).then(() => {
       const v = new Float32Array(readback.getMappedRange().slice(0));
       readback.unmap();
       this.readbackPool.push(readback);
-      return { loss: v[0], lossNonFinite: v[1] !== 0, gradNorm: v[4], gradNonFinite: v[5] !== 0 };
+      let loss = 0;
+      let lossNonFinite = false;
+      for (let i = 0; i < microBatches.length; i++) {
+        loss += v[4 * i];
+        lossNonFinite ||= v[4 * i + 1] !== 0;
+      }
+      const norm = 4 * microBatches.length;
+      return { loss, lossNonFinite: lossNonFinite || !Number.isFinite(loss), gradNorm: v[norm], gradNonFinite: v[norm + 1] !== 0 };
     });
   }
 
   /** Forward and backward without the optimizer (tests and gradient inspection); gradients stay in state.grads. */
-  async computeGradients(batch: Batch): Promise<void> {
+  async computeGradients(microBatches: readonly Batch[]): Promise<void> {
     if (!this.training) throw new Error('this model instance was built for evaluation only');
-    const step = this.uploadBatch(batch);
-    const encoder = this.device.createCommandEncoder({ label: 'gradients' });
-    for (const buffer of this.clearOnStep) encoder.clearBuffer(buffer);
-    const pass = encoder.beginComputePass({ label: 'gradients' });
-    encodeDispatches(pass, step.forward);
-    encodeDispatches(pass, step.backward);
-    pass.end();
-    this.device.queue.submit([encoder.finish()]);
+    this.submitGradients(microBatches, null);
     await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /**
+   * Forward and backward of each micro-batch in its own submission, the parameter gradients cleared before the first.
+   * With a readback (a training step), each micro-batch's loss statistics are copied to it in turn, and the last
+   * submission also clips, applies AdamW and copies the gradient norm after them.
+   */
+  private submitGradients(microBatches: readonly Batch[], statsReadback: GPUBuffer | null): void {
+    if (microBatches.length === 0) throw new Error('a training step needs at least one batch');
+    microBatches.forEach((batch, i) => {
+      const step = this.uploadBatch(batch);
+      const optimize = statsReadback !== null && i === microBatches.length - 1;
+      const encoder = this.device.createCommandEncoder({ label: 'train step' });
+      if (i === 0) encoder.clearBuffer(this.state.grads);
+      for (const buffer of this.clearPerBatch) encoder.clearBuffer(buffer);
+      const pass = encoder.beginComputePass({ label: 'train step' });
+      encodeDispatches(pass, step.forward);
+      encodeDispatches(pass, step.backward);
+      if (optimize) encodeDispatches(pass, this.optimizerDispatches);
+      pass.end();
+      if (statsReadback) encoder.copyBufferToBuffer(this.stats, 0, statsReadback, i * STATS_BYTES, STATS_BYTES);
+      if (optimize) encoder.copyBufferToBuffer(this.normStats!, 0, statsReadback, microBatches.length * STATS_BYTES, STATS_BYTES);
+      this.device.queue.submit([encoder.finish()]);
+    });
   }
 
   /** Forward only; resolves to P(click) of the batch's targets. */
@@ -512,6 +572,7 @@ export class GpuModel {
   }
 
   private takeReadback(bytes: number): GPUBuffer {
-    return this.readbackPool.pop() ?? this.state.ctx.readback('step stats readback', bytes);
+    const index = this.readbackPool.findIndex((buffer) => buffer.size === bytes);
+    return index >= 0 ? this.readbackPool.splice(index, 1)[0] : this.state.ctx.readback('step stats readback', bytes);
   }
 }

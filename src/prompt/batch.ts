@@ -19,11 +19,12 @@ export interface BatchOptions {
   n: number;
   isolation: IsolationLevel;
   /**
-   * Targets a batch of this shape can hold (training: B·k). The loss is then Σ loss / capacity, so every target of an
-   * epoch weighs the same whatever its batch holds (length-grouped batches of short DTI prompts hold few targets).
-   * Default: the batch's target count (the mean).
+   * The loss is Σ loss / lossDenominator. Training passes the targets its steps hold on average (promptsPerStep of
+   * src/train/trainer.ts), the same for every micro-batch of every step, so every target of an epoch weighs the same
+   * whatever its batch holds (length-grouped batches of short DTI prompts hold few targets). Default: the batch's
+   * target count (the mean).
    */
-  targetCapacity?: number;
+  lossDenominator?: number;
 }
 
 export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions): Batch {
@@ -56,8 +57,10 @@ export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions):
   });
   const { keyStart, queryEnd } = maskRanges(meta, B, L, n, isolation);
   const targets = Int32Array.from(targetIndex);
-  const capacity = opts.targetCapacity ?? targets.length;
-  if (capacity < targets.length) throw new RangeError(`targetCapacity ${capacity} is below the batch's ${targets.length} targets`);
+  const lossDenominator = opts.lossDenominator ?? Math.max(1, targets.length);
+  if (!Number.isInteger(lossDenominator) || lossDenominator < 1) {
+    throw new RangeError(`lossDenominator must be a positive integer (got ${lossDenominator})`);
+  }
   return {
     B,
     L,
@@ -69,7 +72,7 @@ export function makeBatch(prompts: readonly PackedPrompt[], opts: BatchOptions):
     // With the targets, strict's plan skips the [SUM] rows no prediction reads (see attentionPlan).
     attentionPlan: attentionPlan(meta, keyStart, queryEnd, B, L, isolation, targets),
     targetIndex: targets,
-    lossDenominator: capacity,
+    lossDenominator,
     targetLabel: Float32Array.from(targetLabel),
     prompts: [...prompts],
     n,

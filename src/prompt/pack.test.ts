@@ -191,20 +191,28 @@ describe('packPrompts: splits', () => {
   const targetsOf = (prompts: PackedPrompt[]) =>
     prompts.flatMap((p) => p.targets.map((t) => `${p.userIndex}/${t.historyIndex}`)).sort();
 
-  it('valid and test targets are exactly the split interactions with n predecessors, one per prompt', () => {
+  it('valid and test targets are exactly the split interactions with n predecessors, one per SW prompt or k per DTI prompt', () => {
     for (const [split, expected] of [
       ['valid', ['0/5', '0/6', '2/2', '3/3']],
       ['test', ['0/7']],
     ] as [SplitName, string[]][]) {
-      // k is ignored: evaluation is served by sliding window.
-      const prompts = packPrompts(dataset, { n, k: 5, split });
+      const prompts = packPrompts(dataset, { n, k: 1, split });
       expect(targetsOf(prompts)).toEqual(expected);
       for (const prompt of prompts) {
         expect(prompt.targets).toHaveLength(1);
         expect(prompt.targets[0].interaction).toBe(n);
         expect(prompt.firstHistoryIndex).toBe(prompt.targets[0].historyIndex - n);
       }
+      // Packed k at a time (exact evaluation): the same targets, in the same canonical order.
+      const packed = packPrompts(dataset, { n, k: 5, split });
+      expect(packed.flatMap((p) => p.targets.map((t) => `${p.userIndex}/${t.historyIndex}`))).toEqual(
+        prompts.flatMap((p) => p.targets.map((t) => `${p.userIndex}/${t.historyIndex}`)),
+      );
+      expect(packed.length).toBeLessThanOrEqual(prompts.length);
     }
+    expect(packPrompts(dataset, { n, k: 5, split: 'valid' }).map((p) => p.targets.length)).toEqual([2, 1, 1]);
+    // A subset of users, in the order given.
+    expect(packPrompts(dataset, { n, k: 1, split: 'valid', users: [3, 0] }).map((p) => p.userIndex)).toEqual([3, 0, 0]);
   });
 
   it('train targets never include valid/test interactions and never span another split', () => {

@@ -22,16 +22,18 @@ import {
 
 export type SplitName = 'train' | 'valid' | 'test';
 
-const SPLIT_CODE: Record<SplitName, number> = { train: SPLIT_TRAIN, valid: SPLIT_VALID, test: SPLIT_TEST };
+export const SPLIT_CODE: Record<SplitName, number> = { train: SPLIT_TRAIN, valid: SPLIT_VALID, test: SPLIT_TEST };
 
 export interface PackOptions {
   /** Context interactions per target. */
   n: number;
-  /** Targets per train prompt (valid/test always use 1). */
+  /** Targets per prompt: SW is k = 1 (how validation and test targets are served, unless packing them is exact). */
   k: number;
-  /** Targets between the first targets of consecutive train prompts; default k, less than k overlaps groups. */
+  /** Targets between the first targets of consecutive prompts; default k, less than k overlaps groups. */
   stride?: number;
   split: SplitName;
+  /** Only these users' prompts (indices into dataset.users, in the order given); default every user. */
+  users?: readonly number[];
 }
 
 /** Tokens of one rendered interaction: its item tokens, [SUM] and the label token. */
@@ -111,24 +113,23 @@ export interface PromptSpan {
 /**
  * The prompts of a split, as spans of their users' histories, in packPrompts' order, without building them (so cost
  * estimates over a large dataset build no prompt). A target is an interaction of the split with at least n
- * predecessors in its user's history. Train prompts hold n context interactions then up to k consecutive targets
- * (groups start every `stride` targets); valid/test prompts always hold one target (served by sliding window, method
- * doc §5).
+ * predecessors in its user's history. Prompts hold n context interactions then up to k consecutive targets (groups
+ * start every `stride` targets). With stride = k every target is in exactly one prompt, and the prompts' targets in
+ * order are the split's targets in canonical order: users in the order given, then by history index.
  */
 export function* promptSpans(dataset: TokenizedDataset, options: PackOptions): Generator<PromptSpan> {
-  const { n, split } = options;
+  const { n, k, split } = options;
   checkInteger('n', n, 0);
-  checkInteger('k', options.k, 1);
-  const isTrain = split === 'train';
-  const k = isTrain ? options.k : 1;
-  const stride = isTrain ? (options.stride ?? k) : 1;
+  checkInteger('k', k, 1);
+  const stride = options.stride ?? k;
   // A stride beyond k would leave targets that no prompt ever scores.
   if (!Number.isInteger(stride) || stride < 1 || stride > k) {
     throw new RangeError(`stride must be an integer in [1, k = ${k}] (got ${stride})`);
   }
   const code = SPLIT_CODE[split];
-  for (let userIndex = 0; userIndex < dataset.users.length; userIndex++) {
+  for (const userIndex of options.users ?? dataset.users.keys()) {
     const user = dataset.users[userIndex];
+    if (!user) throw new RangeError(`user ${userIndex} does not exist (dataset has ${dataset.users.length} users)`);
     const m = user.items.length;
     let h = n;
     while (h < m) {

@@ -1,6 +1,6 @@
 /** Hand-built TokenizedDatasets for the src/prompt tests. */
 import type { Rng } from '../util/rng';
-import { SPECIAL_TOKENS, SPLIT_TRAIN, type TokenizedDataset } from './types';
+import { SPECIAL_TOKENS, SPLIT_TRAIN, TOKEN_ITEM_UNK, type TokenizedDataset } from './types';
 
 /** First id free for item words. */
 export const FIRST_WORD = SPECIAL_TOKENS.length;
@@ -20,6 +20,7 @@ export function makeDataset(itemTokens: number[][], users: UserSpec[]): Tokenize
     name: 'fixture',
     vocab: { tokens },
     itemTokens: itemTokens.map((ids) => Int32Array.from(ids)),
+    itemIds: new Int32Array(itemTokens.length).fill(TOKEN_ITEM_UNK),
     itemTitles: itemTokens.map((_, i) => `item ${i}`),
     users: users.map((user, u) => ({
       userId: `u${u}`,

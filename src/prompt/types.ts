@@ -17,7 +17,7 @@ export type PositionEncoding = 'learned' | 'rope' | 'alibi' | 'none';
 export const POSITION_ENCODINGS: readonly PositionEncoding[] = ['learned', 'rope', 'alibi', 'none'];
 
 /** Special tokens occupy the first ids of every vocabulary, in this order. */
-export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[SUM]', '[YES]', '[NO]', '[LIKE]', '[DISLIKE]'] as const;
+export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[SUM]', '[YES]', '[NO]', '[LIKE]', '[DISLIKE]', '[ITEM-UNK]'] as const;
 export const TOKEN_PAD = 0;
 export const TOKEN_UNK = 1;
 export const TOKEN_SUM = 2;
@@ -25,6 +25,15 @@ export const TOKEN_YES = 3;
 export const TOKEN_NO = 4;
 export const TOKEN_LIKE = 5;
 export const TOKEN_DISLIKE = 6;
+/** The item-id token of every item seen too rarely in training to have its own. */
+export const TOKEN_ITEM_UNK = 7;
+
+/**
+ * How an item is written in a prompt: its words (title words and genres), its item-id token, or the id then the words.
+ * From-scratch models learn an item's own appeal through its id; words carry what items share.
+ */
+export type ItemText = 'words' | 'id' | 'both';
+export const ITEM_TEXTS: readonly ItemText[] = ['words', 'id', 'both'];
 
 export interface Vocabulary {
   /** tokens[id] is the token's text; ids 0..SPECIAL_TOKENS.length-1 are the special tokens. */
@@ -51,8 +60,13 @@ export interface UserHistory {
 export interface TokenizedDataset {
   name: string;
   vocab: Vocabulary;
-  /** Token ids of item i's text (title and genre words, or an item-id token). Never empty. */
+  /**
+   * Token ids of item i as prompts write it. The data layer gives its words (title and genre words; an item without
+   * any text gets its item-id token instead); withItemText (src/prompt/item-text.ts) rewrites them for a run. Never empty.
+   */
   itemTokens: Int32Array[];
+  /** Item i's item-id token: its own for items seen often enough in training, else TOKEN_ITEM_UNK. */
+  itemIds: Int32Array;
   /** Human-readable name of item i, for display. */
   itemTitles: string[];
   users: UserHistory[];
@@ -106,8 +120,9 @@ export interface Batch {
   targetIndex: Int32Array;
   targetLabel: Float32Array;
   /**
-   * The step's loss is Σ_t loss_t / lossDenominator: the target count (the mean) unless the batch was built with a
-   * target capacity (training: rows × k), so that a batch of few targets moves the weights less, not each target more.
+   * The step's loss is Σ_t loss_t / lossDenominator: the target count (the mean) unless the batch was built with
+   * another (training: the targets a step holds on average), so that a batch of few targets moves the weights less,
+   * not each target more.
    */
   lossDenominator: number;
   prompts: PackedPrompt[];

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TRAIN_CONFIG } from '../train/protocol';
+import { Rng } from '../util/rng';
 import { compareRuns } from './compare';
 import { runsCurvesCsv, runsJson, runsSummaryCsv } from './export';
 import type { RunRecord } from './run-types';
@@ -20,6 +21,17 @@ const run = (id: string, paradigm: 'sw' | 'dti', trainMs: number | null, auc = 0
   hasModel: false,
 });
 
+/** The parts of a run's result that the current trainer reports (runs saved before lack them). */
+const doneSummary = {
+  stopReason: 'early-stopped' as const,
+  stopMessage: 'Stopped early',
+  bestStep: 40,
+  testAucInterval: { estimate: 0.7, low: 0.65, high: 0.75 },
+  evalTargetsPerPrompt: 32,
+  baselines: { popularity: 0.6, userRate: 0.62, logistic: 0.65, history: 0.66, count: 10 },
+  warnings: ['few steps', 'bunched'],
+};
+
 describe('comparison', () => {
   it('takes the first SW run as the default baseline', () => {
     const rows = compareRuns([run('dti', 'dti', 100, 0.72), run('sw', 'sw', 400, 0.7)], null);
@@ -27,6 +39,35 @@ describe('comparison', () => {
     expect(rows[0].speedUp).toBe(4);
     expect(rows[0].tokenRatio).toBe(0.25);
     expect(rows[0].aucDelta).toBeCloseTo(0.02);
+  });
+
+  it('gives the paired interval of ΔAUC, says when it spans 0, and the time to the baseline accuracy', () => {
+    const rng = new Rng(3);
+    const labels = Uint8Array.from({ length: 2000 }, () => (rng.next() < 0.5 ? 1 : 0));
+    const signal = Array.from(labels, (y) => y + rng.normal());
+    const scores = (noise: number, shift = 0) => Float32Array.from(signal, (x) => x + shift + noise * rng.normal());
+    const withScores = (id: string, paradigm: 'sw' | 'dti', predictions: Float32Array, curve: [number, number][]): RunRecord => {
+      const base = run(id, paradigm, 1000);
+      return {
+        ...base,
+        evals: curve.map(([elapsedMs, auc], i) => ({ step: i + 1, split: 'valid', elapsedMs, sample: true, ...metrics(auc) })),
+        result: { ...base.result!, testPredictions: predictions, testLabels: labels },
+      };
+    };
+    const sw = withScores('sw', 'sw', scores(0.2), [[100, 0.7], [200, 0.75], [300, 0.74]]);
+    const alike = withScores('alike', 'dti', scores(0.2), [[10, 0.72], [20, 0.749]]);
+    const worse = withScores('worse', 'dti', scores(3), [[10, 0.6], [20, 0.65]]);
+    const [base, same, bad] = compareRuns([sw, alike, worse], 'sw');
+    expect(base.aucDeltaInterval).toBeNull();
+    expect(same.aucDeltaInterval!.low).toBeLessThan(0);
+    expect(same.aucDeltaInterval!.high).toBeGreaterThan(0);
+    expect(same.verdict).toBe('no measurable difference');
+    expect(bad.aucDeltaInterval!.high).toBeLessThan(0);
+    expect(bad.verdict).toBe('worse than the baseline');
+    // The baseline's best validation AUC is 0.75: 0.748 counts as reached, 0.65 never.
+    expect(base.msToBaselineAccuracy).toBe(200);
+    expect(same.msToBaselineAccuracy).toBe(20);
+    expect(bad.msToBaselineAccuracy).toBeNull();
   });
 
   it('carries the test calibration: predicted over observed CTR and the slope', () => {
@@ -50,7 +91,7 @@ describe('comparison', () => {
     expect(n.differences[0]).toMatch(/n = 20, the baseline's n = 10: other test targets/);
     // Less training: the figures stay (the same task), with the difference said.
     expect(short.speedUp).toBe(4);
-    expect(short.differences).toEqual(['trained at most 10 steps of 1 epoch, the baseline 1 epoch']);
+    expect(short.differences).toEqual([`trained at most 10 steps of ${DEFAULT_TRAIN_CONFIG.epochs} epochs, the baseline ${DEFAULT_TRAIN_CONFIG.epochs} epochs`]);
     // Other click labels on the same targets: another task.
     const relabelled = { ...run('click5', 'dti', 100, 0.8), dataset: { ...sw.dataset, prep: { split: 'per-user' as const, clickAtLeast: 5 } } };
     const [, other] = compareRuns([sw, relabelled], 'sw');
@@ -77,8 +118,13 @@ describe('export', () => {
 
   it('writes every metric of both splits, calibration included', () => {
     const [header, row] = runsSummaryCsv([run('a', 'sw', 100)]).trim().split('\n');
-    expect(header).toMatch(/,valid_auc,valid_logloss,valid_accuracy,valid_count,valid_mean_p,valid_click_rate,valid_calibration_slope,test_auc,.*,test_calibration_slope$/);
-    expect(row).toMatch(/,0\.7,0\.5,0\.7,10,0\.55,0\.5,0\.9,0\.7,0\.5,0\.7,10,0\.55,0\.5,0\.9$/);
+    expect(header).toMatch(/,valid_auc,valid_logloss,valid_accuracy,valid_count,valid_mean_p,valid_click_rate,valid_calibration_slope,test_auc,.*,test_calibration_slope,/);
+    expect(row).toMatch(/,0\.7,0\.5,0\.7,10,0\.55,0\.5,0\.9,0\.7,0\.5,0\.7,10,0\.55,0\.5,0\.9,/);
+    // The protocol's settings, how the run ended, the test AUC's interval, the baselines and the warnings follow.
+    expect(header).toMatch(/,item_text,.*,batch_targets,.*,evals_per_epoch,patience,.*,stop_reason,best_step,.*,test_auc_ci_low,test_auc_ci_high,eval_targets_per_prompt,baseline_popularity_auc,baseline_user_rate_auc,baseline_logistic_auc,baseline_history_auc,warnings$/);
+    const full = { ...run('b', 'dti', 100), result: { ...run('b', 'dti', 100).result!, ...doneSummary } };
+    const cells = runsSummaryCsv([full]).trim().split('\n')[1];
+    expect(cells).toMatch(/,early-stopped,40,.*,0\.65,0\.75,32,0\.6,0\.62,0\.65,0\.66,few steps \| bunched$/);
   });
 
   it('writes one curve row per step with the validation metrics of that step', () => {

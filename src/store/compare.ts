@@ -1,5 +1,8 @@
 /** The SW-vs-DTI comparison: each run's costs and metrics against a baseline run (normally the SW one). */
+import { type Interval, pairedAucInterval } from '../train/bootstrap';
+import { ACCURACY_TOLERANCE, differenceVerdict, timeToAuc } from '../train/experiments';
 import { predictedOverObserved } from '../train/metrics';
+import type { ValidPoint } from '../train/trainer';
 import { DEFAULT_PREP, prepText, samePrep } from './data-prep';
 import type { RunRecord } from './run-types';
 
@@ -21,6 +24,14 @@ export interface ComparisonRow {
   tokenRatio: number | null;
   /** This run's test AUC minus the baseline's. */
   aucDelta: number | null;
+  /** 95 % bootstrap interval of this run's test AUC. */
+  testAucInterval: Interval | null;
+  /** Paired bootstrap 95 % interval of aucDelta (the same resampled test targets for both runs). */
+  aucDeltaInterval: Interval | null;
+  /** "no measurable difference" when aucDeltaInterval spans 0, else which way it lies. */
+  verdict: string | null;
+  /** Training time until the validation AUC first reached the baseline's best minus ACCURACY_TOLERANCE (null: never). */
+  msToBaselineAccuracy: number | null;
   /**
    * How this run differs from the baseline beyond what a comparison varies (paradigm, k, isolation, positions,
    * batch, learning rate, seed), for a person to read. With another dataset or other test targets the speed-up,
@@ -71,9 +82,33 @@ function defaultBaseline(runs: readonly RunRecord[]): RunRecord | null {
   return runs.find((r) => r.config.paradigm === 'sw' && r.result) ?? runs[0] ?? null;
 }
 
+/** The validation points during training (on the fixed sample), with their training time. */
+export function validationCurve(run: RunRecord): ValidPoint[] {
+  const elapsedAt = new Map(run.steps.map((s) => [s.step, s.elapsedMs]));
+  return run.evals
+    .filter((e) => e.split === 'valid' && e.sample !== false)
+    .map((e) => ({ step: e.step, elapsedMs: e.elapsedMs ?? elapsedAt.get(e.step) ?? NaN, auc: e.auc, logLoss: e.logLoss }))
+    .filter((p) => Number.isFinite(p.elapsedMs));
+}
+
+/** Paired intervals by baseline result, then run result: a bootstrap over every test target costs a long moment, once. */
+const pairedCache = new WeakMap<object, WeakMap<object, Interval | null>>();
+
+function pairedDifference(base: NonNullable<RunRecord['result']>, run: NonNullable<RunRecord['result']>): Interval | null {
+  let byRun = pairedCache.get(base);
+  if (!byRun) pairedCache.set(base, (byRun = new WeakMap()));
+  if (!byRun.has(run)) {
+    const usable = run.testPredictions && base.testPredictions && base.testLabels && run.testPredictions.length === base.testPredictions.length;
+    byRun.set(run, usable ? pairedAucInterval(base.testPredictions!, run.testPredictions!, base.testLabels!).difference : null);
+  }
+  return byRun.get(run) ?? null;
+}
+
 export function compareRuns(runs: readonly RunRecord[], baselineId: string | null): ComparisonRow[] {
   const baseline = runs.find((r) => r.id === baselineId) ?? defaultBaseline(runs);
   const base = baseline?.result;
+  const baseCurve = baseline ? validationCurve(baseline) : [];
+  const target = baseCurve.length ? Math.max(...baseCurve.map((p) => p.auc)) - ACCURACY_TOLERANCE : NaN;
   return runs.map((run) => {
     const r = run.result;
     const trainMs = finite(r?.trainMs);
@@ -84,6 +119,8 @@ export function compareRuns(runs: readonly RunRecord[], baselineId: string | nul
     const baseAuc = finite(base?.test.auc);
     const { differences, comparable } = baseline && run.id !== baseline.id ? differencesFrom(run, baseline) : { differences: [], comparable: true };
     const against = <T,>(value: T | null) => (comparable ? value : null);
+    const paired = comparable && r && base ? pairedDifference(base, r) : null;
+    const reached = Number.isFinite(target) ? timeToAuc(validationCurve(run), target) : NaN;
     return {
       run,
       isBaseline: run.id === baseline?.id,
@@ -97,6 +134,10 @@ export function compareRuns(runs: readonly RunRecord[], baselineId: string | nul
       speedUp: against(trainMs && baseMs ? baseMs / trainMs : null),
       tokenRatio: against(tokens !== null && baseTokens ? tokens / baseTokens : null),
       aucDelta: against(testAuc !== null && baseAuc !== null ? testAuc - baseAuc : null),
+      testAucInterval: r?.testAucInterval && Number.isFinite(r.testAucInterval.low) ? r.testAucInterval : null,
+      aucDeltaInterval: run.id === baseline?.id ? null : paired,
+      verdict: run.id === baseline?.id || !paired ? null : differenceVerdict(paired).replace('SW', 'the baseline'),
+      msToBaselineAccuracy: against(finite(reached)),
       differences,
     };
   });

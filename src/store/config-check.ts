@@ -2,11 +2,13 @@
  * Model-size presets and the configuration check the page shows: the engine's own check (src/train/config.ts)
  * plus what only the loaded data can tell (are there targets with n predecessors, how long are the prompts).
  */
+import { withItemText } from '../prompt/item-text';
 import { maxPromptLength } from '../prompt/pack';
 import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type TokenizedDataset } from '../prompt/types';
-import { type ConfigCheck, checkTrainConfig, effectiveK } from '../train/config';
+import { type ConfigCheck, checkTrainConfig, effectiveK, promptsPerStep } from '../train/config';
 import type { ModelSize, TrainConfig } from '../train/protocol';
 import { type GpuLimits, type MemoryEstimate, memoryEstimate, memoryProblem } from './memory';
+import { trainingCost } from './prompt-view';
 
 export type ModelPresetName = 'tiny' | 'small' | 'base' | 'large';
 
@@ -46,8 +48,10 @@ export interface FullConfigCheck extends ConfigCheck {
  * The configuration against the loaded data and, when known, the adapter's buffer limits: a run whose largest
  * buffer would not fit is an error naming the estimate and the setting to lower.
  */
-export function checkConfig(config: TrainConfig, dataset: TokenizedDataset | null, limits: GpuLimits | null = null): FullConfigCheck {
+export function checkConfig(config: TrainConfig, loaded: TokenizedDataset | null, limits: GpuLimits | null = null): FullConfigCheck {
   const check = checkTrainConfig(config);
+  // Prompts as this run writes them (its item text sets their length).
+  const dataset = loaded && check.errors.length === 0 ? withItemText(loaded, config.itemText) : loaded;
   const errors = [...check.errors];
   const notes = [...check.notes];
   let longestPrompt: number | null = null;
@@ -73,7 +77,9 @@ export function checkConfig(config: TrainConfig, dataset: TokenizedDataset | nul
       }
       // The model sizes must be valid for the layout the estimate counts (the engine's check said so above).
       if (check.errors.length === 0) {
-        memory = memoryEstimate(config, k, dataset.vocab.tokens.length, longestPrompt, limits);
+        const cost = trainingCost(dataset, config.n, k);
+        const stepPrompts = promptsPerStep(config.batchTargets, cost.prompts, cost.targets).prompts;
+        memory = memoryEstimate(config, k, dataset.vocab.tokens.length, longestPrompt, stepPrompts, limits);
         const problem = memoryProblem(memory, config);
         if (problem) errors.push(problem);
       }

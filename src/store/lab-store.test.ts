@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { packPrompts, promptCost } from '../prompt/pack';
-import type { TrainerEvent } from '../train/protocol';
+import { DEFAULT_TRAIN_CONFIG, type TrainerEvent } from '../train/protocol';
 import { readSafetensors } from '../model/safetensors';
 import { EXPLAIN_STEPS } from './explain';
 import { createLabStore } from './lab-store';
@@ -9,7 +9,7 @@ import { memoryTabHub } from './tabs';
 import type { StepPoint } from './run-types';
 import { MAX_STEP_POINTS, capCurve } from './session-slice';
 import { summarizeSweep, sweepIds } from './sweep-view';
-import { doneEvent, inlineDataPort, readyStore, stepEvent, testMetrics, waitFor } from './test-support';
+import { doneEvent, evalEvent, inlineDataPort, readyStore, stepEvent, testMetrics, waitFor } from './test-support';
 import type { DataPort, DataProgress } from './types';
 import type { DataPrep } from './data-prep';
 import type { Preset } from '../data';
@@ -220,7 +220,7 @@ describe('training session', () => {
       vi.advanceTimersByTime(300);
       expect(store.getState().runs.find((r) => r.id === runId)!.steps.map((p) => p.step)).toEqual([1, 2]);
       deps.trainer.emit(stepEvent(3));
-      deps.trainer.emit({ type: 'eval', step: 3, split: 'valid', metrics: testMetrics(0.66) });
+      deps.trainer.emit(evalEvent(3, 0.66));
       s = store.getState();
       const run = s.runs.find((r) => r.id === runId)!;
       expect(run.steps).toHaveLength(3); // an eval flushes pending steps first
@@ -307,8 +307,11 @@ describe('training session', () => {
     expect(deps.trainer.commandTypes()).toEqual(['start', 'export-model', 'start']);
     expect(second.type === 'start' && second.config.paradigm).toBe('dti');
     expect(second.type === 'start' && second.config.k).toBe(5);
-    // A DTI prompt carries k targets: DTI trains a quarter of SW's 16 prompts per batch, unless told otherwise.
-    expect(second.type === 'start' && [first.type === 'start' && first.config.batchSize, second.config.batchSize]).toEqual([16, 4]);
+    // The same targets per optimizer step for both (a DTI step takes as many prompts as hold them).
+    expect(second.type === 'start' && [first.type === 'start' && first.config.batchTargets, second.config.batchTargets]).toEqual([
+      DEFAULT_TRAIN_CONFIG.batchTargets,
+      DEFAULT_TRAIN_CONFIG.batchTargets,
+    ]);
     deps.trainer.emit(doneEvent());
     const s = store.getState();
     expect(s.session.state).toBe('idle');
@@ -329,8 +332,8 @@ describe('training session', () => {
   });
 
   it('queues a sweep over k, levels and encodings, tags its runs and summarizes them like the runner', async () => {
-    const { store, deps } = await readyStore('#n=5&k=5&steps=10&ep=1&seed=3&bs=8');
-    store.getState().startSweep({ ks: [1, 5, 10], levels: ['window', 'strict'], encodings: ['rope'], seeds: [3, 4], dtiBatchSize: 2 });
+    const { store, deps } = await readyStore('#n=5&k=5&steps=10&ep=1&seed=3&bt=8');
+    store.getState().startSweep({ ks: [1, 5, 10], levels: ['window', 'strict'], encodings: ['rope'], seeds: [3, 4] });
     // Per seed: SW once, then k = 5 and 10 under each level.
     const expected = [
       ['sw', 1, 'window', 3], ['dti', 5, 'window', 3], ['dti', 10, 'window', 3], ['dti', 5, 'strict', 3], ['dti', 10, 'strict', 3],
@@ -342,7 +345,7 @@ describe('training session', () => {
       if (start.type !== 'start') throw new Error('no start');
       trained.push([start.config.paradigm, start.config.paradigm === 'sw' ? 1 : start.config.k, start.config.isolation, start.config.seed]);
       expect(start.config.maxSteps).toBe(0); // whole epochs: equal work for every k
-      expect(start.config.batchSize).toBe(start.config.paradigm === 'sw' ? 8 : 2);
+      expect(start.config.batchTargets).toBe(8);
       expect(store.getState().session.queue.length).toBe(expected.length - 1 - i);
       deps.trainer.emit(finished(1000 * (i + 1), 0.6 + i / 100));
     }
@@ -358,8 +361,8 @@ describe('training session', () => {
       ['SW window rope', 2], ['DTI k=5 window rope', 2], ['DTI k=10 window rope', 2], ['DTI k=5 strict rope', 2], ['DTI k=10 strict rope', 2],
     ]);
     // The exported report says what the table measured, then gives the table.
-    expect(summary.report).toContain('- n = 5 context interactions; 1 epoch per run');
-    expect(summary.report).toContain('- batch: SW 8 prompts, DTI 2 prompts');
+    expect(summary.report).toContain('- n = 5 context interactions; up to 1 epoch per run, 4 validation points per epoch');
+    expect(summary.report).toContain('- batch: 8 targets per optimizer step, SW and DTI alike; item text both');
     expect(summary.report).toContain('- seeds: 3, 4');
     expect(summary.report).toMatch(/- SW baseline trained under: window;/);
     expect(summary.report).toContain(summary.markdown);
@@ -402,7 +405,7 @@ describe('training session', () => {
     const { store, deps } = await readyStore('', { tabs: tab });
     store.getState().startTraining();
     deps.trainer.emit(stepEvent(1));
-    deps.trainer.emit({ type: 'eval', step: 1, split: 'valid', metrics: testMetrics(0.6) });
+    deps.trainer.emit(evalEvent(1, 0.6));
     await new Promise((resolve) => setTimeout(resolve, 50)); // let the saves land
     expect((await deps.storage.loadRuns())[0].status).toBe('running');
     hub.close(tab); // the reload: the browser drops the old page's lock
@@ -442,7 +445,7 @@ describe('runs', () => {
     store.getState().startTraining();
     const runId = store.getState().session.runId!;
     deps.trainer.emit(stepEvent(1));
-    deps.trainer.emit({ type: 'eval', step: 1, split: 'valid', metrics: testMetrics(0.6) });
+    deps.trainer.emit(evalEvent(1, 0.6));
     deps.trainer.emit(doneEvent());
     const csv = store.getState().exportRuns('summary-csv').content;
     expect(csv.split('\n')[0]).toMatch(/^run_id,name,/);

@@ -3,6 +3,7 @@
  * with its mask, the explain-mode counts), recomputed whenever one of their inputs changes.
  */
 import { createStore } from 'zustand/vanilla';
+import { withItemText } from '../prompt/item-text';
 import { effectiveK } from '../train/config';
 import { checkConfig } from './config-check';
 import { createConfigSlice, createViewSlice } from './config-slice';
@@ -88,6 +89,7 @@ export function createLabStore(deps: LabDeps) {
       s.config.n !== prev.config.n ||
       k !== effectiveK(prev.config) ||
       s.config.isolation !== prev.config.isolation ||
+      s.config.itemText !== prev.config.itemText ||
       s.config.model.nLayers !== prev.config.model.nLayers ||
       s.config.model.dModel !== prev.config.model.dModel ||
       s.viewUser !== prev.viewUser ||
@@ -115,7 +117,7 @@ export function createLabStore(deps: LabDeps) {
       store.setState({ promptView: null, promptViewProblem: 'n, k and the number of layers must be whole numbers of at least 1.' });
       return;
     }
-    const promptView = buildPromptView(data, {
+    const promptView = buildPromptView(withItemText(data, s.config.itemText), {
       n: s.config.n,
       k,
       level: s.config.isolation,

@@ -4,7 +4,7 @@
  * the same again (checkFits) on the device it trains on.
  */
 import type { ModelConfig } from '../model/config';
-import { estimateMemory } from '../model/gpu-model';
+import { DEFAULT_BUFFER_LIMITS, estimateMemory, rowsThatFit } from '../model/gpu-model';
 import type { TrainConfig } from '../train/protocol';
 
 /** The adapter limits that bound one buffer (read once on the page from navigator.gpu.requestAdapter()). */
@@ -25,7 +25,7 @@ export interface MemoryEstimate {
   total: number;
   /** The largest single buffer, which must fit the adapter's per-buffer limit. */
   largestBuffer: number;
-  /** What the estimate assumed: prompts per batch, tokens per prompt (longest train prompt), targets per batch. */
+  /** What the estimate assumed: prompts per micro-batch, tokens per prompt (longest train prompt), targets per micro-batch. */
   B: number;
   L: number;
   maxTargets: number;
@@ -48,13 +48,21 @@ export function bufferLimit(limits: GpuLimits | null): number | null {
 
 /**
  * Training memory for this configuration on a dataset of `vocabSize` tokens whose longest train prompt has
- * `longestPrompt` tokens (B = batch size, L = that length, maxTargets = B·k).
+ * `longestPrompt` tokens, with `stepPrompts` prompts per optimizer step: the trainer's micro-batches of B rows (as
+ * many of the step's prompts as fit MAX_BATCH_TOKENS and the buffer limit), L = that length, maxTargets = B·k.
  */
-export function memoryEstimate(config: TrainConfig, k: number, vocabSize: number, longestPrompt: number, limits: GpuLimits | null): MemoryEstimate {
-  const B = config.batchSize;
+export function memoryEstimate(
+  config: TrainConfig,
+  k: number,
+  vocabSize: number,
+  longestPrompt: number,
+  stepPrompts: number,
+  limits: GpuLimits | null,
+): MemoryEstimate {
   const L = Math.max(1, longestPrompt);
-  const maxTargets = B * k;
   const model: ModelConfig = { ...config.model, vocabSize, maxSeqLen: L, seed: config.seed };
+  const B = Math.min(stepPrompts, rowsThatFit(limits ?? DEFAULT_BUFFER_LIMITS, model, L));
+  const maxTargets = B * k;
   const parts = estimateMemory(model, { B, L, maxTargets }, true);
   return { ...parts, B, L, maxTargets, limit: bufferLimit(limits) };
 }
@@ -74,13 +82,7 @@ export function memoryProblem(estimate: MemoryEstimate, config: TrainConfig): st
   if (parameterBytes > limit) {
     return `${head}: the parameters alone take ${formatBytes(parameterBytes)}; lower d_model (${d}), d_ff (${f}) or the number of layers (${nl})`;
   }
-  // The parameters fit, so the largest buffer is an activation buffer, and those grow in proportion to B (B·L rows,
-  // B·k targets): the batch size that fits follows from the bytes per prompt.
-  const perPrompt = estimate.largestBuffer / estimate.B;
-  const fittingBatch = Math.floor(limit / perPrompt);
-  if (fittingBatch >= 1) {
-    return `${head}; lower the batch size from ${estimate.B} to ${fittingBatch} or less (or lower n or k, which set the prompt length of ${estimate.L} tokens)`;
-  }
+  // The parameters fit and micro-batches shrink to what fits, so only a single prompt can be too long.
   return (
     `${head}, even with one prompt per batch; lower n or k (prompts of ${estimate.L} tokens), ` +
     `d_ff (${f}) or the number of layers (${nl})`

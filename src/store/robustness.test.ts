@@ -4,15 +4,17 @@
  */
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it, vi } from 'vitest';
-import { estimateMemory } from '../model/gpu-model';
+import { estimateMemory, rowsThatFit } from '../model/gpu-model';
 import { paramLayout } from '../model/params';
 import { writeSafetensors } from '../model/safetensors';
+import { promptsPerStep } from '../train/config';
 import { createLabStore } from './lab-store';
 import { indexedDbStorage } from './persist';
+import { trainingCost } from './prompt-view';
 import { evaluationOption, runStatusLabel } from './run-view';
 import { FOREIGN_RUN_CHECK_MS } from './runs-slice';
 import { memoryTabHub } from './tabs';
-import { doneEvent, readyStore, stepEvent, testMetrics, waitFor } from './test-support';
+import { doneEvent, evalEvent, readyStore, stepEvent, testMetrics, waitFor } from './test-support';
 import type { LabStore } from './lab-store';
 
 
@@ -102,34 +104,44 @@ describe('evaluating an imported model', () => {
 });
 
 describe('GPU memory estimate', () => {
-  it('estimates the run with the engine formula and refuses one whose largest buffer exceeds the adapter limit', async () => {
-    const { store } = await readyStore('#d=64&h=4&l=2&ff=256&bs=16&n=10&k=10', {
+  it('estimates the run with the engine formula, shrinks micro-batches to the adapter limit, and refuses a prompt that cannot fit', async () => {
+    const { store } = await readyStore('#d=64&h=4&l=2&ff=256&bt=160&n=10&k=10', {
       detectWebGpu: async () => ({ available: true, message: 'small GPU', limits: { maxStorageBufferBindingSize: 2 ** 40, maxBufferSize: 2 ** 40 } }),
     });
     const s = store.getState();
     const memory = s.check.memory!;
     const data = s.dataset!.data;
-    const expected = estimateMemory(
-      { ...s.config.model, vocabSize: data.vocab.tokens.length, maxSeqLen: s.check.longestPrompt!, seed: 1 },
-      { B: 16, L: s.check.longestPrompt!, maxTargets: 160 },
-      true,
-    );
-    expect(memory).toMatchObject({ ...expected, B: 16, L: s.check.longestPrompt, maxTargets: 160, limit: 2 ** 40 });
+    const L = s.check.longestPrompt!;
+    // A step of 160 targets takes the prompts that hold them on average; with an unbounded adapter one micro-batch holds them.
+    const cost = trainingCost(data, 10, 10);
+    const stepPrompts = promptsPerStep(160, cost.prompts, cost.targets).prompts;
+    const model = { ...s.config.model, vocabSize: data.vocab.tokens.length, maxSeqLen: L, seed: 1 };
+    const B = Math.min(stepPrompts, rowsThatFit({ maxStorageBufferBindingSize: 2 ** 40, maxBufferSize: 2 ** 40 }, model, L));
+    expect(B).toBeGreaterThan(16);
+    const expected = estimateMemory(model, { B, L, maxTargets: B * 10 }, true);
+    expect(memory).toMatchObject({ ...expected, B, L, maxTargets: B * 10, limit: 2 ** 40 });
     expect(memory.total).toBe(memory.parameters + memory.optimizer + memory.activations + memory.activationGradients + memory.batch);
     expect(s.check.errors).toEqual([]);
 
-    // The same configuration on an adapter allowing a quarter of the largest buffer: refused, naming the batch size.
+    // An adapter allowing a quarter of that largest buffer: the step is split into smaller micro-batches that fit.
     const limit = Math.floor(memory.largestBuffer / 4);
     store.setState({ webgpu: { ...s.webgpu, limits: { maxStorageBufferBindingSize: limit, maxBufferSize: 2 * limit } } });
-    const error = store.getState().check.errors.join(' ');
-    expect(error).toMatch(/largest GPU buffer would hold .* MiB.*total estimate.*allows .* per buffer; lower the batch size from 16 to [1-4] or less/);
-    store.getState().startTraining();
-    expect(store.getState().startProblem).toMatch(/lower the batch size/);
-    const fits = Number(/to (\d+) or less/.exec(error)![1]);
-    store.getState().setConfig({ batchSize: fits });
+    const smaller = store.getState().check.memory!;
     expect(store.getState().check.errors).toEqual([]);
-    store.getState().setConfig({ batchSize: fits + 1 });
-    expect(store.getState().check.errors).toHaveLength(1);
+    expect(smaller.B).toBeLessThanOrEqual(Math.ceil(B / 4));
+    expect(smaller.largestBuffer).toBeLessThanOrEqual(limit);
+
+    // The parameters fit but one prompt of k = 50 targets does not: refused, naming what sets the prompt length.
+    const tight = Math.ceil(memory.parameters * 1.2);
+    store.setState({ webgpu: { ...s.webgpu, limits: { maxStorageBufferBindingSize: tight, maxBufferSize: tight } } });
+    expect(store.getState().check.errors).toEqual([]);
+    store.getState().setConfig({ k: 50 });
+    const error = store.getState().check.errors.join(' ');
+    expect(error).toMatch(/largest GPU buffer would hold .*allows .* per buffer, even with one prompt per batch; lower n or k/);
+    store.getState().startTraining();
+    expect(store.getState().startProblem).toMatch(/lower n or k/);
+    store.getState().setConfig({ k: 10 });
+    expect(store.getState().check.errors).toEqual([]);
   });
 });
 
@@ -237,7 +249,7 @@ describe('two tabs', () => {
     a.store.getState().startTraining();
     const aRun = a.store.getState().session.runId!;
     a.deps.trainer.emit(stepEvent(1));
-    a.deps.trainer.emit({ type: 'eval', step: 1, split: 'valid', metrics: testMetrics(0.6) });
+    a.deps.trainer.emit(evalEvent(1, 0.6));
     await waitFor(() => b.store.getState().runs.some((r) => r.id === aRun && r.evals.length === 1));
     // B hears of A's run as it is saved, and shows it as live elsewhere.
     expect(runStatusLabel(b.store.getState().runs[0], b.store.getState().session.runId)).toBe('running in another tab');

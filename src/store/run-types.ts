@@ -1,6 +1,6 @@
 /** What the lab keeps about a training run: enough to compare, export and reproduce it. */
 import type { DataPrep } from './data-prep';
-import type { Metrics, TrainConfig, TrainerEvent } from '../train/protocol';
+import type { Metrics, RunSummary, TrainConfig, TrainerEvent } from '../train/protocol';
 
 export interface StepPoint {
   step: number;
@@ -18,17 +18,17 @@ export interface StepPoint {
 export interface EvalPoint extends Metrics {
   step: number;
   split: 'valid' | 'test';
+  /** Training time when these weights were reached (absent in runs saved before the lab recorded it). */
+  elapsedMs?: number;
+  /** True for validation points during training (on the fixed validation sample); false for the final scores. */
+  sample?: boolean;
 }
 
-export interface RunResult {
-  steps: number;
-  trainMs: number;
-  tokensProcessed: number;
-  targetsProcessed: number;
-  valid: Metrics;
-  test: Metrics;
-  stopped: boolean;
-}
+/** Always there: what runs saved before the current protocol recorded too. */
+type CoreResult = 'steps' | 'trainMs' | 'tokensProcessed' | 'targetsProcessed' | 'valid' | 'test' | 'stopped';
+
+/** A finished run's summary (the trainer's 'done' event); runs saved before the lab measured the rest lack it. */
+export type RunResult = Pick<RunSummary, CoreResult> & Partial<Omit<RunSummary, CoreResult>>;
 
 export type RunStatus = 'running' | 'done' | 'stopped' | 'failed' | 'interrupted' | 'imported';
 

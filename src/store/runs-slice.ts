@@ -1,5 +1,6 @@
 import { PRESETS_ORDER, type Preset } from '../data';
 import { readSafetensors, writeSafetensors } from '../model/safetensors';
+import { upgradeConfig } from '../train/config';
 import { exportRuns } from './export';
 import type { RunRecord, RunResult } from './run-types';
 import type { TabMessage } from './tabs';
@@ -103,7 +104,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
         .filter((r) => r.status === 'running' && !liveNow.has(r.id))
         .map((r) => ({ ...r, status: 'interrupted' as const }));
       const byId = new Map(interrupted.map((r) => [r.id, r]));
-      const runs = stored.map((r) => byId.get(r.id) ?? r);
+      const runs = stored.map((r) => byId.get(r.id) ?? r).map((r) => ({ ...r, config: upgradeConfig(r.config) }));
       const live = get().runs.filter((r) => !runs.some((s) => s.id === r.id));
       // The selection of the last visit, among the runs that still exist (and what was ticked since, if anything).
       const saved = deps.selection.load();
@@ -176,7 +177,8 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
     importModel: async (name, bytes) => {
       let model;
       try {
-        model = readSafetensors(bytes);
+        const read = readSafetensors(bytes);
+        model = { ...read, config: upgradeConfig(read.config) };
       } catch (error) {
         set({ modelMessage: { kind: 'error', text: `${name}: ${(error as Error).message}` } });
         return;

@@ -3,8 +3,8 @@
  * trains; it posts 'start' with the configuration and the loaded dataset and records what comes back.
  */
 import { effectiveK } from '../train/config';
-import { defaultDtiBatchSize, sweepConfigs } from '../train/experiments';
-import type { TrainConfig, TrainerEvent } from '../train/protocol';
+import { sweepConfigs } from '../train/experiments';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainerEvent } from '../train/protocol';
 import { checkConfig } from './config-check';
 import { DEFAULT_PREP, prepText, samePrep } from './data-prep';
 import type { RunRecord, StepPoint } from './run-types';
@@ -198,7 +198,10 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         flushTimer ??= setTimeout(flushSteps, STEP_FLUSH_MS);
         break;
       case 'eval':
-        updateAndSave((r) => ({ ...r, evals: [...r.evals, { step: event.step, split: event.split, ...event.metrics }] }));
+        updateAndSave((r) => ({
+          ...r,
+          evals: [...r.evals, { step: event.step, split: event.split, elapsedMs: event.elapsedMs, sample: event.sample, ...event.metrics }],
+        }));
         break;
       case 'paused':
         setSession({ state: 'paused' });
@@ -376,7 +379,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         s.resumeTraining();
       }
     },
-    startComparison: (dtiBatchSize) => {
+    startComparison: () => {
       const problem = blocker();
       if (problem) {
         set({ startProblem: `The comparison cannot start: ${problem}.` });
@@ -388,8 +391,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       const dti: TrainConfig = {
         ...config,
         paradigm: 'dti',
-        k: effectiveK(config) > 1 ? config.k : 10,
-        batchSize: dtiBatchSize ?? defaultDtiBatchSize(config.batchSize),
+        k: effectiveK(config) > 1 ? config.k : DEFAULT_TRAIN_CONFIG.k,
       };
       const sw: TrainConfig = { ...config, paradigm: 'sw' };
       comparing = true;

@@ -60,19 +60,20 @@ function sweepReport(members: readonly RunRecord[], table: string): string {
   const c = first.config;
   const m = c.model;
   const sw = members.filter((r) => r.config.paradigm === 'sw');
-  const dti = members.filter((r) => r.config.paradigm === 'dti');
   const epochs = `${c.epochs} epoch${c.epochs === 1 ? '' : 's'}`;
   const lines = [
     `# DTI Lab sweep, ${new Date(Math.min(...members.map((r) => r.createdAt))).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `- data: ${first.dataset.name} (${first.dataset.users} users, ${first.dataset.interactions} interactions)`,
-    `- n = ${c.n} context interactions; ${epochs} per run (whole epochs, no step limit)`,
+    `- n = ${c.n} context interactions; up to ${epochs} per run, ${c.evalsPerEpoch} validation points per epoch on a fixed validation sample, ` +
+      (c.patience > 0 ? `early stopping after ${c.patience} points without improvement` : 'no early stopping') +
+      '; the best validation point is scored on test',
     `- model: d = ${m.dModel}, ${m.nHeads} heads, ${m.nLayers} layers, d_ff = ${m.dFF}`,
     `- optimizer: AdamW, learning rate ${c.learningRate} (warm-up then decay), weight decay ${c.weightDecay}, gradient clip ${c.maxGradNorm || 'off'}`,
-    `- batch: SW ${distinct(sw.map((r) => r.config.batchSize)).join('/') || '–'} prompts, DTI ${distinct(dti.map((r) => r.config.batchSize)).join('/') || '–'} prompts`,
+    `- batch: ${distinct(members.map((r) => r.config.batchTargets)).join('/')} targets per optimizer step, SW and DTI alike; item text ${distinct(members.map((r) => r.config.itemText)).join('/')}`,
     `- seeds: ${distinct(members.map((r) => r.config.seed)).join(', ')}`,
     `- SW baseline trained under: ${distinct(sw.map((r) => r.config.isolation)).join(', ') || '–'}; each DTI row is compared with the SW row of its encoding (and rule, when one exists)`,
-    `- evaluation: every test target in its own sliding-window prompt of its n preceding interactions`,
+    `- evaluation: every test target scored by its own n preceding interactions, as SW serves it (several targets per prompt only where that is exact: strict isolation with relative positions)`,
     `- adapter: ${distinct(members.flatMap((r) => (r.adapter ? [r.adapter] : []))).join('; ') || 'unknown'}`,
     `- runs: ${members.length} started, ${members.filter((r) => r.status === 'done' && r.result).length} finished`,
     '',

@@ -113,6 +113,17 @@ export const stepEvent = (n: number): TrainerEvent => ({
   elapsedMs: n * 100,
   targetsPerSec: 400,
   tokensPerSec: 9000,
+  totalSteps: 3,
+});
+
+/** A validation point during training, on the fixed validation sample. */
+export const evalEvent = (step: number, auc: number): TrainerEvent => ({
+  type: 'eval',
+  step,
+  split: 'valid',
+  metrics: testMetrics(auc),
+  elapsedMs: step * 100,
+  sample: true,
 });
 
 export const doneEvent = (stopped = false): Extract<TrainerEvent, { type: 'done' }> => ({
@@ -124,4 +135,13 @@ export const doneEvent = (stopped = false): Extract<TrainerEvent, { type: 'done'
   targetsProcessed: 120,
   test: testMetrics(0.71),
   valid: testMetrics(0.7),
+  stopReason: stopped ? 'stopped' : 'completed',
+  stopMessage: stopped ? 'Stopped by you at step 3 of 3.' : 'Trained all 1 epoch (3 steps).',
+  bestStep: 3,
+  testAucInterval: { estimate: 0.71, low: 0.66, high: 0.76 },
+  testPredictions: Float32Array.of(0.2, 0.7, 0.4, 0.9),
+  testLabels: Uint8Array.of(0, 1, 0, 1),
+  evalTargetsPerPrompt: 32,
+  baselines: { popularity: 0.6, userRate: 0.62, logistic: 0.65, history: 0.66, count: 50 },
+  warnings: [],
 });

@@ -212,10 +212,10 @@ export interface SessionSlice {
   /** The page's visibilitychange, as the page binding reports it. */
   pageVisibilityChanged(hidden: boolean): void;
   /**
-   * Trains the current configuration as SW and then as DTI, whole epochs each (max steps unused), for the comparison;
-   * the DTI run trains `dtiBatchSize` prompts per batch (default: defaultDtiBatchSize of the configuration's batch).
+   * Trains the current configuration as SW and then as DTI (max steps unused), with the same targets per step and the
+   * same early stopping, for the comparison.
    */
-  startComparison(dtiBatchSize?: number): void;
+  startComparison(): void;
   /** Queues the scaling-in-k grid of `plan` on the current configuration, whole epochs each; its runs share a sweep id. */
   startSweep(plan: SweepPlan): void;
   pauseTraining(): void;

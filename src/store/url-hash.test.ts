@@ -8,15 +8,17 @@ const custom: TrainConfig = {
   k: 35,
   paradigm: 'sw',
   isolation: 'sum-isolated',
+  itemText: 'id',
   model: { dModel: 96, nHeads: 3, nLayers: 5, dFF: 384, positionEncoding: 'alibi' },
   learningRate: 0.0007,
-  batchSize: 48,
+  batchTargets: 48,
   epochs: 3,
   maxSteps: 250,
   seed: 42,
   weightDecay: 0.05,
   maxGradNorm: 0.5,
-  evalEvery: 25,
+  evalsPerEpoch: 3,
+  patience: 7,
 };
 
 describe('URL hash', () => {
@@ -37,7 +39,7 @@ describe('URL hash', () => {
 
   it('writes every field, so a link keeps its meaning if defaults change', () => {
     const params = new URLSearchParams(encodeHash({ config: DEFAULT_TRAIN_CONFIG, preset: 'small', prep: DEFAULT_PREP }));
-    for (const key of ['ds', 'split', 'click', 'n', 'k', 'p', 'iso', 'pe', 'd', 'h', 'l', 'ff', 'lr', 'bs', 'ep', 'steps', 'seed', 'wd', 'clip', 'eval']) {
+    for (const key of ['ds', 'split', 'click', 'n', 'k', 'p', 'iso', 'pe', 'd', 'h', 'l', 'ff', 'lr', 'bt', 'ep', 'steps', 'seed', 'wd', 'clip', 'vpe', 'pat', 'it']) {
       expect(params.has(key), key).toBe(true);
     }
   });

@@ -5,7 +5,7 @@
  * left to the configuration check to explain.
  */
 import { PRESETS_ORDER, type Preset } from '../data';
-import { ISOLATION_LEVELS, type IsolationLevel, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
+import { ISOLATION_LEVELS, ITEM_TEXTS, type IsolationLevel, type ItemText, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
 import { DEFAULT_TRAIN_CONFIG, type Paradigm, type TrainConfig } from '../train/protocol';
 import { DEFAULT_PREP, type DataPrep } from './data-prep';
 
@@ -33,13 +33,14 @@ const NUMBER_FIELDS: NumberField[] = [
   { key: 'l', label: 'layers', get: (c) => c.model.nLayers, set: (c, v) => (c.model.nLayers = v) },
   { key: 'ff', label: 'd_ff', get: (c) => c.model.dFF, set: (c, v) => (c.model.dFF = v) },
   { key: 'lr', label: 'learning rate', get: (c) => c.learningRate, set: (c, v) => (c.learningRate = v) },
-  { key: 'bs', label: 'batch size', get: (c) => c.batchSize, set: (c, v) => (c.batchSize = v) },
+  { key: 'bt', label: 'targets per step', get: (c) => c.batchTargets, set: (c, v) => (c.batchTargets = v) },
   { key: 'ep', label: 'epochs', get: (c) => c.epochs, set: (c, v) => (c.epochs = v) },
   { key: 'steps', label: 'max steps', get: (c) => c.maxSteps, set: (c, v) => (c.maxSteps = v) },
   { key: 'seed', label: 'seed', get: (c) => c.seed, set: (c, v) => (c.seed = v) },
   { key: 'wd', label: 'weight decay', get: (c) => c.weightDecay, set: (c, v) => (c.weightDecay = v) },
   { key: 'clip', label: 'gradient clip', get: (c) => c.maxGradNorm, set: (c, v) => (c.maxGradNorm = v) },
-  { key: 'eval', label: 'eval every', get: (c) => c.evalEvery, set: (c, v) => (c.evalEvery = v) },
+  { key: 'vpe', label: 'validation points per epoch', get: (c) => c.evalsPerEpoch, set: (c, v) => (c.evalsPerEpoch = v) },
+  { key: 'pat', label: 'patience', get: (c) => c.patience, set: (c, v) => (c.patience = v) },
 ];
 
 const PARADIGMS: readonly Paradigm[] = ['sw', 'dti'];
@@ -56,6 +57,7 @@ export function encodeHash(state: HashState): string {
   params.set('p', state.config.paradigm);
   params.set('iso', state.config.isolation);
   params.set('pe', state.config.model.positionEncoding);
+  params.set('it', state.config.itemText);
   for (const field of NUMBER_FIELDS) params.set(field.key, String(field.get(state.config)));
   return params.toString();
 }
@@ -108,6 +110,7 @@ export function decodeHash(
     config.model.positionEncoding,
     problems,
   );
+  config.itemText = pickEnum<ItemText>(params, 'it', 'the item text', ITEM_TEXTS, config.itemText, problems);
   for (const field of NUMBER_FIELDS) {
     const raw = params.get(field.key);
     if (raw === null) continue;

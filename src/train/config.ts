@@ -1,5 +1,5 @@
 import { validateModelConfig } from '../model/config';
-import { ISOLATION_LEVELS, POSITION_ENCODINGS } from '../prompt/types';
+import { ISOLATION_LEVELS, ITEM_TEXTS, POSITION_ENCODINGS } from '../prompt/types';
 import type { TrainConfig } from './protocol';
 
 export interface ConfigCheck {
@@ -19,11 +19,13 @@ export function checkTrainConfig(config: TrainConfig): ConfigCheck {
   const notes: string[] = [];
   integerIn(errors, 'n (context interactions)', config.n, 1, 200);
   integerIn(errors, 'k (targets per prompt)', config.k, 1, 500);
-  integerIn(errors, 'batch size', config.batchSize, 1, 4096);
+  integerIn(errors, 'targets per step', config.batchTargets, 1, 65536);
   integerIn(errors, 'epochs', config.epochs, 1, 1000);
   integerIn(errors, 'max steps', config.maxSteps, 0, 10_000_000);
   integerIn(errors, 'seed', config.seed, 0, 2 ** 31 - 1);
-  integerIn(errors, 'eval every', config.evalEvery, 0, 10_000_000);
+  integerIn(errors, 'validation points per epoch', config.evalsPerEpoch, 1, 100);
+  integerIn(errors, 'patience', config.patience, 0, 1000);
+  if (!ITEM_TEXTS.includes(config.itemText)) errors.push(`item text must be one of ${ITEM_TEXTS.join(', ')} (got ${config.itemText})`);
   if (!(config.learningRate > 0 && config.learningRate <= 1)) errors.push(`learning rate must be in (0, 1] (got ${config.learningRate})`);
   if (!(config.weightDecay >= 0 && config.weightDecay < 1)) errors.push(`weight decay must be in [0, 1) (got ${config.weightDecay})`);
   if (!(config.maxGradNorm >= 0)) errors.push(`gradient clipping norm must be 0 (off) or positive (got ${config.maxGradNorm})`);
@@ -55,6 +57,44 @@ export function checkTrainConfig(config: TrainConfig): ConfigCheck {
 }
 
 /** Targets per prompt actually used: SW is DTI with k = 1. */
-export function effectiveK(config: TrainConfig): number {
+export function effectiveK(config: Pick<TrainConfig, 'paradigm' | 'k'>): number {
   return config.paradigm === 'sw' ? 1 : config.k;
+}
+
+/** The fewest prompts of one optimizer step: a DTI step is never one user's window of k targets. */
+export const MIN_PROMPTS_PER_STEP = 4;
+
+/**
+ * Prompts per optimizer step for about `batchTargets` targets, given the prompts' mean targets (1 for SW), and the
+ * step's loss denominator: the targets such a step holds on average, so every target of an epoch weighs the same
+ * whether its step holds full or partial prompts.
+ */
+export function promptsPerStep(batchTargets: number, prompts: number, targets: number): { prompts: number; lossDenominator: number } {
+  const meanTargets = prompts ? targets / prompts : 1;
+  const count = Math.max(1, Math.min(prompts, Math.max(MIN_PROMPTS_PER_STEP, Math.round(batchTargets / meanTargets))));
+  return { prompts: count, lossDenominator: Math.max(1, Math.round(count * meanTargets)) };
+}
+
+/** A configuration as saved before the lab had these settings: batch size in prompts, one validation per epoch. */
+type SavedConfig = Partial<TrainConfig> & Pick<TrainConfig, 'n' | 'k' | 'paradigm' | 'isolation' | 'model'> & { batchSize?: number; evalEvery?: number };
+
+/**
+ * A saved configuration (a stored run, an imported model) in today's fields, saying what the run did: words for item
+ * text, its batch of prompts as targets per step, one validation per epoch, no early stopping.
+ */
+export function upgradeConfig(saved: SavedConfig): TrainConfig {
+  const { batchSize, evalEvery: _evalEvery, ...rest } = saved;
+  return {
+    itemText: 'words',
+    batchTargets: (batchSize ?? 1) * effectiveK({ paradigm: saved.paradigm, k: saved.k }),
+    evalsPerEpoch: 1,
+    patience: 0,
+    learningRate: 3e-3,
+    epochs: 1,
+    maxSteps: 0,
+    seed: 1,
+    weightDecay: 0.01,
+    maxGradNorm: 1,
+    ...rest,
+  };
 }

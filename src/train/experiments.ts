@@ -5,7 +5,10 @@
 import type { IsolationLevel, PositionEncoding } from '../prompt/types';
 import { effectiveK } from './config';
 import { predictedOverObserved } from './metrics';
-import type { Metrics, TrainConfig } from './protocol';
+import type { BaselineAucs } from '../data/baselines';
+import { type Interval, pairedMeanDifference } from './bootstrap';
+import type { RunSummary, TrainConfig } from './protocol';
+import type { ValidPoint } from './trainer';
 
 /** The scaling-in-k grid (issue: k against isolation level and position encoding), for the runner and the page. */
 export interface SweepPlan {
@@ -13,21 +16,6 @@ export interface SweepPlan {
   levels: IsolationLevel[];
   encodings: PositionEncoding[];
   seeds: number[];
-  /**
-   * Prompts per batch of the DTI runs (k > 1), when not the base configuration's. Batch size counts prompts, and a
-   * DTI prompt holds k targets: with SW's batch a DTI epoch has k times fewer optimizer steps.
-   */
-  dtiBatchSize?: number;
-}
-
-/**
- * Prompts per DTI batch when SW trains `swBatchSize` prompts per batch: a quarter of it. A DTI prompt carries k
- * targets, so SW's batch would leave a DTI epoch k times fewer optimizer steps; on the built-in data (k = 20, n = 10)
- * 16 DTI prompts per step fell short of SW's test AUC on some seeds while 4 matched it, and ran faster too
- * (docs/BENCHMARKS.md).
- */
-export function defaultDtiBatchSize(swBatchSize: number): number {
-  return Math.max(1, Math.round(swBatchSize / 4));
 }
 
 /**
@@ -42,8 +30,7 @@ export function sweepConfigs(base: TrainConfig, plan: SweepPlan): TrainConfig[] 
       for (const level of plan.levels) {
         for (const k of plan.ks) {
           if (k === 1 && level !== plan.levels[0]) continue;
-          const batchSize = k > 1 ? (plan.dtiBatchSize ?? base.batchSize) : base.batchSize;
-          configs.push({ ...base, seed, k, batchSize, paradigm: k === 1 ? 'sw' : 'dti', isolation: level, model: { ...base.model, positionEncoding: encoding } });
+          configs.push({ ...base, seed, k, paradigm: k === 1 ? 'sw' : 'dti', isolation: level, model: { ...base.model, positionEncoding: encoding } });
         }
       }
     }
@@ -51,26 +38,28 @@ export function sweepConfigs(base: TrainConfig, plan: SweepPlan): TrainConfig[] 
   return configs;
 }
 
-export interface ExperimentRun {
+/** A finished run as the runner keeps it: what the trainer reported, and its curves. */
+export interface ExperimentRun extends RunSummary {
   config: TrainConfig;
-  steps: number;
-  trainMs: number;
-  tokensProcessed: number;
-  targetsProcessed: number;
-  valid: Metrics;
-  test: Metrics;
   curve: { step: number; loss: number }[];
-  validCurve: { step: number; auc: number; logLoss: number }[];
+  validCurve: ValidPoint[];
 }
 
-/** What a summary needs of a run (the page's finished runs and the runner's results both have it). */
-export type RunOutcome = Pick<ExperimentRun, 'config' | 'trainMs' | 'tokensProcessed' | 'test'>;
+/**
+ * What a summary needs of a run (the page's finished runs and the runner's results both have it). The optional parts
+ * are missing from runs saved before the lab measured them; their columns then show "–".
+ */
+export type RunOutcome = Pick<ExperimentRun, 'config' | 'trainMs' | 'tokensProcessed' | 'test'> &
+  Partial<Pick<ExperimentRun, 'testAucInterval' | 'testPredictions' | 'testLabels' | 'baselines' | 'validCurve'>>;
 
 export interface Spread {
   mean: number;
   /** Sample standard deviation (0 for a single seed). */
   std: number;
 }
+
+/** How far below SW's best validation AUC a run may be and still count as "at SW's accuracy" (time to accuracy). */
+export const ACCURACY_TOLERANCE = 0.002;
 
 export interface SummaryRow {
   label: string;
@@ -80,6 +69,8 @@ export interface SummaryRow {
   positionEncoding: TrainConfig['model']['positionEncoding'];
   seeds: number;
   testAuc: Spread;
+  /** Mean over seeds of the half-width of each seed's 95 % bootstrap interval of the test AUC. */
+  testAucHalfWidth: number;
   testLogLoss: Spread;
   /** Test mean P(click) over the test click rate (metrics.ts predictedOverObserved). */
   testPredictedOverObserved: Spread;
@@ -90,6 +81,34 @@ export interface SummaryRow {
   speedUp: number;
   /** This row's mean test AUC minus the SW row's. */
   aucVsSw: number;
+  /**
+   * Paired bootstrap 95 % interval of aucVsSw over test targets (the same resampled targets for both rows, the mean
+   * over the seeds both rows share); null without predictions of both on the same targets.
+   */
+  aucVsSwInterval: Interval | null;
+  /**
+   * Training seconds until the validation sample's AUC first reached the matching SW run's best minus
+   * ACCURACY_TOLERANCE (seed by seed), over the seeds that reached it; NaN when none did or without curves.
+   */
+  secondsToSwAccuracy: Spread;
+  /** Seeds that reached SW's accuracy (of those with a matching SW seed). */
+  reachedSwAccuracy: number;
+  comparedSeeds: number;
+  /** The simple scorers on the same test targets (the same for every seed of one dataset and n). */
+  baselines: BaselineAucs | null;
+}
+
+/** "no measurable difference" when the interval spans 0, else which way it lies. */
+export function differenceVerdict(interval: Interval | null): string {
+  if (!interval || !Number.isFinite(interval.low) || !Number.isFinite(interval.high)) return '–';
+  if (interval.low <= 0 && interval.high >= 0) return 'no measurable difference';
+  return interval.low > 0 ? 'better than SW' : 'worse than SW';
+}
+
+/** Training time at the first validation point whose AUC reaches `target`; NaN when none does. */
+export function timeToAuc(curve: readonly ValidPoint[], target: number): number {
+  const point = curve.find((p) => p.auc >= target);
+  return point ? point.elapsedMs : NaN;
 }
 
 export function spread(values: number[]): Spread {
@@ -98,12 +117,9 @@ export function spread(values: number[]): Spread {
   return { mean, std: Math.sqrt(variance) };
 }
 
-/**
- * Everything but the seed and the paradigm-specific fields: runs with equal keys are compared. The batch size is
- * paradigm-specific: it counts prompts, and a DTI prompt carries k targets.
- */
+/** Everything but the seed and the paradigm-specific fields: runs with equal keys are compared. */
 function modelKey(config: TrainConfig): string {
-  const { seed: _seed, paradigm: _paradigm, k: _k, isolation: _isolation, batchSize: _batchSize, ...rest } = config;
+  const { seed: _seed, paradigm: _paradigm, k: _k, isolation: _isolation, ...rest } = config;
   return JSON.stringify({ ...rest, model: { ...config.model, positionEncoding: undefined } });
 }
 
@@ -139,6 +155,7 @@ export function summarizeRuns(runs: readonly RunOutcome[]): { rows: SummaryRow[]
       positionEncoding: config.model.positionEncoding,
       seeds: group.length,
       testAuc: spread(group.map((r) => r.test.auc)),
+      testAucHalfWidth: spread(group.map((r) => (r.testAucInterval ? (r.testAucInterval.high - r.testAucInterval.low) / 2 : NaN))).mean,
       testLogLoss: spread(group.map((r) => r.test.logLoss)),
       testPredictedOverObserved: spread(group.map((r) => predictedOverObserved(r.test))),
       testCalibrationSlope: spread(group.map((r) => r.test.calibrationSlope)),
@@ -146,35 +163,88 @@ export function summarizeRuns(runs: readonly RunOutcome[]): { rows: SummaryRow[]
       tokens: spread(group.map((r) => r.tokensProcessed)).mean,
       speedUp: NaN,
       aucVsSw: NaN,
+      aucVsSwInterval: null,
+      secondsToSwAccuracy: { mean: NaN, std: NaN },
+      reachedSwAccuracy: 0,
+      comparedSeeds: 0,
+      baselines: group[0].baselines ?? null,
     };
-    return { model: modelKey(config), row };
+    return { model: modelKey(config), row, group };
   });
   // Each row is compared with the SW row of the same model, preferring the same position encoding, then the same
   // isolation rule (the labels say which SW a row is compared with when a sweep trained SW under one rule only).
   const swRows = summarized.filter((s) => s.row.k === 1);
-  for (const { model, row } of summarized) {
+  for (const { model, row, group } of summarized) {
     const sameModel = swRows.filter((s) => s.model === model);
     const sameEncoding = sameModel.filter((s) => s.row.positionEncoding === row.positionEncoding);
-    const sw = (sameEncoding.find((s) => s.row.isolation === row.isolation) ?? sameEncoding[0] ?? sameModel[0])?.row;
-    if (!sw) continue;
+    const swEntry = sameEncoding.find((s) => s.row.isolation === row.isolation) ?? sameEncoding[0] ?? sameModel[0];
+    if (!swEntry) continue;
+    const sw = swEntry.row;
     row.speedUp = sw.trainSeconds.mean / row.trainSeconds.mean;
     row.aucVsSw = row.testAuc.mean - sw.testAuc.mean;
+    compareWithSw(row, group, swEntry.group);
   }
   const rows = summarized.map((s) => s.row);
   const markdown = summaryTable(rows);
   return { rows, markdown };
 }
 
+/** Seed-by-seed comparison with the SW runs: the paired ΔAUC interval and the time to SW's accuracy. */
+function compareWithSw(row: SummaryRow, runs: readonly RunOutcome[], swRuns: readonly RunOutcome[]): void {
+  const pairs: { sw: RunOutcome; run: RunOutcome }[] = [];
+  for (const run of runs) {
+    const sw = swRuns.find((candidate) => candidate.config.seed === run.config.seed);
+    if (sw) pairs.push({ sw, run });
+  }
+  row.comparedSeeds = pairs.length;
+  const times: number[] = [];
+  for (const { sw, run } of pairs) {
+    if (!sw.validCurve?.length || !run.validCurve?.length) continue;
+    const target = Math.max(...sw.validCurve.map((p) => p.auc)) - ACCURACY_TOLERANCE;
+    const ms = timeToAuc(run.validCurve, target);
+    if (Number.isFinite(ms)) times.push(ms / 1000);
+  }
+  row.reachedSwAccuracy = times.length;
+  row.secondsToSwAccuracy = times.length ? spread(times) : { mean: NaN, std: NaN };
+  const predicted = pairs.filter(
+    ({ sw, run }) => sw.testPredictions && run.testPredictions && sw.testPredictions.length === run.testPredictions.length && sw.testPredictions.length > 0,
+  );
+  const labels = predicted[0]?.sw.testLabels;
+  if (predicted.length && labels) {
+    row.aucVsSwInterval = pairedMeanDifference(
+      predicted.map(({ sw, run }) => ({ a: sw.testPredictions!, b: run.testPredictions! })),
+      labels,
+    );
+  }
+}
+
 const finiteOr = (x: number | null | undefined, show: (x: number) => string) => (typeof x === 'number' && Number.isFinite(x) ? show(x) : '–');
+
+const interval = (i: Interval | null, digits: number) =>
+  i && Number.isFinite(i.low) ? `[${i.low.toFixed(digits)}, ${i.high.toFixed(digits)}]` : '';
 
 /** The summary as a Markdown table: the experiment runner prints it, the sweep panel exports it, bench.ts writes it. */
 export function summaryTable(rows: readonly SummaryRow[]): string {
-  return [
-    '| run | seeds | test AUC | test LogLoss | predicted / observed CTR | calibration slope | train s | tokens | speed-up vs SW | ΔAUC vs SW |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+  const table = [
+    '| run | seeds | test AUC | 95 % CI ± | test LogLoss | predicted / observed CTR | calibration slope | train s | s to SW accuracy (seeds) | tokens | speed-up vs SW | ΔAUC vs SW [paired 95 % CI] |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.label} | ${r.seeds} | ${formatSpread(r.testAuc, 4)} | ${formatSpread(r.testLogLoss, 4)} | ${formatSpread(r.testPredictedOverObserved, 3)} | ${formatSpread(r.testCalibrationSlope, 2)} | ${formatSpread(r.trainSeconds, 1)} | ${Math.round(r.tokens)} | ${finiteOr(r.speedUp, (x) => `${x.toFixed(2)}×`)} | ${finiteOr(r.aucVsSw, (x) => x.toFixed(4))} |`,
+        `| ${r.label} | ${r.seeds} | ${formatSpread(r.testAuc, 4)} | ${finiteOr(r.testAucHalfWidth, (x) => x.toFixed(4))} | ${formatSpread(r.testLogLoss, 4)} | ` +
+        `${formatSpread(r.testPredictedOverObserved, 3)} | ${formatSpread(r.testCalibrationSlope, 2)} | ${formatSpread(r.trainSeconds, 1)} | ` +
+        `${r.comparedSeeds ? `${formatSpread(r.secondsToSwAccuracy, 1)} (${r.reachedSwAccuracy}/${r.comparedSeeds})` : '–'} | ${Math.round(r.tokens)} | ` +
+        `${finiteOr(r.speedUp, (x) => `${x.toFixed(2)}×`)} | ${finiteOr(r.aucVsSw, (x) => x.toFixed(4))} ${interval(r.aucVsSwInterval ?? null, 4)}${r.k > 1 && r.aucVsSwInterval ? ` ${differenceVerdict(r.aucVsSwInterval)}` : ''} |`,
     ),
   ].join('\n');
+  const baselines = rows.find((r) => r.baselines)?.baselines;
+  return baselines ? `${table}\n\n${baselineLine(baselines)}` : table;
+}
+
+/** The baselines in one sentence, for tables and the runner. */
+export function baselineLine(b: BaselineAucs): string {
+  const f = (x: number | null | undefined) => finiteOr(x, (v) => v.toFixed(4));
+  return (
+    `Baselines on the same ${b.count} test targets (test AUC): item popularity ${f(b.popularity)}, the user's click rate ${f(b.userRate)}, ` +
+    `item + user logistic regression ${f(b.logistic)}, history scorer ${f(b.history)}.`
+  );
 }

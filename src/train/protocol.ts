@@ -2,7 +2,9 @@
  * The training configuration and the messages between the page and the training worker (src/train/worker.ts).
  * The page never trains: it posts a StartMessage and renders the TrainerEvents it gets back.
  */
-import type { IsolationLevel, PositionEncoding, TokenizedDataset } from '../prompt/types';
+import type { BaselineAucs } from '../data/baselines';
+import type { ItemText, IsolationLevel, PositionEncoding, TokenizedDataset } from '../prompt/types';
+import type { Interval } from './bootstrap';
 
 export type Paradigm = 'sw' | 'dti';
 
@@ -21,35 +23,49 @@ export interface TrainConfig {
   k: number;
   paradigm: Paradigm;
   isolation: IsolationLevel;
+  /** How items are written in prompts: words, item-id token, or both. */
+  itemText: ItemText;
   model: ModelSize;
+  /** Peak learning rate (linear warm-up, then cosine decay: learningRateAt in trainer.ts). */
   learningRate: number;
-  /** Prompts per batch. */
-  batchSize: number;
+  /**
+   * Targets per optimizer step, for SW and DTI alike: a DTI step takes as many prompts as hold about this many
+   * targets (at least MIN_PROMPTS_PER_STEP, so no step is one user's window), split into micro-batches that fit memory.
+   */
+  batchTargets: number;
+  /** Most epochs; early stopping may end the run sooner. */
   epochs: number;
   /** Stop after this many steps (0 = run all epochs). */
   maxSteps: number;
   seed: number;
   weightDecay: number;
   maxGradNorm: number;
-  /** Evaluate on the validation split every this many steps (0 = once per epoch). */
-  evalEvery: number;
+  /** Validation points per epoch, each on the same fixed validation sample. */
+  evalsPerEpoch: number;
+  /** Stop after this many validation points without a better validation AUC (0 = never stop early). */
+  patience: number;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   n: 10,
-  k: 10,
+  k: 20,
   paradigm: 'dti',
   isolation: 'strict',
+  itemText: 'both',
   model: { dModel: 64, nHeads: 4, nLayers: 2, dFF: 256, positionEncoding: 'rope' },
   learningRate: 3e-3,
-  batchSize: 16,
-  epochs: 1,
+  batchTargets: 128,
+  epochs: 10,
   maxSteps: 0,
   seed: 1,
   weightDecay: 0.01,
   maxGradNorm: 1,
-  evalEvery: 0,
+  evalsPerEpoch: 4,
+  patience: 4,
 };
+
+/** Why a run ended. */
+export type StopReason = 'completed' | 'early-stopped' | 'max-steps' | 'stopped';
 
 export interface Metrics {
   auc: number;
@@ -80,18 +96,20 @@ export type TrainerEvent =
       elapsedMs: number;
       targetsPerSec: number;
       tokensPerSec: number;
+      /** Steps the run plans (fewer when it stops early). */
+      totalSteps: number;
     }
-  | { type: 'eval'; step: number; split: 'valid' | 'test'; metrics: Metrics }
   | {
-      type: 'done';
-      stopped: boolean;
-      steps: number;
-      trainMs: number;
-      tokensProcessed: number;
-      targetsProcessed: number;
-      test: Metrics;
-      valid: Metrics;
+      type: 'eval';
+      step: number;
+      split: 'valid' | 'test';
+      metrics: Metrics;
+      /** Training time when these weights were reached (evaluation and pauses excluded). */
+      elapsedMs: number;
+      /** True for the validation points during training (the fixed validation sample); false for the final scores. */
+      sample: boolean;
     }
+  | ({ type: 'done' } & RunSummary)
   | { type: 'paused' }
   | { type: 'resumed' }
   | {
@@ -102,6 +120,34 @@ export type TrainerEvent =
   | { type: 'model'; config: TrainConfig; params: Float32Array; vocabSize: number; maxSeqLen: number }
   /** Answer to 'evaluate': SW-style metrics of the given parameters on the dataset's validation and test splits. */
   | { type: 'evaluated'; valid: Metrics; test: Metrics };
+
+/** What a finished run reports: how it trained, why it ended, and its scores against the baselines. */
+export interface RunSummary {
+  stopped: boolean;
+  stopReason: StopReason;
+  /** The stop reason in words, with the step and the validation AUC that decided it. */
+  stopMessage: string;
+  steps: number;
+  /** The step whose weights were scored on test and kept (the best validation point). */
+  bestStep: number;
+  trainMs: number;
+  tokensProcessed: number;
+  targetsProcessed: number;
+  test: Metrics;
+  valid: Metrics;
+  /** 95 % bootstrap interval of the test AUC (over test targets). */
+  testAucInterval: Interval;
+  /** P(click) of every test target, users in dataset order then by history index (for paired comparisons). */
+  testPredictions: Float32Array;
+  /** The test targets' labels, in the same order. */
+  testLabels: Uint8Array;
+  /** Test targets per evaluation prompt: above 1 when DTI packing scores exactly what SW prompts would. */
+  evalTargetsPerPrompt: number;
+  /** Simple scorers on the same test targets. */
+  baselines: BaselineAucs;
+  /** What makes this run's figures weak evidence (guardrails.ts); empty when none applies. */
+  warnings: string[];
+}
 
 export type TrainerCommand =
   | { type: 'start'; config: TrainConfig; dataset: TokenizedDataset }

@@ -3,6 +3,7 @@ import {
   SPLIT_TEST,
   SPLIT_TRAIN,
   SPLIT_VALID,
+  TOKEN_ITEM_UNK,
   type TokenizedDataset,
   type UserHistory,
 } from '../prompt/types';
@@ -63,5 +64,6 @@ export function syntheticDataset(options: {
     }
     histories.push({ userId: `u${u}`, items, labels, split });
   }
-  return { name: options.task, vocab: { tokens }, itemTokens, itemTitles, users: histories };
+  const itemIds = new Int32Array(itemTokens.length).fill(TOKEN_ITEM_UNK);
+  return { name: options.task, vocab: { tokens }, itemTokens, itemIds, itemTitles, users: histories };
 }

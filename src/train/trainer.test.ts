@@ -8,7 +8,9 @@ import { initParams } from '../model/params';
 import { TOKEN_YES } from '../prompt/types';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainerEvent } from './protocol';
 import { syntheticDataset } from './synthetic';
-import { TrainingError, evaluateParams, learningRateAt, train } from './trainer';
+import { evaluateParams } from './evaluate';
+import { learningRateAt, train } from './trainer';
+import { TrainingError } from './training-error';
 
 const dataset = syntheticDataset({ task: 'propensity', users: 160, historyLength: 24, seed: 9 });
 
@@ -20,9 +22,12 @@ const config: TrainConfig = {
   isolation: 'strict',
   model: { dModel: 32, nHeads: 2, nLayers: 2, dFF: 64, positionEncoding: 'rope' },
   learningRate: 1e-2,
-  batchSize: 16,
+  // 16 prompts of k = 4 targets per step.
+  batchTargets: 64,
   epochs: 2,
   seed: 1,
+  evalsPerEpoch: 4,
+  patience: 0,
 };
 
 describe('training on the GPU', () => {
@@ -32,7 +37,18 @@ describe('training on the GPU', () => {
     const result = await train(await nodeDevice(), dataset, config, { emit: (e) => events.push(e) });
     const steps = events.filter((e) => e.type === 'step');
     expect(steps.length).toBe(result.steps);
-    expect(result.steps).toBe(60); // 160 users × 12 train targets / k = 4 / batch 16, two epochs
+    expect(result.steps).toBe(60); // 160 users × 12 train targets / k = 4 / 16 prompts per step, two epochs
+    expect(result.stopReason).toBe('completed');
+    // Four validation points per epoch on the fixed sample; the kept weights are the best point's.
+    const sample = events.filter((e) => e.type === 'eval' && e.sample);
+    expect(sample.map((e) => e.type === 'eval' && e.step)).toEqual([8, 15, 23, 30, 38, 45, 53, 60]);
+    expect(result.validCurve.map((p) => p.step)).toEqual([8, 15, 23, 30, 38, 45, 53, 60]);
+    const best = result.validCurve.reduce((b, p) => (p.auc > b.auc ? p : b));
+    expect(result.bestStep).toBe(best.step);
+    expect(result.stopMessage).toMatch(new RegExp(`kept step ${best.step}'s weights`));
+    // Time stamps grow with the steps and exclude evaluation.
+    for (let i = 1; i < result.validCurve.length; i++) expect(result.validCurve[i].elapsedMs).toBeGreaterThan(result.validCurve[i - 1].elapsedMs);
+    expect(result.validCurve.at(-1)!.elapsedMs).toBeCloseTo(result.trainMs, 0);
     // The loss went down from chance (ln 2) and the held-out AUC is high.
     const last = result.losses.slice(-10).reduce((a, b) => a + b) / 10;
     expect(result.losses[0]).toBeGreaterThan(0.6);
@@ -46,10 +62,45 @@ describe('training on the GPU', () => {
     expect(result.test.meanPrediction).toBeLessThan(0.7);
     expect(Number.isFinite(result.test.calibrationSlope)).toBe(true);
     expect(events.at(-1)?.type).toBe('done');
-    // The trained parameters, evaluated again as an imported model would be, give the same test metrics.
+    // The kept parameters, evaluated again as an imported model would be, give the same test metrics.
     const again = await evaluateParams(await nodeDevice(), dataset, config, result.params);
     expect(again.test.auc).toBeCloseTo(result.test.auc, 5);
     expect(again.test.count).toBe(result.test.count);
+    // Test predictions in canonical order, with the interval, the baselines on the same targets and no warning.
+    expect(result.testPredictions).toHaveLength(result.test.count);
+    expect(result.testAucInterval.low).toBeLessThan(result.test.auc);
+    expect(result.testAucInterval.high).toBeGreaterThan(result.test.auc);
+    expect(result.baselines.count).toBe(result.test.count);
+    // Only the context's labels carry signal: the user's click rate ranks as well as the model, item popularity barely.
+    expect(result.baselines.userRate).toBeGreaterThan(0.9);
+    expect(result.baselines.popularity).toBeLessThan(0.7);
+    expect(result.evalTargetsPerPrompt).toBeGreaterThan(1);
+  });
+
+  it('keeps the best validation point when the validation AUC falls later, and stops early after `patience` points', async () => {
+    // Training past the point where the validation AUC peaks: a high learning rate over many epochs.
+    const events: TrainerEvent[] = [];
+    const run = { ...config, learningRate: 0.05, epochs: 30, patience: 3 };
+    const result = await train(await nodeDevice(), dataset, run, { emit: (e) => events.push(e) });
+    const curve = result.validCurve;
+    const bestIndex = curve.reduce((b, p, i) => (p.auc > curve[b].auc ? i : b), 0);
+    expect(result.stopReason).toBe('early-stopped');
+    expect(result.steps).toBeLessThan(30 * 30);
+    // Exactly `patience` points after the best one, none of them better.
+    expect(curve.length - 1 - bestIndex).toBe(3);
+    expect(result.bestStep).toBe(curve[bestIndex].step);
+    expect(result.stopMessage).toMatch(/Stopped early at step \d+ of 900: the validation AUC did not improve for 3 validation points/);
+    // The test scores are the best point's weights: the final validation of them on the whole split matches the sample.
+    const final = events.filter((e) => e.type === 'eval' && !e.sample);
+    expect(final.map((e) => e.type === 'eval' && [e.split, e.step])).toEqual([
+      ['valid', result.bestStep],
+      ['test', result.bestStep],
+    ]);
+    // (Every validation user is in the sample here: the restored weights score the whole split as they scored it.)
+    const finalValid = final[0].type === 'eval' ? final[0].metrics.auc : NaN;
+    expect(finalValid).toBeCloseTo(curve[bestIndex].auc, 6);
+    const again = await evaluateParams(await nodeDevice(), dataset, run, result.params);
+    expect(again.test.auc).toBeCloseTo(result.test.auc, 5);
   });
 
   it('refuses to evaluate a model with learned positions on prompts longer than it learned', async () => {

@@ -2,31 +2,30 @@
  * The training loop: dataset -> prompts -> batches -> GPU engine -> metrics -> events. Runs in the page's training
  * worker and in the headless runner alike; it never reads the GPU back synchronously, keeping up to
  * MAX_STEPS_IN_FLIGHT steps queued while their statistics come back.
+ *
+ * The protocol, for SW and DTI alike: the same targets per optimizer step (batchTargets), learning-rate warm-up and
+ * cosine decay, several validation points per epoch on a fixed validation sample, early stopping with patience, and
+ * the best-validation checkpoint scored on the whole validation and test splits and kept as the run's model.
  */
+import { baselineAucs } from '../data/baselines';
 import { GpuContext } from '../gpu/context';
 import type { AcquiredDevice } from '../gpu/device';
 import type { ModelConfig } from '../model/config';
-import { GpuModel, ParamState, type StepStats } from '../model/gpu-model';
-import { paramLayout } from '../model/params';
+import { GpuModel, ParamState, type StepStats, rowsThatFit } from '../model/gpu-model';
 import { batchLength, batchesOf, longestPrompt, makeBatch } from '../prompt/batch';
+import { withItemText } from '../prompt/item-text';
 import { packPrompts } from '../prompt/pack';
-import type { PackedPrompt, TokenizedDataset } from '../prompt/types';
+import { type Batch, type PackedPrompt, SPLIT_TEST, SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
 import { Rng } from '../util/rng';
-import { checkTrainConfig, effectiveK } from './config';
-import { NO_METRICS, ctrMetrics } from './metrics';
-import type { Metrics, TrainConfig, TrainerEvent } from './protocol';
+import { aucInterval } from './bootstrap';
+import { checkTrainConfig, effectiveK, promptsPerStep } from './config';
+import { createEvaluator, evalTargetsPerPrompt, evaluationPrompts, scorePrompts, validationSampleUsers } from './evaluate';
+import { runWarnings } from './guardrails';
+import { NO_METRICS } from './metrics';
+import type { Metrics, RunSummary, StopReason, TrainConfig, TrainerEvent } from './protocol';
+import { TrainingError } from './training-error';
 
 const MAX_STEPS_IN_FLIGHT = 3;
-
-export class TrainingError extends Error {
-  constructor(
-    readonly kind: Extract<TrainerEvent, { type: 'error' }>['kind'],
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TrainingError';
-  }
-}
 
 /** Pause/stop requests from the outside, checked between steps. */
 export class TrainingControl {
@@ -53,18 +52,22 @@ export class TrainingControl {
   }
 }
 
-export interface TrainingResult {
+export interface ValidPoint {
+  step: number;
+  /** Training time when the point was reached. */
+  elapsedMs: number;
+  auc: number;
+  logLoss: number;
+}
+
+export interface TrainingResult extends RunSummary {
+  /** The kept (best-validation) parameters. */
   params: Float32Array;
   modelConfig: ModelConfig;
-  steps: number;
-  trainMs: number;
-  tokensProcessed: number;
-  targetsProcessed: number;
-  valid: Metrics;
-  test: Metrics;
-  stopped: boolean;
   /** Loss of every step (index = step - 1). */
   losses: number[];
+  /** The validation points during training, on the fixed validation sample. */
+  validCurve: ValidPoint[];
 }
 
 /** Linear warm-up over the first 5 % of steps (at most 100), then cosine decay to 10 % of the peak. */
@@ -75,96 +78,14 @@ export function learningRateAt(step: number, totalSteps: number, peak: number): 
   return peak * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 
+/** The validation points of one epoch of `stepsPerEpoch` steps: evalsPerEpoch of them, evenly spaced, the last at its end. */
+export function validationSteps(stepsPerEpoch: number, evalsPerEpoch: number): Set<number> {
+  const points = new Set<number>();
+  for (let j = 1; j <= evalsPerEpoch; j++) points.add(Math.max(1, Math.round((j * stepsPerEpoch) / evalsPerEpoch)));
+  return points;
+}
+
 const realTokens = (prompts: readonly PackedPrompt[]) => prompts.reduce((s, p) => s + p.tokens.length, 0);
-
-/**
- * Tokens per evaluation batch for an imported model, which has no training batch to size evaluation by: about a
- * default training batch (16 DTI prompts of n = 10, k = 10, ~120 tokens each on the built-in data).
- */
-const IMPORTED_MODEL_BATCH_TOKENS = 2048;
-
-/** Prompts per evaluation batch: about the training batch's token budget, in SW prompts of one target. */
-function evalBatchSize(trainRows: number, trainLength: number, evalLength: number): number {
-  return Math.max(1, Math.min(1024, Math.floor((trainRows * trainLength) / Math.max(1, evalLength))));
-}
-
-/**
- * SW-style evaluation (method doc §5): every target scored in its own sliding-window prompt. Prompts go by length,
- * so each batch runs at about its prompts' own length (the metrics do not depend on the order).
- */
-async function evaluatePrompts(
-  evaluator: GpuModel,
-  prompts: readonly PackedPrompt[],
-  config: TrainConfig,
-  split: 'valid' | 'test',
-): Promise<Metrics> {
-  const { B, L } = evaluator.shape;
-  const probs: number[] = [];
-  const labels: number[] = [];
-  const byLength = [...prompts].sort((a, b) => a.tokens.length - b.tokens.length);
-  for (const group of batchesOf(byLength, B)) {
-    const batch = makeBatch(group, { L: batchLength(group, L), B, n: config.n, isolation: config.isolation });
-    probs.push(...(await evaluator.predict(batch)));
-    labels.push(...batch.targetLabel);
-  }
-  // A NaN has no rank and no side of 0.5: metrics of such predictions would be undefined, not a number to report.
-  const nonFinite = probs.filter((p) => !Number.isFinite(p)).length;
-  if (nonFinite) {
-    throw new TrainingError(
-      'diverged',
-      `${nonFinite} of ${probs.length} ${split === 'valid' ? 'validation' : 'test'} predictions are not finite numbers: ` +
-        'the weights hold NaN or infinite values (a training step that overflowed, or an imported model that contains them).',
-    );
-  }
-  return ctrMetrics(probs, labels);
-}
-
-/**
- * Evaluates given parameters (for instance an imported model) on a dataset's validation and test splits. The
- * dataset must use the vocabulary the parameters were trained with; the caller checks that.
- */
-export async function evaluateParams(
-  gpu: AcquiredDevice,
-  dataset: TokenizedDataset,
-  config: TrainConfig,
-  params: Float32Array,
-): Promise<{ valid: Metrics; test: Metrics }> {
-  const validPrompts = packPrompts(dataset, { n: config.n, k: 1, split: 'valid' });
-  const testPrompts = packPrompts(dataset, { n: config.n, k: 1, split: 'test' });
-  const evalLength = Math.max(longestPrompt(validPrompts), longestPrompt(testPrompts), 1);
-  if (validPrompts.length + testPrompts.length === 0) return { valid: { ...NO_METRICS }, test: { ...NO_METRICS } };
-  const modelConfig: ModelConfig = { ...config.model, vocabSize: dataset.vocab.tokens.length, maxSeqLen: evalLength, seed: config.seed };
-  const layout = paramLayout(modelConfig);
-  if (config.model.positionEncoding === 'learned') {
-    // Learned positions were sized for the training run's longest prompt: evaluation may not run past them.
-    const learnedPositions = (params.length - (layout.total - layout.wpe.size)) / config.model.dModel;
-    if (evalLength > learnedPositions) {
-      throw new TrainingError(
-        'invalid-config',
-        `this model learned positions for prompts of up to ${learnedPositions} tokens, but this dataset's evaluation prompts ` +
-          `(n = ${config.n}) are up to ${evalLength} tokens long; evaluate it with a smaller n or on data with shorter items`,
-      );
-    }
-    modelConfig.maxSeqLen = learnedPositions;
-  }
-  const ctx = new GpuContext(gpu.device);
-  try {
-    let evaluator: GpuModel;
-    try {
-      const state = new ParamState(ctx, modelConfig, params);
-      const B = evalBatchSize(1, IMPORTED_MODEL_BATCH_TOKENS, evalLength);
-      evaluator = new GpuModel(state, { B, L: evalLength, maxTargets: B, n: config.n, isolation: config.isolation }, false);
-    } catch (error) {
-      throw new TrainingError('too-large', (error as Error).message);
-    }
-    return {
-      valid: validPrompts.length ? await evaluatePrompts(evaluator, validPrompts, config, 'valid') : { ...NO_METRICS },
-      test: testPrompts.length ? await evaluatePrompts(evaluator, testPrompts, config, 'test') : { ...NO_METRICS },
-    };
-  } finally {
-    ctx.destroy();
-  }
-}
 
 export interface TrainOptions {
   /** Initial parameters (for instance from an imported model); default: seeded init. */
@@ -187,9 +108,11 @@ export async function train(
 
   emit({ type: 'status', phase: 'prepare', message: 'Packing prompts', fraction: 0 });
   const k = effectiveK(config);
-  const trainPrompts = packPrompts(dataset, { n: config.n, k, split: 'train' });
-  const validPrompts = packPrompts(dataset, { n: config.n, k: 1, split: 'valid' });
-  const testPrompts = packPrompts(dataset, { n: config.n, k: 1, split: 'test' });
+  const written = withItemText(dataset, config.itemText);
+  const trainPrompts = packPrompts(written, { n: config.n, k, split: 'train' });
+  const validSample = evaluationPrompts(written, config, 'valid', validationSampleUsers(written, config.n));
+  const validPrompts = evaluationPrompts(written, config, 'valid');
+  const testPrompts = evaluationPrompts(written, config, 'test');
   if (trainPrompts.length === 0) {
     throw new TrainingError(
       'invalid-config',
@@ -197,38 +120,41 @@ export async function train(
     );
   }
   const trainLength = longestPrompt(trainPrompts);
-  const evalLength = Math.max(longestPrompt(validPrompts), longestPrompt(testPrompts), 1);
+  const evalPrompts = [...validPrompts, ...testPrompts];
   const modelConfig: ModelConfig = {
     ...config.model,
     vocabSize: dataset.vocab.tokens.length,
-    maxSeqLen: Math.max(trainLength, evalLength),
+    maxSeqLen: Math.max(trainLength, longestPrompt(evalPrompts), 1),
     seed: config.seed,
   };
-  const B = Math.min(config.batchSize, trainPrompts.length);
-  const evalB = evalBatchSize(B, trainLength, evalLength);
+  const step = promptsPerStep(
+    config.batchTargets,
+    trainPrompts.length,
+    trainPrompts.reduce((sum, prompt) => sum + prompt.targets.length, 0),
+  );
+  const microRows = Math.min(step.prompts, rowsThatFit(gpu.device.limits, modelConfig, trainLength));
   emit({ type: 'status', phase: 'compile', message: 'Allocating buffers and compiling kernels', fraction: 0.5 });
 
   const ctx = new GpuContext(gpu.device);
-  const inFlight: { step: number; epoch: number; targets: number; tokens: number; lossDenominator: number; stats: Promise<StepStats> }[] = [];
+  const inFlight: { step: number; epoch: number; targets: number; tokens: number; stats: Promise<StepStats> }[] = [];
   try {
     let state: ParamState;
     let trainer: GpuModel;
-    let evaluator: GpuModel;
+    let evaluator: GpuModel | null;
     // Error scopes catch what building the pipelines and buffers got wrong (a shader the driver rejects, memory),
     // instead of training on invalid commands that silently do nothing.
     gpu.device.pushErrorScope('out-of-memory');
     gpu.device.pushErrorScope('validation');
     try {
       state = new ParamState(ctx, modelConfig, options.initialParams);
-      const mask = { n: config.n, isolation: config.isolation };
-      trainer = new GpuModel(state, { B, L: trainLength, maxTargets: B * k, ...mask }, true, {
+      trainer = new GpuModel(state, { B: microRows, L: trainLength, maxTargets: microRows * k, n: config.n, isolation: config.isolation }, true, {
         beta1: 0.9,
         beta2: 0.95,
         eps: 1e-8,
         weightDecay: config.weightDecay,
         maxGradNorm: config.maxGradNorm,
       });
-      evaluator = new GpuModel(state, { B: evalB, L: evalLength, maxTargets: evalB, ...mask }, false);
+      evaluator = evalPrompts.length ? createEvaluator(state, config, evalPrompts) : null;
     } catch (error) {
       await gpu.device.popErrorScope();
       await gpu.device.popErrorScope();
@@ -236,30 +162,38 @@ export async function train(
     }
     const invalid = await gpu.device.popErrorScope();
     const outOfMemory = await gpu.device.popErrorScope();
-    if (outOfMemory) throw new TrainingError('too-large', `The GPU ran out of memory while allocating this run: ${outOfMemory.message}. Lower the batch size, k, n or the model size.`);
+    if (outOfMemory) throw new TrainingError('too-large', `The GPU ran out of memory while allocating this run: ${outOfMemory.message}. Lower the targets per step, k, n or the model size.`);
     if (invalid) throw new TrainingError('gpu-error', `The GPU rejected the training kernels: ${invalid.message}`);
     await gpu.device.queue.onSubmittedWorkDone();
 
-    const evaluate = (prompts: readonly PackedPrompt[], split: 'valid' | 'test') => evaluatePrompts(evaluator, prompts, config, split);
+    const score = (prompts: readonly PackedPrompt[], split: 'valid' | 'test', what: string) =>
+      scorePrompts(evaluator!, prompts, split, (fraction) =>
+        emit({ type: 'status', phase: 'evaluate', message: `Scoring ${what}`, fraction }),
+      );
 
-    const stepsPerEpoch = Math.ceil(trainPrompts.length / B);
-    const totalSteps = config.maxSteps > 0 ? Math.min(config.maxSteps, stepsPerEpoch * config.epochs) : stepsPerEpoch * config.epochs;
-    const evalEvery = config.evalEvery > 0 ? config.evalEvery : stepsPerEpoch;
+    const stepsPerEpoch = Math.ceil(trainPrompts.length / step.prompts);
+    const plannedSteps = stepsPerEpoch * config.epochs;
+    const totalSteps = config.maxSteps > 0 ? Math.min(config.maxSteps, plannedSteps) : plannedSteps;
+    const validationPoints = validationSteps(stepsPerEpoch, config.evalsPerEpoch);
     const rng = new Rng(config.seed);
     const losses: number[] = [];
-    let step = 0;
+    const validCurve: ValidPoint[] = [];
+    let stepCount = 0;
     let trainMs = 0;
     let tokensProcessed = 0;
     let targetsProcessed = 0;
     let segmentStart = performance.now();
-    let valid: Metrics = { ...NO_METRICS };
+    let clockRunning = true;
+    let best: ValidPoint | null = null;
+    let pointsSinceBest = 0;
+    let stopReason: StopReason = config.maxSteps > 0 && config.maxSteps < plannedSteps ? 'max-steps' : 'completed';
 
     /** Waits for the oldest queued step, reports it, and stops the run on a non-finite loss or gradient. */
     const settleOldest = async () => {
       const done = inFlight.shift()!;
       const stats = await done.stats;
-      // The GPU's loss is Σ loss / capacity (makeBatch's targetCapacity); curves show the mean over the step's targets.
-      const loss = (stats.loss * done.lossDenominator) / Math.max(1, done.targets);
+      // The GPU's loss is Σ loss / lossDenominator; curves show the mean over the step's targets.
+      const loss = (stats.loss * step.lossDenominator) / Math.max(1, done.targets);
       losses.push(loss);
       const elapsedMs = trainMs + performance.now() - segmentStart;
       emit({
@@ -272,6 +206,7 @@ export async function train(
         elapsedMs,
         targetsPerSec: (targetsProcessed / elapsedMs) * 1000,
         tokensPerSec: (tokensProcessed / elapsedMs) * 1000,
+        totalSteps,
       });
       if (stats.lossNonFinite || stats.gradNonFinite) {
         const what = stats.lossNonFinite ? `the loss became ${stats.loss}` : `the gradient norm became ${stats.gradNorm}`;
@@ -285,75 +220,162 @@ export async function train(
     /** Stops the training clock around evaluation and pauses, so trainMs counts training only. */
     const pauseClock = async () => {
       while (inFlight.length) await settleOldest();
-      trainMs += performance.now() - segmentStart;
+      if (clockRunning) trainMs += performance.now() - segmentStart;
+      clockRunning = false;
     };
     const restartClock = () => {
       segmentStart = performance.now();
+      clockRunning = true;
+    };
+    /** One validation point on the fixed sample; keeps the best checkpoint. True when patience has run out. */
+    const validate = async (): Promise<boolean> => {
+      if (!validSample.length) return false;
+      await pauseClock();
+      const { metrics } = await score(validSample, 'valid', `the validation sample at step ${stepCount}`);
+      const point = { step: stepCount, elapsedMs: trainMs, auc: metrics.auc, logLoss: metrics.logLoss };
+      validCurve.push(point);
+      emit({ type: 'eval', step: stepCount, split: 'valid', metrics, elapsedMs: trainMs, sample: true });
+      // A NaN AUC (one class in the sample) cannot rank checkpoints: the latest is kept then.
+      if (!(best && best.auc >= point.auc)) {
+        best = point;
+        pointsSinceBest = 0;
+        state.saveCheckpoint();
+      } else pointsSinceBest++;
+      emit({ type: 'status', phase: 'train', message: `Training step ${stepCount} of ${totalSteps}`, fraction: stepCount / totalSteps });
+      restartClock();
+      return config.patience > 0 && pointsSinceBest >= config.patience;
     };
 
     emit({ type: 'status', phase: 'train', message: `Training ${totalSteps} steps`, fraction: 0 });
     outer: for (let epoch = 1; epoch <= config.epochs; epoch++) {
-      for (const group of batchesOf(trainPrompts, B, rng)) {
-        if (step >= totalSteps || control.stopped) break outer;
+      let stepInEpoch = 0;
+      for (const group of batchesOf(trainPrompts, step.prompts, rng)) {
+        if (stepCount >= totalSteps) break outer;
+        if (control.stopped) {
+          stopReason = 'stopped';
+          break outer;
+        }
         if (control.isPaused) {
           await pauseClock();
           emit({ type: 'paused' });
           await control.waitWhilePaused();
-          if (control.stopped) break outer;
+          if (control.stopped) {
+            stopReason = 'stopped';
+            break outer;
+          }
           emit({ type: 'resumed' });
           restartClock();
         }
-        step++;
-        const batch = makeBatch(group, {
-          L: batchLength(group, trainLength),
-          B,
-          n: config.n,
-          isolation: config.isolation,
-          targetCapacity: B * k,
-        });
-        const targets = batch.targetIndex.length;
+        stepCount++;
+        stepInEpoch++;
+        const microBatches: Batch[] = [];
+        for (let start = 0; start < group.length; start += microRows) {
+          const rows = group.slice(start, start + microRows);
+          microBatches.push(
+            makeBatch(rows, {
+              L: batchLength(rows, trainLength),
+              B: microRows,
+              n: config.n,
+              isolation: config.isolation,
+              lossDenominator: step.lossDenominator,
+            }),
+          );
+        }
+        const targets = microBatches.reduce((sum, batch) => sum + batch.targetIndex.length, 0);
         const tokens = realTokens(group);
         targetsProcessed += targets;
         tokensProcessed += tokens;
-        const lr = learningRateAt(step, totalSteps, config.learningRate);
-        inFlight.push({ step, epoch, targets, tokens, lossDenominator: batch.lossDenominator, stats: trainer.trainStep(batch, lr) });
+        const lr = learningRateAt(stepCount, totalSteps, config.learningRate);
+        inFlight.push({ step: stepCount, epoch, targets, tokens, stats: trainer.trainStep(microBatches, lr) });
         if (inFlight.length >= MAX_STEPS_IN_FLIGHT) await settleOldest();
-        if (step % evalEvery === 0 && step < totalSteps && validPrompts.length) {
-          await pauseClock();
-          emit({ type: 'status', phase: 'evaluate', message: `Validating at step ${step}` });
-          valid = await evaluate(validPrompts, 'valid');
-          emit({ type: 'eval', step, split: 'valid', metrics: valid });
-          emit({ type: 'status', phase: 'train', message: `Training step ${step} of ${totalSteps}`, fraction: step / totalSteps });
-          restartClock();
+        if (validationPoints.has(stepInEpoch) && stepCount < totalSteps && (await validate())) {
+          stopReason = 'early-stopped';
+          break outer;
         }
       }
     }
     await pauseClock();
-
-    emit({ type: 'status', phase: 'evaluate', message: 'Final evaluation' });
-    if (validPrompts.length) {
-      valid = await evaluate(validPrompts, 'valid');
-      emit({ type: 'eval', step, split: 'valid', metrics: valid });
+    // The last weights compete for the checkpoint too.
+    if (validCurve.at(-1)?.step !== stepCount && stopReason !== 'stopped') {
+      await validate();
+      await pauseClock();
     }
-    const test = testPrompts.length ? await evaluate(testPrompts, 'test') : { ...NO_METRICS };
-    emit({ type: 'eval', step, split: 'test', metrics: test });
-    const result: TrainingResult = {
-      params: await state.readParams(),
-      modelConfig,
-      steps: step,
+
+    // (`best` is assigned inside validate(), which the compiler's narrowing does not see.)
+    const kept = best as ValidPoint | null;
+    if (kept) state.restoreCheckpoint();
+    const bestStep = kept?.step ?? stepCount;
+    const keptMs = kept?.elapsedMs ?? trainMs;
+    emit({ type: 'status', phase: 'evaluate', message: `Final evaluation of step ${bestStep}'s weights` });
+    let valid: Metrics = { ...NO_METRICS };
+    if (validPrompts.length) {
+      valid = (await score(validPrompts, 'valid', 'every validation target')).metrics;
+      emit({ type: 'eval', step: bestStep, split: 'valid', metrics: valid, elapsedMs: keptMs, sample: false });
+    }
+    const scoredTest = testPrompts.length ? await score(testPrompts, 'test', 'every test target') : null;
+    const test = scoredTest?.metrics ?? { ...NO_METRICS };
+    emit({ type: 'eval', step: bestStep, split: 'test', metrics: test, elapsedMs: keptMs, sample: false });
+    const testPredictions = scoredTest?.predictions ?? new Float32Array(0);
+    const testLabels = scoredTest?.labels ?? new Uint8Array(0);
+    const baselines = baselineAucs(dataset, SPLIT_TEST, config.n);
+    const testAucInterval = aucInterval(testPredictions, testLabels, { seed: config.seed });
+    const summary: RunSummary = {
+      stopped: stopReason === 'stopped',
+      stopReason,
+      stopMessage: stopMessage(stopReason, { config, steps: stepCount, totalSteps, kept, patience: config.patience }),
+      steps: stepCount,
+      bestStep,
       trainMs,
       tokensProcessed,
       targetsProcessed,
       valid,
       test,
-      stopped: control.stopped,
-      losses,
+      testAucInterval,
+      testPredictions,
+      testLabels,
+      evalTargetsPerPrompt: evalTargetsPerPrompt(config),
+      baselines,
+      warnings: runWarnings({ steps: stepCount, test, testAucInterval, validCurve, baselines, trainClickRate: trainClickRate(dataset) }),
     };
-    emit({ type: 'done', stopped: control.stopped, steps: step, trainMs, tokensProcessed, targetsProcessed, test, valid });
+    const result: TrainingResult = { ...summary, params: await state.readParams(), modelConfig, losses, validCurve };
+    emit({ type: 'done', ...summary });
     return result;
   } finally {
     // After a failure, steps still queued would reject once their buffers are gone: nobody waits for them any more.
     for (const pending of inFlight) pending.stats.catch(() => {});
     ctx.destroy();
   }
+}
+
+function stopMessage(
+  reason: StopReason,
+  run: { config: TrainConfig; steps: number; totalSteps: number; kept: ValidPoint | null; patience: number },
+): string {
+  const keptText = run.kept
+    ? `kept step ${run.kept.step}'s weights (best validation AUC ${run.kept.auc.toFixed(4)} on the validation sample)`
+    : 'kept the last weights (no validation targets to choose by)';
+  switch (reason) {
+    case 'completed':
+      return `Trained all ${run.config.epochs} epoch${run.config.epochs === 1 ? '' : 's'} (${run.steps} steps); ${keptText}.`;
+    case 'max-steps':
+      return `Reached the step limit (${run.steps} of ${run.totalSteps} planned steps); ${keptText}.`;
+    case 'early-stopped':
+      return `Stopped early at step ${run.steps} of ${run.totalSteps}: the validation AUC did not improve for ${run.patience} validation points; ${keptText}.`;
+    case 'stopped':
+      return `Stopped by you at step ${run.steps} of ${run.totalSteps}; ${keptText}.`;
+  }
+}
+
+/** Share of training interactions that are clicks (what a model that knows nothing should predict). */
+function trainClickRate(dataset: TokenizedDataset): number {
+  let clicks = 0;
+  let count = 0;
+  for (const user of dataset.users) {
+    for (let i = 0; i < user.items.length; i++) {
+      if (user.split[i] !== SPLIT_TRAIN) continue;
+      clicks += user.labels[i];
+      count++;
+    }
+  }
+  return count ? clicks / count : NaN;
 }

@@ -5,7 +5,9 @@
  */
 import { type AcquiredDevice, WebGpuUnavailableError, acquireDevice } from '../gpu/device';
 import type { TrainConfig, TrainerCommand, TrainerEvent } from './protocol';
-import { TrainingControl, TrainingError, type TrainingResult, evaluateParams, train } from './trainer';
+import { evaluateParams } from './evaluate';
+import { TrainingControl, type TrainingResult, train } from './trainer';
+import { TrainingError } from './training-error';
 
 declare const self: DedicatedWorkerGlobalScope;
 

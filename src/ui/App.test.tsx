@@ -173,7 +173,7 @@ describe('the lab page', () => {
     expect(within(table).getByRole('row', { name: /DTI k=5 strict/ }).textContent).toMatch(/2\.50×.*\+0\.0100/);
     expect(screen.getByTestId('sweep-auc-chart')).toBeTruthy();
     // Defaults: k 1, 5, 20 under window and strict with RoPE, one seed: SW once plus 2 × 2 DTI runs.
-    expect(screen.getByTestId('sweep-size').textContent).toMatch(/^5 runs of 1 epoch each/);
+    expect(screen.getByTestId('sweep-size').textContent).toMatch(new RegExp(`^5 runs of up to ${DEFAULT_TRAIN_CONFIG.epochs} epochs each`));
     fireEvent.click(within(screen.getByRole('group', { name: 'k values' })).getByLabelText('10'));
     expect(screen.getByTestId('sweep-size').textContent).toMatch(/^7 runs/);
     fireEvent.click(screen.getByRole('button', { name: 'Run the sweep' }));

@@ -1,4 +1,4 @@
-import { ISOLATION_LEVELS, type IsolationLevel, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
+import { ISOLATION_LEVELS, ITEM_TEXTS, type IsolationLevel, type ItemText, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
 import { useLab } from '../store';
 import { MODEL_PRESETS, type ModelPresetName, modelPresetOf } from '../store/config-check';
 import { type MemoryEstimate, formatBytes } from '../store/memory';
@@ -18,6 +18,12 @@ const POSITION_HELP: Record<PositionEncoding, string> = {
   rope: 'RoPE: attention depends on relative distance only, so a packed target looks like a SW target.',
   alibi: 'ALiBi: a per-head penalty growing with distance; relative, no learned positions.',
   none: 'No position signal except the causal mask itself.',
+};
+
+const ITEM_TEXT_HELP: Record<ItemText, string> = {
+  words: 'Title words and genres: what items share, but a from-scratch model can hardly tell one film from another.',
+  id: 'One item-id token per item (rarer items share [ITEM-UNK]): the model learns each item’s own appeal; short prompts.',
+  both: 'The item-id token, then the words: each item’s own appeal and what it shares with others.',
 };
 
 const PARADIGMS: { value: Paradigm; label: string }[] = [
@@ -63,6 +69,13 @@ export function ConfigPanel() {
         options={POSITION_ENCODINGS.map((pe) => ({ value: pe, label: pe }))}
         onChange={(positionEncoding) => setModel({ positionEncoding })}
       />
+      <SelectField
+        label="Item text"
+        help={ITEM_TEXT_HELP[config.itemText]}
+        value={config.itemText}
+        options={ITEM_TEXTS.map((text) => ({ value: text, label: text }))}
+        onChange={(itemText) => setConfig({ itemText })}
+      />
       <SelectField<PresetChoice>
         label="Model size"
         help={preset === 'custom' ? 'Sizes set by hand below.' : `${MODEL_PRESETS[preset].description}.`}
@@ -86,15 +99,36 @@ export function ConfigPanel() {
       </div>
       <div className="field-row">
         <NumberField label="Learning rate" help="Peak AdamW step size (warm-up, then cosine)." value={config.learningRate} step="any" onChange={(learningRate) => setConfig({ learningRate })} />
-        <NumberField label="Batch size" help="Prompts per training step." value={config.batchSize} min={1} onChange={(batchSize) => setConfig({ batchSize })} />
+        <NumberField
+          label="Targets per step"
+          help="Targets per optimizer step, SW and DTI alike (a DTI step takes as many prompts as hold them, at least 4)."
+          value={config.batchTargets}
+          min={1}
+          onChange={(batchTargets) => setConfig({ batchTargets })}
+        />
       </div>
       <div className="field-row">
-        <NumberField label="Epochs" help="Passes over the training prompts." value={config.epochs} min={1} onChange={(epochs) => setConfig({ epochs })} />
+        <NumberField label="Epochs" help="At most this many passes over the training prompts." value={config.epochs} min={1} onChange={(epochs) => setConfig({ epochs })} />
         <NumberField label="Max steps" help="Stop after this many steps (0 = all epochs)." value={config.maxSteps} min={0} onChange={(maxSteps) => setConfig({ maxSteps })} />
       </div>
       <div className="field-row">
         <NumberField label="Seed" help="Same seed, same data order and initial weights." value={config.seed} min={0} onChange={(seed) => setConfig({ seed })} />
-        <NumberField label="Eval every" help="Validate every this many steps (0 = each epoch)." value={config.evalEvery} min={0} onChange={(evalEvery) => setConfig({ evalEvery })} />
+        <NumberField
+          label="Validations per epoch"
+          help="Validation points per epoch, on a fixed sample of validation targets."
+          value={config.evalsPerEpoch}
+          min={1}
+          onChange={(evalsPerEpoch) => setConfig({ evalsPerEpoch })}
+        />
+      </div>
+      <div className="field-row">
+        <NumberField
+          label="Patience"
+          help="Stop after this many validation points without a better AUC (0 = never stop early). The best point’s weights are kept."
+          value={config.patience}
+          min={0}
+          onChange={(patience) => setConfig({ patience })}
+        />
       </div>
       <details>
         <summary>Optimizer details</summary>
@@ -142,8 +176,8 @@ function MemoryTable({ memory }: { memory: MemoryEstimate }) {
   return (
     <div className="memory-estimate" data-testid="memory-estimate">
       <p className="help">
-        <strong>GPU memory (estimate): {formatBytes(memory.total)}</strong> for batches of {fmtInt(memory.B)} prompts of up to {fmtInt(memory.L)} tokens
-        ({fmtInt(memory.maxTargets)} targets).
+        <strong>GPU memory (estimate): {formatBytes(memory.total)}</strong> for micro-batches of {fmtInt(memory.B)} prompts of up to {fmtInt(memory.L)} tokens
+        ({fmtInt(memory.maxTargets)} targets); a step accumulates as many as it needs.
       </p>
       <dl className="stats">
         <dt>Parameters</dt>

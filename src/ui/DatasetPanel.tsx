@@ -290,11 +290,13 @@ function DatasetSummary({ dataset }: { dataset: LoadedDataset }) {
         <dd>
           median {fmtInt(stats.historyLength.median)}, {fmtInt(stats.historyLength.min)}–{fmtInt(stats.historyLength.max)}
         </dd>
-        <dt>Tokens per interaction</dt>
-        <dd>{fmt(stats.tokensPerInteraction.mean, 1)} on average</dd>
+        <dt>Words per interaction</dt>
+        <dd>{fmt(stats.tokensPerInteraction.mean, 1)} tokens on average, with [SUM] and the label</dd>
         <dt>Vocabulary</dt>
         <dd>
-          {fmtInt(stats.vocabSize)} tokens{stats.unknownTokenRate > 0 ? `, ${fmtPercent(stats.unknownTokenRate, 1)} [UNK]` : ''}
+          {fmtInt(stats.vocabSize)} tokens{stats.unknownTokenRate > 0 ? `, ${fmtPercent(stats.unknownTokenRate, 1)} of item words [UNK]` : ''}; of them{' '}
+          {fmtInt(stats.itemIdTokens)} item-id tokens (items seen often enough in training; they cover {fmtPercent(stats.itemIdCoverage, 0)} of training
+          interactions, the rest share [ITEM-UNK])
         </dd>
         <dt>Split</dt>
         <dd>

@@ -1,6 +1,7 @@
 import { useId, useState } from 'react';
 import { useLab, useLabShallow } from '../store';
 import { compareRuns } from '../store/compare';
+import { ACCURACY_TOLERANCE } from '../train/experiments';
 import type { RunRecord } from '../store/run-types';
 import { evaluationOption, runStatusLabel } from '../store/run-view';
 import type { EvaluationOption } from '../store/types';
@@ -225,7 +226,12 @@ function Comparison({ runs, baselineId, onBaseline }: { runs: RunRecord[]; basel
   return (
     <div className="comparison" data-testid="comparison">
       <h3>Side by side</h3>
-      <p className="help">Speed-up is the baseline’s training wall-clock divided by the run’s; ΔAUC is the run’s test AUC minus the baseline’s. {CALIBRATION_HELP}</p>
+      <p className="help">
+        Speed-up is the baseline’s training wall-clock divided by the run’s; ΔAUC is the run’s test AUC minus the baseline’s, with its paired 95 %
+        bootstrap interval (the same resampled test targets for both runs): when it spans 0 there is no measurable difference. Time to the baseline’s
+        accuracy is the training time until the run’s validation AUC first reached the baseline’s best minus {ACCURACY_TOLERANCE}.{' '}
+        {CALIBRATION_HELP}
+      </p>
       <div className="table-scroll">
         <table>
           <thead>
@@ -235,13 +241,14 @@ function Comparison({ runs, baselineId, onBaseline }: { runs: RunRecord[]; basel
               <th scope="col">Wall-clock</th>
               <th scope="col">Tokens processed</th>
               <th scope="col">Targets</th>
-              <th scope="col">Test AUC</th>
+              <th scope="col">Test AUC (95 % CI)</th>
               <th scope="col">Test LogLoss</th>
               <th scope="col">Predicted / observed CTR</th>
               <th scope="col">Calibration slope</th>
               <th scope="col">Speed-up</th>
               <th scope="col">Tokens vs baseline</th>
-              <th scope="col">ΔAUC</th>
+              <th scope="col">ΔAUC (paired 95 % CI)</th>
+              <th scope="col">Time to the baseline’s accuracy</th>
             </tr>
           </thead>
           <tbody>
@@ -254,13 +261,30 @@ function Comparison({ runs, baselineId, onBaseline }: { runs: RunRecord[]; basel
                 <td>{fmtDuration(row.trainMs)}</td>
                 <td>{fmtCompact(row.tokens)}</td>
                 <td>{fmtCompact(row.targets)}</td>
-                <td>{fmt(row.testAuc, 4)}</td>
+                <td>
+                  {fmt(row.testAuc, 4)}
+                  {row.testAucInterval && (
+                    <span className="interval">
+                      {' '}
+                      ({fmt(row.testAucInterval.low, 3)}–{fmt(row.testAucInterval.high, 3)})
+                    </span>
+                  )}
+                </td>
                 <td>{fmt(row.testLogLoss, 4)}</td>
                 <td>{fmt(row.testPredictedOverObserved, 3)}</td>
                 <td>{fmt(row.testCalibrationSlope, 2)}</td>
                 <td>{row.speedUp === null ? '–' : `${row.speedUp.toFixed(2)}×`}</td>
                 <td>{row.tokenRatio === null ? '–' : `${(row.tokenRatio * 100).toFixed(0)} %`}</td>
-                <td>{row.aucDelta === null ? '–' : `${row.aucDelta >= 0 ? '+' : ''}${row.aucDelta.toFixed(4)}`}</td>
+                <td data-testid="auc-delta">
+                  {row.aucDelta === null ? '–' : `${row.aucDelta >= 0 ? '+' : ''}${row.aucDelta.toFixed(4)}`}
+                  {row.aucDeltaInterval && Number.isFinite(row.aucDeltaInterval.low) && (
+                    <span className="interval">
+                      {' '}
+                      [{fmt(row.aucDeltaInterval.low, 4)}, {fmt(row.aucDeltaInterval.high, 4)}] {row.verdict}
+                    </span>
+                  )}
+                </td>
+                <td>{row.isBaseline ? fmtDuration(row.msToBaselineAccuracy) : row.msToBaselineAccuracy === null ? 'not reached' : fmtDuration(row.msToBaselineAccuracy)}</td>
               </tr>
             ))}
           </tbody>

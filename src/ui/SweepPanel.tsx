@@ -3,7 +3,7 @@ import { useLab } from '../store';
 import { fileStamp } from '../store/export';
 import { summarizeSweep, sweepIds } from '../store/sweep-view';
 import { ISOLATION_LEVELS, type IsolationLevel, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
-import { type SweepPlan, defaultDtiBatchSize, formatSpread, sweepConfigs } from '../train/experiments';
+import { type SweepPlan, formatSpread, sweepConfigs } from '../train/experiments';
 import { SweepCharts } from './charts';
 import { CheckboxGroup, NumberField, Section } from './controls';
 import { downloadFile } from './download';
@@ -22,9 +22,8 @@ export function SweepPanel() {
   const [levels, setLevels] = useState<IsolationLevel[]>(['window', 'strict']);
   const [encodings, setEncodings] = useState<PositionEncoding[]>(['rope']);
   const [seedCount, setSeedCount] = useState(1);
-  const [dtiBatch, setDtiBatch] = useState<number | null>(null);
   const seeds = Array.from({ length: Math.max(0, Math.min(5, Math.floor(seedCount))) }, (_, i) => config.seed + i);
-  const plan: SweepPlan = { ks, levels, encodings, seeds, dtiBatchSize: dtiBatch ?? defaultDtiBatchSize(config.batchSize) };
+  const plan: SweepPlan = { ks, levels, encodings, seeds };
   const total = sweepConfigs(config, plan).length;
 
   const ids = sweepIds(runs);
@@ -38,7 +37,7 @@ export function SweepPanel() {
     <Section
       id="sweep"
       title="Sweep: scaling in k"
-      intro="Trains the current configuration for every k, isolation level and position encoding ticked here, whole epochs each, and tabulates test AUC and training time against k. The paper's finding to check: plain DTI (window) degrades as k grows, and the fixes (strict isolation, relative positions) remove the degradation."
+      intro="Trains the current configuration for every k, isolation level and position encoding ticked here, each with the same protocol, and tabulates test AUC and training time against k. The paper's finding to check: plain DTI (window) degrades as k grows, and the fixes (strict isolation, relative positions) remove the degradation."
     >
       <div className="sweep-plan">
         <CheckboxGroup
@@ -62,13 +61,6 @@ export function SweepPanel() {
           options={POSITION_ENCODINGS.map((pe) => ({ value: pe, label: pe }))}
           onChange={setEncodings}
         />
-        <NumberField
-          label="DTI batch size (prompts)"
-          help={`A DTI prompt holds k targets, so with SW's batch (${config.batchSize}) a DTI epoch would take k times fewer optimizer steps; the default is a quarter of it.`}
-          value={dtiBatch ?? defaultDtiBatchSize(config.batchSize)}
-          min={1}
-          onChange={setDtiBatch}
-        />
         <NumberField label="Seeds" help={
             seeds.length > 1
               ? `Each run is repeated with seeds ${seeds[0]} to ${seeds.at(-1)}; the table shows mean ± sd (up to 5 seeds).`
@@ -76,8 +68,8 @@ export function SweepPanel() {
           } value={seedCount} min={1} onChange={setSeedCount} />
       </div>
       <p className="help" data-testid="sweep-size">
-        {total} run{total === 1 ? '' : 's'} of {config.epochs} epoch{config.epochs === 1 ? '' : 's'} each on {datasetName ?? 'the loaded dataset'} (n = {config.n}, the model and
-        optimizer of the configuration; max steps is not used).
+        {total} run{total === 1 ? '' : 's'} of up to {config.epochs} epoch{config.epochs === 1 ? '' : 's'} each on {datasetName ?? 'the loaded dataset'} (n = {config.n}, the
+        model, optimizer and early stopping of the configuration, {config.batchTargets} targets per step for every k; max steps is not used).
       </p>
       <div className="button-row">
         <button type="button" className="primary" onClick={() => startSweep(plan)} disabled={session.state !== 'idle' || !canTrain || total === 0}>

@@ -1,10 +1,9 @@
-import { useState } from 'react';
 import { useLab } from '../store';
 import { runStatusLabel } from '../store/run-view';
-import { defaultDtiBatchSize } from '../train/experiments';
+import { baselineLine } from '../train/experiments';
 import { predictedOverObserved } from '../train/metrics';
 import { RunCharts } from './charts';
-import { NumberField, ProgressLine, Section } from './controls';
+import { ProgressLine, Section } from './controls';
 import { CALIBRATION_HELP, fmt, fmtCompact, fmtDuration, fmtInt } from './format';
 
 const PHASE_NAMES = {
@@ -16,7 +15,6 @@ const PHASE_NAMES = {
 } as const;
 
 export function TrainingPanel() {
-  const [dtiBatch, setDtiBatch] = useState<number | null>(null);
   const session = useLab((s) => s.session);
   const startProblem = useLab((s) => s.startProblem);
   const webgpu = useLab((s) => s.webgpu);
@@ -38,7 +36,7 @@ export function TrainingPanel() {
   const idle = session.state === 'idle';
   const paused = session.state === 'paused' || session.state === 'pausing';
   const last = run?.steps[run.steps.length - 1];
-  const lastValid = run?.evals.filter((e) => e.split === 'valid').at(-1);
+  const lastValid = run?.evals.filter((e) => e.split === 'valid' && e.sample !== false).at(-1);
   const status = session.status;
 
   return (
@@ -63,7 +61,7 @@ export function TrainingPanel() {
         <button type="button" onClick={stopTraining} disabled={idle || session.state === 'stopping'}>
           Stop
         </button>
-        <button type="button" onClick={() => startComparison(dtiBatch ?? undefined)} disabled={!idle || !canTrain}>
+        <button type="button" onClick={startComparison} disabled={!idle || !canTrain}>
           Train SW, then DTI (compare)
         </button>
       </div>
@@ -73,16 +71,10 @@ export function TrainingPanel() {
       </label>
       {pausedWhileHidden && <p className="help">Paused because the page was hidden; it resumes when the page is shown.</p>}
       <p className="help">
-        The comparison trains this configuration twice, as SW and as DTI, for {config.epochs} whole epoch{config.epochs > 1 ? 's' : ''} each: max steps is not used, so both
-        see every training target and the speed-up compares equal work.
+        The comparison trains this configuration twice, as SW and as DTI, with the same {config.batchTargets} targets per optimizer step, for up to{' '}
+        {config.epochs} epoch{config.epochs > 1 ? 's' : ''} each with the same early stopping (max steps is not used), and scores both on the same test
+        targets.
       </p>
-      <NumberField
-        label="DTI batch size in the comparison (prompts)"
-        help={`A DTI prompt carries k targets: with SW's ${config.batchSize} prompts per batch a DTI epoch would take k times fewer optimizer steps, so DTI trains fewer prompts per batch (default a quarter).`}
-        value={dtiBatch ?? defaultDtiBatchSize(config.batchSize)}
-        min={1}
-        onChange={setDtiBatch}
-      />
       {webgpu.state === 'unavailable' && <p className="help">Training needs WebGPU, which this browser does not offer (see the note at the top).</p>}
       {session.queue.length > 0 && <p className="help">Then: {session.queue.length} more run(s) of the comparison.</p>}
       {!idle && status && (
@@ -142,10 +134,29 @@ export function TrainingPanel() {
             </dd>
             {run.result && (
               <>
+                {run.result.stopMessage && (
+                  <>
+                    <dt>Ended</dt>
+                    <dd data-testid="stop-message">{run.result.stopMessage}</dd>
+                  </>
+                )}
                 <dt>Test AUC / LogLoss</dt>
                 <dd data-testid="test-metrics">
-                  {fmt(run.result.test.auc, 4)} / {fmt(run.result.test.logLoss, 4)} on {fmtInt(run.result.test.count)} targets
+                  {fmt(run.result.test.auc, 4)}
+                  {run.result.testAucInterval && Number.isFinite(run.result.testAucInterval.low)
+                    ? ` (95 % CI ${fmt(run.result.testAucInterval.low, 4)}–${fmt(run.result.testAucInterval.high, 4)})`
+                    : ''}{' '}
+                  / {fmt(run.result.test.logLoss, 4)} on {fmtInt(run.result.test.count)} targets
+                  {run.result.evalTargetsPerPrompt && run.result.evalTargetsPerPrompt > 1
+                    ? `, scored ${run.result.evalTargetsPerPrompt} per prompt (exactly as SW prompts would: strict isolation, relative positions)`
+                    : ', each in its own SW prompt'}
                 </dd>
+                {run.result.baselines && (
+                  <>
+                    <dt>Baselines</dt>
+                    <dd data-testid="baselines">{baselineLine(run.result.baselines)}</dd>
+                  </>
+                )}
                 <dt>Test calibration</dt>
                 <dd data-testid="test-calibration" title={CALIBRATION_HELP}>
                   predicted CTR {fmt(run.result.test.meanPrediction, 3)} vs observed {fmt(run.result.test.clickRate, 3)} (
@@ -155,11 +166,21 @@ export function TrainingPanel() {
               </>
             )}
           </dl>
+          {run.result?.warnings && run.result.warnings.length > 0 && (
+            <div className="message warning" role="status" data-testid="run-warnings">
+              <strong>Read these figures with care:</strong>
+              <ul>
+                {run.result.warnings.map((warning) => (
+                  <li key={warning}>{warning}</li>
+                ))}
+              </ul>
+            </div>
+          )}
         </>
       ) : (
         <p className="help">No run yet. A tiny model on the small dataset trains in seconds on a laptop GPU.</p>
       )}
-      <RunCharts run={run} evalEvery={config.evalEvery} />
+      <RunCharts run={run} />
       <details className="fault-injection">
         <summary>Robustness check</summary>
         <p className="help">

@@ -62,15 +62,21 @@ const LossChart = memo(function LossChart({ steps: liveSteps }: { steps: readonl
   );
 });
 
-const ValidationChart = memo(function ValidationChart({ evals: liveEvals, evalEvery }: { evals: readonly EvalPoint[]; evalEvery: number }) {
+/** The validation points during training (on the fixed sample); runs saved before the lab marked them have only those. */
+const duringTraining = (e: EvalPoint) => e.split === 'valid' && e.sample !== false;
+
+const ValidationChart = memo(function ValidationChart({ evals: liveEvals, evalsPerEpoch }: { evals: readonly EvalPoint[]; evalsPerEpoch: number }) {
   const evals = useThrottled(liveEvals, CHART_REFRESH_MS, CHART_REFRESH_MS / 3);
-  const points = evals.filter((e) => e.split === 'valid');
+  const points = evals.filter(duringTraining);
   return (
     <figure className="chart" aria-label="Validation AUC and LogLoss by step" data-testid="valid-chart">
       <figcaption>Validation AUC (left, higher is better) and LogLoss (right, lower is better)</figcaption>
       {/* The chart stays mounted while it is empty: its first points are then a cheap update, not a mount. */}
       {points.length === 0 && (
-        <p className="help">The first validation comes {evalEvery > 0 ? `at step ${evalEvery}` : 'at the end of the first epoch'}.</p>
+        <p className="help">
+          The first validation comes {evalsPerEpoch > 1 ? `after 1/${evalsPerEpoch} of the first epoch` : 'at the end of the first epoch'}, on a fixed sample
+          of validation targets.
+        </p>
       )}
       <LineChart responsive style={CHART_STYLE} data={points} margin={MARGIN}>
         <CartesianGrid strokeDasharray="3 3" />
@@ -126,10 +132,10 @@ const NO_EVALS: readonly EvalPoint[] = [];
  * The three curves of the shown run (empty before the first run). The charts stay mounted from one run to the next:
  * mounting a chart is a single commit of tens of milliseconds on a slow machine, too long to do while training.
  */
-export function RunCharts({ run, evalEvery }: { run: RunRecord | null; evalEvery: number }) {
+export function RunCharts({ run }: { run: RunRecord | null }) {
   const charts = [
     <LossChart key="loss" steps={run?.steps ?? NO_STEPS} />,
-    <ValidationChart key="valid" evals={run?.evals ?? NO_EVALS} evalEvery={run?.config.evalEvery ?? evalEvery} />,
+    <ValidationChart key="valid" evals={run?.evals ?? NO_EVALS} evalsPerEpoch={run?.config.evalsPerEpoch ?? 1} />,
     <ThroughputChart key="throughput" steps={run?.steps ?? NO_STEPS} />,
   ];
   const mounted = useMountOneByOne(charts.length);
@@ -150,8 +156,8 @@ export function CompareChart({ runs: liveRuns }: { runs: RunRecord[] }) {
     return {
       run,
       points: run.evals
-        .filter((e) => e.split === 'valid' && elapsedAt.has(e.step))
-        .map((e) => ({ seconds: elapsedAt.get(e.step)! / 1000, auc: e.auc })),
+        .filter((e) => duringTraining(e) && (e.elapsedMs !== undefined || elapsedAt.has(e.step)))
+        .map((e) => ({ seconds: (e.elapsedMs ?? elapsedAt.get(e.step)!) / 1000, auc: e.auc })),
     };
   });
   if (series.every((s) => s.points.length === 0)) return null;

@@ -6,7 +6,7 @@ import { REASON_STYLE, describeToken, explainCell, paintMask } from './mask-pict
 
 // Four interactions of two item words each (item, item, [SUM], label = 4 tokens each).
 const dataset = makeDataset(
-  [[7, 8], [9, 10], [11, 12], [13, 14]],
+  [[8, 9], [10, 11], [12, 13], [14, 15]],
   [{ items: [0, 1, 2, 3], labels: [1, 0, 1, 1] }],
 );
 const prompt = packPrompt(dataset, 0, 0, 1, 3);
@@ -36,7 +36,7 @@ describe('mask picture', () => {
 
   it('says which tokens a cell joins and why it is blocked', () => {
     const vocab = dataset.vocab.tokens;
-    expect(describeToken(prompt, 1, vocab, 0)).toBe('token 0 (context 1, item word "w7")');
+    expect(describeToken(prompt, 1, vocab, 0)).toBe('token 0 (context 1, item word "w8")');
     expect(describeToken(prompt, 1, vocab, 6)).toBe('token 6 (target 1, [SUM])');
     expect(describeToken(prompt, 1, vocab, 7)).toBe('token 7 (target 1, label [DISLIKE])');
     expect(explainCell('outside-window', prompt, 1, 'window', 14, 0)).toBe('blocked: context 1 is more than n = 1 interaction before target 3');
