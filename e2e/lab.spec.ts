@@ -11,9 +11,9 @@ import { DEFAULT_TRAIN_CONFIG } from '../src/train/protocol';
 
 const SHOTS = 'e2e/screenshots';
 /** A tiny model on the small preset: a few steps finish in minutes even on software WebGPU. */
-const TINY_RUN = '#ds=small&p=dti&n=10&k=10&iso=strict&pe=rope&it=both&d=32&h=2&l=1&ff=64&lr=0.003&bt=80&ep=1&steps=10&vpe=20&pat=0&seed=1';
+const TINY_RUN = '#ds=small&p=dti&n=10&k=10&iso=strict&pe=rope&it=both&d=32&h=2&l=1&ff=64&lr=0.003&bt=80&ep=1&steps=10&vpe=8&pat=0&seed=1';
 /** The tiny model for longer: still training when a test interrupts it (device loss, reload, another tab). */
-const LONG_TINY_RUN = TINY_RUN.replace('ep=1', 'ep=100').replace('steps=10', 'steps=5000').replace('vpe=20', 'vpe=1');
+const LONG_TINY_RUN = TINY_RUN.replace('ep=1', 'ep=100').replace('steps=10', 'steps=5000').replace('vpe=8', 'vpe=1');
 const XSS_TITLE = '<img src=x onerror=window.__xss=1>';
 
 /** The row of the runs table whose (editable) name matches. */
@@ -164,12 +164,12 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
   // The page stays usable while the worker trains: the views follow a new k at once.
   await page.getByLabel('k (targets per prompt)').fill('4');
   await expect(page.getByTestId('prompt-tokens').locator('.interaction.target')).toHaveCount(4);
-  await expect(page.getByTestId('loss-chart').locator('.recharts-line path').first()).toBeVisible({ timeout: 8 * 60_000 });
+  await expect(page.getByTestId('loss-chart').locator('.chart-line').first()).toBeVisible({ timeout: 8 * 60_000 });
   await expect(page.getByTestId('valid-auc')).toHaveText(/^0\.\d{4}$/, { timeout: 8 * 60_000 });
   await expect(page.getByTestId('test-metrics')).toContainText('targets', { timeout: 8 * 60_000 });
   await expect(page.getByTestId('test-calibration')).toContainText(/predicted CTR 0\.\d{3} vs observed 0\.\d{3}/);
   // The charts show the final points within their refresh interval.
-  await expect(page.getByTestId('valid-chart').locator('.recharts-line path').first()).toBeVisible();
+  await expect(page.getByTestId('valid-chart').locator('.chart-line').first()).toBeVisible();
   const longTasks = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
   console.log(`long tasks on the page thread while training: ${longTasks.length}, longest ${Math.max(0, ...longTasks).toFixed(0)} ms`);
   expect(Math.max(0, ...longTasks), `page-thread tasks while training: ${longTasks.map((d) => d.toFixed(0)).join(', ')} ms`).toBeLessThanOrEqual(50);
@@ -224,7 +224,7 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
 
 test('trains SW then DTI for one epoch each and sets them side by side', async ({ page }) => {
   // One epoch each (the comparison ignores max steps): 32 targets per step keep SW's many prompts to ~100 steps.
-  await openLab(page, TINY_RUN.replace('bt=80', 'bt=32').replace('vpe=20', 'vpe=2'));
+  await openLab(page, TINY_RUN.replace('bt=80', 'bt=32').replace('vpe=8', 'vpe=2'));
   await page.getByRole('button', { name: 'Train SW, then DTI (compare)' }).click();
   const comparison = page.getByTestId('comparison');
   await expect(comparison.getByRole('row')).toHaveCount(3, { timeout: 8 * 60_000 });
@@ -238,7 +238,7 @@ test('trains SW then DTI for one epoch each and sets them side by side', async (
 
 test('a sweep over k and isolation levels trains its runs and draws its table and charts', async ({ page }) => {
   // Short prompts (n = 4) and large steps keep the whole-epoch runs to about a minute on software WebGPU.
-  await openLab(page, TINY_RUN.replace('n=10', 'n=4').replace('bt=80', 'bt=32').replace('vpe=20', 'vpe=1'));
+  await openLab(page, TINY_RUN.replace('n=10', 'n=4').replace('bt=80', 'bt=32').replace('vpe=8', 'vpe=1'));
   const sweep = page.locator('#sweep');
   const kValues = sweep.getByRole('group', { name: 'k values' });
   await kValues.getByLabel('20').uncheck();
@@ -253,7 +253,7 @@ test('a sweep over k and isolation levels trains its runs and draws its table an
   for (const name of ['DTI k=5 window rope', 'DTI k=10 window rope', 'DTI k=5 strict rope', 'DTI k=10 strict rope']) {
     await expect(table.getByRole('row', { name })).toContainText(/0\.\d{4}.*\d+\.\d{2}×/);
   }
-  await expect(sweep.getByTestId('sweep-auc-chart').locator('.recharts-line')).toHaveCount(2);
+  await expect(sweep.getByTestId('sweep-auc-chart').locator('.chart-series')).toHaveCount(2);
   await expect(sweep.getByTestId('sweep-progress')).toHaveCount(0);
   await sweep.screenshot({ path: `${SHOTS}/sweep.png` });
 });
@@ -306,7 +306,7 @@ test('a lost GPU device fails the run with its reason; it restarts on a new devi
   const failedRow = table.getByRole('row').filter({ hasText: 'failed' });
   await expect(failedRow).toContainText('(device-lost)');
   // Nothing else is lost: the failed run keeps its curve, and the configuration is unchanged.
-  await expect(page.getByTestId('loss-chart').locator('.recharts-line path').first()).toBeVisible();
+  await expect(page.getByTestId('loss-chart').locator('.chart-line').first()).toBeVisible();
   expect(new URL(page.url()).hash).toContain('steps=5000');
   await page.mouse.move(0, 0);
   await page.locator('#training').screenshot({ path: `${SHOTS}/device-lost.png` });
@@ -322,7 +322,7 @@ test('a lost GPU device fails the run with its reason; it restarts on a new devi
   await expect(restartedRow).toContainText('interrupted');
   await expect(page.getByTestId('run-heading')).toContainText('— interrupted');
   await waitForStep(page, 1); // its curve is kept
-  await expect(page.getByTestId('loss-chart').locator('.recharts-line path').first()).toBeVisible();
+  await expect(page.getByTestId('loss-chart').locator('.chart-line').first()).toBeVisible();
   await expect(failedRow).toContainText('(device-lost)');
   // Not silently restarted: no run in progress, and no new run.
   await expect(page.getByTestId('training-status')).toHaveCount(0);

@@ -1,9 +1,9 @@
-/** The run curves (recharts): loss, validation AUC / LogLoss and throughput against the training step. */
+/** The run curves: loss, validation AUC / LogLoss and throughput against the training step; comparisons and sweeps. */
 import { memo, startTransition, useEffect, useRef, useState } from 'react';
-import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import type { EvalPoint, RunRecord, StepPoint } from '../store/run-types';
 import type { SweepSummary } from '../store/sweep-view';
 import { fmtCompact } from './format';
+import { LineChart } from './line-chart';
 
 /** Charts draw at most this many points per series: a long run has thousands of steps. */
 const MAX_POINTS = 400;
@@ -16,10 +16,7 @@ function thin<T>(points: readonly T[], max = MAX_POINTS): T[] {
   return kept;
 }
 
-/**
- * Live charts redraw at most this often. A recharts redraw costs tens of milliseconds of page-thread time on a slow
- * machine, and the store receives new steps four times a second: redrawing on each would block the page.
- */
+/** Live charts redraw at most this often: the store receives new steps four times a second. */
 export const CHART_REFRESH_MS = 1000;
 
 /**
@@ -42,22 +39,14 @@ export function useThrottled<T>(value: T, intervalMs: number, delayMs = 0): T {
   return shown;
 }
 
-const CHART_STYLE = { width: '100%', height: 220 };
-const MARGIN = { top: 8, right: 8, bottom: 24, left: 0 };
-const stepAxis = <XAxis dataKey="step" type="number" domain={['dataMin', 'dataMax']} label={{ value: 'training step', position: 'insideBottom', offset: -12 }} allowDecimals={false} />;
+const stepPoints = <T extends { step: number }>(points: readonly T[], y: (p: T) => number) => points.map((p) => ({ x: p.step, y: y(p) }));
 
 const LossChart = memo(function LossChart({ steps: liveSteps }: { steps: readonly StepPoint[] }) {
-  const steps = useThrottled(liveSteps, CHART_REFRESH_MS);
+  const steps = thin(useThrottled(liveSteps, CHART_REFRESH_MS));
   return (
     <figure className="chart" aria-label="Training loss by step" data-testid="loss-chart">
       <figcaption>Training loss (binary cross-entropy per target)</figcaption>
-      <LineChart responsive style={CHART_STYLE} data={thin(steps)} margin={MARGIN}>
-        <CartesianGrid strokeDasharray="3 3" />
-        {stepAxis}
-        <YAxis width={72} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(2)} label={{ value: 'loss', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
-        <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(s) => `step ${s}`} />
-        <Line type="linear" dataKey="loss" name="loss" stroke="#0072b2" dot={false} isAnimationActive={false} />
-      </LineChart>
+      <LineChart integerX xLabel="training step" leftLabel="loss" series={[{ name: 'loss', color: '#0072b2', points: stepPoints(steps, (s) => s.loss) }]} />
     </figure>
   );
 });
@@ -71,77 +60,57 @@ const ValidationChart = memo(function ValidationChart({ evals: liveEvals, evalsP
   return (
     <figure className="chart" aria-label="Validation AUC and LogLoss by step" data-testid="valid-chart">
       <figcaption>Validation AUC (left, higher is better) and LogLoss (right, lower is better)</figcaption>
-      {/* The chart stays mounted while it is empty: its first points are then a cheap update, not a mount. */}
       {points.length === 0 && (
         <p className="help">
           The first validation comes {evalsPerEpoch > 1 ? `after 1/${evalsPerEpoch} of the first epoch` : 'at the end of the first epoch'}, on a fixed sample
           of validation targets.
         </p>
       )}
-      <LineChart responsive style={CHART_STYLE} data={points} margin={MARGIN}>
-        <CartesianGrid strokeDasharray="3 3" />
-        {stepAxis}
-        <YAxis yAxisId="auc" width={72} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'AUC', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
-        <YAxis yAxisId="logloss" orientation="right" domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} width={72} label={{ value: 'LogLoss', angle: 90, position: 'insideRight', style: { textAnchor: 'middle' } }} />
-        <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(s) => `step ${s}`} />
-        <Legend verticalAlign="top" />
-        <Line yAxisId="auc" type="linear" dataKey="auc" name="AUC" stroke="#009e73" isAnimationActive={false} />
-        <Line yAxisId="logloss" type="linear" dataKey="logLoss" name="LogLoss" stroke="#d55e00" strokeDasharray="4 2" isAnimationActive={false} />
-        </LineChart>
+      <LineChart
+        integerX
+        xLabel="training step"
+        leftLabel="AUC"
+        rightLabel="LogLoss"
+        series={[
+          { name: 'AUC', color: '#009e73', points: stepPoints(points, (e) => e.auc), dots: true },
+          { name: 'LogLoss', color: '#d55e00', points: stepPoints(points, (e) => e.logLoss), axis: 'right', dashed: true, dots: true },
+        ]}
+      />
     </figure>
   );
 });
 
 const ThroughputChart = memo(function ThroughputChart({ steps: liveSteps }: { steps: readonly StepPoint[] }) {
-  const steps = useThrottled(liveSteps, CHART_REFRESH_MS, (2 * CHART_REFRESH_MS) / 3);
+  const steps = thin(useThrottled(liveSteps, CHART_REFRESH_MS, (2 * CHART_REFRESH_MS) / 3));
   return (
     <figure className="chart" aria-label="Throughput by step" data-testid="throughput-chart">
       <figcaption>Throughput: targets per second (left) and tokens per second (right), averaged since the start</figcaption>
-      <LineChart responsive style={CHART_STYLE} data={thin(steps)} margin={MARGIN}>
-        <CartesianGrid strokeDasharray="3 3" />
-        {stepAxis}
-        <YAxis yAxisId="targets" width={72} tickFormatter={(v: number) => fmtCompact(v)} label={{ value: 'targets/s', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
-        <YAxis yAxisId="tokens" orientation="right" tickFormatter={(v: number) => fmtCompact(v)} width={72} label={{ value: 'tokens/s', angle: 90, position: 'insideRight', style: { textAnchor: 'middle' } }} />
-        <Tooltip formatter={(v) => (typeof v === 'number' ? fmtCompact(v, 2) : String(v))} labelFormatter={(s) => `step ${s}`} />
-        <Legend verticalAlign="top" />
-        <Line yAxisId="targets" type="linear" dataKey="targetsPerSec" name="targets/s" stroke="#0072b2" dot={false} isAnimationActive={false} />
-        <Line yAxisId="tokens" type="linear" dataKey="tokensPerSec" name="tokens/s" stroke="#cc79a7" dot={false} strokeDasharray="4 2" isAnimationActive={false} />
-      </LineChart>
+      <LineChart
+        integerX
+        xLabel="training step"
+        leftLabel="targets/s"
+        rightLabel="tokens/s"
+        formatLeft={(v) => fmtCompact(v)}
+        formatRight={(v) => fmtCompact(v)}
+        series={[
+          { name: 'targets/s', color: '#0072b2', points: stepPoints(steps, (s) => s.targetsPerSec) },
+          { name: 'tokens/s', color: '#cc79a7', points: stepPoints(steps, (s) => s.tokensPerSec), axis: 'right', dashed: true },
+        ]}
+      />
     </figure>
   );
 });
 
-/**
- * How many of `total` heavy children to show: one more after each commit, each in its own interruptible render, so
- * mounting them never adds up to one long task.
- */
-function useMountOneByOne(total: number): number {
-  const [shown, setShown] = useState(0);
-  useEffect(() => {
-    if (shown >= total) return;
-    const timer = setTimeout(() => startTransition(() => setShown((n) => n + 1)));
-    return () => clearTimeout(timer);
-  }, [shown, total]);
-  return shown;
-}
-
 const NO_STEPS: readonly StepPoint[] = [];
 const NO_EVALS: readonly EvalPoint[] = [];
 
-/**
- * The three curves of the shown run (empty before the first run). The charts stay mounted from one run to the next:
- * mounting a chart is a single commit of tens of milliseconds on a slow machine, too long to do while training.
- */
+/** The three curves of the shown run (empty before the first run). */
 export function RunCharts({ run }: { run: RunRecord | null }) {
-  const charts = [
-    <LossChart key="loss" steps={run?.steps ?? NO_STEPS} />,
-    <ValidationChart key="valid" evals={run?.evals ?? NO_EVALS} evalsPerEpoch={run?.config.evalsPerEpoch ?? 1} />,
-    <ThroughputChart key="throughput" steps={run?.steps ?? NO_STEPS} />,
-  ];
-  const mounted = useMountOneByOne(charts.length);
   return (
     <div className="charts">
-      {charts.map((chart, i) => (i < mounted ? chart : <div key={chart.key} className="chart chart-placeholder" aria-busy="true" />))}
+      <LossChart steps={run?.steps ?? NO_STEPS} />
+      <ValidationChart evals={run?.evals ?? NO_EVALS} evalsPerEpoch={run?.config.evalsPerEpoch ?? 1} />
+      <ThroughputChart steps={run?.steps ?? NO_STEPS} />
     </div>
   );
 }
@@ -164,16 +133,17 @@ export function CompareChart({ runs: liveRuns }: { runs: RunRecord[] }) {
   return (
     <figure className="chart" aria-label="Validation AUC against training time" data-testid="compare-chart">
       <figcaption>Validation AUC against training wall-clock (evaluation time excluded)</figcaption>
-      <LineChart responsive style={{ width: '100%', height: 260 }} margin={MARGIN}>
-        <CartesianGrid strokeDasharray="3 3" />
-        <XAxis dataKey="seconds" type="number" domain={[0, 'dataMax']} tickFormatter={(v: number) => v.toFixed(1)} label={{ value: 'training time (s)', position: 'insideBottom', offset: -12 }} />
-        <YAxis width={72} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'validation AUC', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
-        <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(s) => `${Number(s).toFixed(1)} s`} />
-        <Legend verticalAlign="top" />
-        {series.map((s, i) => (
-          <Line key={s.run.id} data={s.points} dataKey="auc" name={s.run.name} stroke={RUN_COLORS[i % RUN_COLORS.length]} isAnimationActive={false} />
-        ))}
-      </LineChart>
+      <LineChart
+        xLabel="training time (s)"
+        leftLabel="validation AUC"
+        xFromZero
+        series={series.map((s, i) => ({
+          name: s.run.name,
+          color: RUN_COLORS[i % RUN_COLORS.length],
+          points: s.points.map((p) => ({ x: p.seconds, y: p.auc })),
+          dots: true,
+        }))}
+      />
     </figure>
   );
 }
@@ -181,42 +151,19 @@ export function CompareChart({ runs: liveRuns }: { runs: RunRecord[] }) {
 /** A sweep against k: test AUC (does DTI keep the SW accuracy as k grows?) and training time (what it buys). */
 export function SweepCharts({ series }: { series: SweepSummary['series'] }) {
   if (series.every((s) => s.points.length === 0)) return null;
-  const kAxis = (
-    <XAxis
-      dataKey="k"
-      type="number"
-      scale="log"
-      domain={['dataMin', 'dataMax']}
-      ticks={[...new Set(series.flatMap((s) => s.points.map((p) => p.k)))].sort((a, b) => a - b)}
-      label={{ value: 'k (targets per prompt, log scale)', position: 'insideBottom', offset: -12 }}
-      allowDataOverflow
-    />
-  );
+  const ks = [...new Set(series.flatMap((s) => s.points.map((p) => p.k)))].sort((a, b) => a - b);
   const lines = (key: 'auc' | 'seconds') =>
-    series.map((s, i) => <Line key={s.name} data={s.points} dataKey={key} name={s.name} stroke={RUN_COLORS[i % RUN_COLORS.length]} isAnimationActive={false} />);
+    series.map((s, i) => ({ name: s.name, color: RUN_COLORS[i % RUN_COLORS.length], points: s.points.map((p) => ({ x: p.k, y: p[key] })), dots: true }));
+  const kAxis = { xLabel: 'k (targets per prompt, log scale)', xScale: 'log' as const, xTicks: ks, formatX: (k: number) => String(k) };
   return (
     <div className="charts">
       <figure className="chart" aria-label="Test AUC against k" data-testid="sweep-auc-chart">
         <figcaption>Test AUC against k (k = 1 is the sliding window)</figcaption>
-        <LineChart responsive style={{ width: '100%', height: 260 }} margin={MARGIN}>
-          <CartesianGrid strokeDasharray="3 3" />
-          {kAxis}
-          <YAxis width={72} domain={['auto', 'auto']} tickFormatter={(v: number) => v.toFixed(3)} label={{ value: 'test AUC', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
-          <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(4) : String(v))} labelFormatter={(k) => `k = ${k}`} />
-          <Legend verticalAlign="top" />
-          {lines('auc')}
-        </LineChart>
+        <LineChart {...kAxis} leftLabel="test AUC" series={lines('auc')} />
       </figure>
       <figure className="chart" aria-label="Training time against k" data-testid="sweep-time-chart">
-        <figcaption>Training time against k (seconds, whole epochs, evaluation excluded)</figcaption>
-        <LineChart responsive style={{ width: '100%', height: 260 }} margin={MARGIN}>
-          <CartesianGrid strokeDasharray="3 3" />
-          {kAxis}
-          <YAxis width={72} tickFormatter={(v: number) => fmtCompact(v)} label={{ value: 'train time (s)', angle: -90, position: 'insideLeft', style: { textAnchor: 'middle' } }} />
-          <Tooltip formatter={(v) => (typeof v === 'number' ? v.toFixed(1) : String(v))} labelFormatter={(k) => `k = ${k}`} />
-          <Legend verticalAlign="top" />
-          {lines('seconds')}
-        </LineChart>
+        <figcaption>Training time against k (seconds, evaluation excluded)</figcaption>
+        <LineChart {...kAxis} leftLabel="train time (s)" formatLeft={(v) => fmtCompact(v)} series={lines('seconds')} />
       </figure>
     </div>
   );
