@@ -7,7 +7,7 @@
  * SW is expensive by nature, so the full benchmark takes hours on a CPU: it runs in the background (its log in
  * bench-results/real/progress.log), keeps every finished run in bench-results/real/, and resumes where it stopped
  * when started again. `--quick` is the day-to-day check: a fixed sample of QUICK_USERS users of ml-latest-small, n = 10
- * only, one seed (about 20 minutes here). `--foreground` runs in this terminal; `--report` only rewrites the section.
+ * only, one seed, item-id tokens only (a third of the default's tokens per interaction), about 20 minutes here. `--foreground` runs in this terminal; `--report` only rewrites the section.
  * The section of docs/BENCHMARKS.md between the markers below is rewritten from whatever runs are finished.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -18,7 +18,7 @@ import { type ExperimentRun, type SummaryRow, differenceVerdict, summarizeRuns, 
 
 export const REAL_DATA_DIR = '../shared/data/ml-latest-small';
 /** Users of the quick form's fixed sample (drawn with USER_SAMPLE_SEED, the same for every run). */
-export const QUICK_USERS = 40;
+export const QUICK_USERS = 100;
 const START = '<!-- real-data:start -->';
 const END = '<!-- real-data:end -->';
 
@@ -43,7 +43,7 @@ export function plan(quick: boolean): PlannedRun[] {
     const dataArgs =
       data === 'medium'
         ? ['--dataset', 'medium']
-        : ['--files', `${REAL_DATA_DIR}/ratings.csv,${REAL_DATA_DIR}/movies.csv`, '--click-at-least', '4', ...(quick ? ['--users', String(QUICK_USERS)] : [])];
+        : ['--files', `${REAL_DATA_DIR}/ratings.csv,${REAL_DATA_DIR}/movies.csv`, '--click-at-least', '4', ...(quick ? ['--users', String(QUICK_USERS), '--item-text', 'id'] : [])];
     for (const { n, k } of settings) {
       for (const seed of seeds) {
         for (const paradigm of ['sw', 'dti'] as const) {
@@ -111,7 +111,7 @@ function section(quick: boolean): string {
   const planned = plan(quick);
   const done = planned.filter((run) => existsSync(`${dir}/${run.id}.json`));
   const head = [
-    `### ${quick ? `Quick form (a fixed sample of ${QUICK_USERS} users of ml-latest-small, n = 10, one seed)` : 'Full benchmark'}`,
+    `### ${quick ? `Quick form (a fixed sample of ${QUICK_USERS} users of ml-latest-small, n = 10, one seed, item-id tokens)` : 'Full benchmark'}`,
     '',
     `Command: \`npm run bench -- --real${quick ? ' --quick' : ''}\`. ${done.length} of ${planned.length} runs finished` +
       (done.length < planned.length ? ' (the rest have not run yet: the tables below hold what has).' : '.'),

@@ -3,7 +3,8 @@
  *  1. kernels (scripts/bench-kernels.ts),
  *  2. the paper's experiments at lab scale (scripts/experiment.ts): SW vs DTI over 3 seeds, and the k sweep,
  *  3. the peer comparison against TensorFlow.js on WebGPU in headless chromium (scripts/bench-peer.ts).
- * Sized to finish within about 30 minutes on 2 CPU cores with software WebGPU. `--skip kernels,experiments,peer`
+ * SW's runs dominate its time (about 20 targets per second with the default item text on 2 CPU cores with software
+ * WebGPU, so over an hour there; the document's header gives the last total). `--skip kernels,experiments,peer`
  * leaves parts out (their previous section is kept). `--grid` also runs the full scaling grid (k 1-50 × every isolation
  * level × every position encoding: about an hour more there); its last result is kept in bench-results/grid.json.
  */
@@ -11,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { type SummaryRow, summaryTable } from '../src/train/experiments';
+import { DEFAULT_TRAIN_CONFIG } from '../src/train/protocol';
 import { main as realBenchmark, savedSection } from './bench-real';
 
 if (process.argv.includes('--real')) {
@@ -28,15 +30,14 @@ function run(script: string, args: string[]): void {
   execFileSync('bash', ['scripts/with-gpu.sh', script, ...args], { stdio: 'inherit' });
 }
 
-// The experiments: the built-in 'small' preset, the default model, n = 10. SW trains 16 prompts (16 targets) per
-// step; DTI 4 prompts (4k targets): with SW's 16 a k = 20 epoch is only 13 optimizer steps, too few to learn.
-const common = ['--dataset', 'small', '--n', '10', '--epochs', '1', '--batch', '16', '--dti-batch', '4', '--lr', '0.003', '--quiet'];
+// The experiments: the built-in 'small' preset, the default model and protocol (targets per step, validation points,
+// early stopping, best checkpoint), n = 10; at most 3 epochs, so SW's runs (the cost) stay within minutes each here.
+const common = ['--dataset', 'small', '--n', '10', '--epochs', '3', '--quiet'];
 const compareArgs = [...common, '--k', '20', '--isolation', 'strict', '--encoding', 'rope', '--compare', '--seeds', '1,2,3'];
 // Closer to the paper's setting: 30 context interactions and k = 50. SW's cost per target grows with n, DTI's hardly
-// (tokens per target (n+k)/k). 2 epochs: after 1, SW at n = 30 is still unstable across seeds (test AUC 0.60–0.70).
-// DTI trains 2 prompts (up to 100 targets) per step: the 74 users with enough history make 64 DTI prompts.
+// (tokens per target (n+k)/k); one seed, as SW at n = 30 costs three times SW at n = 10.
 const withArgs = (args: string[], changes: Record<string, string>) => args.map((arg, i) => changes[args[i - 1]?.slice(2)] ?? arg);
-const compareN30Args = withArgs(compareArgs, { n: '30', k: '50', epochs: '2', 'dti-batch': '2' });
+const compareN30Args = withArgs(compareArgs, { n: '30', k: '50', seeds: '1' });
 const sweepArgs = [...common, '--sweep-k', '1,5,20', '--levels', 'window,strict', '--encodings', 'rope'];
 const gridArgs = [...common, '--sweep-k', '1,5,10,20,50', '--levels', 'window,full-causal,sum-isolated,strict', '--encodings', 'rope,learned,alibi,none'];
 
@@ -86,16 +87,17 @@ const compare = readJson(`${work}/compare.json`);
 const compareN30 = readJson(`${work}/compare-n30.json`);
 
 const argValue = (args: string[], name: string) => args[args.indexOf(`--${name}`) + 1];
-/** The setting of a comparison, from its command line, so the text cannot drift from what ran. */
+/** The setting of a comparison, from its command line and the protocol's defaults, so the text cannot drift from what ran. */
 function setting(args: string[], output: ExperimentOutput): string {
   const v = (name: string) => argValue(args, name);
-  const k = Number(v('k'));
   const epochs = Number(v('epochs'));
+  const c = DEFAULT_TRAIN_CONFIG;
   return (
     `Dataset: ${output.dataset.name} (${output.dataset.stats.users} users, ${output.dataset.stats.interactions} interactions), ` +
-    `n = ${v('n')}, k = ${k}, default model (d = 64, 4 heads, 2 layers), ${epochs} epoch${epochs === 1 ? '' : 's'} over the same ` +
-    `training targets, batch ${v('batch')} prompts for SW and ${v('dti-batch')} prompts (up to ${Number(v('dti-batch')) * k} targets) ` +
-    `for DTI, seeds ${v('seeds')} (mean ± sd). Test metrics are SW-style (every test target in its own sliding-window prompt).`
+    `n = ${v('n')}, k = ${v('k')}, default model (d = ${c.model.dModel}, ${c.model.nHeads} heads, ${c.model.nLayers} layers), item text ${c.itemText}, ` +
+    `at most ${epochs} epoch${epochs === 1 ? '' : 's'} over the same training targets, ${c.batchTargets} targets per optimizer step for SW and DTI alike, ` +
+    `${c.evalsPerEpoch} validation points per epoch, early stopping after ${c.patience} without improvement, the best validation point ` +
+    `scored on test; seeds ${v('seeds')} (mean ± sd). Every test target is scored with its SW logit.`
   );
 }
 /** The issue's goal, checked on a comparison's DTI row: at least a 90 % cut in training time, test AUC within 0.005. */
@@ -163,8 +165,8 @@ const sections: string[] = [
         '',
         `Every k, isolation level and position encoding, 1 seed, measured ${when(grid)} (\`npm run bench -- --grid\`, ` +
           `or \`npm run experiment -- ${gridArgs.join(' ')}\`). Test AUC (training seconds) by k; one seed, so differences of ` +
-          `about ±0.02 AUC are within seed noise (the 3-seed spread of section 2 is ±0.011). Times are comparable only within ` +
-          `one encoding's lines, run close together. The grid takes about half an hour here (68 runs) and runs only on request: when its date ` +
+          `about ±0.02 AUC are within seed noise${compare ? ` (section 2's 3-seed spread of DTI's test AUC is ±${f(compare.summary.find((r) => r.k > 1)?.testAuc.sd ?? NaN, 3)})` : ''}. ` +
+          `Times are comparable only within one encoding's lines, run close together. The grid runs only on request: when its date ` +
           `is older than section 2's, engine changes since then (see git log) are not in it.\n\n` +
           pivot(grid.summary) +
           '\n\nEvery row:\n\n' +

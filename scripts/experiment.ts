@@ -23,6 +23,7 @@ import { COLUMN_KEYS, type ColumnKey, type ColumnMapping, type LoadResult, type 
 import { nodeDevice } from '../src/gpu/node-device';
 import { DEFAULT_PREP, type DataPrep, prepOptions } from '../src/store/data-prep';
 import { checkTrainConfig } from '../src/train/config';
+import { jsonWithArrays } from '../src/util/json';
 import { type ExperimentRun, type SweepPlan, summarizeRuns, sweepConfigs } from '../src/train/experiments';
 import { predictedOverObserved } from '../src/train/metrics';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../src/train/protocol';
@@ -202,9 +203,6 @@ if (args.has('compare')) {
   for (const seed of seeds) runs.push(await runOne({ ...base, seed }));
 }
 
-/** Typed arrays (test predictions) as plain JSON arrays. */
-const jsonArrays = (_key: string, value: unknown) => (value instanceof Float32Array ? Array.from(value, (p) => Number(p.toFixed(6))) : value instanceof Uint8Array ? Array.from(value) : value);
-
 const summary = summarizeRuns(runs);
 console.log('\n' + summary.markdown);
 const output = {
@@ -217,6 +215,6 @@ const output = {
 };
 const out = args.get('out');
 if (out) {
-  writeFileSync(out, JSON.stringify(output, jsonArrays, 2));
+  writeFileSync(out, jsonWithArrays(output));
   console.log(`wrote ${out}`);
 }

@@ -1,7 +1,8 @@
 // CTR readout and loss: z_t = xf[targetIndex[t]] · (wte[YES] - wte[NO]), p_t = sigmoid(z_t),
 // loss_t = max(z,0) - z·y + log(1 + exp(-|z|)); the step's loss is Σ_t loss_t / N over its T = targetCount[0]
-// targets, N = targetCount[1] (the batch's target capacity in training, so every target of an epoch weighs the same)
-// or T when that is 0 (the mean).
+// targets, N = targetCount[1] (in training the targets an optimizer step holds on average, the same for each of its
+// micro-batches, so the accumulated gradient is the step's and every target of an epoch weighs the same) or T when
+// that is 0 (the mean).
 // Dispatch sizes use the run's maxTargets; workgroups/threads of targets t >= T return early.
 // Each entry point binds its own contiguous bindings (GpuContext.dispatch binds resources in order); variables of
 // different entry points may share a binding number.

@@ -42,8 +42,8 @@ const LOGISTIC_TOLERANCE = 1e-6;
 
 type User = TokenizedDataset['users'][number];
 
-/** Positives and interactions of the training split, overall. */
-function trainingRate(dataset: TokenizedDataset): { positives: number; count: number; rate: number } {
+/** Positives and interactions of the training split, overall (rate 0.5 when it is empty). */
+export function trainingRate(dataset: TokenizedDataset): { positives: number; count: number; rate: number } {
   let positives = 0;
   let count = 0;
   for (const user of dataset.users) {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID } from '../prompt/types';
+import { withItemText } from '../prompt/item-text';
+import { SPECIAL_TOKENS, SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID } from '../prompt/types';
 import { DEFAULT_PREPROCESS_OPTIONS, type PreprocessOptions, type SplitRule, preprocess } from './preprocess';
 import type { RawDataset } from './raw';
 
@@ -151,5 +152,54 @@ describe('statistics', () => {
     // "Title r" renders to two tokens, plus [SUM] and the label token.
     expect(stats.tokensPerInteraction.mean).toBe(4);
     expect(stats.splits.test.interactions + stats.splits.valid.interactions + stats.splits.train.interactions).toBe(10);
+  });
+});
+
+describe('item-id tokens', () => {
+  // Items 0..3 by training interactions: item 0 five times, item 1 three, item 2 twice, item 3 (no text) once.
+  const itemRows = [0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 3];
+  const raw: RawDataset = {
+    name: 'ids',
+    format: 'movielens-1m',
+    // One long history per user (two users) so the last 10 % + 10 % of each are few.
+    count: 2 * (itemRows.length + 2),
+    user: Int32Array.from({ length: 2 * (itemRows.length + 2) }, (_, r) => (r < itemRows.length + 2 ? 0 : 1)),
+    item: Int32Array.from([...itemRows, 0, 1, ...itemRows, 0, 1]),
+    rating: Float32Array.from({ length: 2 * (itemRows.length + 2) }, (_, r) => 1 + (r % 5)),
+    label: null,
+    timestamp: null,
+    userKeys: ['a', 'b'],
+    catalog: { keys: ['m0', 'm1', 'm2', 'm3'], titles: ['Zero', 'One', 'Two', ''], genres: [['Drama'], ['Drama'], [], []] },
+  };
+
+  it('gives its own token to items seen at least the minimum count in training; the rest share [ITEM-UNK]', () => {
+    const { dataset, stats } = preprocess(raw, { ...DEFAULT_PREPROCESS_OPTIONS, itemIdMinCount: 6 });
+    const tokenOf = (item: number) => dataset.vocab.tokens[dataset.itemIds[dataset.itemTitles.indexOf(item === 3 ? 'item m3' : ['Zero', 'One', 'Two'][item])]];
+    // Training counts (both users): item 0 ten times, item 1 six, item 2 four, item 3 twice.
+    expect([0, 1, 2, 3].map(tokenOf)).toEqual(['item_m0', 'item_m1', '[ITEM-UNK]', '[ITEM-UNK]']);
+    expect(stats.itemIdTokens).toBe(2);
+    // Ids come right after the special tokens, the most frequent first; the textless item keeps its key as its word.
+    expect(dataset.vocab.tokens.slice(SPECIAL_TOKENS.length, SPECIAL_TOKENS.length + 2)).toEqual(['item_m0', 'item_m1']);
+    expect(dataset.vocab.tokens).toContain('item_m3');
+    expect(stats.itemIdCoverage).toBeGreaterThan(0.6);
+    expect(stats.itemIdCoverage).toBeLessThan(1);
+  });
+
+  it('writes items as words, ids or both for a run', () => {
+    const { dataset } = preprocess(raw, DEFAULT_PREPROCESS_OPTIONS);
+    const zero = dataset.itemTitles.indexOf('Zero');
+    const textless = dataset.itemTitles.indexOf('item m3');
+    const text = (itemText: 'words' | 'id' | 'both', item: number) => Array.from(withItemText(dataset, itemText).itemTokens[item], (id) => dataset.vocab.tokens[id]);
+    expect(text('words', zero)).toEqual(['zero', 'drama']);
+    expect(text('id', zero)).toEqual(['item_m0']);
+    expect(text('both', zero)).toEqual(['item_m0', 'zero', 'drama']);
+    // A rare item without text: [ITEM-UNK] as its id, its key as its word.
+    expect(text('id', textless)).toEqual(['[ITEM-UNK]']);
+    expect(text('both', textless)).toEqual(['[ITEM-UNK]', 'item_m3']);
+    // Frequent enough for its own id, its id is its only token in every form.
+    const everyItem = preprocess(raw, { ...DEFAULT_PREPROCESS_OPTIONS, itemIdMinCount: 1 }).dataset;
+    const own = (itemText: 'words' | 'id' | 'both') => Array.from(withItemText(everyItem, itemText).itemTokens[textless], (id) => everyItem.vocab.tokens[id]);
+    expect([own('words'), own('id'), own('both')]).toEqual([['item_m3'], ['item_m3'], ['item_m3']]);
+    expect(withItemText(dataset, 'id')).toBe(withItemText(dataset, 'id'));
   });
 });

@@ -10,7 +10,7 @@
  * Either way a user's splits are non-decreasing along the history, so no test interaction is ever a training target
  * and a test target's context holds only interactions before it.
  */
-import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type TokenizedDataset, type UserHistory } from '../prompt/types';
+import { SPECIAL_TOKENS, SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, TOKEN_ITEM_UNK, type TokenizedDataset, type UserHistory } from '../prompt/types';
 import { DataError } from './errors';
 import type { FormatId, RawDataset } from './raw';
 import { type DatasetStats, computeStats } from './stats';
@@ -143,6 +143,9 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
   );
   const idTokens = idItems.map((item) => itemIdToken(raw.catalog.keys[usedItems[item]]));
   const tokenizer = new Tokenizer(buildVocabulary(words, trainUses, options.vocabCap, idTokens));
+  // Only the items chosen above have their own id token (a rare item without text may have its key as a word).
+  const idTokenOf = new Int32Array(usedItems.length).fill(TOKEN_ITEM_UNK);
+  idItems.forEach((item, i) => (idTokenOf[item] = tokenizer.encodeWords([idTokens[i]])[0]));
 
   const users: UserHistory[] = kept.map(({ user, start, end }) => {
     const rows = order.order.subarray(start, end);
@@ -157,7 +160,7 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
     name: raw.name,
     vocab: tokenizer.vocab,
     itemTokens: words.map((list) => tokenizer.encodeWords(list)),
-    itemIds: Int32Array.from(usedItems, (item) => tokenizer.encodeItemId(raw.catalog.keys[item])),
+    itemIds: idTokenOf,
     itemTitles: usedItems.map((item) => raw.catalog.titles[item] || `item ${raw.catalog.keys[item]}`),
     users,
   };
@@ -189,7 +192,9 @@ export function checkPreprocessOptions(options: PreprocessOptions): void {
   if (!(valid >= 0 && test > 0 && valid + test < 1)) {
     throw new DataError(`split fractions valid ${valid}, test ${test}`, 'valid >= 0, test > 0 and valid + test < 1');
   }
-  if (options.vocabCap < 8) throw new DataError(`vocabulary cap ${options.vocabCap}`, 'at least 8 tokens');
+  if (!(options.vocabCap > SPECIAL_TOKENS.length)) {
+    throw new DataError(`vocabulary cap ${options.vocabCap}`, `at least ${SPECIAL_TOKENS.length + 1} tokens (the ${SPECIAL_TOKENS.length} special tokens and a word)`);
+  }
   if (options.maxItemTokens < 1) throw new DataError(`max item tokens ${options.maxItemTokens}`, 'at least 1');
   if (!(options.itemIdMinCount >= 1)) throw new DataError(`item-id minimum count ${options.itemIdMinCount}`, 'at least 1');
   if (!(options.maxItemIds >= 0)) throw new DataError(`item-id cap ${options.maxItemIds}`, '0 or more');

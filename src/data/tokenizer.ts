@@ -9,7 +9,7 @@
  *   word cap; other words map to [UNK].
  * Every token is free of whitespace, so a token sequence renders to text and parses back to the same ids.
  */
-import { SPECIAL_TOKENS, TOKEN_DISLIKE, TOKEN_ITEM_UNK, TOKEN_LIKE, TOKEN_SUM, TOKEN_UNK, type TokenizedDataset, type Vocabulary } from '../prompt/types';
+import { SPECIAL_TOKENS, TOKEN_DISLIKE, TOKEN_LIKE, TOKEN_SUM, TOKEN_UNK, type TokenizedDataset, type Vocabulary } from '../prompt/types';
 
 export const DEFAULT_VOCAB_CAP = 4096;
 export const DEFAULT_MAX_ITEM_TOKENS = 8;
@@ -81,11 +81,6 @@ export class Tokenizer {
   /** Ids of tokens already normalized (titleWords / genreToken / itemIdToken, or special tokens). */
   encodeWords(words: readonly string[]): Int32Array {
     return Int32Array.from(words, (word) => this.ids.get(word) ?? TOKEN_UNK);
-  }
-
-  /** The id of an item-id token, or [ITEM-UNK] for an item without its own. */
-  encodeItemId(key: string): number {
-    return this.ids.get(itemIdToken(key)) ?? TOKEN_ITEM_UNK;
   }
 
   /** Ids of rendered text: whitespace-separated tokens, as decode() writes them. */

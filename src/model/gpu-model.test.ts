@@ -146,6 +146,32 @@ describe('GPU model against the CPU reference', () => {
   });
 });
 
+describe('gradient accumulation over micro-batches', () => {
+  it('a step split into micro-batches of different lengths has the gradients and loss of the whole step in one batch', async () => {
+    const n = 3;
+    const prompts = packPrompts(dataset, { n, k: 4, split: 'train' }).slice(0, 4);
+    const targets = prompts.reduce((sum, p) => sum + p.targets.length, 0);
+    // One shared denominator (the step's), as the trainer gives every micro-batch.
+    const whole = { ...batchOf(prompts, n, 'strict'), lossDenominator: targets };
+    const parts = [prompts.slice(0, 1), prompts.slice(1, 3), prompts.slice(3)].map((group) => ({ ...batchOf(group, n, 'strict', 2), lossDenominator: targets }));
+    expect(new Set(parts.map((b) => b.L)).size).toBeGreaterThan(1);
+    const config = tinyConfig('rope', whole.L);
+    const wholeState = await newState(config);
+    await new GpuModel(wholeState, shapeOf(whole, n, 'strict'), true).computeGradients([whole]);
+    const partState = await newState(config);
+    const micro = new GpuModel(partState, { B: 2, L: whole.L, maxTargets: 2 * 4, n, isolation: 'strict' }, true);
+    // A step before leaves gradients behind: the first micro-batch of the next clears them.
+    await micro.computeGradients([parts[2]]);
+    await micro.computeGradients(parts);
+    expect(worstTensorError(config, await partState.readGrads(), await wholeState.readGrads()).error).toBeLessThan(TOLERANCE);
+    // The step's loss is the sum of the micro-batches' (each Σ loss / the step's targets).
+    const lr = 0;
+    const wholeLoss = (await new GpuModel(await newState(config), shapeOf(whole, n, 'strict'), true).trainStep([whole], lr)).loss;
+    const partLoss = (await new GpuModel(await newState(config), { B: 2, L: whole.L, maxTargets: 8, n, isolation: 'strict' }, true).trainStep(parts, lr)).loss;
+    expect(Math.abs(partLoss - wholeLoss)).toBeLessThan(1e-5);
+  });
+});
+
 describe('DTI equals the sliding window under strict isolation with relative positions (method doc §4)', () => {
   const n = 3;
   const k = 5;

@@ -68,12 +68,15 @@ export class ParamState {
 
   private checkpoint: GPUBuffer | null = null;
 
+  /** Allocates the best-validation copy up front, so a training run meets a lack of memory while it is set up. */
+  reserveCheckpoint(): GPUBuffer {
+    return (this.checkpoint ??= this.ctx.storage('params.checkpoint', this.layout.total * 4));
+  }
+
   /** Keeps a copy of the parameters on the GPU (the best-validation checkpoint), replacing the previous one. */
   saveCheckpoint(): void {
-    const bytes = this.layout.total * 4;
-    this.checkpoint ??= this.ctx.storage('params.checkpoint', bytes);
     const encoder = this.ctx.device.createCommandEncoder({ label: 'save checkpoint' });
-    encoder.copyBufferToBuffer(this.params, 0, this.checkpoint, 0, bytes);
+    encoder.copyBufferToBuffer(this.params, 0, this.reserveCheckpoint(), 0, this.layout.total * 4);
     this.ctx.device.queue.submit([encoder.finish()]);
   }
 
@@ -102,7 +105,8 @@ export function estimateMemory(config: ModelConfig, shape: Pick<BatchShape, 'B' 
   // Plus attention's D = rowsum(dout ∘ out) scratch, one for all layers.
   const activationGradients = training ? 4 * (nl * perLayerGradients + 2 * rows * d + shape.B * h * shape.L) : 0;
   const batch = 4 * (rows * 8 + 2 * shape.maxTargets + config.vocabSize + config.maxSeqLen + 4);
-  const optimizer = training ? 3 * parameters : 0;
+  // Gradients, AdamW's two moments and the best-validation copy of the parameters.
+  const optimizer = training ? 4 * parameters : 0;
   const largestBuffer = 4 * Math.max(nl * rows * f, (nl + 1) * rows * d, nl * rows * 3 * d, paramLayout(config).total);
   return {
     parameters,
@@ -145,7 +149,7 @@ export function checkFits(device: GPUDevice, config: ModelConfig, shape: BatchSh
     const mib = (x: number) => `${(x / 2 ** 20).toFixed(1)} MiB`;
     throw new Error(
       `This run needs a ${mib(estimate.largestBuffer)} activation buffer but the GPU allows ${mib(maxBinding)} per buffer ` +
-        `(total estimate ${mib(estimate.total)}). Lower the batch size (${shape.B}), k or n (sequence length ${shape.L}), ` +
+        `(total estimate ${mib(estimate.total)}). Lower k or n (micro-batches of ${shape.B} prompts of ${shape.L} tokens), ` +
         `d_ff (${config.dFF}) or the number of layers (${config.nLayers}).`,
     );
   }
@@ -191,7 +195,10 @@ interface StepDispatches {
   backward: Dispatch[];
 }
 
-/** Activation gradients of a training instance and the buffers cleared at every step's start. */
+/**
+ * Activation gradients of a training instance (cleared before every micro-batch; the parameter gradients, in
+ * state.grads, only before an optimizer step's first) and attention backward's scratch.
+ */
 interface GradientBuffers {
   layers: LayerGradients[];
   dresidual: TensorRef;
@@ -563,7 +570,10 @@ export class GpuModel {
     return [...step.forward, ...step.backward, ...this.optimizerDispatches];
   }
 
-  /** Dispatches per training step and the number of queue submissions (always 1). */
+  /**
+   * Dispatches of a training step of one full-length micro-batch, and its queue submissions: 1, as each micro-batch
+   * is its own submission (a step of m micro-batches makes m).
+   */
   stepComposition(): { dispatches: number; submissions: number } {
     return {
       dispatches: this.allDispatches().length,

@@ -20,7 +20,7 @@ export interface BatchOptions {
   isolation: IsolationLevel;
   /**
    * The loss is Σ loss / lossDenominator. Training passes the targets its steps hold on average (promptsPerStep of
-   * src/train/trainer.ts), the same for every micro-batch of every step, so every target of an epoch weighs the same
+   * src/train/config.ts), the same for every micro-batch of every step, so every target of an epoch weighs the same
    * whatever its batch holds (length-grouped batches of short DTI prompts hold few targets). Default: the batch's
    * target count (the mean).
    */

@@ -3,11 +3,12 @@
  * token; this gives the dataset whose itemTokens are what the run's prompts hold, so the packer, the batches and the
  * prompt view read one field whatever the choice.
  */
-import type { ItemText, TokenizedDataset } from './types';
+import { ITEM_TEXTS, type ItemText, type TokenizedDataset } from './types';
 
 const views = new WeakMap<TokenizedDataset, Map<ItemText, TokenizedDataset>>();
 
 export function withItemText(dataset: TokenizedDataset, itemText: ItemText): TokenizedDataset {
+  if (!ITEM_TEXTS.includes(itemText)) throw new Error(`item text must be one of ${ITEM_TEXTS.join(', ')} (got "${itemText}")`);
   if (itemText === 'words') return dataset;
   let byText = views.get(dataset);
   if (!byText) views.set(dataset, (byText = new Map()));

@@ -68,6 +68,10 @@ describe('comparison', () => {
     expect(base.msToBaselineAccuracy).toBe(200);
     expect(same.msToBaselineAccuracy).toBe(20);
     expect(bad.msToBaselineAccuracy).toBeNull();
+    expect(bad.timeComparable).toBe(true);
+    // Without a validation curve (a run saved before the lab recorded one) it cannot be told: not "not reached".
+    const [, old] = compareRuns([sw, { ...alike, evals: [] }], 'sw');
+    expect(old.timeComparable).toBe(false);
   });
 
   it('carries the test calibration: predicted over observed CTR and the slope', () => {
@@ -138,5 +142,9 @@ describe('export', () => {
     const json = JSON.parse(runsJson([{ ...run('a', 'sw', 100), evals: [{ step: 1, split: 'valid', ...metrics(NaN) }] }]));
     expect(json.runs[0].evals[0].auc).toBeNull();
     expect(json.format).toBe('dti-lab-runs/1');
+    // Per-target predictions as plain arrays (a typed array would become an object keyed by index).
+    const predicted = { ...run('b', 'dti', 100), result: { ...run('b', 'dti', 100).result!, testPredictions: Float32Array.of(0.25, 0.5), testLabels: Uint8Array.of(0, 1) } };
+    const exported = JSON.parse(runsJson([predicted])).runs[0].result;
+    expect([exported.testPredictions, exported.testLabels]).toEqual([[0.25, 0.5], [0, 1]]);
   });
 });

@@ -4,7 +4,7 @@ import { ACCURACY_TOLERANCE, differenceVerdict, timeToAuc } from '../train/exper
 import { predictedOverObserved } from '../train/metrics';
 import type { ValidPoint } from '../train/trainer';
 import { DEFAULT_PREP, prepText, samePrep } from './data-prep';
-import type { RunRecord } from './run-types';
+import { type RunRecord, duringTraining } from './run-types';
 
 export interface ComparisonRow {
   run: RunRecord;
@@ -30,8 +30,13 @@ export interface ComparisonRow {
   aucDeltaInterval: Interval | null;
   /** "no measurable difference" when aucDeltaInterval spans 0, else which way it lies. */
   verdict: string | null;
-  /** Training time until the validation AUC first reached the baseline's best minus ACCURACY_TOLERANCE (null: never). */
+  /**
+   * Training time until the validation AUC first reached the baseline's best minus ACCURACY_TOLERANCE; null when it
+   * never did, or when that cannot be told (see timeComparable).
+   */
   msToBaselineAccuracy: number | null;
+  /** Whether both runs have validation curves on the same task, so msToBaselineAccuracy means something. */
+  timeComparable: boolean;
   /**
    * How this run differs from the baseline beyond what a comparison varies (paradigm, k, isolation, positions,
    * batch, learning rate, seed), for a person to read. With another dataset or other test targets the speed-up,
@@ -69,7 +74,7 @@ function differencesFrom(run: RunRecord, baseline: RunRecord): { differences: st
   if (modelText(run) !== modelText(baseline)) differences.push(`model ${modelText(run)}, the baseline's ${modelText(baseline)}`);
   if (trainingText(run) !== trainingText(baseline)) differences.push(`trained ${trainingText(run)}, the baseline ${trainingText(baseline)}`);
   if (run.result && baseline.result && run.result.stopped !== baseline.result.stopped) {
-    differences.push(`${run.result.stopped ? 'this run' : 'the baseline'} was stopped early`);
+    differences.push(`${run.result.stopped ? 'this run' : 'the baseline'} was stopped by hand before its training ended (not by early stopping)`);
   }
   if (!comparable) differences[0] += ' (speed-up, token ratio and ΔAUC left out)';
   return { differences, comparable };
@@ -86,7 +91,7 @@ function defaultBaseline(runs: readonly RunRecord[]): RunRecord | null {
 export function validationCurve(run: RunRecord): ValidPoint[] {
   const elapsedAt = new Map(run.steps.map((s) => [s.step, s.elapsedMs]));
   return run.evals
-    .filter((e) => e.split === 'valid' && e.sample !== false)
+    .filter(duringTraining)
     .map((e) => ({ step: e.step, elapsedMs: e.elapsedMs ?? elapsedAt.get(e.step) ?? NaN, auc: e.auc, logLoss: e.logLoss }))
     .filter((p) => Number.isFinite(p.elapsedMs));
 }
@@ -120,7 +125,9 @@ export function compareRuns(runs: readonly RunRecord[], baselineId: string | nul
     const { differences, comparable } = baseline && run.id !== baseline.id ? differencesFrom(run, baseline) : { differences: [], comparable: true };
     const against = <T,>(value: T | null) => (comparable ? value : null);
     const paired = comparable && r && base ? pairedDifference(base, r) : null;
-    const reached = Number.isFinite(target) ? timeToAuc(validationCurve(run), target) : NaN;
+    const curve = validationCurve(run);
+    const timeComparable = comparable && Number.isFinite(target) && curve.length > 0;
+    const reached = timeComparable ? timeToAuc(curve, target) : NaN;
     return {
       run,
       isBaseline: run.id === baseline?.id,
@@ -137,7 +144,8 @@ export function compareRuns(runs: readonly RunRecord[], baselineId: string | nul
       testAucInterval: r?.testAucInterval && Number.isFinite(r.testAucInterval.low) ? r.testAucInterval : null,
       aucDeltaInterval: run.id === baseline?.id ? null : paired,
       verdict: run.id === baseline?.id || !paired ? null : differenceVerdict(paired).replace('SW', 'the baseline'),
-      msToBaselineAccuracy: against(finite(reached)),
+      msToBaselineAccuracy: finite(reached),
+      timeComparable,
       differences,
     };
   });

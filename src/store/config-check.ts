@@ -5,7 +5,7 @@
 import { withItemText } from '../prompt/item-text';
 import { maxPromptLength } from '../prompt/pack';
 import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type TokenizedDataset } from '../prompt/types';
-import { type ConfigCheck, checkTrainConfig, effectiveK, promptsPerStep } from '../train/config';
+import { type ConfigCheck, MIN_PROMPTS_PER_STEP, checkTrainConfig, effectiveK, promptsPerStep } from '../train/config';
 import type { ModelSize, TrainConfig } from '../train/protocol';
 import { type GpuLimits, type MemoryEstimate, memoryEstimate, memoryProblem } from './memory';
 import { trainingCost } from './prompt-view';
@@ -78,7 +78,14 @@ export function checkConfig(config: TrainConfig, loaded: TokenizedDataset | null
       // The model sizes must be valid for the layout the estimate counts (the engine's check said so above).
       if (check.errors.length === 0) {
         const cost = trainingCost(dataset, config.n, k);
-        const stepPrompts = promptsPerStep(config.batchTargets, cost.prompts, cost.targets).prompts;
+        const step = promptsPerStep(config.batchTargets, cost.prompts, cost.targets);
+        const stepPrompts = step.prompts;
+        if (step.lossDenominator > 1.5 * config.batchTargets) {
+          notes.push(
+            `a DTI step takes at least ${MIN_PROMPTS_PER_STEP} prompts (never one user's window), here about ${step.lossDenominator} targets: ` +
+              `more than the ${config.batchTargets} targets per step SW takes; raise targets per step to ${step.lossDenominator} or more for the same targets per step`,
+          );
+        }
         memory = memoryEstimate(config, k, dataset.vocab.tokens.length, longestPrompt, stepPrompts, limits);
         const problem = memoryProblem(memory, config);
         if (problem) errors.push(problem);

@@ -1,6 +1,7 @@
 /** Runs as files a researcher can load elsewhere: a summary CSV, a long-format curves CSV, and the full JSON. */
+import { jsonWithArrays } from '../util/json';
 import type { Metrics } from '../train/protocol';
-import type { RunRecord } from './run-types';
+import { type RunRecord, duringTraining } from './run-types';
 
 export interface ExportFile {
   filename: string;
@@ -66,7 +67,7 @@ export function runsCurvesCsv(runs: readonly RunRecord[]): string {
   const rows: unknown[][] = [];
   for (const run of runs) {
     // The validation points during training (the final scores of the kept weights are in the summary).
-    const validAt = new Map(run.evals.filter((e) => e.split === 'valid' && e.sample !== false).map((e) => [e.step, e]));
+    const validAt = new Map(run.evals.filter(duringTraining).map((e) => [e.step, e]));
     for (const s of run.steps) {
       const v = validAt.get(s.step);
       rows.push([
@@ -84,9 +85,12 @@ export function runsCurvesCsv(runs: readonly RunRecord[]): string {
   );
 }
 
-/** Everything about the runs (configs, curves, results); NaN metrics become null, as JSON requires. */
+/**
+ * Everything about the runs (configs, curves, results, each test target's prediction); NaN metrics become null, as
+ * JSON requires, and typed arrays plain arrays.
+ */
 export function runsJson(runs: readonly RunRecord[]): string {
-  return JSON.stringify({ format: 'dti-lab-runs/1', exportedAt: new Date().toISOString(), runs }, null, 2);
+  return jsonWithArrays({ format: 'dti-lab-runs/1', exportedAt: new Date().toISOString(), runs });
 }
 
 /** The time now as it goes into an exported file's name: 2026-11-29T04-12-00 (no colons, which some systems refuse). */

@@ -68,8 +68,8 @@ export function memoryEstimate(
 }
 
 /**
- * Why the estimate does not fit the adapter, naming the setting to lower (and how far, for the batch size), or
- * null when it fits or the limits are unknown.
+ * Why the estimate does not fit the adapter, naming the setting to lower, or null when it fits or the limits are
+ * unknown.
  */
 export function memoryProblem(estimate: MemoryEstimate, config: TrainConfig): string | null {
   const { limit } = estimate;

@@ -47,3 +47,16 @@ it('IndexedDB storage survives reopening the database (a reload)', async () => {
   await indexedDbStorage(factory).saveRun(run('kept', 1));
   expect((await indexedDbStorage(factory).loadRuns()).map((r) => r.id)).toEqual(['kept']);
 });
+
+it('IndexedDB gives runs and models saved before item text and targets per step in today’s fields', async () => {
+  const factory = new IDBFactory();
+  const { itemText: _i, batchTargets: _b, evalsPerEpoch: _v, patience: _p, ...rest } = DEFAULT_TRAIN_CONFIG;
+  const old = { ...rest, paradigm: 'dti' as const, k: 10, batchSize: 4 } as unknown as RunRecord['config'];
+  const storage = indexedDbStorage(factory);
+  await storage.saveRun({ ...run('old', 1), config: old });
+  await storage.saveModel({ runId: 'old', config: old, params: Float32Array.of(1), vocabSize: 1, maxSeqLen: 1, vocab: ['x'], datasetName: 'd' });
+  const reopened = indexedDbStorage(factory);
+  for (const config of [(await reopened.loadRuns())[0].config, (await reopened.loadModel('old'))!.config]) {
+    expect(config).toMatchObject({ itemText: 'words', batchTargets: 40, evalsPerEpoch: 1, patience: 0, k: 10 });
+  }
+});

@@ -2,6 +2,7 @@
  * Runs and trained models in IndexedDB, so that a reload loses nothing. Raw indexedDB (no wrapper library):
  * one database, two object stores; every call opens its own transaction and resolves when it completes.
  */
+import { upgradeConfig } from '../train/config';
 import type { RunRecord, StoredModel } from './run-types';
 
 const DB_VERSION = 1;
@@ -56,7 +57,8 @@ export function indexedDbStorage(factory: IDBFactory, name = 'dti-lab'): RunStor
     async loadRuns() {
       const tx = (await db()).transaction(RUNS, 'readonly');
       const runs = await requestResult(tx.objectStore(RUNS).getAll() as IDBRequest<RunRecord[]>);
-      return runs.sort((a, b) => a.createdAt - b.createdAt);
+      // Runs and models saved by an earlier version of the lab come back in today's configuration fields.
+      return runs.map((run) => ({ ...run, config: upgradeConfig(run.config) })).sort((a, b) => a.createdAt - b.createdAt);
     },
     saveRun: (run) => write([RUNS], (tx) => tx.objectStore(RUNS).put(run)),
     deleteRun: (id) =>
@@ -67,7 +69,8 @@ export function indexedDbStorage(factory: IDBFactory, name = 'dti-lab'): RunStor
     saveModel: (model) => write([MODELS], (tx) => tx.objectStore(MODELS).put(model)),
     async loadModel(runId) {
       const tx = (await db()).transaction(MODELS, 'readonly');
-      return requestResult(tx.objectStore(MODELS).get(runId) as IDBRequest<StoredModel | undefined>);
+      const model = await requestResult(tx.objectStore(MODELS).get(runId) as IDBRequest<StoredModel | undefined>);
+      return model && { ...model, config: upgradeConfig(model.config) };
     },
   };
 }

@@ -24,6 +24,9 @@ export interface EvalPoint extends Metrics {
   sample?: boolean;
 }
 
+/** A validation point during training (on the fixed sample); runs saved before the lab marked them have only those. */
+export const duringTraining = (e: EvalPoint): boolean => e.split === 'valid' && e.sample !== false;
+
 /** Always there: what runs saved before the current protocol recorded too. */
 type CoreResult = 'steps' | 'trainMs' | 'tokensProcessed' | 'targetsProcessed' | 'valid' | 'test' | 'stopped';
 

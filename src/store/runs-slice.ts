@@ -104,7 +104,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
         .filter((r) => r.status === 'running' && !liveNow.has(r.id))
         .map((r) => ({ ...r, status: 'interrupted' as const }));
       const byId = new Map(interrupted.map((r) => [r.id, r]));
-      const runs = stored.map((r) => byId.get(r.id) ?? r).map((r) => ({ ...r, config: upgradeConfig(r.config) }));
+      const runs = stored.map((r) => byId.get(r.id) ?? r);
       const live = get().runs.filter((r) => !runs.some((s) => s.id === r.id));
       // The selection of the last visit, among the runs that still exist (and what was ticked since, if anything).
       const saved = deps.selection.load();
@@ -168,7 +168,8 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
           dataset: run.dataset.name,
           dataset_preset: run.dataset.preset ?? '',
           vocab: JSON.stringify(model.vocab),
-          ...(run.result ? { result: JSON.stringify(run.result) } : {}),
+          // The summary without its per-target predictions (megabytes on large data; they pair runs of this lab only).
+          ...(run.result ? { result: JSON.stringify({ ...run.result, testPredictions: undefined, testLabels: undefined }) } : {}),
         },
       });
       set({ modelMessage: null });

@@ -385,8 +385,9 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         set({ startProblem: `The comparison cannot start: ${problem}.` });
         return;
       }
-      // Whole epochs for both: under a step limit SW would see k times fewer targets than DTI, and the speed-up would
-      // compare unequal work. The training panel says so next to the button.
+      // Whole epochs for both (up to early stopping), so both train on every training target: a step limit gives equal
+      // work only roughly (a DTI step may take more targets than asked, MIN_PROMPTS_PER_STEP). The training panel says so
+      // next to the button.
       const config: TrainConfig = { ...structuredClone(get().config), maxSteps: 0 };
       const dti: TrainConfig = {
         ...config,
@@ -406,7 +407,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         set({ startProblem: `The sweep cannot start: ${problem}.` });
         return;
       }
-      // Whole epochs, as in the comparison: every run sees every training target, so times compare equal work.
+      // Whole epochs up to early stopping, as in the comparison: no step limit cuts a run short of its epochs.
       const configs = sweepConfigs({ ...structuredClone(get().config), maxSteps: 0 }, plan);
       if (configs.length === 0) {
         set({ startProblem: 'The sweep has no runs: pick at least one k, one isolation level, one position encoding and one seed.' });

@@ -4,6 +4,7 @@
  * its charts (one line per level and encoding, against k).
  */
 import { type SummaryRow, summarizeRuns } from '../train/experiments';
+import { validationCurve } from './compare';
 import type { RunRecord } from './run-types';
 
 export interface SweepSummary {
@@ -31,7 +32,21 @@ export function sweepIds(runs: readonly RunRecord[]): string[] {
 export function summarizeSweep(runs: readonly RunRecord[], sweepId: string): SweepSummary {
   const members = runs.filter((r) => r.sweepId === sweepId);
   const outcomes = members.flatMap((r) =>
-    r.status === 'done' && r.result ? [{ config: r.config, trainMs: r.result.trainMs, tokensProcessed: r.result.tokensProcessed, test: r.result.test }] : [],
+    r.status === 'done' && r.result
+      ? [
+          {
+            config: r.config,
+            trainMs: r.result.trainMs,
+            tokensProcessed: r.result.tokensProcessed,
+            test: r.result.test,
+            testAucInterval: r.result.testAucInterval,
+            testPredictions: r.result.testPredictions,
+            testLabels: r.result.testLabels,
+            baselines: r.result.baselines,
+            validCurve: validationCurve(r),
+          },
+        ]
+      : [],
   );
   const { rows, markdown } = summarizeRuns(outcomes);
   const lines = new Map<string, { name: string; points: { k: number; auc: number; seconds: number }[] }>();
@@ -73,7 +88,7 @@ function sweepReport(members: readonly RunRecord[], table: string): string {
     `- batch: ${distinct(members.map((r) => r.config.batchTargets)).join('/')} targets per optimizer step, SW and DTI alike; item text ${distinct(members.map((r) => r.config.itemText)).join('/')}`,
     `- seeds: ${distinct(members.map((r) => r.config.seed)).join(', ')}`,
     `- SW baseline trained under: ${distinct(sw.map((r) => r.config.isolation)).join(', ') || '–'}; each DTI row is compared with the SW row of its encoding (and rule, when one exists)`,
-    `- evaluation: every test target scored by its own n preceding interactions, as SW serves it (several targets per prompt only where that is exact: strict isolation with relative positions)`,
+    `- evaluation: every test target scored by its own n preceding interactions, as SW serves it (several targets per prompt only where that is exact: strict isolation with RoPE, ALiBi or no positions)`,
     `- adapter: ${distinct(members.flatMap((r) => (r.adapter ? [r.adapter] : []))).join('; ') || 'unknown'}`,
     `- runs: ${members.length} started, ${members.filter((r) => r.status === 'done' && r.result).length} finished`,
     '',

@@ -70,4 +70,13 @@ describe('URL hash', () => {
     expect(decoded.config.k).toBe(0);
     expect(decoded.config.model.nHeads).toBe(5);
   });
+
+  it('reads a link from before targets per step as the run it described, and says so', () => {
+    const decoded = decodeHash('#p=dti&k=10&bs=16&ep=1&eval=0');
+    expect(decoded.config).toMatchObject({ batchTargets: 160, itemText: 'words', evalsPerEpoch: 1, patience: 0, k: 10, epochs: 1 });
+    expect(decoded.problems).toEqual([
+      'This link is from an earlier version of the lab: its batch of 16 prompts is read as 160 targets per step, with item text "words", 1 validation per epoch and no early stopping, as it trained then.',
+    ]);
+    expect(decodeHash('#p=sw&bs=16').config.batchTargets).toBe(16);
+  });
 });

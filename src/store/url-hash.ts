@@ -6,6 +6,7 @@
  */
 import { PRESETS_ORDER, type Preset } from '../data';
 import { ISOLATION_LEVELS, ITEM_TEXTS, type IsolationLevel, type ItemText, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
+import { upgradeConfig } from '../train/config';
 import { DEFAULT_TRAIN_CONFIG, type Paradigm, type TrainConfig } from '../train/protocol';
 import { DEFAULT_PREP, type DataPrep } from './data-prep';
 
@@ -117,6 +118,22 @@ export function decodeHash(
     const value = raw.trim() === '' ? NaN : Number(raw);
     if (Number.isFinite(value)) field.set(config, value);
     else problems.push(`The link sets ${field.label} to "${raw}", which is not a number; using ${field.get(config)}.`);
+  }
+  // A link written before targets per step (`bs` counted prompts): read as the run it described.
+  if ((params.has('bs') || params.has('eval')) && !params.has('bt')) {
+    const prompts = Number(params.get('bs') ?? NaN);
+    const { itemText: _i, batchTargets: _b, evalsPerEpoch: _v, patience: _p, ...settings } = config;
+    const old = upgradeConfig({ ...settings, batchSize: Number.isFinite(prompts) ? prompts : undefined });
+    if (!params.has('bs')) old.batchTargets = config.batchTargets;
+    for (const [key, field] of [['it', 'itemText'], ['vpe', 'evalsPerEpoch'], ['pat', 'patience']] as const) {
+      if (!params.has(key)) (config as unknown as Record<string, unknown>)[field] = old[field];
+    }
+    config.batchTargets = old.batchTargets;
+    problems.push(
+      `This link is from an earlier version of the lab: its batch of ${Number.isFinite(prompts) ? prompts : '?'} prompts is read as ` +
+        `${config.batchTargets} targets per step, with item text "${config.itemText}", ${config.evalsPerEpoch} validation per epoch and ` +
+        `${config.patience ? `patience ${config.patience}` : 'no early stopping'}, as it trained then.`,
+    );
   }
   return { config, preset, prep, problems };
 }

@@ -61,17 +61,19 @@ export function effectiveK(config: Pick<TrainConfig, 'paradigm' | 'k'>): number 
   return config.paradigm === 'sw' ? 1 : config.k;
 }
 
-/** The fewest prompts of one optimizer step: a DTI step is never one user's window of k targets. */
+/** The fewest prompts of one DTI optimizer step: a step is never one user's window of k targets. */
 export const MIN_PROMPTS_PER_STEP = 4;
 
 /**
  * Prompts per optimizer step for about `batchTargets` targets, given the prompts' mean targets (1 for SW), and the
  * step's loss denominator: the targets such a step holds on average, so every target of an epoch weighs the same
- * whether its step holds full or partial prompts.
+ * whether its step holds full or partial prompts. A DTI step takes at least MIN_PROMPTS_PER_STEP prompts, so with
+ * few targets per step and a large k it holds more targets than asked (checkConfig of src/store says so).
  */
 export function promptsPerStep(batchTargets: number, prompts: number, targets: number): { prompts: number; lossDenominator: number } {
   const meanTargets = prompts ? targets / prompts : 1;
-  const count = Math.max(1, Math.min(prompts, Math.max(MIN_PROMPTS_PER_STEP, Math.round(batchTargets / meanTargets))));
+  const minimum = meanTargets > 1 ? MIN_PROMPTS_PER_STEP : 1;
+  const count = Math.max(1, Math.min(prompts, Math.max(minimum, Math.round(batchTargets / meanTargets))));
   return { prompts: count, lossDenominator: Math.max(1, Math.round(count * meanTargets)) };
 }
 

@@ -69,10 +69,17 @@ export function runWarnings(run: GuardrailInput): string[] {
     let falls = 0;
     for (let i = 1; i < curve.length; i++) if (curve[i].auc < curve[i - 1].auc) falls++;
     const bestIndex = curve.reduce((b, point, i) => (point.auc > curve[b].auc ? i : b), 0);
-    if (falls > (curve.length - 1) / 2 || bestIndex < curve.length / 4) {
+    const mostlyFalling = falls > (curve.length - 1) / 2;
+    const earlyBest = bestIndex < curve.length / 4;
+    if (mostlyFalling || earlyBest) {
+      const fell = `${falls} of ${curve.length - 1} validation points lower than the one before`;
+      const bestAt = `best at step ${curve[bestIndex].step} of ${curve.at(-1)!.step}`;
+      // The best point is the first highest, so every later point is lower or equal.
+      const what = earlyBest
+        ? `peaked early (${bestAt}) and no later point beat it${mostlyFalling ? ` (${fell})` : ''}`
+        : `fell for most of training (${fell}; ${bestAt})`;
       warnings.push(
-        `The validation AUC fell for most of training (${falls} of ${curve.length - 1} validation points lower than the one before; ` +
-          `best at step ${curve[bestIndex].step} of ${curve.at(-1)!.step}): the model overfits or the learning rate is too high. ` +
+        `The validation AUC ${what}: the model overfits or the learning rate is too high. ` +
           'The kept weights are the best point, but a lower learning rate or fewer epochs would say more.',
       );
     }

@@ -7,7 +7,7 @@
  * cosine decay, several validation points per epoch on a fixed validation sample, early stopping with patience, and
  * the best-validation checkpoint scored on the whole validation and test splits and kept as the run's model.
  */
-import { baselineAucs } from '../data/baselines';
+import { baselineAucs, trainingRate } from '../data/baselines';
 import { GpuContext } from '../gpu/context';
 import type { AcquiredDevice } from '../gpu/device';
 import type { ModelConfig } from '../model/config';
@@ -15,7 +15,7 @@ import { GpuModel, ParamState, type StepStats, rowsThatFit } from '../model/gpu-
 import { batchLength, batchesOf, longestPrompt, makeBatch } from '../prompt/batch';
 import { withItemText } from '../prompt/item-text';
 import { packPrompts } from '../prompt/pack';
-import { type Batch, type PackedPrompt, SPLIT_TEST, SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
+import { type Batch, type PackedPrompt, SPLIT_TEST, type TokenizedDataset } from '../prompt/types';
 import { Rng } from '../util/rng';
 import { aucInterval } from './bootstrap';
 import { checkTrainConfig, effectiveK, promptsPerStep } from './config';
@@ -147,6 +147,7 @@ export async function train(
     gpu.device.pushErrorScope('validation');
     try {
       state = new ParamState(ctx, modelConfig, options.initialParams);
+      state.reserveCheckpoint();
       trainer = new GpuModel(state, { B: microRows, L: trainLength, maxTargets: microRows * k, n: config.n, isolation: config.isolation }, true, {
         beta1: 0.9,
         beta2: 0.95,
@@ -212,7 +213,7 @@ export async function train(
         const what = stats.lossNonFinite ? `the loss became ${stats.loss}` : `the gradient norm became ${stats.gradNorm}`;
         throw new TrainingError(
           'diverged',
-          `Training diverged at step ${done.step}: ${what}. The weights were kept from before that step. ` +
+          `Training diverged at step ${done.step}: ${what}. The run stopped there: no checkpoint is scored on test and no model is kept. ` +
             `Try a lower learning rate (now ${config.learningRate}) or gradient clipping (max norm now ${config.maxGradNorm || 'off'}).`,
         );
       }
@@ -322,7 +323,7 @@ export async function train(
     const summary: RunSummary = {
       stopped: stopReason === 'stopped',
       stopReason,
-      stopMessage: stopMessage(stopReason, { config, steps: stepCount, totalSteps, kept, patience: config.patience }),
+      stopMessage: stopMessage(stopReason, { config, steps: stepCount, totalSteps, kept, patience: config.patience, validates: validPrompts.length > 0 }),
       steps: stepCount,
       bestStep,
       trainMs,
@@ -335,7 +336,7 @@ export async function train(
       testLabels,
       evalTargetsPerPrompt: evalTargetsPerPrompt(config),
       baselines,
-      warnings: runWarnings({ steps: stepCount, test, testAucInterval, validCurve, baselines, trainClickRate: trainClickRate(dataset) }),
+      warnings: runWarnings({ steps: stepCount, test, testAucInterval, validCurve, baselines, trainClickRate: trainingRate(dataset).rate }),
     };
     const result: TrainingResult = { ...summary, params: await state.readParams(), modelConfig, losses, validCurve };
     emit({ type: 'done', ...summary });
@@ -349,11 +350,13 @@ export async function train(
 
 function stopMessage(
   reason: StopReason,
-  run: { config: TrainConfig; steps: number; totalSteps: number; kept: ValidPoint | null; patience: number },
+  run: { config: TrainConfig; steps: number; totalSteps: number; kept: ValidPoint | null; patience: number; validates: boolean },
 ): string {
   const keptText = run.kept
     ? `kept step ${run.kept.step}'s weights (best validation AUC ${run.kept.auc.toFixed(4)} on the validation sample)`
-    : 'kept the last weights (no validation targets to choose by)';
+    : run.validates
+      ? 'kept the last weights (stopped before the first validation point)'
+      : 'kept the last weights (no validation targets to choose by)';
   switch (reason) {
     case 'completed':
       return `Trained all ${run.config.epochs} epoch${run.config.epochs === 1 ? '' : 's'} (${run.steps} steps); ${keptText}.`;
@@ -364,18 +367,4 @@ function stopMessage(
     case 'stopped':
       return `Stopped by you at step ${run.steps} of ${run.totalSteps}; ${keptText}.`;
   }
-}
-
-/** Share of training interactions that are clicks (what a model that knows nothing should predict). */
-function trainClickRate(dataset: TokenizedDataset): number {
-  let clicks = 0;
-  let count = 0;
-  for (const user of dataset.users) {
-    for (let i = 0; i < user.items.length; i++) {
-      if (user.split[i] !== SPLIT_TRAIN) continue;
-      clicks += user.labels[i];
-      count++;
-    }
-  }
-  return count ? clicks / count : NaN;
 }

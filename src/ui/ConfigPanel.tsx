@@ -182,7 +182,7 @@ function MemoryTable({ memory }: { memory: MemoryEstimate }) {
       <dl className="stats">
         <dt>Parameters</dt>
         <dd>{formatBytes(memory.parameters)}</dd>
-        <dt>Gradients + AdamW state</dt>
+        <dt>Gradients, AdamW state, best-validation copy</dt>
         <dd>{formatBytes(memory.optimizer)}</dd>
         <dt>Activations</dt>
         <dd>{formatBytes(memory.activations)}</dd>

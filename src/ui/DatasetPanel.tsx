@@ -290,8 +290,11 @@ function DatasetSummary({ dataset }: { dataset: LoadedDataset }) {
         <dd>
           median {fmtInt(stats.historyLength.median)}, {fmtInt(stats.historyLength.min)}–{fmtInt(stats.historyLength.max)}
         </dd>
-        <dt>Words per interaction</dt>
-        <dd>{fmt(stats.tokensPerInteraction.mean, 1)} tokens on average, with [SUM] and the label</dd>
+        <dt>Tokens per interaction</dt>
+        <dd>
+          {fmt(stats.tokensPerInteraction.mean, 1)} on average with item text “words” (the item’s words, [SUM] and the label); “both” adds the item-id
+          token, “id” makes 3
+        </dd>
         <dt>Vocabulary</dt>
         <dd>
           {fmtInt(stats.vocabSize)} tokens{stats.unknownTokenRate > 0 ? `, ${fmtPercent(stats.unknownTokenRate, 1)} of item words [UNK]` : ''}; of them{' '}

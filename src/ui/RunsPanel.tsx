@@ -284,7 +284,7 @@ function Comparison({ runs, baselineId, onBaseline }: { runs: RunRecord[]; basel
                     </span>
                   )}
                 </td>
-                <td>{row.isBaseline ? fmtDuration(row.msToBaselineAccuracy) : row.msToBaselineAccuracy === null ? 'not reached' : fmtDuration(row.msToBaselineAccuracy)}</td>
+                <td>{!row.timeComparable ? '–' : row.msToBaselineAccuracy === null ? 'not reached' : fmtDuration(row.msToBaselineAccuracy)}</td>
               </tr>
             ))}
           </tbody>

@@ -1,4 +1,5 @@
 import { useLab } from '../store';
+import { duringTraining } from '../store/run-types';
 import { runStatusLabel } from '../store/run-view';
 import { baselineLine } from '../train/experiments';
 import { predictedOverObserved } from '../train/metrics';
@@ -36,7 +37,7 @@ export function TrainingPanel() {
   const idle = session.state === 'idle';
   const paused = session.state === 'paused' || session.state === 'pausing';
   const last = run?.steps[run.steps.length - 1];
-  const lastValid = run?.evals.filter((e) => e.split === 'valid' && e.sample !== false).at(-1);
+  const lastValid = run?.evals.filter(duringTraining).at(-1);
   const status = session.status;
 
   return (
@@ -148,7 +149,7 @@ export function TrainingPanel() {
                     : ''}{' '}
                   / {fmt(run.result.test.logLoss, 4)} on {fmtInt(run.result.test.count)} targets
                   {run.result.evalTargetsPerPrompt && run.result.evalTargetsPerPrompt > 1
-                    ? `, scored ${run.result.evalTargetsPerPrompt} per prompt (exactly as SW prompts would: strict isolation, relative positions)`
+                    ? `, scored ${run.result.evalTargetsPerPrompt} per prompt (exactly as SW prompts would: strict isolation, ${run.config.model.positionEncoding === 'none' ? 'no positions' : 'relative positions'})`
                     : ', each in its own SW prompt'}
                 </dd>
                 {run.result.baselines && (

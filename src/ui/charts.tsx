@@ -1,6 +1,6 @@
 /** The run curves: loss, validation AUC / LogLoss and throughput against the training step; comparisons and sweeps. */
 import { memo, startTransition, useEffect, useRef, useState } from 'react';
-import type { EvalPoint, RunRecord, StepPoint } from '../store/run-types';
+import { type EvalPoint, type RunRecord, type StepPoint, duringTraining } from '../store/run-types';
 import type { SweepSummary } from '../store/sweep-view';
 import { fmtCompact } from './format';
 import { LineChart } from './line-chart';
@@ -50,9 +50,6 @@ const LossChart = memo(function LossChart({ steps: liveSteps }: { steps: readonl
     </figure>
   );
 });
-
-/** The validation points during training (on the fixed sample); runs saved before the lab marked them have only those. */
-const duringTraining = (e: EvalPoint) => e.split === 'valid' && e.sample !== false;
 
 const ValidationChart = memo(function ValidationChart({ evals: liveEvals, evalsPerEpoch }: { evals: readonly EvalPoint[]; evalsPerEpoch: number }) {
   const evals = useThrottled(liveEvals, CHART_REFRESH_MS, CHART_REFRESH_MS / 3);

@@ -390,7 +390,7 @@ function sigmoid(z: number): number {
 
 /**
  * Fills losses[t] and probs[t]; returns Σ losses / denominator (default T: the mean; 0 when there are no targets).
- * Training passes the batch's target capacity (Batch.lossDenominator).
+ * Training passes the targets an optimizer step holds on average (Batch.lossDenominator).
  */
 export function ctrLossForward(
   losses: FloatArray,
