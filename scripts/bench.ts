@@ -165,7 +165,7 @@ const sections: string[] = [
         '',
         `Every k, isolation level and position encoding, 1 seed, measured ${when(grid)} (\`npm run bench -- --grid\`, ` +
           `or \`npm run experiment -- ${gridArgs.join(' ')}\`). Test AUC (training seconds) by k; one seed, so differences of ` +
-          `about ±0.02 AUC are within seed noise${compare ? ` (section 2's 3-seed spread of DTI's test AUC is ±${f(compare.summary.find((r) => r.k > 1)?.testAuc.sd ?? NaN, 3)})` : ''}. ` +
+          `about ±0.02 AUC are within seed noise${compare ? ` (section 2's 3-seed spread of DTI's test AUC is ±${f(compare.summary.find((r) => r.k > 1)?.testAuc.std ?? NaN, 3)})` : ''}. ` +
           `Times are comparable only within one encoding's lines, run close together. The grid runs only on request: when its date ` +
           `is older than section 2's, engine changes since then (see git log) are not in it.\n\n` +
           pivot(grid.summary) +
