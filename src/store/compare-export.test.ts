@@ -112,6 +112,34 @@ describe('comparison', () => {
   });
 });
 
+/** Cells of an RFC 4180 CSV text (quoted cells may hold commas, quotes and line breaks). */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [[]];
+  let cell = '';
+  let quoted = false;
+  const endCell = () => {
+    rows.at(-1)!.push(cell);
+    cell = '';
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted && c === '"' && text[i + 1] === '"') {
+      cell += '"';
+      i++;
+    } else if (c === '"') {
+      quoted = !quoted;
+    } else if (!quoted && c === ',') {
+      endCell();
+    } else if (!quoted && c === '\n') {
+      endCell();
+      rows.push([]);
+    } else {
+      cell += c;
+    }
+  }
+  return rows.filter((row) => row.length > 0);
+}
+
 describe('export', () => {
   it('quotes CSV cells that need it and leaves missing values empty', () => {
     const csv = runsSummaryCsv([run('a', 'sw', null)]);
@@ -129,6 +157,22 @@ describe('export', () => {
     const full = { ...run('b', 'dti', 100), result: { ...run('b', 'dti', 100).result!, ...doneSummary } };
     const cells = runsSummaryCsv([full]).trim().split('\n')[1];
     expect(cells).toMatch(/,early-stopped,40,.*,0\.65,0\.75,32,0\.6,0\.62,0\.65,0\.66,few steps \| bunched$/);
+  });
+
+  it('neutralises cells a spreadsheet would run as formulas, in every CSV export', () => {
+    const hostile = ['=HYPERLINK("http://x.test","click")', '+1+1', '-2+3', '@SUM(A1)', '\tx', '\r=1'];
+    const runs = hostile.map((name, i) => ({ ...run(name, 'sw', 100), name, dataset: { ...run('x', 'sw', 100).dataset, name: `data ${i}` } }));
+    for (const csv of [runsSummaryCsv(runs), runsCurvesCsv(runs)]) {
+      const cells = parseCsv(csv).flat();
+      for (const name of hostile) {
+        expect(cells).not.toContain(name);
+        expect(cells).toContain(`'${name}`);
+      }
+      expect(cells.filter((cell) => /^[=+\-@\t\r]/.test(cell))).toEqual([]);
+    }
+    // Numbers stay numbers, negative ones included.
+    const negative = { ...run('n', 'sw', 100), result: { ...run('n', 'sw', 100).result!, test: metrics(-0.5) } };
+    expect(runsSummaryCsv([negative])).toMatch(/,-0\.5,/);
   });
 
   it('writes one curve row per step with the validation metrics of that step', () => {

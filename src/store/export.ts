@@ -9,11 +9,19 @@ export interface ExportFile {
   content: string;
 }
 
+/** What a spreadsheet takes for the start of a formula (OWASP's CSV injection list: = + - @, tab, carriage return). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A text cell that would start a formula gets a leading apostrophe and quotes, so a run's name or an imported model's
+ * metadata such as =HYPERLINK(…) stays text in the user's spreadsheet; numbers are written as numbers.
+ */
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
-  const text = String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  const raw = String(value);
+  const text = FORMULA_START.test(raw) ? `'${raw}` : raw;
+  return text !== raw || /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
 function csv(header: string[], rows: unknown[][]): string {
