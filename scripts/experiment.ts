@@ -1,23 +1,12 @@
 /**
- * Headless experiment runner: the same engine as the page, in Node on WebGPU (Dawn).
- *
- *   npm run experiment -- [--dataset small|medium|large | --files a.data,b.item] [training options] [--out result.json]
- *   --columns user=cust,item=sku,rating=stars   which column holds what, for CSV/TSV/JSON Lines files whose column
- *                   names are not the usual ones (keys: user item rating label timestamp title genres)
- *   --split per-user|global-time   validation/test split (default per-user: the last 10 % + 10 % of each history)
- *   --click-at-least R              a click is a rating of R or more (default: the format's rule)
- *   --users N       train and score on a fixed sample of N users (seeded, the same for every run)
- *   npm run experiment -- --compare --seeds 1,2,3 ...     SW vs DTI on the same targets, the same targets per step
- *   npm run experiment -- --sweep-k 1,5,10,20,50 --levels window,strict --encodings learned,rope ...
- *
- * Training options mirror the page: --n --k --paradigm sw|dti --isolation LEVEL --encoding learned|rope|alibi|none
- * --item-text words|id|both --d --heads --layers --dff --lr --batch (targets per optimizer step) --epochs (at most)
- * --steps --seed --evals-per-epoch --patience (validation points without improvement; 0 = never stop early)
- * --weight-decay --clip.
+ * Headless experiment runner: the same engine as the page, in Node on WebGPU (Dawn). Usage: USAGE below
+ * (`npm run experiment -- --help`). An input error ends with the page's one-paragraph message and exit code 2; a run
+ * whose result means nothing (no test AUC: too few targets or one class) ends with its reason and exit code 3.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import os from 'node:os';
+import { DataError, excerpt } from '../src/data/errors';
 import { sampleUsers } from '../src/data/sample';
 import { COLUMN_KEYS, type ColumnKey, type ColumnMapping, type LoadResult, type Preset, PRESETS_ORDER, loadBuiltin, parseFiles } from '../src/data/index';
 import { nodeDevice } from '../src/gpu/node-device';
@@ -28,36 +17,79 @@ import { type ExperimentRun, type SweepPlan, summarizeRuns, sweepConfigs } from 
 import { predictedOverObserved } from '../src/train/metrics';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../src/train/protocol';
 import { train } from '../src/train/trainer';
+import { TrainingError } from '../src/train/training-error';
 import type { ItemText, IsolationLevel, PositionEncoding } from '../src/prompt/types';
 
-function parseArgs(argv: string[]): Map<string, string> {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i];
-    if (!key.startsWith('--')) throw new Error(`unexpected argument "${key}" (options start with --)`);
-    const next = argv[i + 1];
-    if (next === undefined || next.startsWith('--')) args.set(key.slice(2), 'true');
-    else {
-      args.set(key.slice(2), next);
-      i++;
-    }
-  }
-  return args;
-}
+const USAGE = `npm run experiment -- [data] [training options] [--out result.json]
 
-const args = parseArgs(process.argv.slice(2));
-const known = new Set([
-  'dataset', 'files', 'columns', 'split', 'click-at-least', 'users', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet',
+Data (default: --dataset medium, the built-in generator):
+  --dataset small|medium|large      a built-in preset
+  --file PATH                       a file in any upload format (repeat it for a ratings file and its items file)
+  --files A,B                       the same as one comma-separated list
+  --columns user=cust,item=sku      which column holds what in a CSV/TSV/JSON Lines file whose names are not the
+                                    usual ones (keys: user item rating label timestamp title genres)
+  --split per-user|global-time      validation/test split (default per-user: the last 10 % + 10 % of each history)
+  --click-at-least R                a click is a rating of R or more (default: the format's rule)
+  --users N                         train and score on a fixed sample of N users (the same for every run)
+
+Experiments:
+  --compare --seeds 1,2,3           SW vs DTI on the same targets, the same targets per step
+  --sweep-k 1,5,10,20,50 --levels window,strict --encodings learned,rope
+
+Training options mirror the page (defaults in src/train/protocol.ts):
+  --n --k --paradigm sw|dti --isolation window|full-causal|sum-isolated|strict --encoding learned|rope|alibi|none
+  --item-text words|id|both --d --heads --layers --dff --lr --batch (targets per optimizer step) --epochs (at most)
+  --steps --seed --evals-per-epoch --patience (validation points without improvement; 0 = never stop early)
+  --weight-decay --clip --quiet
+`;
+
+/** A mistake in what the user asked for: said in one paragraph, without a stack trace. */
+class UsageError extends Error {}
+
+const REPEATABLE = new Set(['file']);
+const KNOWN = new Set([
+  'help', 'dataset', 'file', 'files', 'columns', 'split', 'click-at-least', 'users', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet',
   'n', 'k', 'paradigm', 'isolation', 'encoding', 'item-text', 'd', 'heads', 'layers', 'dff', 'lr', 'batch', 'epochs', 'steps', 'seed',
   'evals-per-epoch', 'patience', 'weight-decay', 'clip',
 ]);
-for (const key of args.keys()) if (!known.has(key)) throw new Error(`unknown option --${key}; known: ${[...known].map((k) => `--${k}`).join(' ')}`);
+
+function parseArgs(argv: string[]): { args: Map<string, string>; repeated: Map<string, string[]> } {
+  const args = new Map<string, string>();
+  const repeated = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i];
+    if (!key.startsWith('--')) throw new UsageError(`unexpected argument "${excerpt(key)}" (options start with --; --help lists them)`);
+    const name = key.slice(2);
+    if (!KNOWN.has(name)) throw new UsageError(`unknown option ${excerpt(key)}; known: ${[...KNOWN].map((k) => `--${k}`).join(' ')}`);
+    const next = argv[i + 1];
+    const value = next === undefined || next.startsWith('--') ? 'true' : (i++, next);
+    if (REPEATABLE.has(name)) repeated.set(name, [...(repeated.get(name) ?? []), value]);
+    else if (args.has(name)) throw new UsageError(`--${name} is given twice`);
+    else args.set(name, value);
+  }
+  return { args, repeated };
+}
+
+process.on('uncaughtException', fail);
+const { args, repeated } = parseArgs(process.argv.slice(2));
+if (args.has('help')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
+/** Ends the runner with the message a user can act on: exit 2 for what they asked, 1 for anything else. */
+function fail(error: unknown): never {
+  const known = error instanceof UsageError || error instanceof DataError || error instanceof TrainingError;
+  console.error(`experiment: ${(error as Error)?.message ?? String(error)}`);
+  if (!known) console.error((error as Error)?.stack ?? '');
+  process.exit(known ? 2 : 1);
+}
 
 const num = (key: string, fallback: number) => {
   const raw = args.get(key);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value)) throw new Error(`--${key} expects a number (got "${raw}")`);
+  if (raw === 'true' || raw.trim() === '' || !Number.isFinite(value)) throw new UsageError(`--${key} expects a number (got "${excerpt(raw)}")`);
   return value;
 };
 const list = (key: string, fallback: string[]) => (args.get(key)?.split(',').map((s) => s.trim()).filter(Boolean) ?? fallback);
@@ -85,7 +117,7 @@ const base: TrainConfig = {
   evalsPerEpoch: num('evals-per-epoch', DEFAULT_TRAIN_CONFIG.evalsPerEpoch),
   patience: num('patience', DEFAULT_TRAIN_CONFIG.patience),
 };
-if (!['sw', 'dti'].includes(base.paradigm)) throw new Error(`--paradigm expects sw or dti (got "${base.paradigm}")`);
+if (!['sw', 'dti'].includes(base.paradigm)) throw new UsageError(`--paradigm expects sw or dti (got "${base.paradigm}")`);
 const quiet = args.has('quiet');
 
 function columnMapping(): ColumnMapping {
@@ -93,7 +125,7 @@ function columnMapping(): ColumnMapping {
   for (const pair of list('columns', [])) {
     const [key, column] = pair.split('=').map((part) => part.trim());
     if (!COLUMN_KEYS.includes(key as ColumnKey) || !column) {
-      throw new Error(`--columns expects key=column pairs with keys ${COLUMN_KEYS.join(', ')} (got "${pair}")`);
+      throw new UsageError(`--columns expects key=column pairs with keys ${COLUMN_KEYS.join(', ')} (got "${pair}")`);
     }
     mapping[key as ColumnKey] = column;
   }
@@ -103,26 +135,35 @@ function columnMapping(): ColumnMapping {
 /** The page's data preparation (its split and click controls) from --split and --click-at-least. */
 function dataPrep(): DataPrep {
   const split = args.get('split') ?? DEFAULT_PREP.split;
-  if (split !== 'per-user' && split !== 'global-time') throw new Error(`--split expects per-user or global-time (got "${split}")`);
+  if (split !== 'per-user' && split !== 'global-time') throw new UsageError(`--split expects per-user or global-time (got "${split}")`);
   return { split, clickAtLeast: args.has('click-at-least') ? num('click-at-least', NaN) : null };
 }
 
 async function loadData(): Promise<LoadResult> {
-  const files = args.get('files');
-  if (files) {
-    const blobs = files.split(',').map((path) => {
-      const bytes = readFileSync(path);
-      return new File([bytes], basename(path));
+  // --files a,b (a trailing comma leaves nothing out) and any number of --file PATH (a path may hold commas).
+  const paths = [...(args.get('files')?.split(',').map((path) => path.trim()).filter(Boolean) ?? []), ...(repeated.get('file') ?? [])];
+  if (paths.length) {
+    if (args.has('dataset')) throw new UsageError('--dataset and --file(s) both given: train on one or the other');
+    const blobs = paths.map((path) => {
+      if (path === 'true') throw new UsageError('--file expects a path');
+      if (!existsSync(path)) throw new UsageError(`${path}: no such file`);
+      if (!statSync(path).isFile()) throw new UsageError(`${path}: not a file`);
+      return new File([readFileSync(path)], basename(path));
     });
     // The page's preprocessing, whatever --n: one dataset (users, vocabulary, split) for every n, as in the page.
     return parseFiles(blobs, { columns: columnMapping(), ...prepOptions(dataPrep()) });
   }
   const preset = (args.get('dataset') ?? 'medium') as Preset;
-  if (!PRESETS_ORDER.includes(preset)) throw new Error(`--dataset expects one of ${PRESETS_ORDER.join(', ')} (got "${preset}")`);
+  if (!PRESETS_ORDER.includes(preset)) throw new UsageError(`--dataset expects one of ${PRESETS_ORDER.join(', ')} (got "${preset}")`);
   return loadBuiltin(preset, prepOptions(dataPrep()));
 }
 
 const loaded = await loadData();
+if (loaded.skipped.count) {
+  // As the page lists them: rows left out, with where and why, so a silent loss of data cannot pass unnoticed.
+  console.log(`${loaded.skipped.count} rows were left out, for example:`);
+  for (const row of loaded.skipped.examples.slice(0, 5)) console.log(`  ${row.file}: line ${row.line}: ${row.reason}`);
+}
 const dataset = args.has('users') ? sampleUsers(loaded.dataset, num('users', 0)) : loaded.dataset;
 const gpu = await nodeDevice();
 console.log(
@@ -135,7 +176,7 @@ const minutes = (ms: number) => `${Math.floor(ms / 60000)}:${String(Math.round((
 
 async function runOne(config: TrainConfig): Promise<ExperimentRun> {
   const check = checkTrainConfig(config);
-  if (check.errors.length) throw new Error(`invalid configuration: ${check.errors.join('; ')}`);
+  if (check.errors.length) throw new UsageError(`invalid configuration: ${check.errors.join('; ')}`);
   const curve: { step: number; loss: number }[] = [];
   let lastPrint = 0;
   let phaseStart = performance.now();
@@ -217,4 +258,16 @@ const out = args.get('out');
 if (out) {
   writeFileSync(out, jsonWithArrays(output));
   console.log(`wrote ${out}`);
+}
+
+// A figure that cannot be computed is not a result: say why, and let scripts see it in the exit code.
+const meaningless = runs.filter((run) => !Number.isFinite(run.test.auc));
+if (meaningless.length) {
+  for (const run of meaningless) {
+    console.error(
+      `experiment: ${run.config.paradigm.toUpperCase()} seed ${run.config.seed} has no test AUC: its ${run.test.count} test targets ` +
+        `${run.test.count === 0 ? 'are none (lower n or use more data)' : 'are all of one class (choose another click threshold or more data)'}`,
+    );
+  }
+  process.exit(3);
 }

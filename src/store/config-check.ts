@@ -5,7 +5,7 @@
 import { withItemText } from '../prompt/item-text';
 import { maxPromptLength } from '../prompt/pack';
 import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALID, type TokenizedDataset } from '../prompt/types';
-import { type ConfigCheck, MIN_PROMPTS_PER_STEP, checkTrainConfig, effectiveK, promptsPerStep } from '../train/config';
+import { type ConfigCheck, MIN_PROMPTS_PER_STEP, checkTrainConfig, effectiveK, oneClassProblem, promptsPerStep } from '../train/config';
 import type { ModelSize, TrainConfig } from '../train/protocol';
 import { type GpuLimits, type MemoryEstimate, memoryEstimate, memoryProblem } from './memory';
 import { trainingCost } from './prompt-view';
@@ -71,6 +71,8 @@ export function checkConfig(config: TrainConfig, loaded: TokenizedDataset | null
         `no training target has n = ${config.n} interactions before it (the longest history in "${dataset.name}" has ${longestHistory}); lower n or load more data`,
       );
     } else {
+      const classes = oneClassProblem(dataset, config.n);
+      if (classes) errors.push(classes);
       longestPrompt = maxPromptLength(dataset, config.n, k);
       if (longestPrompt > LONG_PROMPT_TOKENS) {
         notes.push(`prompts reach ${longestPrompt} tokens: the mask picture and software WebGPU will be slow; lower n or k`);

@@ -1,5 +1,5 @@
 import { validateModelConfig } from '../model/config';
-import { ISOLATION_LEVELS, ITEM_TEXTS, POSITION_ENCODINGS } from '../prompt/types';
+import { ISOLATION_LEVELS, ITEM_TEXTS, POSITION_ENCODINGS, SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
 import type { TrainConfig } from './protocol';
 
 export interface ConfigCheck {
@@ -59,6 +59,27 @@ export function checkTrainConfig(config: TrainConfig): ConfigCheck {
 /** Targets per prompt actually used: SW is DTI with k = 1. */
 export function effectiveK(config: Pick<TrainConfig, 'paradigm' | 'k'>): number {
   return config.paradigm === 'sw' ? 1 : config.k;
+}
+
+/**
+ * Why the training targets under this n cannot teach a CTR model (all clicks, or none: the loss has nothing to tell
+ * apart and every AUC is undefined), or null. Says which rule to change rather than training on them.
+ */
+export function oneClassProblem(dataset: TokenizedDataset, n: number): string | null {
+  let clicks = 0;
+  let count = 0;
+  for (const user of dataset.users) {
+    for (let h = n; h < user.items.length; h++) {
+      if (user.split[h] !== SPLIT_TRAIN) continue;
+      clicks += user.labels[h];
+      count++;
+    }
+  }
+  if (count === 0 || (clicks > 0 && clicks < count)) return null;
+  return (
+    `all ${count} training targets of "${dataset.name}" are ${clicks === 0 ? 'non-clicks' : 'clicks'}: a CTR model learns from the ` +
+    'difference, and no AUC can be computed; choose another click threshold or other data'
+  );
 }
 
 /** The fewest prompts of one DTI optimizer step: a step is never one user's window of k targets. */

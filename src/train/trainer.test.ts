@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { nodeDevice } from '../gpu/node-device';
+import { checkConfig } from '../store/config-check';
 import { initParams } from '../model/params';
 import { TOKEN_YES } from '../prompt/types';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainerEvent } from './protocol';
@@ -115,6 +116,16 @@ describe('training on the GPU', () => {
     const bad = { ...config, model: { ...config.model, nHeads: 3 } };
     await expect(train(await nodeDevice(), dataset, bad, { emit: () => {} })).rejects.toThrow(/divisible by the number of heads/);
     await expect(train(await nodeDevice(), dataset, bad, { emit: () => {} })).rejects.toBeInstanceOf(TrainingError);
+  });
+
+  it('refuses training targets of one class (all clicks or none), in the trainer and in the page\'s check', async () => {
+    for (const label of [0, 1]) {
+      const oneClass = { ...dataset, users: dataset.users.map((user) => ({ ...user, labels: user.labels.map(() => label) })) };
+      const message = new RegExp(`all \\d+ training targets of "${dataset.name}" are ${label ? 'clicks' : 'non-clicks'}.*another click threshold`);
+      await expect(train(await nodeDevice(), oneClass, config, { emit: () => {} })).rejects.toMatchObject({ kind: 'invalid-config', message: expect.stringMatching(message) });
+      expect(checkConfig(config, oneClass).errors.join('\n')).toMatch(message);
+    }
+    expect(checkConfig(config, dataset).errors).toEqual([]);
   });
 
   it('stops a run whose loss turns non-finite, with a message that says what to try', async () => {

@@ -18,7 +18,7 @@ import { packPrompts } from '../prompt/pack';
 import { type Batch, type PackedPrompt, SPLIT_TEST, type TokenizedDataset } from '../prompt/types';
 import { Rng } from '../util/rng';
 import { aucInterval } from './bootstrap';
-import { checkTrainConfig, effectiveK, promptsPerStep } from './config';
+import { checkTrainConfig, effectiveK, oneClassProblem, promptsPerStep } from './config';
 import { createEvaluator, evalTargetsPerPrompt, evaluationPrompts, scorePrompts, validationSampleUsers } from './evaluate';
 import { runWarnings } from './guardrails';
 import { NO_METRICS } from './metrics';
@@ -105,6 +105,8 @@ export async function train(
   const control = options.control ?? new TrainingControl();
   const check = checkTrainConfig(config);
   if (check.errors.length) throw new TrainingError('invalid-config', check.errors.join('; '));
+  const classes = oneClassProblem(dataset, config.n);
+  if (classes) throw new TrainingError('invalid-config', classes);
 
   emit({ type: 'status', phase: 'prepare', message: 'Packing prompts', fraction: 0 });
   const k = effectiveK(config);
