@@ -147,19 +147,33 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
   const idTokenOf = new Int32Array(usedItems.length).fill(TOKEN_ITEM_UNK);
   idItems.forEach((item, i) => (idTokenOf[item] = tokenizer.encodeWords([idTokens[i]])[0]));
 
+  // Every user's arrays are views of three buffers (and every item's tokens of one): posting the dataset from the data
+  // worker then moves a handful of buffers, whatever the number of users (postMessage's cost grows with the square of
+  // the buffers it transfers: a buffer per user hung the page on millions of users).
+  const total = kept.reduce((sum, { start, end }) => sum + end - start, 0);
+  const allItems = new Int32Array(total);
+  const allLabels = new Uint8Array(total);
+  const allSplits = new Uint8Array(total);
+  let offset = 0;
   const users: UserHistory[] = kept.map(({ user, start, end }) => {
-    const rows = order.order.subarray(start, end);
+    const from = offset;
+    for (let p = start; p < end; p++, offset++) {
+      const row = order.order[p];
+      allItems[offset] = newIndex[raw.item[row]];
+      allLabels[offset] = labels[row];
+      allSplits[offset] = splitOf[p];
+    }
     return {
       userId: raw.userKeys[user],
-      items: Int32Array.from(rows, (row) => newIndex[raw.item[row]]),
-      labels: Uint8Array.from(rows, (row) => labels[row]),
-      split: splitOf.slice(start, end),
+      items: allItems.subarray(from, offset),
+      labels: allLabels.subarray(from, offset),
+      split: allSplits.subarray(from, offset),
     };
   });
   const dataset: TokenizedDataset = {
     name: raw.name,
     vocab: tokenizer.vocab,
-    itemTokens: words.map((list) => tokenizer.encodeWords(list)),
+    itemTokens: viewsOfOneBuffer(words.map((list) => tokenizer.encodeWords(list))),
     itemIds: idTokenOf,
     itemTitles: usedItems.map((item) => raw.catalog.titles[item] || `item ${raw.catalog.keys[item]}`),
     users,
@@ -174,6 +188,17 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
     split: options.split,
   });
   return { dataset, stats };
+}
+
+/** The arrays copied end to end into one buffer, each given back as a view of it. */
+function viewsOfOneBuffer(arrays: readonly Int32Array[]): Int32Array[] {
+  const all = new Int32Array(arrays.reduce((sum, array) => sum + array.length, 0));
+  let offset = 0;
+  return arrays.map((array) => {
+    all.set(array, offset);
+    offset += array.length;
+    return all.subarray(offset - array.length, offset);
+  });
 }
 
 function validateOptions(raw: RawDataset, options: PreprocessOptions): void {

@@ -15,7 +15,7 @@ async function run(request: DataRequest): Promise<{ events: DataEvent[]; transfe
 }
 
 describe('data worker requests', () => {
-  it('parse: reports progress, then the dataset with every typed-array buffer listed once for transfer', async () => {
+  it('parse: reports progress, then the dataset with its few typed-array buffers listed once for transfer', async () => {
     const { ratings, movies } = csvFiles(fixtureWorld());
     const { events, transfers } = await run({ type: 'parse', files: [ratings, movies], options: { n: 3, chunkBytes: 256 } });
     const last = events.at(-1)!;
@@ -27,7 +27,11 @@ describe('data worker requests', () => {
     const { dataset } = last.result;
     const buffers = transfers.at(-1)!;
     expect(new Set(buffers).size).toBe(buffers.length);
-    expect(buffers.length).toBe(dataset.users.length * 3 + dataset.itemTokens.length + 1); // + the item-id tokens
+    // Items, labels, splits, item tokens and item-id tokens: one buffer each, however many users (a buffer per user
+    // made postMessage take minutes on millions of users).
+    expect(dataset.users.length).toBeGreaterThan(5);
+    expect(buffers.length).toBe(5);
+    for (const user of dataset.users) for (const array of [user.items, user.labels, user.split]) expect(buffers).toContain(array.buffer);
     // What is listed for transfer is posted without a copy, so nothing else may share those buffers.
     expect(structuredClone(last, { transfer: buffers as ArrayBuffer[] }).result.dataset.users.length).toBe(dataset.users.length);
   });
