@@ -18,7 +18,7 @@ import { type ExperimentRun, type SummaryRow, differenceVerdict, summarizeRuns, 
 
 export const REAL_DATA_DIR = '../shared/data/ml-latest-small';
 /** Users of the quick form's fixed sample (drawn with USER_SAMPLE_SEED, the same for every run). */
-export const QUICK_USERS = 200;
+export const QUICK_USERS = 100;
 const START = '<!-- real-data:start -->';
 const END = '<!-- real-data:end -->';
 
