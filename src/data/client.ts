@@ -4,8 +4,8 @@ import type { FilePreview, LoadOptions, LoadProgress, LoadResult } from './index
 import type { NamedBlob } from './formats';
 import type { DataEvent, DataRequest } from './protocol';
 
-export function previewInWorker(files: NamedBlob[], options: Partial<LoadOptions> = {}): Promise<FilePreview[]> {
-  return run({ type: 'preview', files, options }, (event) => (event.type === 'preview' ? event.previews : undefined));
+export function previewInWorker(files: NamedBlob[], options: Partial<LoadOptions> = {}, signal?: AbortSignal): Promise<FilePreview[]> {
+  return run({ type: 'preview', files, options }, (event) => (event.type === 'preview' ? event.previews : undefined), undefined, signal);
 }
 
 export function loadInWorker(

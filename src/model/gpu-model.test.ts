@@ -237,6 +237,7 @@ describe('estimateMemory', () => {
         const config = { ...tinyConfig(encoding, batch.L), dModel: 32, nHeads: 4 };
         const ctx = new GpuContext(device);
         const state = new ParamState(ctx, config, initParams(config));
+        state.reserveCheckpoint(); // as the trainer does
         new GpuModel(state, shapeOf(batch, 4, isolation), true);
         const estimate = estimateMemory(config, { B: batch.B, L: batch.L, maxTargets: batch.targetIndex.length }, true);
         const actual = ctx.storageBytes();

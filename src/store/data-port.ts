@@ -26,15 +26,19 @@ async function plainErrors<T>(work: Promise<T>): Promise<T> {
 }
 
 export const workerDataPort: DataPort = {
-  loadBuiltin: async (preset, onProgress, prep) => {
+  loadBuiltin: async (preset, onProgress, prep, signal) => {
     onProgress({ message: 'Generating users, items and ratings', fraction: null });
-    const result = await plainErrors(loadInWorker({ type: 'builtin', preset, options: prepOptions(prep) }));
+    const result = await plainErrors(loadInWorker({ type: 'builtin', preset, options: prepOptions(prep) }, undefined, signal));
     return loaded(result, { kind: 'builtin', preset }, prep);
   },
-  previewFiles: (files, mapping = {}) => plainErrors(previewInWorker(files, { columns: mapping })),
-  loadFiles: async (files, onProgress, mapping, prep) => {
+  previewFiles: (files, mapping = {}, signal) => plainErrors(previewInWorker(files, { columns: mapping }, signal)),
+  loadFiles: async (files, onProgress, mapping, prep, signal) => {
     const result = await plainErrors(
-      loadInWorker({ type: 'parse', files, options: { columns: mapping, ...prepOptions(prep) } }, (progress) => onProgress(describeProgress(progress))),
+      loadInWorker(
+        { type: 'parse', files, options: { columns: mapping, ...prepOptions(prep) } },
+        (progress) => onProgress(describeProgress(progress)),
+        signal,
+      ),
     );
     return loaded(result, { kind: 'upload', files: files.map((f) => f.name) }, prep);
   },

@@ -11,18 +11,23 @@ function asDataError(error: unknown): DataErrorInfo {
 export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) => {
   /** Loads are numbered so that a slow load finishing after a newer one cannot overwrite it. */
   let loadNumber = 0;
+  /** Aborts the load in progress, ending its worker: a newer load or Cancel replaces it. */
+  let current: AbortController | null = null;
   /** The files and mapping of the upload the lab holds (not of a later attempt that failed), to prepare it again. */
   let heldUpload: { files: File[]; mapping: ColumnMapping } | null = null;
 
   const startTask = (kind: 'builtin' | 'upload', label: string) => {
+    current?.abort();
+    current = new AbortController();
     set({ datasetTask: { kind, label, progress: { message: 'Starting', fraction: 0 } }, datasetError: null });
-    return ++loadNumber;
+    return { mine: ++loadNumber, signal: current.signal };
   };
   const progressOf = (mine: number) => (progress: DataProgress) => {
     if (mine === loadNumber) set((s) => (s.datasetTask ? { datasetTask: { ...s.datasetTask, progress } } : {}));
   };
   const finish = (mine: number, outcome: { loaded: LoadedDataset; upload?: { files: File[]; mapping: ColumnMapping } } | { error: unknown }) => {
     if (mine !== loadNumber) return;
+    current = null;
     if ('loaded' in outcome) {
       heldUpload = outcome.upload ?? null;
       const { source, prep } = outcome.loaded;
@@ -54,19 +59,19 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
     uploadedMapping: {},
     datasetVocab: null,
     loadBuiltin: async (preset) => {
-      const mine = startTask('builtin', `Generating the built-in ${preset} dataset`);
+      const { mine, signal } = startTask('builtin', `Generating the built-in ${preset} dataset`);
       try {
-        finish(mine, { loaded: await deps.data.loadBuiltin(preset, progressOf(mine), get().prep) });
+        finish(mine, { loaded: await deps.data.loadBuiltin(preset, progressOf(mine), get().prep, signal) });
       } catch (error) {
         finish(mine, { error });
       }
     },
     uploadFiles: async (files, mapping = {}) => {
       if (files.length === 0) return;
-      const mine = startTask('upload', `Reading ${files.map((f) => f.name).join(', ')}`);
+      const { mine, signal } = startTask('upload', `Reading ${files.map((f) => f.name).join(', ')}`);
       set({ uploadPreviews: null, uploadedFiles: files, uploadedMapping: mapping });
       try {
-        const previews = await deps.data.previewFiles(files, mapping);
+        const previews = await deps.data.previewFiles(files, mapping, signal);
         if (mine !== loadNumber) return;
         set({ uploadPreviews: previews });
         const broken = previews.find((p) => p.error);
@@ -74,7 +79,7 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
           finish(mine, { error: broken.error });
           return;
         }
-        finish(mine, { loaded: await deps.data.loadFiles(files, progressOf(mine), mapping, get().prep), upload: { files, mapping } });
+        finish(mine, { loaded: await deps.data.loadFiles(files, progressOf(mine), mapping, get().prep, signal), upload: { files, mapping } });
       } catch (error) {
         finish(mine, { error });
       }
@@ -85,6 +90,15 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
     },
     dismissDatasetError: () => {
       if (get().datasetError) set({ datasetError: null });
+    },
+    cancelDatasetLoad: () => {
+      if (!get().datasetTask) return;
+      current?.abort();
+      current = null;
+      loadNumber++; // whatever the cancelled load still answers is ignored
+      // The data and the rules it was prepared with stay, as after a failed load.
+      const held = get().dataset;
+      set({ datasetTask: null, ...(held ? { prep: held.prep } : {}) });
     },
   };
 };

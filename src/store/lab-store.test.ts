@@ -128,6 +128,32 @@ describe('dataset and views', () => {
     expect([store.getState().preset, store.getState().dataset?.source]).toEqual(['small', { kind: 'builtin', preset: 'small' }]);
   });
 
+  it('cancels a load, or replaces it with another, ending its worker; the data held before stays', async () => {
+    const signals: AbortSignal[] = [];
+    // The large preset "loads" until its signal aborts, as a worker on a huge file would.
+    const largeHangs: DataPort = {
+      ...inlineDataPort,
+      loadBuiltin: (preset, onProgress, prep, signal) => {
+        if (preset !== 'large') return inlineDataPort.loadBuiltin(preset, onProgress, prep, signal);
+        signals.push(signal!);
+        return new Promise((_, reject) => signal!.addEventListener('abort', () => reject(new DOMException('cancelled', 'AbortError'))));
+      },
+    };
+    const { store } = await readyStore('#ds=small', { data: largeHangs });
+    const pending = store.getState().loadBuiltin('large');
+    expect(store.getState().datasetTask?.label).toMatch(/large/);
+    store.getState().cancelDatasetLoad();
+    await pending;
+    expect(signals[0].aborted).toBe(true);
+    expect(store.getState()).toMatchObject({ datasetTask: null, datasetError: null, dataset: { source: { preset: 'small' } } });
+
+    const replaced = store.getState().loadBuiltin('large');
+    await store.getState().loadBuiltin('medium');
+    await replaced;
+    expect(signals[1].aborted).toBe(true);
+    expect(store.getState()).toMatchObject({ datasetTask: null, datasetError: null, dataset: { source: { preset: 'medium' } } });
+  });
+
   it('keeps the preset and the dataset it names when another built-in preset fails to load', async () => {
     const { store } = await readyStore('', { data: largePresetFails });
     const previous = store.getState().dataset;

@@ -42,11 +42,12 @@ export interface DataProgress {
 }
 
 /** Loads datasets off the page's thread. Rejects with a DataErrorInfo-shaped error on bad input. */
+/** Loading data. An aborted signal ends the load's worker (a replaced or cancelled load holds no memory after). */
 export interface DataPort {
-  loadBuiltin(preset: Preset, onProgress: (p: DataProgress) => void, prep: DataPrep): Promise<LoadedDataset>;
+  loadBuiltin(preset: Preset, onProgress: (p: DataProgress) => void, prep: DataPrep, signal?: AbortSignal): Promise<LoadedDataset>;
   /** Detects each file's format from its first bytes; a file's problem is in its preview, not thrown. */
-  previewFiles(files: File[], mapping?: ColumnMapping): Promise<FilePreview[]>;
-  loadFiles(files: File[], onProgress: (p: DataProgress) => void, mapping: ColumnMapping, prep: DataPrep): Promise<LoadedDataset>;
+  previewFiles(files: File[], mapping?: ColumnMapping, signal?: AbortSignal): Promise<FilePreview[]>;
+  loadFiles(files: File[], onProgress: (p: DataProgress) => void, mapping: ColumnMapping, prep: DataPrep, signal?: AbortSignal): Promise<LoadedDataset>;
 }
 
 /** The training worker, as the store sees it. */
@@ -110,6 +111,8 @@ export interface DatasetSlice {
   /** Prepares the loaded data again (built-in or upload) with another split or click rule; on failure the rules of the data still loaded come back. */
   setPrep(prep: DataPrep): Promise<void>;
   dismissDatasetError(): void;
+  /** Ends the load in progress (its worker too); the dataset loaded before stays. */
+  cancelDatasetLoad(): void;
 }
 
 export interface ConfigSlice {

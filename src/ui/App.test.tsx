@@ -239,7 +239,7 @@ describe('robustness and imported models', () => {
     renderApp(store);
     const estimate = screen.getByTestId('memory-estimate');
     expect(estimate.textContent).toMatch(/GPU memory \(estimate\): [\d.]+ (KiB|MiB)/);
-    expect(estimate.textContent).toMatch(/Parameters.*Gradients \+ AdamW state.*Activations.*Activation gradients.*Batch inputs.*Largest buffer.*of 1\.00 GiB allowed per buffer/s);
+    expect(estimate.textContent).toMatch(/Parameters.*Gradients, AdamW state, best-validation copy.*Activations.*Activation gradients.*Batch inputs.*Largest buffer.*of 1\.00 GiB allowed per buffer/s);
     act(() => store.setState((s) => ({ webgpu: { ...s.webgpu, limits: { maxStorageBufferBindingSize: 1024, maxBufferSize: 1024 } } })));
     expect(screen.getByRole('alert').textContent).toMatch(/this GPU allows 1\.0 KiB per buffer/);
     expect((screen.getByRole('button', { name: 'Start training' }) as HTMLButtonElement).disabled).toBe(true);

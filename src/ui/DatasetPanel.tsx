@@ -28,6 +28,7 @@ export function DatasetPanel() {
   const loadBuiltin = useLab((s) => s.loadBuiltin);
   const uploadFiles = useLab((s) => s.uploadFiles);
   const dismissError = useLab((s) => s.dismissDatasetError);
+  const cancelLoad = useLab((s) => s.cancelDatasetLoad);
   const fileInput = useRef<HTMLInputElement>(null);
   const [dragging, setDragging] = useState(false);
   const inputId = useId();
@@ -52,7 +53,7 @@ export function DatasetPanel() {
         <div className="radio-row">
           {PRESETS_ORDER.map((preset: Preset) => (
             <label key={preset} className="radio">
-              <input type="radio" name="builtin-preset" checked={current === preset} onChange={() => void loadBuiltin(preset)} disabled={task !== null} />
+              <input type="radio" name="builtin-preset" checked={current === preset} onChange={() => void loadBuiltin(preset)} />
               {preset}
             </label>
           ))}
@@ -93,7 +94,15 @@ export function DatasetPanel() {
         </p>
       </div>
 
-      {task && <ProgressLine label={`${task.label}: ${task.progress.message}`} fraction={task.progress.fraction} />}
+      {task && (
+        <div className="dataset-task">
+          <ProgressLine label={`${task.label}: ${task.progress.message}`} fraction={task.progress.fraction} />
+          <button type="button" onClick={cancelLoad}>
+            Cancel loading
+          </button>
+          {dataset && <p className="help">Until it finishes, {dataset.data.name} stays loaded; another choice replaces this load.</p>}
+        </div>
+      )}
 
       {error && (
         <div className="message error" role="alert" data-testid="dataset-error">
