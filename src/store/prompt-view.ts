@@ -50,6 +50,12 @@ export interface ReceptiveFieldView {
 }
 
 export interface PromptView {
+  /**
+   * What it was drawn from: the views read the data, n, k, the level and the model's size here, not from the live
+   * state, so a view drawn a moment late (a deferred render) is still consistent with itself.
+   */
+  dataset: TokenizedDataset;
+  request: PromptViewRequest;
   prompt: PackedPrompt;
   userIndex: number;
   meta: Uint32Array;
@@ -136,6 +142,8 @@ export function buildPromptView(dataset: TokenizedDataset, request: PromptViewRe
     return { dti: prompt.position[t.sumPos], sw: t.sumPos - windowStart };
   });
   return {
+    dataset,
+    request,
     prompt,
     userIndex,
     meta,

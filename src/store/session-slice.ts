@@ -181,7 +181,9 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         break;
       }
       case 'device':
-        set((s) => ({ webgpu: { ...s.webgpu, state: 'available', message: event.adapter } }));
+        if (get().webgpu.state !== 'available' || get().webgpu.message !== event.adapter) {
+          set((s) => ({ webgpu: { ...s.webgpu, state: 'available', message: event.adapter } }));
+        }
         updateAndSave((r) => ({ ...r, adapter: event.adapter }));
         break;
       case 'step':

@@ -11,7 +11,6 @@ import { TrainingPanel } from './TrainingPanel';
 import { WebGpuNotice } from './WebGpuNotice';
 
 export function App() {
-  const webgpu = useLab((s) => s.webgpu);
   const linkProblems = useLab((s) => s.linkProblems);
   const dismissLinkProblems = useLab((s) => s.dismissLinkProblems);
   const explainOpen = useLab((s) => s.explain.open);
@@ -28,9 +27,7 @@ export function App() {
           <p className="tagline">Train a small transformer for click-through-rate prediction on your GPU, and see how Dynamic Target Isolation makes it cheaper.</p>
         </div>
         <div className="header-actions">
-          <span className={`gpu-chip ${webgpu.state}`} role="status" title={webgpu.message}>
-            {webgpu.state === 'checking' ? 'Checking WebGPU…' : webgpu.state === 'available' ? `WebGPU: ${webgpu.message}` : 'No WebGPU'}
-          </span>
+          <GpuChip />
           <button type="button" className="primary" onClick={openExplain} disabled={explainOpen}>
             {explainStep > 0 ? `Resume the DTI walk (step ${explainStep + 1})` : 'Explain DTI (guided walk)'}
           </button>
@@ -65,5 +62,15 @@ export function App() {
       </div>
       <ExplainPanel />
     </div>
+  );
+}
+
+/** Its own component: the adapter is reported again at each run's start, and only this chip shows it. */
+function GpuChip() {
+  const webgpu = useLab((s) => s.webgpu);
+  return (
+    <span className={`gpu-chip ${webgpu.state}`} role="status" title={webgpu.message}>
+      {webgpu.state === 'checking' ? 'Checking WebGPU…' : webgpu.state === 'available' ? `WebGPU: ${webgpu.message}` : 'No WebGPU'}
+    </span>
   );
 }

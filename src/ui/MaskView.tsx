@@ -1,4 +1,4 @@
-import { type KeyboardEvent, type MouseEvent, useEffect, useRef, useState } from 'react';
+import { type KeyboardEvent, type MouseEvent, memo, useDeferredValue, useEffect, useRef, useState } from 'react';
 import { CELL_REASONS } from '../prompt/dense-mask';
 import { ROLE_LABEL, ROLE_SUM, TOKEN_LIKE, type PackedPrompt } from '../prompt/types';
 import { useLab } from '../store';
@@ -29,24 +29,28 @@ function tokenColor(prompt: PackedPrompt, n: number, t: number): string {
 }
 
 export function MaskView() {
-  const view = useLab((s) => s.promptView);
-  const config = useLab((s) => s.config);
-  const vocab = useLab((s) => s.dataset?.data.vocab.tokens);
-  const fieldTarget = useLab((s) => s.fieldTarget);
-  const setFieldTarget = useLab((s) => s.setFieldTarget);
-  const [showSkipped, setShowSkipped] = useState(true);
-
-  if (!view || !vocab) {
+  // Drawn in a deferred render like the prompt view (see PromptView), from the view's own request and data.
+  const view = useDeferredValue(useLab((s) => s.promptView));
+  if (!view) {
     return (
       <Section id="mask-view" title="Attention mask">
         <p className="help">The mask appears once a prompt can be packed.</p>
       </Section>
     );
   }
-  const { tiles, field, prompt } = view;
+  return <MaskDrawing view={view} />;
+}
+
+const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
+  const fieldTarget = useLab((s) => s.fieldTarget);
+  const setFieldTarget = useLab((s) => s.setFieldTarget);
+  const [showSkipped, setShowSkipped] = useState(true);
+
+  const { tiles, field, prompt, request } = view;
+  const vocab = view.dataset.vocab.tokens;
   const L = prompt.tokens.length;
   const causalCells = (L * (L + 1)) / 2;
-  const layers = config.model.nLayers;
+  const layers = request.layers;
   const chosen = field ? field.target : null;
 
   return (
@@ -103,7 +107,7 @@ export function MaskView() {
       </div>
       {fieldTarget !== null && field === null && view.reasons !== null && <p className="help">This prompt has no target to follow.</p>}
       {view.reasons ? (
-        <MaskCanvas view={view} n={config.n} level={config.isolation} vocab={vocab} showSkipped={showSkipped} />
+        <MaskCanvas view={view} n={request.n} level={request.level} vocab={vocab} showSkipped={showSkipped} />
       ) : (
         <p className="message note">
           This prompt has {fmtInt(L)} tokens: too many to draw as an L×L picture or to trace its receptive field here. Lower n or k to see them.
@@ -121,7 +125,7 @@ export function MaskView() {
         <dt>Attention FLOPs (forward)</dt>
         <dd>
           {fmtCompact(tiles.kernelFlops * layers)} vs {fmtCompact(tiles.causalFlops * layers)} dense causal over {layers} layer{layers > 1 ? 's' : ''} (d_model{' '}
-          {config.model.dModel}): saves {fmtCompact((tiles.causalFlops - tiles.kernelFlops) * layers)}
+          {request.dModel}): saves {fmtCompact((tiles.causalFlops - tiles.kernelFlops) * layers)}
         </dd>
         {field && (
           <>
@@ -129,7 +133,7 @@ export function MaskView() {
             <dd data-testid="field-summary">
               target {field.target + 1}’s [SUM] is reached by {fmtInt(field.reached)} tokens through {layers} layer{layers > 1 ? 's' : ''};{' '}
               {field.leaked > 0 ? (
-                <strong className="invalid">{fmtInt(field.leaked)} of them lie before its {config.n}-interaction window: hidden-state leakage</strong>
+                <strong className="invalid">{fmtInt(field.leaked)} of them lie before its {request.n}-interaction window: hidden-state leakage</strong>
               ) : (
                 <strong>none lies outside its window: no leakage</strong>
               )}
@@ -139,7 +143,7 @@ export function MaskView() {
       </dl>
     </Section>
   );
-}
+});
 
 function MaskCanvas({
   view,

@@ -1,7 +1,7 @@
-import { useState } from 'react';
+import { memo, useDeferredValue, useState } from 'react';
 import { ROLE_LABEL, ROLE_SUM, TOKEN_LIKE } from '../prompt/types';
 import { useLab } from '../store';
-import { effectiveK } from '../train/config';
+import type { PromptView as PromptViewData } from '../store/prompt-view';
 import { Section } from './controls';
 import { fmtInt } from './format';
 
@@ -9,25 +9,29 @@ import { fmtInt } from './format';
 const MAX_DRAWN_TOKENS = 3000;
 
 export function PromptView() {
-  const view = useLab((s) => s.promptView);
+  // A new prompt (other n, k, user or data) is drawn in a deferred render, so the control that asked for it answers
+  // at once; PromptDrawing is memoised to skip the urgent render while the old prompt is still shown.
+  const view = useDeferredValue(useLab((s) => s.promptView));
   const problem = useLab((s) => s.promptViewProblem);
-  const data = useLab((s) => s.dataset?.data);
-  const config = useLab((s) => s.config);
-  const showOtherPrompt = useLab((s) => s.showOtherPrompt);
-  const showPositions = useLab((s) => s.showPositions);
-  const setShowPositions = useLab((s) => s.setShowPositions);
-  const [hovered, setHovered] = useState<number | null>(null);
-
-  if (!view || !data) {
+  if (!view) {
     return (
       <Section id="prompt-view" title="Prompt">
         <p className="help">{problem ?? 'Waiting for data…'}</p>
       </Section>
     );
   }
-  const { prompt, field } = view;
-  const n = config.n;
-  const k = effectiveK(config);
+  return <PromptDrawing view={view} />;
+}
+
+const PromptDrawing = memo(function PromptDrawing({ view }: { view: PromptViewData }) {
+  const paradigm = useLab((s) => s.config.paradigm);
+  const showOtherPrompt = useLab((s) => s.showOtherPrompt);
+  const showPositions = useLab((s) => s.showPositions);
+  const setShowPositions = useLab((s) => s.setShowPositions);
+  const [hovered, setHovered] = useState<number | null>(null);
+
+  const { prompt, field, dataset: data } = view;
+  const { n, k } = view.request;
   const vocab = data.vocab.tokens;
   const interactions = prompt.interactionStart.length - 1;
   const fieldTarget = field ? prompt.targets[field.target] : null;
@@ -42,7 +46,7 @@ export function PromptView() {
       title="Prompt"
       intro={
         <>
-          One real {config.paradigm === 'sw' ? 'sliding-window' : 'DTI'} training prompt of user {user.userId}: {n} context interactions, then {prompt.targets.length}{' '}
+          One real {paradigm === 'sw' ? 'sliding-window' : 'DTI'} training prompt of user {user.userId}: {n} context interactions, then {prompt.targets.length}{' '}
           target{prompt.targets.length === 1 ? '' : 's'}
           {prompt.targets.length < k ? ` (this user has only ${prompt.targets.length} training targets in a row)` : ''}; {fmtInt(prompt.tokens.length)} tokens. P(click) of each
           target is read at its [SUM]; its own label comes after, so it is hidden from its own prediction.
@@ -141,4 +145,4 @@ export function PromptView() {
       </details>
     </Section>
   );
-}
+});
