@@ -164,6 +164,8 @@ if (loaded.skipped.count) {
   console.log(`${loaded.skipped.count} rows were left out, for example:`);
   for (const row of loaded.skipped.examples.slice(0, 5)) console.log(`  ${row.file}: line ${row.line}: ${row.reason}`);
 }
+if (loaded.stats.duplicateRows) console.log(`${loaded.stats.duplicateRows} exact copies of an earlier row were left out`);
+if (loaded.stats.implicitRatings) console.log(`${loaded.stats.implicitRatings} implicit 0 ratings (seen, not rated) were left out`);
 const dataset = args.has('users') ? sampleUsers(loaded.dataset, num('users', 0)) : loaded.dataset;
 const gpu = await nodeDevice();
 console.log(

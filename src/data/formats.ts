@@ -205,7 +205,12 @@ function fixedLayout(line: string): FileLayout | null {
       columns: { user: 0, item: 1, rating: 2, timestamp: 3 },
     };
   }
-  if (doubleColon.length === 3 && isInteger(doubleColon[0])) {
+  // users.dat: user::gender::age::occupation::zip.
+  if (doubleColon.length === 5 && isInteger(doubleColon[0]) && /^[MF]$/i.test(doubleColon[1].trim()) && isInteger(doubleColon[2])) {
+    return unusedLayout('movielens-1m', 'MovieLens-1M users');
+  }
+  // movies.dat: item::title::genres, where a title may itself hold "::" (the id is the first field, the genres the last).
+  if (doubleColon.length >= 3 && isInteger(doubleColon[0])) {
     return {
       ...base,
       format: 'movielens-1m',
@@ -216,7 +221,6 @@ function fixedLayout(line: string): FileLayout | null {
       columns: { item: 0, title: 1, genres: 2 },
     };
   }
-  if (doubleColon.length === 5 && isInteger(doubleColon[0])) return unusedLayout('movielens-1m', 'MovieLens-1M users');
   const tabs = line.split('\t');
   if (tabs.length === 4 && tabs.every(isNumber)) {
     return {
@@ -325,11 +329,11 @@ function bookCrossingLayout(
   };
 }
 
-/** The keys of the first JSON Lines records of the sample (in first-seen order). */
+/** The keys of every JSON Lines record of the sample (in first-seen order). */
 function jsonKeys(text: string, fileName: string, firstLine: number): string[] {
   const keys = new Set<string>();
   const lines = text.split('\n').filter((line) => line.trim() !== '');
-  for (const [index, line] of lines.slice(0, 50).entries()) {
+  for (const [index, line] of lines.entries()) {
     let value: unknown;
     try {
       value = JSON.parse(line);
@@ -361,8 +365,21 @@ function genericLayout(
   for (const key of COLUMN_KEYS) {
     const mapped = mapping[key];
     const byMapping = mapped === undefined ? -1 : normalized.indexOf(normalizeName(mapped));
-    const index = byMapping !== -1 ? byMapping : normalized.findIndex((name) => COLUMN_SYNONYMS[key].includes(name));
+    // Synonyms in their listed order: an exact "item" column wins over a "product" column further left.
+    const bySynonym = COLUMN_SYNONYMS[key].map((synonym) => normalized.indexOf(synonym)).find((index) => index !== -1) ?? -1;
+    const index = byMapping !== -1 ? byMapping : bySynonym;
     if (index !== -1) columns[key] = index;
+  }
+  for (const [key, index] of Object.entries(columns)) {
+    const same = normalized.flatMap((name, i) => (name === normalized[index] ? [i + 1] : []));
+    if (same.length > 1) {
+      throw new DataError(
+        `the ${key} column "${names[index]}" is not the only column of that name (columns ${same.join(', ')}: ${listExcerpt(same.map((i) => names[i - 1]))})`,
+        'one column per name in the header: rename the others (the lab cannot tell which one is meant)',
+        fileName,
+        firstLine,
+      );
+    }
   }
   const has = (key: ColumnKey) => columns[key] !== undefined;
   const base = { format, syntax, hasHeader, columnNames: names, columns, encoding, genreFlags: null };

@@ -196,6 +196,73 @@ describe('column mapping and labels of generic files', () => {
   });
 });
 
+describe('data that would load wrong is read right or refused', () => {
+  const rows = (count: number, row: (i: number) => string) => Array.from({ length: count }, (_, i) => `${row(i)}\n`).join('');
+
+  it('an exact column name wins over a synonym further left ("item" over "product")', async () => {
+    const ratings = file('r.csv', `product,user,item,rating\n${rows(8, (i) => `p${i % 2},u,i${i},4`)}`);
+    const result = await parseFiles([ratings], { n: 2 });
+    expect(result.stats.items).toBe(8);
+  });
+
+  it('refuses a used column whose name the header holds twice, naming both', async () => {
+    const ratings = file('r.csv', `user,item,rating,item\n${rows(6, (i) => `u,i${i},4,j${i}`)}`);
+    const error = await rejection(parseFiles([ratings], { n: 2 }));
+    expect(error.message).toContain('r.csv: line 1: the item column "item" is not the only column of that name (columns 2, 4');
+  });
+
+  it('reads JSON keys first seen late in the first 64 KiB', async () => {
+    const lines = rows(80, (i) => JSON.stringify({ user: 'u', item: `i${i}`, rating: 4, ...(i >= 60 ? { title: `Late ${i}` } : {}) }));
+    const result = await parseFiles([file('r.jsonl', lines)], { n: 2 });
+    expect(result.dataset.itemTitles).toContain('Late 70');
+  });
+
+  it('keeps "::" inside a movies.dat title, the genres after it', async () => {
+    const movies = file('movies.dat', '1::Face::Off (1997)::Action|Thriller\n2::Heat (1995)::Crime\n3::A::B::C (2000)::Drama\n');
+    const ratings = file('ratings.dat', rows(6, (i) => `1::${1 + (i % 3)}::4::${978300760 + i}`));
+    const result = await parseFiles([movies, ratings], { n: 2 });
+    expect(result.dataset.itemTitles).toEqual(expect.arrayContaining(['Face::Off (1997)', 'Heat (1995)', 'A::B::C (2000)']));
+    const words = result.dataset.vocab.tokens;
+    expect(words).toContain('thriller');
+    expect(words).not.toContain('off (1997)');
+  });
+
+  it('refuses Unix times mixed with dates, naming both lines', async () => {
+    const ratings = file('r.csv', `user,item,rating,timestamp\n${rows(4, (i) => `u,i${i},4,${978300760 + i}`)}u,i9,4,2001-01-01\n`);
+    const error = await rejection(parseFiles([ratings], { n: 2 }));
+    expect(error.message).toBe(
+      'r.csv: line 6: timestamp "2001-01-01" is a date, but line 2 holds a number (a Unix time) ("978300760"): the two cannot be put in one time order; ' +
+        'expected one kind of timestamp in column "timestamp": all numbers (Unix times) or all dates',
+    );
+  });
+
+  it('one typo rating does not move the click rule of a 1–5 scale; a 0–100 scale gets its own', async () => {
+    const typo = file('r.csv', `user,item,rating\n${rows(40, (i) => `u${i % 4},i${i},${1 + (i % 5)}`)}u0,i99,50\n`);
+    expect((await parseFiles([typo], { n: 2 })).stats.labelRule).toEqual({ threshold: 3, inclusive: false });
+    const hundred = file('r.csv', `user,item,rating\n${rows(40, (i) => `u${i % 4},i${i},${(i * 37) % 101}`)}u0,i99,100\nu1,i98,100\n`);
+    expect((await parseFiles([hundred], { n: 2 })).stats.labelRule).toEqual({ threshold: 50, inclusive: true });
+  });
+
+  it('leaves out exact copies of a row, and says how many', async () => {
+    const once = rows(6, (i) => `u,i${i},${1 + (i % 5)},${1000 + i}`);
+    const copies = 'u,i3,4,1003\nu,i3,4,1003\n';
+    const result = await parseFiles([file('r.csv', `user,item,rating,timestamp\n${once}${copies}u,i3,5,1003\n`)], { n: 2 });
+    // Two copies of i3's row are left out; the same item rated differently at the same time stays.
+    expect(result.stats.duplicateRows).toBe(2);
+    expect(result.stats.interactions).toBe(7);
+    // Without timestamps a copy is the same item shown again (click logs repeat items): kept.
+    const untimed = await parseFiles([file('r.csv', `user,item,click\nu,a,0\nu,b,1\nu,a,0\nu,c,1\n`)], { n: 2 });
+    expect([untimed.stats.duplicateRows, untimed.stats.interactions]).toEqual([0, 4]);
+  });
+
+  it("leaves out BookCrossing's implicit 0 ratings, and says how many", async () => {
+    const header = '"User-ID";"ISBN";"Book-Rating"\n';
+    const ratings = file('BX-Book-Ratings.csv', header + rows(9, (i) => `"1";"b${i}";"${i % 3 === 0 ? 0 : 4 + (i % 6)}"`));
+    const result = await parseFiles([ratings], { n: 2 });
+    expect([result.stats.implicitRatings, result.stats.interactions]).toEqual([3, 6]);
+  });
+});
+
 describe('bad input gets a message naming the file, the line and what was expected', () => {
   const { data, item } = movieLens100k(world);
   const fewItems = movieLens100k({ ...world, catalog: { keys: [], titles: LATIN1_TITLES, genres: LATIN1_TITLES.map(() => ['Drama']) } }).item;

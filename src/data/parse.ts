@@ -91,7 +91,7 @@ async function readRows(chunks: AsyncIterable<string>, file: DetectedFile, sink:
         return;
       }
       rows++;
-      const problem = sink.row(fields);
+      const problem = sink.row(fields, line);
       if (problem) reportBad(line, problem);
     },
     bad: (line, problem, expected) => {
@@ -141,16 +141,22 @@ interface RowProblem {
   expected: string;
 }
 
-/** Turns one row's fields into builder entries; returns the problem when the row is unusable. */
+/**
+ * Turns one row's fields into builder entries; returns the problem when the row is unusable, throws a DataError when
+ * the row shows the whole file cannot be read right.
+ */
 interface LayoutSink {
-  row(fields: string[]): RowProblem | null;
+  row(fields: string[], line: number): RowProblem | null;
 }
 
 function itemsSink(builder: RawBuilder, layout: FileLayout): LayoutSink {
   const { columns, genreFlags } = layout;
   const needed = Math.max(columns.item!, columns.title ?? 0, columns.genres ?? 0, genreFlags ? genreFlags.start + genreFlags.names.length - 1 : 0) + 1;
+  // A movies.dat title may itself hold "::": the id is the first field, the genres the last, the title all between.
+  const joinTitle = layout.format === 'movielens-1m';
   return {
-    row(fields) {
+    row(split) {
+      const fields = joinTitle && split.length > 3 ? [split[0], split.slice(1, -1).join('::'), split[split.length - 1]] : split;
       if (fields.length < needed) return fieldCountProblem(fields, needed, layout);
       const key = field(fields, columns.item);
       if (key === '') return { problem: 'the item id is empty', expected: `an item id in column "${layout.columnNames[columns.item!]}"` };
@@ -163,13 +169,15 @@ function itemsSink(builder: RawBuilder, layout: FileLayout): LayoutSink {
   };
 }
 
-function ratingsSink(builder: RawBuilder, layout: FileLayout, itemsFiles: string | null): LayoutSink {
+function ratingsSink(builder: RawBuilder, layout: DetectedFile, itemsFiles: string | null): LayoutSink {
   const { columns } = layout;
   const named = (key: keyof FileLayout['columns']) => `"${layout.columnNames[columns[key]!]}"`;
   const needed = Math.max(...Object.values(columns)) + 1;
   const describes = columns.title !== undefined || columns.genres !== undefined;
+  // Unix times and dates cannot be ordered together (seconds against milliseconds since 1970): the first row says which.
+  let firstTimestamp: { kind: TimestampKind; text: string; line: number } | null = null;
   return {
-    row(fields) {
+    row(fields, line) {
       if (fields.length < needed) return fieldCountProblem(fields, needed, layout);
       const userKey = field(fields, columns.user);
       if (userKey === '') return { problem: 'the user id is empty', expected: `a user id in column ${named('user')}` };
@@ -193,12 +201,26 @@ function ratingsSink(builder: RawBuilder, layout: FileLayout, itemsFiles: string
           return { problem: `rating "${excerpt(fields[columns.rating!])}" is out of range`, expected: `a number below 3.4e38 in column ${named('rating')}` };
         }
       }
-      const timestamp = columns.timestamp === undefined ? NaN : toTimestamp(field(fields, columns.timestamp));
-      if (columns.timestamp !== undefined && Number.isNaN(timestamp)) {
-        return {
-          problem: `timestamp "${excerpt(fields[columns.timestamp])}" is neither a number nor a date`,
-          expected: `a Unix time or an ISO date in column ${named('timestamp')}`,
-        };
+      let timestamp = NaN;
+      if (columns.timestamp !== undefined) {
+        const text = field(fields, columns.timestamp);
+        const parsed = toTimestamp(text);
+        if (parsed === null) {
+          return {
+            problem: `timestamp "${excerpt(text)}" is neither a number nor a date`,
+            expected: `a Unix time or an ISO date in column ${named('timestamp')}`,
+          };
+        }
+        firstTimestamp ??= { kind: parsed.kind, text, line };
+        if (parsed.kind !== firstTimestamp.kind) {
+          throw new DataError(
+            `timestamp "${excerpt(text)}" is ${TIMESTAMP_KIND[parsed.kind]}, but line ${firstTimestamp.line} holds ${TIMESTAMP_KIND[firstTimestamp.kind]} ("${excerpt(firstTimestamp.text)}"): the two cannot be put in one time order`,
+            `one kind of timestamp in column ${named('timestamp')}: all numbers (Unix times) or all dates`,
+            layout.name,
+            line,
+          );
+        }
+        timestamp = parsed.value;
       }
       const item = itemsFiles === null ? builder.item(itemKey) : builder.findItem(itemKey);
       if (item === undefined) {
@@ -228,10 +250,15 @@ function toNumber(text: string): number {
   return Number.isFinite(number) ? number : NaN;
 }
 
-/** A Unix time (any unit: only the order matters) or a date string, as a number; NaN when it is neither. */
-function toTimestamp(text: string): number {
+type TimestampKind = 'number' | 'date';
+const TIMESTAMP_KIND: Record<TimestampKind, string> = { number: 'a number (a Unix time)', date: 'a date' };
+
+/** A Unix time (any unit: only the order matters) or a date string (as ms since 1970); null when it is neither. */
+function toTimestamp(text: string): { value: number; kind: TimestampKind } | null {
   const number = toNumber(text);
-  return Number.isNaN(number) && text !== '' ? Date.parse(text) : number;
+  if (!Number.isNaN(number)) return { value: number, kind: 'number' };
+  const date = text === '' ? NaN : Date.parse(text);
+  return Number.isNaN(date) ? null : { value: date, kind: 'date' };
 }
 
 /** Click labels as exports write them: 1/0, true/false or yes/no (y/n), in any case. */

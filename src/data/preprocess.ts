@@ -74,18 +74,43 @@ const BOOKCROSSING_RULE: LabelRule = { threshold: 5, inclusive: true };
 
 /**
  * MovieLens and the built-in data: rating > 3; BookCrossing: rating >= 5 (of 10). Generic files: rating > 3 on a
- * scale up to 5, otherwise rating >= half the largest rating (BookCrossing's convention carried to other scales).
+ * scale up to 5, otherwise rating >= half the scale's top (BookCrossing's convention carried to other scales). One
+ * typo (50 on a 1–5 scale) must not move the rule: see scaleTop.
  */
-export function defaultLabelRule(format: FormatId, maxRating: number): LabelRule {
+export function defaultLabelRule(format: FormatId, ratings: Float32Array): LabelRule {
   switch (format) {
     case 'bookcrossing':
       return BOOKCROSSING_RULE;
     case 'csv':
-    case 'jsonl':
-      return maxRating <= 5 ? MOVIELENS_RULE : { threshold: maxRating / 2, inclusive: true };
+    case 'jsonl': {
+      const top = scaleTop(ratings);
+      return top <= 5 ? MOVIELENS_RULE : { threshold: top / 2, inclusive: true };
+    }
     default:
       return MOVIELENS_RULE;
   }
+}
+
+const SCALE_TOP_SHARE = 0.001;
+
+/**
+ * The top of the rating scale: the largest rating at most twice a high rating that 0.1 % of the ratings (and at least
+ * two) reach. A lone 10 on a 0–10 scale stays the top; a lone 50 among 1–5 ratings does not.
+ */
+function scaleTop(ratings: Float32Array): number {
+  let max = -Infinity;
+  for (const rating of ratings) if (rating > max) max = rating;
+  if (max <= 5) return max;
+  const sorted = Float32Array.from(ratings).sort();
+  const high = sorted[Math.max(0, sorted.length - Math.max(2, Math.ceil(sorted.length * SCALE_TOP_SHARE)))];
+  let top = high;
+  for (let i = sorted.length - 1; i >= 0; i--) {
+    if (sorted[i] <= 2 * Math.max(high, 0)) {
+      top = sorted[i];
+      break;
+    }
+  }
+  return top;
 }
 
 export interface PreprocessResult {
@@ -96,7 +121,7 @@ export interface PreprocessResult {
 export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT_PREPROCESS_OPTIONS): PreprocessResult {
   validateOptions(raw, options);
   const { labels, source, rule } = makeLabels(raw, options.labelRule);
-  const order = chronologicalOrder(raw);
+  const { order, duplicateRows, implicitRatings } = withoutUnusableRows(raw, chronologicalOrder(raw));
 
   // Keep users with at least n + 1 interactions (n context + 1 target), in order of first appearance.
   const kept: { user: number; start: number; end: number }[] = [];
@@ -182,6 +207,8 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
     droppedUsers,
     minHistory: options.n + 1,
     droppedInteractions,
+    duplicateRows,
+    implicitRatings,
     labelSource: source,
     labelRule: rule,
     hasTimestamps: raw.timestamp !== null,
@@ -231,17 +258,13 @@ function makeLabels(
 ): { labels: Uint8Array; source: LabelSource; rule: LabelRule | null } {
   if (raw.label) return { labels: raw.label, source: 'labels', rule: null };
   const ratings = raw.rating!;
-  let maxRating = -Infinity;
   let binary = true;
-  for (let i = 0; i < raw.count; i++) {
-    if (ratings[i] > maxRating) maxRating = ratings[i];
-    if (ratings[i] !== 0 && ratings[i] !== 1) binary = false;
-  }
+  for (let i = 0; i < raw.count && binary; i++) binary = ratings[i] === 0 || ratings[i] === 1;
   // A generic file whose "ratings" are all 0/1 already holds click labels.
   if (binary && requested === null && (raw.format === 'csv' || raw.format === 'jsonl')) {
     return { labels: Uint8Array.from(ratings), source: 'binary-ratings', rule: null };
   }
-  const rule = requested ?? defaultLabelRule(raw.format, maxRating);
+  const rule = requested ?? defaultLabelRule(raw.format, ratings);
   const labels = new Uint8Array(raw.count);
   for (let i = 0; i < raw.count; i++) {
     labels[i] = (rule.inclusive ? ratings[i] >= rule.threshold : ratings[i] > rule.threshold) ? 1 : 0;
@@ -272,6 +295,47 @@ function chronologicalOrder(raw: RawDataset): { order: Int32Array; starts: Int32
     }
   }
   return { order, starts };
+}
+
+/**
+ * The order without the rows that are not interactions: exact copies of an earlier row (same user, item, rating or
+ * label, and timestamp: a copy of a test target could sit in its own context) and BookCrossing's implicit 0 ratings
+ * (a book seen, not rated: the paper's reference code drops them too). Without timestamps a copy cannot be told from
+ * the same item shown again (click logs repeat items), so rows are kept.
+ */
+function withoutUnusableRows(
+  raw: RawDataset,
+  { order, starts }: { order: Int32Array; starts: Int32Array },
+): { order: { order: Int32Array; starts: Int32Array }; duplicateRows: number; implicitRatings: number } {
+  const { item, rating, label, timestamp } = raw;
+  const dropImplicit = raw.format === 'bookcrossing' && rating !== null;
+  const same = (a: number, b: number) => item[a] === item[b] && (rating ? rating[a] === rating[b] : label![a] === label![b]);
+  const kept = new Int32Array(order.length);
+  const keptStarts = new Int32Array(starts.length);
+  let duplicateRows = 0;
+  let implicitRatings = 0;
+  let count = 0;
+  for (let u = 0; u + 1 < starts.length; u++) {
+    keptStarts[u] = count;
+    // The order is by time: a row's copies sit in its run of equal timestamps.
+    let runStart = count;
+    for (let p = starts[u]; p < starts[u + 1]; p++) {
+      const row = order[p];
+      if (dropImplicit && rating![row] === 0) {
+        implicitRatings++;
+        continue;
+      }
+      let copy = false;
+      if (timestamp) {
+        if (count > runStart && timestamp[kept[count - 1]] !== timestamp[row]) runStart = count;
+        for (let q = runStart; q < count && !copy; q++) copy = same(kept[q], row);
+      }
+      if (copy) duplicateRows++;
+      else kept[count++] = row;
+    }
+  }
+  keptStarts[starts.length - 1] = count;
+  return { order: { order: kept.subarray(0, count), starts: keptStarts }, duplicateRows, implicitRatings };
 }
 
 /** Split of each ordered row (indexed like `order`). */

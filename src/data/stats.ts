@@ -23,6 +23,10 @@ export interface DatasetStats {
   /** The fewest interactions a kept user has: the preprocessing's n + 1 (not the run's n: one dataset serves every n). */
   minHistory: number;
   droppedInteractions: number;
+  /** Rows left out as exact copies of an earlier row (same user, item, rating or label, timestamp; timed data only). */
+  duplicateRows: number;
+  /** BookCrossing's implicit 0 ratings, left out (a book seen, not rated). */
+  implicitRatings: number;
   historyLength: Distribution;
   /** Tokens of one rendered interaction: item tokens + [SUM] + label token. */
   tokensPerInteraction: Distribution;
@@ -45,6 +49,8 @@ export interface StatsContext {
   droppedUsers: number;
   minHistory: number;
   droppedInteractions: number;
+  duplicateRows: number;
+  implicitRatings: number;
   labelSource: LabelSource;
   labelRule: LabelRule | null;
   hasTimestamps: boolean;
@@ -87,6 +93,8 @@ export function computeStats(dataset: TokenizedDataset, context: StatsContext): 
     droppedUsers: context.droppedUsers,
     minHistory: context.minHistory,
     droppedInteractions: context.droppedInteractions,
+    duplicateRows: context.duplicateRows,
+    implicitRatings: context.implicitRatings,
     historyLength: distribution(Float64Array.from(dataset.users, (user) => user.items.length)),
     tokensPerInteraction: distribution(tokenLengths),
     vocabSize: dataset.vocab.tokens.length,

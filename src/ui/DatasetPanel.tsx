@@ -324,6 +324,19 @@ function DatasetSummary({ dataset }: { dataset: LoadedDataset }) {
             </dd>
           </>
         )}
+        {stats.duplicateRows + stats.implicitRatings > 0 && (
+          <>
+            <dt>Left out</dt>
+            <dd data-testid="rows-left-out">
+              {[
+                stats.duplicateRows > 0 && `${fmtInt(stats.duplicateRows)} exact copies of an earlier row (same user, item, rating and time)`,
+                stats.implicitRatings > 0 && `${fmtInt(stats.implicitRatings)} implicit 0 ratings (a book seen, not rated)`,
+              ]
+                .filter(Boolean)
+                .join('; ')}
+            </dd>
+          </>
+        )}
       </dl>
       {dataset.skipped.count > 0 && (
         <details>
