@@ -255,6 +255,13 @@ describe('data that would load wrong is read right or refused', () => {
     expect([untimed.stats.duplicateRows, untimed.stats.interactions]).toEqual([0, 4]);
   });
 
+  it('cuts a title of 100,000 characters to 200 for the page (its words are capped for the model anyway)', async () => {
+    const ratings = file('r.csv', `user,item,rating,title\n${rows(6, (i) => `u,i${i},4,${i === 0 ? 'x'.repeat(100_000) : `T${i}`}`)}`);
+    const titles = (await parseFiles([ratings], { n: 2 })).dataset.itemTitles;
+    expect(titles[0]).toBe(`${'x'.repeat(199)}…`);
+    expect(titles[1]).toBe('T1');
+  });
+
   it("leaves out BookCrossing's implicit 0 ratings, and says how many", async () => {
     const header = '"User-ID";"ISBN";"Book-Rating"\n';
     const ratings = file('BX-Book-Ratings.csv', header + rows(9, (i) => `"1";"b${i}";"${i % 3 === 0 ? 0 : 4 + (i % 6)}"`));

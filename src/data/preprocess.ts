@@ -200,7 +200,7 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
     vocab: tokenizer.vocab,
     itemTokens: viewsOfOneBuffer(words.map((list) => tokenizer.encodeWords(list))),
     itemIds: idTokenOf,
-    itemTitles: usedItems.map((item) => raw.catalog.titles[item] || `item ${raw.catalog.keys[item]}`),
+    itemTitles: usedItems.map((item) => displayTitle(raw.catalog.titles[item] || `item ${raw.catalog.keys[item]}`)),
     users,
   };
   const stats = computeStats(dataset, {
@@ -215,6 +215,13 @@ export function preprocess(raw: RawDataset, options: PreprocessOptions = DEFAULT
     split: options.split,
   });
   return { dataset, stats };
+}
+
+/** Titles are shown whole in the page: a longer one (a damaged file) is cut, so it cannot stretch the page. */
+const MAX_TITLE_CHARS = 200;
+
+function displayTitle(title: string): string {
+  return title.length <= MAX_TITLE_CHARS ? title : `${title.slice(0, MAX_TITLE_CHARS - 1)}…`;
 }
 
 /** The arrays copied end to end into one buffer, each given back as a view of it. */

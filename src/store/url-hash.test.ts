@@ -59,9 +59,21 @@ describe('URL hash', () => {
     expect(decoded.config.k).toBe(5);
     expect(decoded.preset).toBe('small');
     expect(decoded.problems).toHaveLength(4);
-    expect(decoded.problems.join(' ')).toMatch(/n to "ten", which is not a number; using 10/);
+    expect(decoded.problems.join(' ')).toMatch(/n to "ten", which is not a number in decimal notation; using 10/);
     expect(decoded.problems.join(' ')).toMatch(/isolation level to "leaky".*using strict/);
     expect(decoded.problems.join(' ')).toMatch(/dataset preset to "huge"/);
+  });
+
+  it('reads numbers in decimal notation only, refuses click rules beyond any scale, and quotes long values cut', () => {
+    const decoded = decodeHash(`#n=0x10&k=1e1&click=1e308&lr=${'9'.repeat(100_000)}x`);
+    expect(decoded.config.n).toBe(DEFAULT_TRAIN_CONFIG.n);
+    expect(decoded.config.k).toBe(10);
+    expect(decoded.prep.clickAtLeast).toBe(DEFAULT_PREP.clickAtLeast);
+    expect(decoded.problems[0]).toBe('The link sets the click rule to rating ≥ "1e308", beyond any rating scale (±1000000); using auto.');
+    expect(decoded.problems[1]).toMatch(/n to "0x10", which is not a number in decimal notation/);
+    expect(decoded.problems[2]).toMatch(/to "9{39}…", which is not a number/);
+    expect(Math.max(...decoded.problems.map((problem) => problem.length))).toBeLessThan(200);
+    expect(decodeHash('#click=-2.5').prep.clickAtLeast).toBe(-2.5);
   });
 
   it('keeps parsed out-of-range values for the configuration check to explain (never clamps)', () => {

@@ -79,9 +79,22 @@ function pickEnum<T extends string>(
   const raw = params.get(key);
   if (raw === null) return fallback;
   if ((allowed as readonly string[]).includes(raw)) return raw as T;
-  problems.push(`The link sets ${label} to "${raw}", which is not one of ${allowed.join(', ')}; using ${fallback}.`);
+  problems.push(`The link sets ${label} to ${quoted(raw)}, which is not one of ${allowed.join(', ')}; using ${fallback}.`);
   return fallback;
 }
+
+/** A link's number in decimal notation (no hex, no Infinity, no blanks: `n=0x10` is a typo, not 16), or NaN. */
+function linkNumber(raw: string): number {
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw) ? Number(raw) : NaN;
+}
+
+/** A link's value as problems quote it: a long one is cut. */
+function quoted(raw: string): string {
+  return JSON.stringify(raw.length <= 40 ? raw : `${raw.slice(0, 39)}…`);
+}
+
+/** Beyond this a click threshold is on no rating scale (1e308 would pass as a number). */
+const MAX_CLICK_THRESHOLD = 1e6;
 
 /** Reads a hash (with or without the leading '#'); missing fields take the defaults silently (short links). */
 export function decodeHash(
@@ -97,9 +110,11 @@ export function decodeHash(
   const click = params.get('click');
   if (click === 'auto') prep.clickAtLeast = null;
   else if (click !== null) {
-    const value = click.trim() === '' ? NaN : Number(click);
-    if (Number.isFinite(value)) prep.clickAtLeast = value;
-    else problems.push(`The link sets the click rule to "${click}", which is neither auto nor a number; using ${prep.clickAtLeast ?? 'auto'}.`);
+    const value = linkNumber(click);
+    if (Math.abs(value) <= MAX_CLICK_THRESHOLD) prep.clickAtLeast = value;
+    else if (Number.isFinite(value)) {
+      problems.push(`The link sets the click rule to rating ≥ ${quoted(click)}, beyond any rating scale (±${MAX_CLICK_THRESHOLD}); using ${prep.clickAtLeast ?? 'auto'}.`);
+    } else problems.push(`The link sets the click rule to ${quoted(click)}, which is neither auto nor a number; using ${prep.clickAtLeast ?? 'auto'}.`);
   }
   config.paradigm = pickEnum(params, 'p', 'the paradigm', PARADIGMS, config.paradigm, problems);
   config.isolation = pickEnum<IsolationLevel>(params, 'iso', 'the isolation level', ISOLATION_LEVELS, config.isolation, problems);
@@ -115,9 +130,9 @@ export function decodeHash(
   for (const field of NUMBER_FIELDS) {
     const raw = params.get(field.key);
     if (raw === null) continue;
-    const value = raw.trim() === '' ? NaN : Number(raw);
+    const value = linkNumber(raw);
     if (Number.isFinite(value)) field.set(config, value);
-    else problems.push(`The link sets ${field.label} to "${raw}", which is not a number; using ${field.get(config)}.`);
+    else problems.push(`The link sets ${field.label} to ${quoted(raw)}, which is not a number in decimal notation; using ${field.get(config)}.`);
   }
   // A link written before targets per step (`bs` counted prompts): read as the run it described.
   if ((params.has('bs') || params.has('eval')) && !params.has('bt')) {
