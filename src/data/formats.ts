@@ -109,6 +109,15 @@ const COLUMN_SYNONYMS: Record<ColumnKey, readonly string[]> = {
 const normalizeName = (name: string) => name.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
 const isInteger = (text: string) => /^\s*-?\d+\s*$/.test(text);
 const isNumber = (text: string) => /^\s*-?\d+(\.\d+)?\s*$/.test(text);
+/** Any number a data row may hold, exponents included. */
+const isNumeric = (text: string) => /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(text);
+
+/** Why a tab-separated row of numbers is not MovieLens-100K's u.data, for the message. */
+function uDataHint(fields: string[]): string {
+  if (fields.length !== 4) return ` (MovieLens-100K u.data has 4 fields, user⇥item⇥rating⇥timestamp: this line has ${fields.length})`;
+  const written = fields.find((field) => !isNumber(field));
+  return written === undefined ? '' : ` (u.data holds plain numbers: "${written.trim()}" is written with an exponent or a sign)`;
+}
 
 export async function detectFile(file: NamedBlob, options: DetectOptions): Promise<DetectedFile> {
   if (file.size === 0) throw new DataError('the file is empty (0 bytes)', EXPECTED_FORMATS, file.name);
@@ -116,7 +125,7 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
   // Without a UTF-8 byte order mark, as decodeChunks reads the file whatever its encoding.
   const bytes = head.subarray(utf8BomLength(head));
   const binary = binaryProblem(bytes);
-  if (binary) throw new DataError(`this looks like ${binary}, not text`, EXPECTED_TEXT, file.name, 1);
+  if (binary) throw new DataError(`this looks like ${binary.what}, not text`, EXPECTED_TEXT, file.name, binary.line);
   const complete = file.size <= SNIFF_BYTES;
   const sniffEncoding: TextEncodingName = isUtf8(bytes, complete) ? 'utf-8' : 'windows-1252';
   const sniffText = decodeText(new TextDecoder(sniffEncoding), bytes);
@@ -144,19 +153,34 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
   return { ...layout, name: file.name, size: file.size, sample: await sampleRows(sampleText, layout) };
 }
 
-/** Why the bytes are not a text file, or null. */
-function binaryProblem(bytes: Uint8Array): string | null {
-  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return 'a zip archive';
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return 'a gzip archive';
+/** Why the bytes are not a text file, and from which line, or null. */
+function binaryProblem(bytes: Uint8Array): { what: string; line: number } | null {
+  const atStart = (what: string) => ({ what, line: 1 });
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) return atStart('a zip archive');
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return atStart('a gzip archive');
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
-    return 'UTF-16 text (save it as UTF-8)';
+    return atStart('UTF-16 text (save it as UTF-8)');
+  }
+  // UTF-16 without a byte order mark: ASCII text with a NUL byte beside every character, on one side.
+  let evenNuls = 0;
+  let oddNuls = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] !== 0) continue;
+    if (i % 2 === 0) evenNuls++;
+    else oddNuls++;
+  }
+  const half = bytes.length / 2;
+  if (Math.max(evenNuls, oddNuls) > 0.8 * half && Math.min(evenNuls, oddNuls) < 0.05 * half) {
+    return atStart(`UTF-16${oddNuls > evenNuls ? 'LE' : 'BE'} text without a byte order mark (save it as UTF-8)`);
   }
   let control = 0;
+  let line = 1;
   for (const byte of bytes) {
-    if (byte === 0) return 'binary data (it contains NUL bytes)';
+    if (byte === 0x0a) line++;
+    if (byte === 0) return { what: 'binary data (it contains NUL bytes)', line };
     if (byte < 0x09 || (byte > 0x0d && byte < 0x20)) control++;
   }
-  return control > bytes.length / 100 ? `binary data (${control} control bytes in the first ${bytes.length})` : null;
+  return control > bytes.length / 100 ? atStart(`binary data (${control} control bytes in the first ${bytes.length})`) : null;
 }
 
 function isUtf8(bytes: Uint8Array, complete: boolean): boolean {
@@ -269,9 +293,9 @@ function headerLayout(
   if (!guess) throw new DataError(`unrecognised layout: "${firstText.slice(0, 80)}"`, EXPECTED_FORMATS, fileName, firstLine);
   const { delimiter } = guess;
   const header = guess.header.map((name) => name.trim());
-  if (header.every((name) => isNumber(name) || name === '')) {
+  if (header.every((name) => isNumeric(name) || name === '')) {
     throw new DataError(
-      `unrecognised layout: "${firstText.slice(0, 80)}" is data, not a header row`,
+      `unrecognised layout: "${firstText.slice(0, 80)}" is data, not a header row${delimiter === '\t' ? uDataHint(header) : ''}`,
       EXPECTED_FORMATS,
       fileName,
       firstLine,

@@ -289,6 +289,10 @@ describe('bad input gets a message naming the file, the line and what was expect
   it('unknown format', async () => {
     const error = await rejection(parseFiles([file('notes.txt', '\nhello world\nthis is prose\n')]));
     expect(error.message).toMatch(/^notes\.txt: line 2: unrecognised layout: "hello world"; expected one of: MovieLens-100K/);
+    const fiveFields = await rejection(parseFiles([file('u.data', '1\t2\t3\t4\t5\n6\t7\t8\t9\t10\n')]));
+    expect(fiveFields.message).toMatch(/is data, not a header row \(MovieLens-100K u\.data has 4 fields, user⇥item⇥rating⇥timestamp: this line has 5\)/);
+    const exponent = await rejection(parseFiles([file('u.data', '196\t242\t3\t8.8e8\n186\t302\t3\t891717742\n')]));
+    expect(exponent.message).toMatch(/^u\.data: line 1: .*is data, not a header row \(u\.data holds plain numbers: "8\.8e8" is written with an exponent or a sign\)/);
     const headerless = await rejection(parseFiles([file('r.csv', '1,2,3\n4,5,6\n')]));
     expect(headerless.message).toMatch(/^r\.csv: line 1: unrecognised layout: "1,2,3" is data, not a header row; expected one of:/);
   });
@@ -299,6 +303,13 @@ describe('bad input gets a message naming the file, the line and what was expect
     expect(error.message).toBe(
       'junk.bin: line 1: this looks like binary data (it contains NUL bytes), not text; expected a text file of ratings or items (extract archives first)',
     );
+    const text = `user,item,rating\n${Array.from({ length: 50 }, (_, i) => `u,i${i},4\n`).join('')}`;
+    const utf16 = await rejection(parseFiles([file('r.csv', new Uint8Array(Buffer.from(text, 'utf16le')))]));
+    expect(utf16.message).toMatch(/^r\.csv: line 1: this looks like UTF-16LE text without a byte order mark \(save it as UTF-8\), not text/);
+    const lines = text.split('\n');
+    lines[39] = `u,i38\u00004`;
+    const nul = await rejection(parseFiles([file('r.csv', lines.join('\n'))]));
+    expect(nul.message).toMatch(/^r\.csv: line 40: this looks like binary data \(it contains NUL bytes\)/);
     const zip = await rejection(parseFiles([file('ml-100k.zip', Uint8Array.from([0x50, 0x4b, 0x03, 0x04, 1, 2, 3]))]));
     expect(zip.message).toMatch(/^ml-100k\.zip: line 1: this looks like a zip archive, not text; /);
   });
