@@ -287,7 +287,7 @@ function headerLayout(
   }
   if (firstText.startsWith('{')) {
     const keys = jsonKeys(text, fileName, firstLine);
-    return genericLayout('jsonl', 'JSON Lines', { kind: 'jsonl', keys }, keys, false, encoding, mapping, fileName, firstLine);
+    return genericLayout('jsonl', 'JSON Lines', { kind: 'jsonl', keys, idKeys: [] }, keys, false, encoding, mapping, fileName, firstLine);
   }
   const guess = guessDelimiter(text);
   if (!guess) throw new DataError(`unrecognised layout: "${firstText.slice(0, 80)}"`, EXPECTED_FORMATS, fileName, firstLine);
@@ -406,7 +406,16 @@ function genericLayout(
     }
   }
   const has = (key: ColumnKey) => columns[key] !== undefined;
-  const base = { format, syntax, hasHeader, columnNames: names, columns, encoding, genreFlags: null };
+  const ids = (['user', 'item'] as const).filter(has).map((key) => names[columns[key]!]);
+  const base = {
+    format,
+    syntax: syntax.kind === 'jsonl' ? { ...syntax, idKeys: ids } : syntax,
+    hasHeader,
+    columnNames: names,
+    columns,
+    encoding,
+    genreFlags: null,
+  };
   if (has('user') && has('item') && (has('rating') || has('label'))) {
     const fields = COLUMN_KEYS.filter(has).join(', ');
     return { ...base, role: 'ratings', description: `${kind} ratings (${fields})` };

@@ -217,6 +217,18 @@ describe('data that would load wrong is read right or refused', () => {
     expect(result.dataset.itemTitles).toContain('Late 70');
   });
 
+  it('refuses JSON Lines ids that JSON cannot keep (integers beyond 2^53, objects), naming the key', async () => {
+    const record = (i: number, user: unknown) => JSON.stringify({ user: 'u', item: `i${i}`, rating: 4 }).replace('"u"', String(user));
+    const big = rows(6, (i) => record(i, `1234567890123456789${i}`));
+    const error = await rejection(parseFiles([file('r.jsonl', big)], { n: 2 }));
+    expect(error.message).toMatch(/^r\.jsonl: line 1: "user" is a number beyond 2\^53 \(12345678901234567000\): JSON numbers that large lose their last digits/);
+    const nested = await rejection(parseFiles([file('r.jsonl', rows(6, (i) => record(i, '{"id":1}')))], { n: 2 }));
+    expect(nested.message).toMatch(/^r\.jsonl: line 1: "user" is a JSON object .*expected a string or a number as "user"/);
+    // As strings they are exact; an object in a key the lab does not read is no problem.
+    const asStrings = rows(6, (i) => JSON.stringify({ user: `1234567890123456789${i % 2}`, item: `i${i}`, rating: 4, style: { format: 'x' } }));
+    expect((await parseFiles([file('r.jsonl', asStrings)], { n: 2 })).stats.users).toBe(2);
+  });
+
   it('keeps "::" inside a movies.dat title, the genres after it', async () => {
     const movies = file('movies.dat', '1::Face::Off (1997)::Action|Thriller\n2::Heat (1995)::Crime\n3::A::B::C (2000)::Drama\n');
     const ratings = file('ratings.dat', rows(6, (i) => `1::${1 + (i % 3)}::4::${978300760 + i}`));

@@ -11,8 +11,11 @@ export type TextEncodingName = 'utf-8' | 'windows-1252';
 
 export type RowSyntax =
   | { kind: 'delimited'; delimiter: string; quoted: boolean }
-  /** One JSON object per line; `keys` name the fields, in row order. */
-  | { kind: 'jsonl'; keys: string[] };
+  /**
+   * One JSON object per line; `keys` name the fields, in row order. The values of `idKeys` must be strings or numbers
+   * JSON keeps exactly: an object, or an integer beyond 2^53 (its digits already lost), makes the record bad.
+   */
+  | { kind: 'jsonl'; keys: string[]; idKeys: string[] };
 
 export interface RowSink {
   /** A row of fields; line is the 1-based line where the row starts. */
@@ -84,7 +87,7 @@ export async function streamRows(
   syntax: RowSyntax,
   sink: RowSink,
 ): Promise<void> {
-  if (syntax.kind === 'jsonl') return streamJsonLines(chunks, fileName, syntax.keys, sink);
+  if (syntax.kind === 'jsonl') return streamJsonLines(chunks, fileName, syntax, sink);
   let parser: InstanceType<typeof Papa.Parser> | null = null;
   let partial = '';
   let line = 1;
@@ -128,14 +131,15 @@ function embeddedNewlines(fields: string[]): number {
   return count;
 }
 
-async function streamJsonLines(chunks: AsyncIterable<string>, fileName: string, keys: string[], sink: RowSink) {
+async function streamJsonLines(chunks: AsyncIterable<string>, fileName: string, syntax: RowSyntax & { kind: 'jsonl' }, sink: RowSink) {
   let partial = '';
   let line = 1;
   const handle = (text: string) => {
     const trimmed = text.trim();
     if (trimmed !== '') {
-      const fields = jsonFields(trimmed, keys);
+      const fields = jsonFields(trimmed, syntax);
       if (typeof fields === 'string') sink.bad(line, fields, 'one JSON object per line');
+      else if ('problem' in fields) sink.bad(line, fields.problem, fields.expected);
       else sink.row(fields, line);
     }
     line++;
@@ -151,8 +155,8 @@ async function streamJsonLines(chunks: AsyncIterable<string>, fileName: string, 
   if (partial) handle(partial);
 }
 
-/** The fields of one JSON Lines record in `keys` order, or the problem with the line. */
-function jsonFields(text: string, keys: string[]): string[] | string {
+/** The fields of one JSON Lines record in `keys` order, or the problem with the line (or with one of its ids). */
+function jsonFields(text: string, { keys, idKeys }: RowSyntax & { kind: 'jsonl' }): string[] | string | { problem: string; expected: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -162,7 +166,20 @@ function jsonFields(text: string, keys: string[]): string[] | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
   const record = value as Record<string, unknown>;
   // Own keys only: a record without "constructor" must not yield Object's constructor.
-  return keys.map((key) => fieldText(Object.hasOwn(record, key) ? record[key] : undefined));
+  const own = (key: string) => (Object.hasOwn(record, key) ? record[key] : undefined);
+  for (const key of idKeys) {
+    const id = own(key);
+    if (typeof id === 'object' && id !== null) {
+      return { problem: `"${key}" is a JSON ${Array.isArray(id) ? 'array' : 'object'}`, expected: `a string or a number as "${key}"` };
+    }
+    if (typeof id === 'number' && Number.isInteger(id) && !Number.isSafeInteger(id)) {
+      return {
+        problem: `"${key}" is a number beyond 2^53 (${String(id)}): JSON numbers that large lose their last digits, so different ids would merge`,
+        expected: `ids above 9007199254740991 written as strings ("${key}": "…")`,
+      };
+    }
+  }
+  return keys.map((key) => fieldText(own(key)));
 }
 
 function fieldText(value: unknown): string {
