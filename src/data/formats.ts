@@ -65,7 +65,8 @@ export interface DetectOptions {
   columns: ColumnMapping;
   /**
    * Overrides every file's text encoding. null: the format's own (MovieLens, BookCrossing: cp1252, a superset of
-   * Latin-1); CSV/TSV/JSON Lines: UTF-8 unless the first 64 KiB are not valid UTF-8 (then cp1252).
+   * Latin-1, unless the first 64 KiB hold non-ASCII text that is valid UTF-8); CSV/TSV/JSON Lines: UTF-8 unless the
+   * first 64 KiB are not valid UTF-8 (then cp1252).
    */
   encoding: TextEncodingName | null;
 }
@@ -147,7 +148,10 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
     (companion ? unusedLayout(...companion) : null) ??
     fixedLayout(lines[firstIndex]) ??
     headerLayout(lines.slice(firstIndex).join('\n'), file.name, firstLine, options.columns, sniffEncoding);
-  const layout = { ...detected, encoding: options.encoding ?? detected.encoding };
+  // A format documented as cp1252 (MovieLens .dat, BookCrossing) may come re-saved as UTF-8 (MovieLens-10M ships so):
+  // text with non-ASCII characters that is valid UTF-8 is UTF-8 (cp1252 text almost never is).
+  const resavedAsUtf8 = detected.encoding === 'windows-1252' && sniffEncoding === 'utf-8' && bytes.some((byte) => byte >= 0x80);
+  const layout = { ...detected, encoding: options.encoding ?? (resavedAsUtf8 ? 'utf-8' : detected.encoding) };
   const sampleText =
     layout.encoding === sniffEncoding ? lines.join('\n') : completeLines(decodeText(new TextDecoder(layout.encoding), bytes), complete).join('\n');
   return { ...layout, name: file.name, size: file.size, sample: await sampleRows(sampleText, layout) };

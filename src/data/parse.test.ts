@@ -138,12 +138,14 @@ describe('preview', () => {
     expect(preview.columnNames).toEqual(['member', 'thing', 'stars']);
   });
 
-  it('the encoding option overrides a format\'s own (a UTF-8 movies.dat, as MovieLens-10M ships)', async () => {
+  it('reads a movies.dat re-saved as UTF-8 (as MovieLens-10M ships) as UTF-8, a Latin-1 one as cp1252; the option overrides both', async () => {
     const movies = file('movies.dat', utf8('1::Amélie (2001)::Comedy|Romance\n'));
-    const [latin1] = await previewFiles([movies]);
-    expect(latin1.sample[0][1]).toBe('AmÃ©lie (2001)');
-    const [overridden] = await previewFiles([movies], { encoding: 'utf-8' });
-    expect(overridden.sample[0]).toEqual(['1', 'Amélie (2001)', 'Comedy|Romance']);
+    const [detected] = await previewFiles([movies]);
+    expect(detected.sample[0]).toEqual(['1', 'Amélie (2001)', 'Comedy|Romance']);
+    const [latin1] = await previewFiles([file('movies.dat', cp1252('1::Amélie (2001)::Comedy|Romance\n'))]);
+    expect(latin1.sample[0][1]).toBe('Amélie (2001)');
+    const [overridden] = await previewFiles([movies], { encoding: 'windows-1252' });
+    expect(overridden.sample[0][1]).toBe('AmÃ©lie (2001)');
   });
 
   it('detects a CSV that is not UTF-8 as cp1252', async () => {
