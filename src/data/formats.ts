@@ -46,6 +46,8 @@ export interface FileLayout {
   encoding: TextEncodingName;
   syntax: RowSyntax;
   hasHeader: boolean;
+  /** Rows before the header that are not data: Excel's "sep=;" line. */
+  preambleRows: number;
   /** The header, the JSON keys, or the format's documented layout. */
   columnNames: string[];
   /** Field index of each column the pipeline reads. */
@@ -144,10 +146,14 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
   // Own keys only: a file named "constructor" or "__proto__" is no companion.
   const lowerName = file.name.toLowerCase();
   const companion = Object.hasOwn(COMPANION_FILES, lowerName) ? COMPANION_FILES[lowerName] : undefined;
+  // Excel writes "sep=;" above the header to name the delimiter.
+  const excelSeparator = /^sep=(.)$/i.exec(lines[firstIndex].trim())?.[1] ?? null;
+  const headerIndex = excelSeparator === null ? firstIndex : lines.findIndex((line, i) => i > firstIndex && line.trim() !== '');
+  if (headerIndex === -1) throw new DataError(`only a "${lines[firstIndex].trim()}" line`, EXPECTED_FORMATS, file.name, firstLine);
   const detected =
     (companion ? unusedLayout(...companion) : null) ??
-    fixedLayout(lines[firstIndex]) ??
-    headerLayout(lines.slice(firstIndex).join('\n'), file.name, firstLine, options.columns, sniffEncoding);
+    (excelSeparator === null ? fixedLayout(lines[firstIndex]) : null) ??
+    headerLayout(lines.slice(headerIndex).join('\n'), file.name, headerIndex + 1, options.columns, sniffEncoding, excelSeparator);
   // A format documented as cp1252 (MovieLens .dat, BookCrossing) may come re-saved as UTF-8 (MovieLens-10M ships so):
   // text with non-ASCII characters that is valid UTF-8 is UTF-8 (cp1252 text almost never is).
   const resavedAsUtf8 = detected.encoding === 'windows-1252' && sniffEncoding === 'utf-8' && bytes.some((byte) => byte >= 0x80);
@@ -212,6 +218,7 @@ function unusedLayout(format: FormatId, what: string): FileLayout {
     encoding: 'utf-8',
     syntax: { kind: 'delimited', delimiter: ',', quoted: true },
     hasHeader: false,
+    preambleRows: 0,
     columnNames: [],
     columns: {},
     genreFlags: null,
@@ -220,7 +227,7 @@ function unusedLayout(format: FormatId, what: string): FileLayout {
 
 /** MovieLens layouts, recognised from the first line (they have no header). */
 function fixedLayout(line: string): FileLayout | null {
-  const base = { encoding: 'windows-1252' as const, hasHeader: false, genreFlags: null };
+  const base = { encoding: 'windows-1252' as const, hasHeader: false, preambleRows: 0, genreFlags: null };
   const doubleColon = line.split('::');
   if (doubleColon.length === 4 && doubleColon.every(isNumber)) {
     return {
@@ -284,6 +291,7 @@ function headerLayout(
   firstLine: number,
   mapping: ColumnMapping,
   encoding: TextEncodingName,
+  excelSeparator: string | null,
 ): FileLayout {
   const firstText = text.slice(0, text.indexOf('\n') === -1 ? text.length : text.indexOf('\n')).trim();
   if (firstText.startsWith('[')) {
@@ -293,9 +301,10 @@ function headerLayout(
     const keys = jsonKeys(text, fileName, firstLine);
     return genericLayout('jsonl', 'JSON Lines', { kind: 'jsonl', keys, idKeys: [] }, keys, false, encoding, mapping, fileName, firstLine);
   }
-  const guess = guessDelimiter(text);
+  const guess = guessDelimiter(text, excelSeparator);
   if (!guess) throw new DataError(`unrecognised layout: "${firstText.slice(0, 80)}"`, EXPECTED_FORMATS, fileName, firstLine);
   const { delimiter } = guess;
+  const preambleRows = excelSeparator === null ? 0 : 1;
   const header = guess.header.map((name) => name.trim());
   if (header.every((name) => isNumeric(name) || name === '')) {
     throw new DataError(
@@ -308,25 +317,25 @@ function headerLayout(
   const syntax: RowSyntax = { kind: 'delimited', delimiter, quoted: true };
   const normalized = header.map(normalizeName).join(',');
   if (delimiter === ';' && normalized === 'userid,isbn,bookrating') {
-    return bookCrossingLayout('ratings', 'BookCrossing ratings ("User-ID";"ISBN";"Book-Rating", 0–10)', header, { user: 0, item: 1, rating: 2 });
+    return bookCrossingLayout('ratings', 'BookCrossing ratings ("User-ID";"ISBN";"Book-Rating", 0–10)', header, { user: 0, item: 1, rating: 2 }, preambleRows);
   }
   if (delimiter === ';' && normalized.startsWith('isbn,booktitle,bookauthor')) {
-    return bookCrossingLayout('items', 'BookCrossing books ("ISBN";"Book-Title";"Book-Author";…)', header, { item: 0, title: 1 });
+    return bookCrossingLayout('items', 'BookCrossing books ("ISBN";"Book-Title";"Book-Author";…)', header, { item: 0, title: 1 }, preambleRows);
   }
   if (delimiter === ';' && normalized === 'userid,location,age') return unusedLayout('bookcrossing', 'BookCrossing users');
   const kind = delimiter === '\t' ? 'TSV' : `CSV (delimiter "${delimiter}")`;
-  return genericLayout('csv', kind, syntax, header, true, encoding, mapping, fileName, firstLine);
+  return { ...genericLayout('csv', kind, syntax, header, true, encoding, mapping, fileName, firstLine), preambleRows };
 }
 
 /**
  * The delimiter that splits the header into 2 or more columns and whose column count most of the following rows share
- * (ties: the first in [',', '\t', ';', '|']). Anchored on the header, so a bad row or genres written a|b|c cannot
+ * (ties: the first in [',', '\t', ';', '|']; only the one Excel's "sep=" line names, when there is one). Anchored on the header, so a bad row or genres written a|b|c cannot
  * outvote the real delimiter (papaparse's own guess sums count changes, which one bad row among blank lines can flip).
  */
-function guessDelimiter(text: string): { delimiter: string; header: string[] } | null {
+function guessDelimiter(text: string, named: string | null): { delimiter: string; header: string[] } | null {
   let best: { delimiter: string; header: string[] } | null = null;
   let bestScore = -1;
-  for (const delimiter of [',', '\t', ';', '|']) {
+  for (const delimiter of named === null ? [',', '\t', ';', '|'] : [named]) {
     const rows = Papa.parse<string[]>(text, { delimiter, preview: 20, skipEmptyLines: 'greedy' }).data;
     if (rows.length === 0 || rows[0].length < 2) continue;
     const score = rows.slice(1).filter((row) => row.length === rows[0].length).length;
@@ -343,6 +352,7 @@ function bookCrossingLayout(
   description: string,
   header: string[],
   columns: FileLayout['columns'],
+  preambleRows: number,
 ): FileLayout {
   return {
     format: 'bookcrossing',
@@ -351,6 +361,7 @@ function bookCrossingLayout(
     encoding: 'windows-1252',
     syntax: { kind: 'delimited', delimiter: ';', quoted: true },
     hasHeader: true,
+    preambleRows,
     columnNames: header,
     columns,
     genreFlags: null,
@@ -415,6 +426,7 @@ function genericLayout(
     format,
     syntax: syntax.kind === 'jsonl' ? { ...syntax, idKeys: ids } : syntax,
     hasHeader,
+    preambleRows: 0,
     columnNames: names,
     columns,
     encoding,
@@ -446,14 +458,15 @@ function genericLayout(
 async function sampleRows(text: string, layout: FileLayout): Promise<string[][]> {
   if (layout.role === 'unused') return [];
   const rows: string[][] = [];
+  const notData = layout.preambleRows + (layout.hasHeader ? 1 : 0);
   async function* single() {
     yield text;
   }
   await streamRows(single(), '', layout.syntax, {
     row: (fields) => {
-      if (rows.length <= SAMPLE_ROWS) rows.push(fields);
+      if (rows.length < notData + SAMPLE_ROWS) rows.push(fields);
     },
     bad: () => {},
   });
-  return layout.hasHeader ? rows.slice(1) : rows.slice(0, SAMPLE_ROWS);
+  return rows.slice(notData);
 }

@@ -231,6 +231,15 @@ describe('data that would load wrong is read right or refused', () => {
     expect((await parseFiles([file('r.jsonl', asStrings)], { n: 2 })).stats.users).toBe(2);
   });
 
+  it('reads the delimiter from Excel\'s "sep=;" line and skips it', async () => {
+    const ratings = file('r.csv', `sep=;\nuser;item;rating\n${rows(6, (i) => `u;i${i};4`)}`);
+    const [preview] = await previewFiles([ratings]);
+    expect(preview.columnNames).toEqual(['user', 'item', 'rating']);
+    expect(preview.sample[0]).toEqual(['u', 'i0', '4']);
+    const result = await parseFiles([ratings], { n: 2 });
+    expect([result.stats.interactions, result.skipped.count]).toEqual([6, 0]);
+  });
+
   it('keeps "::" inside a movies.dat title, the genres after it', async () => {
     const movies = file('movies.dat', '1::Face::Off (1997)::Action|Thriller\n2::Heat (1995)::Crime\n3::A::B::C (2000)::Drama\n');
     const ratings = file('ratings.dat', rows(6, (i) => `1::${1 + (i % 3)}::4::${978300760 + i}`));

@@ -83,11 +83,11 @@ async function readRows(chunks: AsyncIterable<string>, file: DetectedFile, sink:
     firstBad ??= { line, ...problem };
     skipped.add(file.name, line, `${problem.problem}; expected ${problem.expected}`);
   };
-  let header = file.hasHeader;
+  let notData = file.preambleRows + (file.hasHeader ? 1 : 0);
   await streamRows(chunks, file.name, file.syntax, {
     row: (fields, line) => {
-      if (header) {
-        header = false;
+      if (notData > 0) {
+        notData--;
         return;
       }
       rows++;
