@@ -157,7 +157,11 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
   // A format documented as cp1252 (MovieLens .dat, BookCrossing) may come re-saved as UTF-8 (MovieLens-10M ships so):
   // text with non-ASCII characters that is valid UTF-8 is UTF-8 (cp1252 text almost never is).
   const resavedAsUtf8 = detected.encoding === 'windows-1252' && sniffEncoding === 'utf-8' && bytes.some((byte) => byte >= 0x80);
-  const layout = { ...detected, encoding: options.encoding ?? (resavedAsUtf8 ? 'utf-8' : detected.encoding) };
+  const layout: FileLayout = {
+    ...detected,
+    preambleRows: excelSeparator === null ? 0 : 1,
+    encoding: options.encoding ?? (resavedAsUtf8 ? 'utf-8' : detected.encoding),
+  };
   const sampleText =
     layout.encoding === sniffEncoding ? lines.join('\n') : completeLines(decodeText(new TextDecoder(layout.encoding), bytes), complete).join('\n');
   return { ...layout, name: file.name, size: file.size, sample: await sampleRows(sampleText, layout) };
@@ -304,7 +308,6 @@ function headerLayout(
   const guess = guessDelimiter(text, excelSeparator);
   if (!guess) throw new DataError(`unrecognised layout: "${firstText.slice(0, 80)}"`, EXPECTED_FORMATS, fileName, firstLine);
   const { delimiter } = guess;
-  const preambleRows = excelSeparator === null ? 0 : 1;
   const header = guess.header.map((name) => name.trim());
   if (header.every((name) => isNumeric(name) || name === '')) {
     throw new DataError(
@@ -317,20 +320,21 @@ function headerLayout(
   const syntax: RowSyntax = { kind: 'delimited', delimiter, quoted: true };
   const normalized = header.map(normalizeName).join(',');
   if (delimiter === ';' && normalized === 'userid,isbn,bookrating') {
-    return bookCrossingLayout('ratings', 'BookCrossing ratings ("User-ID";"ISBN";"Book-Rating", 0–10)', header, { user: 0, item: 1, rating: 2 }, preambleRows);
+    return bookCrossingLayout('ratings', 'BookCrossing ratings ("User-ID";"ISBN";"Book-Rating", 0–10)', header, { user: 0, item: 1, rating: 2 });
   }
   if (delimiter === ';' && normalized.startsWith('isbn,booktitle,bookauthor')) {
-    return bookCrossingLayout('items', 'BookCrossing books ("ISBN";"Book-Title";"Book-Author";…)', header, { item: 0, title: 1 }, preambleRows);
+    return bookCrossingLayout('items', 'BookCrossing books ("ISBN";"Book-Title";"Book-Author";…)', header, { item: 0, title: 1 });
   }
   if (delimiter === ';' && normalized === 'userid,location,age') return unusedLayout('bookcrossing', 'BookCrossing users');
   const kind = delimiter === '\t' ? 'TSV' : `CSV (delimiter "${delimiter}")`;
-  return { ...genericLayout('csv', kind, syntax, header, true, encoding, mapping, fileName, firstLine), preambleRows };
+  return genericLayout('csv', kind, syntax, header, true, encoding, mapping, fileName, firstLine);
 }
 
 /**
  * The delimiter that splits the header into 2 or more columns and whose column count most of the following rows share
- * (ties: the first in [',', '\t', ';', '|']; only the one Excel's "sep=" line names, when there is one). Anchored on the header, so a bad row or genres written a|b|c cannot
- * outvote the real delimiter (papaparse's own guess sums count changes, which one bad row among blank lines can flip).
+ * (ties: the first in [',', '\t', ';', '|']; only the one Excel's "sep=" line names, when there is one). Anchored on
+ * the header, so a bad row or genres written a|b|c cannot outvote the real delimiter (papaparse's own guess sums count
+ * changes, which one bad row among blank lines can flip).
  */
 function guessDelimiter(text: string, named: string | null): { delimiter: string; header: string[] } | null {
   let best: { delimiter: string; header: string[] } | null = null;
@@ -352,7 +356,6 @@ function bookCrossingLayout(
   description: string,
   header: string[],
   columns: FileLayout['columns'],
-  preambleRows: number,
 ): FileLayout {
   return {
     format: 'bookcrossing',
@@ -361,7 +364,7 @@ function bookCrossingLayout(
     encoding: 'windows-1252',
     syntax: { kind: 'delimited', delimiter: ';', quoted: true },
     hasHeader: true,
-    preambleRows,
+    preambleRows: 0,
     columnNames: header,
     columns,
     genreFlags: null,
@@ -455,10 +458,15 @@ function genericLayout(
 }
 
 /** The first rows of the sample, split exactly as the parser will split them. */
+/** Rows at the top of a file that are not data: Excel's "sep=" line, the header. */
+export function rowsBeforeData(layout: FileLayout): number {
+  return layout.preambleRows + (layout.hasHeader ? 1 : 0);
+}
+
 async function sampleRows(text: string, layout: FileLayout): Promise<string[][]> {
   if (layout.role === 'unused') return [];
   const rows: string[][] = [];
-  const notData = layout.preambleRows + (layout.hasHeader ? 1 : 0);
+  const notData = rowsBeforeData(layout);
   async function* single() {
     yield text;
   }

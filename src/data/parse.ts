@@ -8,7 +8,7 @@
  * or a wrong column mapping, not a few damaged lines.
  */
 import { DataError, SKIPPED_EXAMPLES, type SkippedRows, excerpt, listExcerpt } from './errors';
-import { type DetectOptions, type DetectedFile, type FileLayout, type NamedBlob, detectFile } from './formats';
+import { type DetectOptions, type DetectedFile, type FileLayout, type NamedBlob, detectFile, rowsBeforeData } from './formats';
 import { RawBuilder, type RawDataset } from './raw';
 import { DEFAULT_CHUNK_BYTES, decodeChunks, streamRows } from './rows';
 
@@ -83,7 +83,7 @@ async function readRows(chunks: AsyncIterable<string>, file: DetectedFile, sink:
     firstBad ??= { line, ...problem };
     skipped.add(file.name, line, `${problem.problem}; expected ${problem.expected}`);
   };
-  let notData = file.preambleRows + (file.hasHeader ? 1 : 0);
+  let notData = rowsBeforeData(file);
   await streamRows(chunks, file.name, file.syntax, {
     row: (fields, line) => {
       if (notData > 0) {

@@ -103,14 +103,10 @@ function scaleTop(ratings: Float32Array): number {
   if (max <= 5) return max;
   const sorted = Float32Array.from(ratings).sort();
   const high = sorted[Math.max(0, sorted.length - Math.max(2, Math.ceil(sorted.length * SCALE_TOP_SHARE)))];
-  let top = high;
-  for (let i = sorted.length - 1; i >= 0; i--) {
-    if (sorted[i] <= 2 * Math.max(high, 0)) {
-      top = sorted[i];
-      break;
-    }
-  }
-  return top;
+  const limit = 2 * Math.max(high, 0);
+  let top = sorted.length - 1;
+  while (sorted[top] > limit) top--;
+  return sorted[top];
 }
 
 export interface PreprocessResult {
