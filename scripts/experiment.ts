@@ -14,6 +14,7 @@ import { DEFAULT_PREP, type DataPrep, prepOptions } from '../src/store/data-prep
 import { checkTrainConfig } from '../src/train/config';
 import { jsonWithArrays } from '../src/util/json';
 import { type ExperimentRun, type SweepPlan, summarizeRuns, sweepConfigs } from '../src/train/experiments';
+import { diagnosticsLine } from '../src/train/diagnostics';
 import { predictedOverObserved } from '../src/train/metrics';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../src/train/protocol';
 import { train } from '../src/train/trainer';
@@ -222,6 +223,7 @@ async function runOne(config: TrainConfig): Promise<ExperimentRun> {
       `calibration slope ${result.test.calibrationSlope.toFixed(2)}; train ${(result.trainMs / 1000).toFixed(1)} s, ${result.tokensProcessed} tokens, ` +
       `${result.steps} steps\n  ${result.stopMessage}\n  baselines on the same ${b.count} test targets: popularity ${b.popularity.toFixed(4)}, ` +
       `user click rate ${b.userRate.toFixed(4)}, item + user logistic ${b.logistic.toFixed(4)}, history ${b.history.toFixed(4)}` +
+      (result.diagnostics ? `\n  ${diagnosticsLine(result.diagnostics)}` : '') +
       result.warnings.map((warning) => `\n  warning: ${warning}`).join(''),
   );
   return run;

@@ -43,6 +43,7 @@ export function summarizeSweep(runs: readonly RunRecord[], sweepId: string): Swe
             testPredictions: r.result.testPredictions,
             testLabels: r.result.testLabels,
             baselines: r.result.baselines,
+            diagnostics: r.result.diagnostics,
             validCurve: validationCurve(r),
           },
         ]

@@ -209,3 +209,16 @@ export async function skewDiagnostics(
     aucDifference: paired.difference,
   };
 }
+
+/** The diagnostics in one sentence, for the runner and the page. */
+export function diagnosticsLine(d: SkewDiagnostics): string {
+  const deepest = d.slots.at(-1)!;
+  const f = (x: number) => x.toFixed(4);
+  const ci = Number.isFinite(d.aucDifference.low) ? ` [${f(d.aucDifference.low)}, ${f(d.aucDifference.high)}]` : '';
+  return (
+    `train–serve skew on ${d.targets} test targets at slots ${d.slots.map((s) => s.slot).join(', ')}: mean |Δlogit| ${f(d.skew)} ` +
+    `(positional ${f(d.positional)}, leakage ${f(d.leakage)}), slot spread ${f(d.slotSpread)}; ` +
+    `AUC served ${f(d.servedAuc)}, at slot ${deepest.slot} ${f(d.deepestAuc)} (Δ ${f(d.deepestAuc - d.servedAuc)}${ci}); ` +
+    `interactions reaching a target's [SUM] through ${d.layers} layer${d.layers === 1 ? '' : 's'}: ${d.slots[0].reach} served, ${deepest.reach} at slot ${deepest.slot}`
+  );
+}

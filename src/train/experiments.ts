@@ -6,6 +6,7 @@ import type { IsolationLevel, PositionEncoding } from '../prompt/types';
 import { effectiveK } from './config';
 import { predictedOverObserved } from './metrics';
 import type { BaselineAucs } from '../data/baselines';
+import type { SkewDiagnostics } from './diagnostics';
 import { type Interval, pairedMeanDifference } from './bootstrap';
 import type { RunSummary, TrainConfig } from './protocol';
 import type { ValidPoint } from './trainer';
@@ -50,7 +51,7 @@ export interface ExperimentRun extends RunSummary {
  * are missing from runs saved before the lab measured them; their columns then show "–".
  */
 export type RunOutcome = Pick<ExperimentRun, 'config' | 'trainMs' | 'tokensProcessed' | 'test'> &
-  Partial<Pick<ExperimentRun, 'testAucInterval' | 'testPredictions' | 'testLabels' | 'baselines' | 'validCurve'>>;
+  Partial<Pick<ExperimentRun, 'testAucInterval' | 'testPredictions' | 'testLabels' | 'baselines' | 'validCurve' | 'diagnostics'>>;
 
 export interface Spread {
   mean: number;
@@ -96,6 +97,16 @@ export interface SummaryRow {
   comparedSeeds: number;
   /** The simple scorers on the same test targets (the same for every seed of one dataset and n). */
   baselines: BaselineAucs | null;
+  /** Over the seeds that measured it (DTI runs), diagnostics.ts' figures: NaN means for SW rows and older runs. */
+  skew: Spread;
+  positionalSkew: Spread;
+  leakageSkew: Spread;
+  slotSpread: Spread;
+  /** Test AUC at slot k minus served AUC on the diagnostic sample. */
+  deepestSlotAucGain: Spread;
+  /** Interactions reaching a target's [SUM] served and at slot k (structural: the same for every seed). */
+  reachServed: number;
+  reachDeepest: number;
 }
 
 /** "no measurable difference" when the interval spans 0, else which way it lies. */
@@ -168,6 +179,7 @@ export function summarizeRuns(runs: readonly RunOutcome[]): { rows: SummaryRow[]
       reachedSwAccuracy: 0,
       comparedSeeds: 0,
       baselines: group[0].baselines ?? null,
+      ...diagnosticColumns(group),
     };
     return { model: modelKey(config), row, group };
   });
@@ -187,6 +199,22 @@ export function summarizeRuns(runs: readonly RunOutcome[]): { rows: SummaryRow[]
   const rows = summarized.map((s) => s.row);
   const markdown = summaryTable(rows);
   return { rows, markdown };
+}
+
+const NO_SPREAD: Spread = { mean: NaN, std: NaN };
+
+function diagnosticColumns(runs: readonly RunOutcome[]): Pick<SummaryRow, 'skew' | 'positionalSkew' | 'leakageSkew' | 'slotSpread' | 'deepestSlotAucGain' | 'reachServed' | 'reachDeepest'> {
+  const measured = runs.flatMap((r) => (r.diagnostics ? [r.diagnostics] : []));
+  const over = (value: (d: SkewDiagnostics) => number) => (measured.length ? spread(measured.map(value)) : NO_SPREAD);
+  return {
+    skew: over((d) => d.skew),
+    positionalSkew: over((d) => d.positional),
+    leakageSkew: over((d) => d.leakage),
+    slotSpread: over((d) => d.slotSpread),
+    deepestSlotAucGain: over((d) => d.deepestAuc - d.servedAuc),
+    reachServed: measured[0]?.slots[0].reach ?? NaN,
+    reachDeepest: measured[0]?.slots.at(-1)!.reach ?? NaN,
+  };
 }
 
 /** Seed-by-seed comparison with the SW runs: the paired ΔAUC interval and the time to SW's accuracy. */
@@ -237,7 +265,26 @@ export function summaryTable(rows: readonly SummaryRow[]): string {
     ),
   ].join('\n');
   const baselines = rows.find((r) => r.baselines)?.baselines;
-  return baselines ? `${table}\n\n${baselineLine(baselines)}` : table;
+  const parts = [table, skewTable(rows), baselines ? baselineLine(baselines) : ''];
+  return parts.filter(Boolean).join('\n\n');
+}
+
+/**
+ * The bottlenecks measured on each DTI row's kept weights (diagnostics.ts): empty when no row measured them. The
+ * columns are what the method doc §4 predicts: leakage 0 under strict, positional 0 with relative encodings.
+ */
+export function skewTable(rows: readonly SummaryRow[]): string {
+  const measured = rows.filter((r) => Number.isFinite(r.skew.mean));
+  if (!measured.length) return '';
+  return [
+    '| run | train–serve skew (mean abs Δlogit) | positional part | leakage part | slot spread | AUC at slot k − served | interactions reaching [SUM]: served → slot k |',
+    '|---|---|---|---|---|---|---|',
+    ...measured.map(
+      (r) =>
+        `| ${r.label} | ${formatSpread(r.skew, 4)} | ${formatSpread(r.positionalSkew, 4)} | ${formatSpread(r.leakageSkew, 4)} | ` +
+        `${formatSpread(r.slotSpread, 4)} | ${formatSpread(r.deepestSlotAucGain, 4)} | ${r.reachServed} → ${r.reachDeepest} |`,
+    ),
+  ].join('\n');
 }
 
 /** The baselines in one sentence, for tables and the runner. */

@@ -5,6 +5,7 @@
 import type { BaselineAucs } from '../data/baselines';
 import type { ItemText, IsolationLevel, PositionEncoding, TokenizedDataset } from '../prompt/types';
 import type { Interval } from './bootstrap';
+import type { SkewDiagnostics } from './diagnostics';
 
 export type Paradigm = 'sw' | 'dti';
 
@@ -145,6 +146,11 @@ export interface RunSummary {
   evalTargetsPerPrompt: number;
   /** Simple scorers on the same test targets. */
   baselines: BaselineAucs;
+  /**
+   * The kept weights' train–serve skew and slot spread on a test sample (diagnostics.ts); null for SW runs and when
+   * no test target has n + k − 1 interactions before it. Runs saved before the lab measured it lack it.
+   */
+  diagnostics?: SkewDiagnostics | null;
   /** What makes this run's figures weak evidence (guardrails.ts); empty when none applies. */
   warnings: string[];
 }

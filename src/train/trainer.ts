@@ -20,6 +20,7 @@ import { Rng } from '../util/rng';
 import { aucInterval } from './bootstrap';
 import { checkTrainConfig, effectiveK, oneClassProblem, promptsPerStep } from './config';
 import { createEvaluator, evalTargetsPerPrompt, evaluationPrompts, scorePrompts, validationSampleUsers } from './evaluate';
+import { skewDiagnostics } from './diagnostics';
 import { runWarnings } from './guardrails';
 import { NO_METRICS } from './metrics';
 import type { Metrics, RunSummary, StopReason, TrainConfig, TrainerEvent } from './protocol';
@@ -320,6 +321,8 @@ export async function train(
     emit({ type: 'eval', step: bestStep, split: 'test', metrics: test, elapsedMs: keptMs, sample: false });
     const testPredictions = scoredTest?.predictions ?? new Float32Array(0);
     const testLabels = scoredTest?.labels ?? new Uint8Array(0);
+    emit({ type: 'status', phase: 'evaluate', message: `Measuring train–serve skew of step ${bestStep}'s weights` });
+    const diagnostics = await skewDiagnostics(state, written, config);
     const baselines = baselineAucs(dataset, SPLIT_TEST, config.n);
     const testAucInterval = aucInterval(testPredictions, testLabels, { seed: config.seed });
     const summary: RunSummary = {
@@ -338,6 +341,7 @@ export async function train(
       testLabels,
       evalTargetsPerPrompt: evalTargetsPerPrompt(config),
       baselines,
+      diagnostics,
       warnings: runWarnings({ steps: stepCount, test, testAucInterval, validCurve, baselines, trainClickRate: trainingRate(dataset).rate }),
     };
     const result: TrainingResult = { ...summary, params: await state.readParams(), modelConfig, losses, validCurve };

@@ -2,6 +2,7 @@ import { useLab } from '../store';
 import { duringTraining } from '../store/run-types';
 import { runStatusLabel } from '../store/run-view';
 import { baselineLine } from '../train/experiments';
+import type { SkewDiagnostics } from '../train/diagnostics';
 import { predictedOverObserved } from '../train/metrics';
 import { RunCharts } from './charts';
 import { ProgressLine, Section } from './controls';
@@ -158,6 +159,14 @@ export function TrainingPanel() {
                     <dd data-testid="baselines">{baselineLine(run.result.baselines)}</dd>
                   </>
                 )}
+                {run.result.diagnostics && (
+                  <>
+                    <dt>Train–serve skew</dt>
+                    <dd data-testid="skew-diagnostics">
+                      <SkewTable diagnostics={run.result.diagnostics} />
+                    </dd>
+                  </>
+                )}
                 <dt>Test calibration</dt>
                 <dd data-testid="test-calibration" title={CALIBRATION_HELP}>
                   predicted CTR {fmt(run.result.test.meanPrediction, 3)} vs observed {fmt(run.result.test.clickRate, 3)} (
@@ -193,5 +202,51 @@ export function TrainingPanel() {
         </button>
       </details>
     </Section>
+  );
+}
+
+/**
+ * The kept weights' test targets scored at each slot of a DTI prompt (what training computed) against their served
+ * SW prompt: the paper's two bottlenecks as numbers (src/train/diagnostics.ts).
+ */
+function SkewTable({ diagnostics: d }: { diagnostics: SkewDiagnostics }) {
+  return (
+    <>
+      <p className="help">
+        The same {fmtInt(d.targets)} test targets, each placed at slot s of a k = {d.k} prompt as training saw it, against its own
+        sliding-window prompt as serving sees it. |Δlogit| splits into a positional part (where the target sits; 0 with relative
+        positions) and a leakage part (what hidden states carry from outside its n = {d.n} window; 0 under strict).
+      </p>
+      <table>
+        <thead>
+          <tr>
+            <th>slot</th>
+            <th>mean |Δlogit|</th>
+            <th>positional</th>
+            <th>leakage</th>
+            <th>test AUC</th>
+            <th>interactions reaching [SUM]</th>
+          </tr>
+        </thead>
+        <tbody>
+          {d.slots.map((s) => (
+            <tr key={s.slot}>
+              <td>{s.slot === 1 ? '1 (served)' : s.slot}</td>
+              <td>{fmt(s.skew, 4)}</td>
+              <td>{fmt(s.positional, 4)}</td>
+              <td>{fmt(s.leakage, 4)}</td>
+              <td>{fmt(s.auc, 4)}</td>
+              <td>{s.reach}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="help">
+        Slot spread (one target’s logit across slots, mean sd) {fmt(d.slotSpread, 4)}; AUC at slot {d.slots.at(-1)!.slot} minus served{' '}
+        {fmt(d.deepestAuc - d.servedAuc, 4)}
+        {Number.isFinite(d.aucDifference.low) ? ` (paired 95 % CI ${fmt(d.aucDifference.low, 4)} to ${fmt(d.aucDifference.high, 4)})` : ''}, through{' '}
+        {d.layers} layer{d.layers === 1 ? '' : 's'}.
+      </p>
+    </>
   );
 }
