@@ -14,7 +14,7 @@
  */
 import type { ParamState } from '../model/gpu-model';
 import { receptiveField } from '../prompt/dense-mask';
-import { SPLIT_CODE, packPrompt } from '../prompt/pack';
+import { SPLIT_CODE, interactionLength, packPrompt } from '../prompt/pack';
 import type { PackedPrompt, TokenizedDataset } from '../prompt/types';
 import { Rng } from '../util/rng';
 import { type Interval, pairedAucInterval } from './bootstrap';
@@ -92,7 +92,7 @@ export function diagnosticTargets(dataset: TokenizedDataset, n: number, k: numbe
     for (let h = n + k - 1; h < user.items.length && chosen.length < limit; h++) {
       if (user.split[h] !== code) continue;
       let tokens = 0;
-      for (let i = h - n - k + 1; i <= h; i++) tokens += dataset.itemTokens[user.items[i]].length + 2;
+      for (let i = h - n - k + 1; i <= h; i++) tokens += interactionLength(dataset, user.items[i]);
       if (tokens <= maxTokens) chosen.push({ userIndex, historyIndex: h });
     }
     if (chosen.length >= limit) break;
@@ -180,7 +180,7 @@ export async function skewDiagnostics(
       positional,
       leakage: learned ? meanAbs(packedAt, shiftedStart[j]) : skew,
       auc: rocAuc(predictions.subarray(packedAt, packedAt + T), labels),
-      reach: reachInInteractions(slotPrompt(dataset, sample[0], n, slot), config, layers),
+      reach: reachInInteractions(prompts[packedAt], config, layers),
     });
   });
 
