@@ -1,9 +1,53 @@
 import { describe, expect, it } from 'vitest';
-import { SPLIT_TEST } from '../prompt/types';
+import { SPLIT_TEST, type TokenizedDataset } from '../prompt/types';
 import { rocAuc } from '../train/metrics';
-import { historyScores, popularityScores } from './baselines';
+import { type ScoredTargets, historyScores, popularityScores } from './baselines';
 import { GENRES, PRESETS, generateDataset } from './generator';
 import { loadBuiltin } from './index';
+import { genreToken } from './tokenizer';
+
+const auc = ({ scores, labels }: ScoredTargets) => rocAuc(scores, labels);
+
+/** FNV-1a over the values as 32-bit words: a fingerprint of generated columns. */
+function fingerprint(...columns: ArrayLike<number>[]): string {
+  let hash = 0x811c9dc5;
+  for (const column of columns) {
+    for (let i = 0; i < column.length; i++) hash = Math.imul(hash ^ (column[i] >>> 0), 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
+
+/** Test targets with at least this many interactions before them, so that every history length below reads as many. */
+const LONG_TARGET_FROM = 50;
+
+/**
+ * AUC on the test targets (history index >= LONG_TARGET_FROM) of a probe of the leakage preset's latent taste: the
+ * user's click rate, over the `length` interactions before the target, on items sharing each of the target's genres
+ * (shrunk toward the user's rate over those interactions), averaged over its genres. Unlike historyScores it weighs
+ * old and recent interactions alike, so a long history can show what it knows.
+ */
+function genreRateAuc(dataset: TokenizedDataset, length: number): number {
+  const genreIds = new Set(GENRES.map((genre) => dataset.vocab.tokens.indexOf(genreToken(genre))));
+  const genresOf = dataset.itemTokens.map((tokens) => Array.from(tokens).filter((token) => genreIds.has(token)));
+  const scores: number[] = [];
+  const labels: number[] = [];
+  for (const user of dataset.users) {
+    for (let t = LONG_TARGET_FROM; t < user.items.length; t++) {
+      if (user.split[t] !== SPLIT_TEST) continue;
+      const history = Array.from({ length }, (_, back) => t - 1 - back);
+      const rate = (history.reduce((sum, j) => sum + user.labels[j], 0) + 1) / (length + 2);
+      const targetGenres = genresOf[user.items[t]];
+      let score = 0;
+      for (const genre of targetGenres) {
+        const matches = history.filter((j) => genresOf[user.items[j]].includes(genre));
+        score += (matches.reduce((sum, j) => sum + user.labels[j], 0) + 2 * rate) / (matches.length + 2);
+      }
+      scores.push(score / targetGenres.length);
+      labels.push(user.labels[t]);
+    }
+  }
+  return rocAuc(Float64Array.from(scores), Uint8Array.from(labels));
+}
 
 describe('generator', () => {
   it('is deterministic: same preset and seed, same data; another seed, other data', () => {
@@ -14,7 +58,18 @@ describe('generator', () => {
     expect(Array.from(c.rating!.slice(0, 200))).not.toEqual(Array.from(a.rating!.slice(0, 200)));
   });
 
-  it.each(['small', 'medium'] as const)('%s: sizes, lengths, ratings and catalog as specified', (preset) => {
+  // A regression pin: these fingerprints were computed from the generator before the leakage preset (and its world
+  // option) was added, so they prove that the existing presets still give the same data, bit for bit.
+  it.each([
+    ['small', 4955, 'df98591d', '9e8e33c7'],
+    ['medium', 104634, 'c09b6cbf', '0f183460'],
+  ] as const)('%s is unchanged since the leakage preset came: same log and catalog as before', (preset, count, log, catalog) => {
+    const raw = generateDataset(preset, 1);
+    const text = Array.from(raw.catalog.titles.join('|') + raw.catalog.genres.join('|'), (c) => c.charCodeAt(0));
+    expect([raw.count, fingerprint(raw.user, raw.item, raw.rating!, raw.timestamp!), fingerprint(text)]).toEqual([count, log, catalog]);
+  });
+
+  it.each(['small', 'medium', 'leakage'] as const)('%s: sizes, lengths, ratings and catalog as specified', (preset) => {
     const options = PRESETS[preset];
     const raw = generateDataset(preset, 1);
     expect(raw.userKeys.length).toBe(options.users);
@@ -63,13 +118,30 @@ describe('generator', () => {
   // n = 10 interactions must beat the item-popularity baseline clearly, and popularity must beat chance.
   it.each(['small', 'medium'] as const)('%s is learnable: history beats popularity on the test split, recent history most', (preset) => {
     const { dataset } = loadBuiltin(preset);
-    const score = ({ scores, labels }: { scores: Float64Array; labels: Uint8Array }) => rocAuc(scores, labels);
-    const popularity = score(popularityScores(dataset, SPLIT_TEST, 10));
-    const history = score(historyScores(dataset, SPLIT_TEST, 10));
-    const olderHistory = score(historyScores(dataset, SPLIT_TEST, 10, 10));
+    const popularity = auc(popularityScores(dataset, SPLIT_TEST, 10));
+    const history = auc(historyScores(dataset, SPLIT_TEST, 10));
+    const olderHistory = auc(historyScores(dataset, SPLIT_TEST, 10, 10));
     expect(popularity).toBeGreaterThan(0.55);
     expect(history).toBeGreaterThan(popularity + 0.08);
     // Tastes drift: the 10 most recent interactions say more than the 10 before them.
     expect(history).toBeGreaterThan(olderHistory + 0.02);
+  });
+
+  // The leakage preset's point: its clicks follow a taste that drifts over about 100 interactions, so the 50
+  // interactions before a target reveal it far better than the 10 a sliding-window prompt with n = 10 shows. On 'small'
+  // (moods of about 10 interactions) a longer history adds little. Measured, genreRateAuc over 10 -> 50 interactions
+  // (seed 1): leakage 0.683 -> 0.757, small 0.785 -> 0.808; over seeds 1–5 the gain was 0.059–0.084 on leakage and
+  // -0.005–0.031 on small. With leakage's sizes but the 'recent' world it was 0.011–0.040 (seeds 1–3).
+  it('leakage: history older than the window reveals the label, much more than on small', () => {
+    const gain = (dataset: TokenizedDataset) => genreRateAuc(dataset, 50) - genreRateAuc(dataset, 10);
+    const { dataset } = loadBuiltin('leakage');
+    expect(gain(dataset)).toBeGreaterThan(0.05);
+    expect(gain(loadBuiltin('small').dataset)).toBeLessThan(0.04);
+    // Still a recommendation log: popularity beats chance, the window beats popularity, and the long history beats both.
+    const popularity = auc(popularityScores(dataset, SPLIT_TEST, 10));
+    const history = auc(historyScores(dataset, SPLIT_TEST, 10));
+    expect(popularity).toBeGreaterThan(0.53);
+    expect(history).toBeGreaterThan(popularity + 0.05);
+    expect(genreRateAuc(dataset, 50)).toBeGreaterThan(history + 0.05);
   });
 });

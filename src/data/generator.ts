@@ -1,19 +1,29 @@
 /**
  * The built-in dataset: a deterministic, seeded, movie-like world (nothing is downloaded).
  *
- * Latent model, chosen so that a model reading the history can beat item popularity, and so that the most recent
- * history matters more than old history:
+ * Two latent models ("worlds") share the catalog and the rating code; only their constants (WORLDS) differ.
  * - items: 1–3 genres, a popularity weight (Zipf over a random rank) and a quality that leans with popularity;
  * - users: a long-term taste per genre, a personal rating bias, and a mood per genre that drifts along the sequence
  *   (an AR(1) walk), plus a focus genre that switches now and then and steers both what is watched and how it is rated;
  * - rating = round(offset + bias + quality + mean over the item's genres of (taste + mood) + focus bonus + noise),
  *   clipped to 1..5. Items are never repeated for a user (so a test target never re-appears as a train target).
+ * 'recent' (small, medium, large), chosen so that a model reading the history can beat item popularity, and so that
+ * the most recent history matters more than old history: the mood's time constant is 10 interactions.
+ * 'slow-drift' (leakage), chosen so that history older than the usual window n = 10 reveals the label: no long-term
+ * taste and no focus (items are picked by popularity alone, so what is watched says nothing), only a strong mood that
+ * drifts slowly (time constant 100 interactions). The 10 interactions before a target hold about 2.5 items that share
+ * a genre with it (none for a fifth of targets), a noisy read of that taste; the 50 before it hold about 12. So a model
+ * trained with a leaky isolation level, whose hidden states reach far more than n interactions back, learns a shortcut
+ * that sliding-window serving (exactly n interactions) lacks. Its histories are long, so that such old history exists.
  */
 import { Rng } from '../util/rng';
 import { type RawDataset, RawBuilder } from './raw';
 
-export type Preset = 'small' | 'medium' | 'large';
-export const PRESETS_ORDER: readonly Preset[] = ['small', 'medium', 'large'];
+export type Preset = 'small' | 'medium' | 'large' | 'leakage';
+export const PRESETS_ORDER: readonly Preset[] = ['small', 'medium', 'large', 'leakage'];
+
+/** Which latent model generates the ratings: see the file's comment and WORLDS. */
+export type World = 'recent' | 'slow-drift';
 
 export interface GeneratorOptions {
   users: number;
@@ -21,13 +31,19 @@ export interface GeneratorOptions {
   /** Per-user history lengths are log-uniform in [minHistory, maxHistory]. */
   minHistory: number;
   maxHistory: number;
+  /** Default 'recent'. */
+  world?: World;
 }
 
-/** 'small' stays small because CI trains on software WebGPU at about 1 GFLOP/s. */
+/**
+ * 'small' and 'leakage' stay small because CI trains on software WebGPU at about 1 GFLOP/s; 'leakage' has long
+ * histories so that most of a user's past lies beyond any usual window n.
+ */
 export const PRESETS: Record<Preset, GeneratorOptions> = {
   small: { users: 100, items: 300, minHistory: 20, maxHistory: 120 },
   medium: { users: 1000, items: 1500, minHistory: 20, maxHistory: 300 },
   large: { users: 6000, items: 4000, minHistory: 20, maxHistory: 300 },
+  leakage: { users: 100, items: 500, minHistory: 60, maxHistory: 160, world: 'slow-drift' },
 };
 
 /** MovieLens-100K's genres (its order, without "unknown"), so the built-in data can be written as a real u.item. */
@@ -50,20 +66,48 @@ const TITLE_NOUNS = [
 ];
 const TITLE_ENDINGS = ['Returns', 'Rising', 'Forever', 'Tales', 'Story', 'Song', 'Chronicles', 'Affair', 'Code', 'Run'];
 
-/** Tuned so that history beats popularity by a clear AUC margin while popularity stays better than chance. */
-const MODEL = {
-  ratingOffset: 3.2,
-  biasStd: 0.75,
-  tasteStd: 0.9,
-  qualityFromPopularity: 0.35,
-  qualityStd: 0.35,
-  moodStd: 0.9,
-  /** Mood persistence per interaction (time constant about 1 / (1 - 0.9) = 10 interactions). */
-  moodPersistence: 0.9,
-  focusBonus: 0.5,
-  focusSwitch: 0.1,
-  focusPick: 0.5,
-  noiseStd: 0.55,
+/** How an item's quality leans with its popularity, in every world. */
+const CATALOG = { qualityFromPopularity: 0.35, qualityStd: 0.35 };
+
+/** How users rate, per world (see the file's comment). */
+interface WorldModel {
+  ratingOffset: number;
+  biasStd: number;
+  tasteStd: number;
+  moodStd: number;
+  /** Mood persistence per interaction: its time constant is about 1 / (1 - moodPersistence) interactions. */
+  moodPersistence: number;
+  focusBonus: number;
+  focusSwitch: number;
+  focusPick: number;
+  noiseStd: number;
+}
+
+/** Both tuned so that history beats popularity by a clear AUC margin while popularity stays better than chance. */
+const WORLDS: Record<World, WorldModel> = {
+  recent: {
+    ratingOffset: 3.2,
+    biasStd: 0.75,
+    tasteStd: 0.9,
+    moodStd: 0.9,
+    moodPersistence: 0.9,
+    focusBonus: 0.5,
+    focusSwitch: 0.1,
+    focusPick: 0.5,
+    noiseStd: 0.55,
+  },
+  // A small bias, so that most of what separates clicks is the slow mood, which only a long history estimates well.
+  'slow-drift': {
+    ratingOffset: 3.4,
+    biasStd: 0.3,
+    tasteStd: 0,
+    moodStd: 2,
+    moodPersistence: 0.99,
+    focusBonus: 0,
+    focusSwitch: 0,
+    focusPick: 0,
+    noiseStd: 0.8,
+  },
 };
 
 const SECONDS_PER_DAY = 86_400;
@@ -80,6 +124,7 @@ interface Item {
 /** Generates the built-in dataset; the same preset and seed give the same data in every browser and in Node. */
 export function generateDataset(preset: Preset | GeneratorOptions, seed = 1): RawDataset {
   const options = typeof preset === 'string' ? PRESETS[preset] : preset;
+  const model = WORLDS[options.world ?? 'recent'];
   const rng = new Rng(seed);
   const builder = new RawBuilder();
   builder.setColumns({ rating: true, label: false, timestamp: true });
@@ -93,25 +138,25 @@ export function generateDataset(preset: Preset | GeneratorOptions, seed = 1): Ra
     const length = Math.round(
       Math.exp(Math.log(options.minHistory) + rng.next() * (Math.log(options.maxHistory) - Math.log(options.minHistory))),
     );
-    const taste = GENRES.map(() => rng.normal() * MODEL.tasteStd);
-    const bias = rng.normal() * MODEL.biasStd;
-    const mood = GENRES.map(() => rng.normal() * MODEL.moodStd);
+    const taste = GENRES.map(() => rng.normal() * model.tasteStd);
+    const bias = rng.normal() * model.biasStd;
+    const mood = GENRES.map(() => rng.normal() * model.moodStd);
     const focusWeights = taste.map(Math.exp);
     let focus = sampleIndex(focusWeights, rng);
     let time = FIRST_TIMESTAMP + Math.floor(rng.next() * 3 * 365 * SECONDS_PER_DAY);
     const seen = new Set<number>();
     for (let t = 0; t < length; t++) {
-      if (rng.next() < MODEL.focusSwitch) focus = sampleIndex(focusWeights, rng);
+      if (rng.next() < model.focusSwitch) focus = sampleIndex(focusWeights, rng);
       for (let g = 0; g < mood.length; g++) {
-        mood[g] = MODEL.moodPersistence * mood[g] + Math.sqrt(1 - MODEL.moodPersistence ** 2) * MODEL.moodStd * rng.normal();
+        mood[g] = model.moodPersistence * mood[g] + Math.sqrt(1 - model.moodPersistence ** 2) * model.moodStd * rng.normal();
       }
-      const item = pickUnseen(rng.next() < MODEL.focusPick ? pickers.byGenre[focus] : pickers.all, seen, pickers.all, rng);
+      const item = pickUnseen(rng.next() < model.focusPick ? pickers.byGenre[focus] : pickers.all, seen, pickers.all, rng);
       const { genres, quality } = items[item];
       let affinity = 0;
       for (const g of genres) affinity += taste[g] + mood[g];
       affinity /= genres.length;
       const score =
-        MODEL.ratingOffset + bias + quality + affinity + (genres.includes(focus) ? MODEL.focusBonus : 0) + MODEL.noiseStd * rng.normal();
+        model.ratingOffset + bias + quality + affinity + (genres.includes(focus) ? model.focusBonus : 0) + model.noiseStd * rng.normal();
       // A tenth of ratings share the previous timestamp, as when a user rates several films in one sitting.
       if (t > 0 && rng.next() >= 0.1) time += 1 + Math.floor(-Math.log(1 - rng.next()) * 2 * SECONDS_PER_DAY);
       rows.push({ user, item, rating: Math.min(5, Math.max(1, Math.round(score))), time });
@@ -139,7 +184,7 @@ function makeCatalog(builder: RawBuilder, count: number, rng: Rng): Item[] {
       if (!genres.includes(g)) genres.push(g);
     }
     genres.sort((a, b) => a - b);
-    const quality = MODEL.qualityFromPopularity * ((logPopularity[i] - mean) / std) + MODEL.qualityStd * rng.normal();
+    const quality = CATALOG.qualityFromPopularity * ((logPopularity[i] - mean) / std) + CATALOG.qualityStd * rng.normal();
     items.push({ genres, quality, popularity: 1 / (ranks[i] + 5) ** 0.9 });
     const index = builder.item(`m${i + 1}`);
     builder.describeItem(index, makeTitle(rng), genres.map((g) => GENRES[g]));

@@ -61,6 +61,11 @@ export function DatasetPanel() {
         <p className="help">
           Generated in your browser, nothing downloaded: {PRESETS_ORDER.map((p) => `${p} ${fmtInt(PRESETS[p].users)} users`).join(', ')}.
         </p>
+        <p className="help">
+          In leakage, clicks follow a taste that drifts over about 100 interactions, so history older than the window n reveals it best (each user has{' '}
+          {PRESETS.leakage.minHistory}–{PRESETS.leakage.maxHistory} interactions). DTI with a leaky isolation level (any but strict) learns that
+          shortcut through hidden states that reach past n; sliding-window serving, which shows exactly n interactions, lacks it.
+        </p>
       </fieldset>
 
       <div
