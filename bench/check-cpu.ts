@@ -31,7 +31,7 @@ const dataset = loadBuiltin('small').dataset;
 const prompts = packPrompts(dataset, { n, k, split: 'train' }).filter((p) => p.targets.length === k).slice(0, B);
 const L = Math.max(...prompts.map((p) => p.tokens.length));
 const batch = makeBatch(prompts, { L, B, n, isolation: 'strict' });
-const config: ModelConfig = { vocabSize: dataset.vocab.tokens.length, dModel: 32, nHeads: 4, nLayers: 2, dFF: 64, maxSeqLen: L, positionEncoding: encoding, seed: 3 };
+const config: ModelConfig = { vocabSize: dataset.vocab.tokens.length, dModel: 32, nHeads: 4, nLayers: 2, dFF: 64, maxSeqLen: L, positionEncoding: encoding, forgetting: false, seed: 3 };
 const initial = initParams(config);
 const reference = new ReferenceTrainer(config, initial, { ...DEFAULT_OPTIMIZER, lr });
 const peer = new TfModel(config, initial, DEFAULT_OPTIMIZER);

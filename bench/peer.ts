@@ -108,7 +108,7 @@ async function run(): Promise<PeerResult> {
     const batchPrompts = prompts.slice(0, bench.batchSize);
     const B = bench.batchSize;
     const L = Math.max(...batchPrompts.map((p) => p.tokens.length));
-    const config: ModelConfig = { ...bench.model, vocabSize: dataset.vocab.tokens.length, maxSeqLen: L, positionEncoding: POSITION_ENCODING, seed: 1 };
+    const config: ModelConfig = { ...bench.model, vocabSize: dataset.vocab.tokens.length, maxSeqLen: L, positionEncoding: POSITION_ENCODING, forgetting: false, seed: 1 };
     const batch = makeBatch(batchPrompts, { L, B, n: N_CONTEXT, isolation: ISOLATION });
     const dense = denseBatch(batch);
     const initial = initParams(config);

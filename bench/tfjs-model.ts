@@ -139,7 +139,7 @@ export class TfModel {
     const hd = headDim(this.config);
     const rows = B * L;
     const pe = this.config.positionEncoding;
-    if (pe === 'alibi') throw new Error('the TF.js peer implements rope, learned and none, not alibi');
+    if (pe === 'alibi' || this.config.forgetting) throw new Error('the TF.js peer implements rope, learned and none, not alibi or forgetting');
 
     let x: tf.Tensor2D = tf.gather(this.wte, batch.tokens) as tf.Tensor2D; // [rows, d]
     if (this.wpe) x = tf.add(x, tf.gather(this.wpe, tf.cast(batch.positions, 'int32')));

@@ -32,7 +32,7 @@ async function waitForStep(page: Page, steps: number) {
 
 /** A lab-format safetensors file of a tiny untrained model (for tests that only need a run to save). */
 function tinyModelFile(runName: string): { name: string; mimeType: string; buffer: Buffer } {
-  const config = { ...DEFAULT_TRAIN_CONFIG, model: { dModel: 32, nHeads: 2, nLayers: 1, dFF: 64, positionEncoding: 'rope' as const } };
+  const config = { ...DEFAULT_TRAIN_CONFIG, model: { dModel: 32, nHeads: 2, nLayers: 1, dFF: 64, positionEncoding: 'rope' as const, forgetting: false } };
   const vocabSize = 40;
   const total = paramLayout({ ...config.model, vocabSize, maxSeqLen: 16, seed: config.seed }).total;
   const bytes = writeSafetensors({ config, params: new Float32Array(total).fill(0.01), vocabSize, maxSeqLen: 16, extra: { run_name: runName, dataset: 'elsewhere' } });

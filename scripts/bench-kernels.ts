@@ -62,8 +62,8 @@ interface BenchModel {
   batchSize: number;
 }
 const models: BenchModel[] = [
-  { name: 'default (d=64, 4 heads, 2 layers, d_ff=256)', model: { dModel: 64, nHeads: 4, nLayers: 2, dFF: 256, positionEncoding: 'rope' }, batchSize: 8 },
-  { name: 'larger (d=128, 4 heads, 4 layers, d_ff=512)', model: { dModel: 128, nHeads: 4, nLayers: 4, dFF: 512, positionEncoding: 'rope' }, batchSize: 8 },
+  { name: 'default (d=64, 4 heads, 2 layers, d_ff=256)', model: { dModel: 64, nHeads: 4, nLayers: 2, dFF: 256, positionEncoding: 'rope', forgetting: false }, batchSize: 8 },
+  { name: 'larger (d=128, 4 heads, 4 layers, d_ff=512)', model: { dModel: 128, nHeads: 4, nLayers: 4, dFF: 512, positionEncoding: 'rope', forgetting: false }, batchSize: 8 },
 ];
 
 const n = 20;
@@ -170,6 +170,7 @@ for (const bench of models) {
       n,
       level,
       alibi: false,
+      forgetting: false,
     };
     const dispatches = [
       ...attentionForward(ctx, { ...mask, qkv, out, lse }),

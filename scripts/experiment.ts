@@ -24,7 +24,7 @@ import type { ItemText, IsolationLevel, PositionEncoding } from '../src/prompt/t
 const USAGE = `npm run experiment -- [data] [training options] [--out result.json]
 
 Data (default: --dataset medium, the built-in generator):
-  --dataset small|medium|large      a built-in preset
+  --dataset small|medium|large|leakage  a built-in preset (leakage: labels read history older than the window)
   --file PATH                       a file in any upload format (repeat it for a ratings file and its items file)
   --files A,B                       the same as one comma-separated list
   --columns user=cust,item=sku      which column holds what in a CSV/TSV/JSON Lines file whose names are not the
@@ -35,10 +35,11 @@ Data (default: --dataset medium, the built-in generator):
 
 Experiments:
   --compare --seeds 1,2,3           SW vs DTI on the same targets, the same targets per step
-  --sweep-k 1,5,10,20,50 --levels window,strict --encodings learned,rope
+  --sweep-k 1,5,10,20,50 --levels window,strict --encodings learned,rope [--forgetting off,on]
 
 Training options mirror the page (defaults in src/train/protocol.ts):
   --n --k --paradigm sw|dti --isolation window|full-causal|sum-isolated|strict --encoding learned|rope|alibi|none
+  --forgetting on|off (distance-based forgetting: an attention bias fading with interaction distance)
   --item-text words|id|both --d --heads --layers --dff --lr --batch (targets per optimizer step) --epochs (at most)
   --steps --seed --evals-per-epoch --patience (validation points without improvement; 0 = never stop early)
   --weight-decay --clip --quiet
@@ -49,7 +50,7 @@ class UsageError extends Error {}
 
 const REPEATABLE = new Set(['file']);
 const KNOWN = new Set([
-  'help', 'dataset', 'file', 'files', 'columns', 'split', 'click-at-least', 'users', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'quiet',
+  'help', 'dataset', 'file', 'files', 'columns', 'split', 'click-at-least', 'users', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'forgetting', 'quiet',
   'n', 'k', 'paradigm', 'isolation', 'encoding', 'item-text', 'd', 'heads', 'layers', 'dff', 'lr', 'batch', 'epochs', 'steps', 'seed',
   'evals-per-epoch', 'patience', 'weight-decay', 'clip',
 ]);
@@ -94,6 +95,13 @@ const num = (key: string, fallback: number) => {
   return value;
 };
 const list = (key: string, fallback: string[]) => (args.get(key)?.split(',').map((s) => s.trim()).filter(Boolean) ?? fallback);
+// --forgetting alone means on; a list (off,on) only makes sense for a sweep.
+const forgettingChoices = list('forgetting', [DEFAULT_TRAIN_CONFIG.model.forgetting ? 'on' : 'off']).map((choice) => {
+  if (choice === 'on' || choice === 'true') return true;
+  if (choice === 'off') return false;
+  throw new UsageError(`--forgetting expects on or off, or off,on for a sweep (got "${excerpt(choice)}")`);
+});
+if (forgettingChoices.length > 1 && !args.has('sweep-k')) throw new UsageError('--forgetting takes a list (off,on) only with --sweep-k');
 
 const base: TrainConfig = {
   n: num('n', DEFAULT_TRAIN_CONFIG.n),
@@ -107,6 +115,7 @@ const base: TrainConfig = {
     nLayers: num('layers', DEFAULT_TRAIN_CONFIG.model.nLayers),
     dFF: num('dff', DEFAULT_TRAIN_CONFIG.model.dFF),
     positionEncoding: (args.get('encoding') ?? DEFAULT_TRAIN_CONFIG.model.positionEncoding) as PositionEncoding,
+    forgetting: forgettingChoices[0],
   },
   learningRate: num('lr', DEFAULT_TRAIN_CONFIG.learningRate),
   batchTargets: num('batch', DEFAULT_TRAIN_CONFIG.batchTargets),
@@ -184,7 +193,7 @@ async function runOne(config: TrainConfig): Promise<ExperimentRun> {
   let lastPrint = 0;
   let phaseStart = performance.now();
   let phase = '';
-  const label = `${config.paradigm} k=${config.paradigm === 'sw' ? 1 : config.k} ${config.isolation} ${config.model.positionEncoding} seed=${config.seed}`;
+  const label = `${config.paradigm} k=${config.paradigm === 'sw' ? 1 : config.k} ${config.isolation} ${config.model.positionEncoding}${config.model.forgetting ? " forgetting" : ""} seed=${config.seed}`;
   const print = (line: string, force = false) => {
     if (quiet || (!force && performance.now() - lastPrint < 5000)) return;
     lastPrint = performance.now();
@@ -241,6 +250,7 @@ if (args.has('compare')) {
     ks: list('sweep-k', ['1', '5', '10', '20', '50']).map(Number),
     levels: list('levels', [base.isolation]) as IsolationLevel[],
     encodings: list('encodings', [base.model.positionEncoding]) as PositionEncoding[],
+    forgetting: forgettingChoices,
     seeds,
   };
   for (const config of sweepConfigs(base, plan)) runs.push(await runOne(config));

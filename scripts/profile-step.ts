@@ -26,7 +26,7 @@ const batch = makeBatch(prompts, { L, B, n, isolation: 'strict' });
 const gpu = await nodeDevice();
 if (!gpu.features.timestampQuery) throw new Error('this adapter has no timestamp queries');
 const ctx = new GpuContext(gpu.device);
-const config = { vocabSize: dataset.vocab.tokens.length, dModel: d, nHeads: 4, nLayers, dFF, maxSeqLen: L, positionEncoding: 'rope' as const, seed: 1 };
+const config = { vocabSize: dataset.vocab.tokens.length, dModel: d, nHeads: 4, nLayers, dFF, maxSeqLen: L, positionEncoding: 'rope' as const, forgetting: false, seed: 1 };
 const model = new GpuModel(new ParamState(ctx, config), { B, L, maxTargets: B * k, n, isolation: 'strict' }, true);
 await model.trainStep([batch], 1e-3);
 const dispatches = model.allDispatches();

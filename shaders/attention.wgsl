@@ -65,6 +65,8 @@ override DIRECT: bool = false;
 // like ALIBI (positions are read only with it), so the pipeline of the dense mask carries no code for either.
 override KEY_ORDER: bool = false;
 override ALIBI: bool = false;
+// Distance-based forgetting: the bias also counts the interaction distance (meta's interaction index).
+override FORGET: bool = false;
 
 const ROLE_SUM: u32 = 1u;
 const ROLE_PAD: u32 = 3u;
@@ -78,7 +80,7 @@ struct Params {
   H: u32,
   n: u32, // window, in interactions (clamped to 2^30 by the wrapper, so ip + n cannot wrap)
   level: u32, // 0 full-causal, 1 window, 2 sum-isolated, 3 strict
-  alibi: u32, // 1: bias -slope_h * (pos_q - pos_p); the kernels read the ALIBI override instead
+  alibi: u32, // 1: ALiBi; the kernels read the ALIBI override instead (and FORGET for forgetting)
   scale: f32, // 1 / sqrt(hd)
   qkvOffset: u32,
   positionsOffset: u32,
@@ -116,7 +118,7 @@ struct Params {
 var<workgroup> tileA: array<f32, CHUNK * HEAD_DIM>;
 var<workgroup> tileB: array<f32, CHUNK * HEAD_DIM>;
 var<workgroup> tileMeta: array<u32, CHUNK>;
-var<workgroup> tilePos: array<i32, CHUNK>;
+var<workgroup> tileCoord: array<i32, CHUNK>;
 var<workgroup> tileLse: array<f32, CHUNK>;
 var<workgroup> tileDot: array<f32, CHUNK>;
 var<workgroup> tileRow: array<u32, CHUNK>; // the token of each streamed (ordered) row
@@ -143,8 +145,9 @@ fn allowed(q: vec4u, p: vec4u, metaQ: vec4u, metaP: vec4u) -> vec4<bool> {
   return ok & select(same & keyNotSum, same | keyNotSum, roleQ == vec4u(ROLE_SUM));
 }
 
-fn alibiSlope(h: u32) -> f32 {
-  if (!ALIBI) {
+// Head h's slope of the bias -slope * (coordQ - coordP), attentionBiasSlope of src/model/config.ts.
+fn biasSlope(h: u32) -> f32 {
+  if (!ALIBI && !FORGET) {
     return 0.0;
   }
   return exp2(-8.0 * f32(h + 1u) / f32(P.H));
@@ -197,11 +200,17 @@ fn keyToken(b: u32, u: u32) -> i32 {
   return plan[keyOrderBase(b) + u];
 }
 
-fn position(at: u32) -> i32 {
-  if (!ALIBI) {
-    return 0; // unused without ALiBi: not read
+// Where row `at` sits for the bias: its position with ALiBi, plus its interaction index with forgetting (one slope
+// serves both, so the two distances add up); 0 without either, and then nothing is read.
+fn biasCoordinate(at: u32) -> i32 {
+  var coordinate = 0;
+  if (ALIBI) {
+    coordinate += positions[P.positionsOffset + at];
   }
-  return positions[P.positionsOffset + at];
+  if (FORGET) {
+    coordinate += i32(tokenMeta(at) >> 2u);
+  }
+  return coordinate;
 }
 
 // Union of the ranges (pairs at `slot` of entries `width` wide from `base`) of the tile's groups [g0, g0 + THREADS)
@@ -258,11 +267,11 @@ fn loadKeyChunk(b: u32, c0: u32, end: u32, lane: u32, h: u32) {
       let t = u32(token);
       tileRow[r] = t;
       tileMeta[r] = tokenMeta(rowBase + t);
-      tilePos[r] = position(rowBase + t);
+      tileCoord[r] = biasCoordinate(rowBase + t);
     } else {
       tileRow[r] = 0u;
       tileMeta[r] = ROLE_PAD;
-      tilePos[r] = 0;
+      tileCoord[r] = 0;
     }
   }
   // The tokens come from the plan again rather than tileRow: no barrier needed between the two loops.
@@ -300,7 +309,7 @@ fn owner(wg: vec3u, lane: u32) -> Owner {
 struct RowGroup {
   rows: vec4u,
   metas: vec4u,
-  pos: vec4i,
+  coord: vec4i,
   live: vec4<bool>,
   valid: vec4<bool>, // holds a token (pad tokens included): its outputs are written
   // Streamed rows to visit, from the plan (empty when lo > hi), two ranges [lo0, hi0] and [lo1, hi1]: key slots for
@@ -319,7 +328,7 @@ fn rowGroup(b: u32, tokens: vec4i) -> RowGroup {
   g.rows = vec4u(max(tokens, vec4i(0))); // empty slots: token 0 (finite data, never written)
   let t = vec4u(b * P.L) + g.rows;
   g.metas = select(vec4u(ROLE_PAD), vec4u(tokenMeta(t.x), tokenMeta(t.y), tokenMeta(t.z), tokenMeta(t.w)), g.valid);
-  g.pos = vec4i(position(t.x), position(t.y), position(t.z), position(t.w));
+  g.coord = vec4i(biasCoordinate(t.x), biasCoordinate(t.y), biasCoordinate(t.z), biasCoordinate(t.w));
   g.live = (g.metas & vec4u(3u)) != vec4u(ROLE_PAD);
   g.lo0 = 1;
   g.hi0 = 0;
@@ -435,7 +444,7 @@ struct Block {
   b: vec4u,
   rows: vec4u, // tokens
   metas: vec4u,
-  pos: vec4f,
+  coord: vec4f,
   lse: vec4f, // dK/dV only
   dot: vec4f, // dK/dV only
 }
@@ -470,7 +479,7 @@ fn stagedBlock(j: u32) -> Block {
   blk.b = blk.a;
   blk.rows = vec4u(tileRow[j], tileRow[j + 1u], tileRow[j + 2u], tileRow[j + 3u]);
   blk.metas = vec4u(tileMeta[j], tileMeta[j + 1u], tileMeta[j + 2u], tileMeta[j + 3u]);
-  blk.pos = vec4f(f32(tilePos[j]), f32(tilePos[j + 1u]), f32(tilePos[j + 2u]), f32(tilePos[j + 3u]));
+  blk.coord = vec4f(f32(tileCoord[j]), f32(tileCoord[j + 1u]), f32(tileCoord[j + 2u]), f32(tileCoord[j + 3u]));
   return blk;
 }
 
@@ -490,12 +499,12 @@ fn keyBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
   blk.b = blk.a + vec4u(d);
   let metas = vec4u(tokenMeta(t.x), tokenMeta(t.y), tokenMeta(t.z), tokenMeta(t.w));
   blk.metas = select(vec4u(ROLE_PAD), metas, live);
-  blk.pos = vec4f(vec4i(position(t.x), position(t.y), position(t.z), position(t.w)));
+  blk.coord = vec4f(vec4i(biasCoordinate(t.x), biasCoordinate(t.y), biasCoordinate(t.z), biasCoordinate(t.w)));
   return blk;
 }
 
 // One block of the forward: keys c0 + j .. + 3 (streamed slots) against the thread's 4 rows, online softmax.
-fn forwardBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, posQ: vec4f, qv: ptr<function, array<vec4f, HD_MAX>>,
+fn forwardBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, coordQ: vec4f, qv: ptr<function, array<vec4f, HD_MAX>>,
     acc: ptr<function, array<vec4f, HD_MAX>>, m: ptr<function, vec4f>, l: ptr<function, vec4f>) {
   let kb = keyBlock(b, c0, j, h);
   // Scores of 4 rows x 4 keys: s_k[r] = q_r . k_(j+k).
@@ -514,10 +523,10 @@ fn forwardBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, posQ: 
   let a1 = allowed(g.rows, vec4u(kb.rows.y), g.metas, vec4u(kb.metas.y));
   let a2 = allowed(g.rows, vec4u(kb.rows.z), g.metas, vec4u(kb.metas.z));
   let a3 = allowed(g.rows, vec4u(kb.rows.w), g.metas, vec4u(kb.metas.w));
-  s0 = select(vec4f(NEG_BIG), s0 - slope * (posQ - kb.pos.x), a0);
-  s1 = select(vec4f(NEG_BIG), s1 - slope * (posQ - kb.pos.y), a1);
-  s2 = select(vec4f(NEG_BIG), s2 - slope * (posQ - kb.pos.z), a2);
-  s3 = select(vec4f(NEG_BIG), s3 - slope * (posQ - kb.pos.w), a3);
+  s0 = select(vec4f(NEG_BIG), s0 - slope * (coordQ - kb.coord.x), a0);
+  s1 = select(vec4f(NEG_BIG), s1 - slope * (coordQ - kb.coord.y), a1);
+  s2 = select(vec4f(NEG_BIG), s2 - slope * (coordQ - kb.coord.z), a2);
+  s3 = select(vec4f(NEG_BIG), s3 - slope * (coordQ - kb.coord.w), a3);
   // Online softmax, one rescale per block of 4 keys.
   let mNew = max(*m, max(max(s0, s1), max(s2, s3)));
   let correction = exp(*m - mNew);
@@ -552,15 +561,15 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   for (var c = 0u; c < liveColumns; c++) {
     qv[c] = select(vec4f(0.0), qkvColumn(qAt, c) * P.scale, g.live);
   }
-  let slope = alibiSlope(h);
-  let posQ = vec4f(g.pos);
+  let slope = biasSlope(h);
+  let coordQ = vec4f(g.coord);
   var m = vec4f(NEG_BIG);
   var l = vec4f(0.0);
 
   if (DIRECT) {
     let w = walk(g);
     for (var k = 0u; k < w.count; k++) {
-      forwardBlock(b, 0u, walkBlock(w, k), h, g, slope, posQ, &qv, &acc, &m, &l);
+      forwardBlock(b, 0u, walkBlock(w, k), h, g, slope, coordQ, &qv, &acc, &m, &l);
     }
   } else {
     // The two key ranges of the plan, one after the other, in chunks through workgroup memory. A 4-block that both
@@ -576,7 +585,7 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
         workgroupBarrier();
         let blocks = blockRange(c0, first, last);
         for (var j = blocks.x; j <= blocks.y; j += 4u) {
-          forwardBlock(b, c0, j, h, g, slope, posQ, &qv, &acc, &m, &l);
+          forwardBlock(b, c0, j, h, g, slope, coordQ, &qv, &acc, &m, &l);
         }
         workgroupBarrier();
       }
@@ -625,7 +634,7 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
 // dQ: per query tile, the forward's key chunks; P recomputed from lse. dq += scale * sum_p P (dout.v_p - D) k_p.
 
 // One block of dQ: keys c0 + j .. + 3 (streamed slots) against the thread's 4 query rows.
-fn dqBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, posQ: vec4f, lseQ: vec4f, dotQ: vec4f,
+fn dqBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, coordQ: vec4f, lseQ: vec4f, dotQ: vec4f,
     qv: ptr<function, array<vec4f, HD_MAX>>, dov: ptr<function, array<vec4f, HD_MAX>>, dq: ptr<function, array<vec4f, HD_MAX>>) {
   let kb = keyBlock(b, c0, j, h);
   var s0 = vec4f(0.0);
@@ -653,10 +662,10 @@ fn dqBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, posQ: vec4f
   let a2 = allowed(g.rows, vec4u(kb.rows.z), g.metas, vec4u(kb.metas.z));
   let a3 = allowed(g.rows, vec4u(kb.rows.w), g.metas, vec4u(kb.metas.w));
   // dScore = P * (dP - D), with P = exp(score - lse) on allowed cells, 0 elsewhere.
-  let ds0 = select(vec4f(0.0), exp(s0 - slope * (posQ - kb.pos.x) - lseQ), a0) * (dp0 - dotQ);
-  let ds1 = select(vec4f(0.0), exp(s1 - slope * (posQ - kb.pos.y) - lseQ), a1) * (dp1 - dotQ);
-  let ds2 = select(vec4f(0.0), exp(s2 - slope * (posQ - kb.pos.z) - lseQ), a2) * (dp2 - dotQ);
-  let ds3 = select(vec4f(0.0), exp(s3 - slope * (posQ - kb.pos.w) - lseQ), a3) * (dp3 - dotQ);
+  let ds0 = select(vec4f(0.0), exp(s0 - slope * (coordQ - kb.coord.x) - lseQ), a0) * (dp0 - dotQ);
+  let ds1 = select(vec4f(0.0), exp(s1 - slope * (coordQ - kb.coord.y) - lseQ), a1) * (dp1 - dotQ);
+  let ds2 = select(vec4f(0.0), exp(s2 - slope * (coordQ - kb.coord.z) - lseQ), a2) * (dp2 - dotQ);
+  let ds3 = select(vec4f(0.0), exp(s3 - slope * (coordQ - kb.coord.w) - lseQ), a3) * (dp3 - dotQ);
   for (var c = 0u; c < HEAD_DIM; c++) {
     (*dq)[c] += (ds0 * fetchA(kb.a.x + c) + ds1 * fetchA(kb.a.y + c)) + (ds2 * fetchA(kb.a.z + c) + ds3 * fetchA(kb.a.w + c));
   }
@@ -704,13 +713,13 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   if (g.valid.w) {
     rowDotOut[index.w] = dotQ.w;
   }
-  let slope = alibiSlope(h);
-  let posQ = vec4f(g.pos);
+  let slope = biasSlope(h);
+  let coordQ = vec4f(g.coord);
 
   if (DIRECT) {
     let w = walk(g);
     for (var k = 0u; k < w.count; k++) {
-      dqBlock(b, 0u, walkBlock(w, k), h, g, slope, posQ, lseQ, dotQ, &qv, &dov, &dq);
+      dqBlock(b, 0u, walkBlock(w, k), h, g, slope, coordQ, lseQ, dotQ, &qv, &dov, &dq);
     }
   } else {
     // The two ranges of the plan, one after the other, in chunks through workgroup memory. A 4-block that both
@@ -727,7 +736,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
         workgroupBarrier();
         let blocks = blockRange(c0, first, last);
         for (var j = blocks.x; j <= blocks.y; j += 4u) {
-          dqBlock(b, c0, j, h, g, slope, posQ, lseQ, dotQ, &qv, &dov, &dq);
+          dqBlock(b, c0, j, h, g, slope, coordQ, lseQ, dotQ, &qv, &dov, &dq);
         }
         workgroupBarrier();
       }
@@ -764,13 +773,13 @@ fn loadQueryChunk(b: u32, c0: u32, end: u32, lane: u32, h: u32) {
       tileLse[r] = lseIn[P.lseOffset + index];
       tileDot[r] = rowDot[index];
       tileMeta[r] = tokenMeta(rowBase + t);
-      tilePos[r] = position(rowBase + t);
+      tileCoord[r] = biasCoordinate(rowBase + t);
     } else {
       tileRow[r] = 0u;
       tileLse[r] = 0.0;
       tileDot[r] = 0.0;
       tileMeta[r] = ROLE_PAD;
-      tilePos[r] = 0;
+      tileCoord[r] = 0;
     }
   }
   // The tokens come from the plan again rather than tileRow: no barrier needed between the two loops.
@@ -808,7 +817,7 @@ fn queryBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
   blk.a = vec4u(P.qkvOffset + h * HEAD_DIM) + t * (3u * d);
   blk.b = vec4u(P.doutOffset + h * HEAD_DIM) + t * d;
   blk.metas = select(vec4u(ROLE_PAD), vec4u(tokenMeta(t.x), tokenMeta(t.y), tokenMeta(t.z), tokenMeta(t.w)), live);
-  blk.pos = select(vec4f(0.0), vec4f(vec4i(position(t.x), position(t.y), position(t.z), position(t.w))), live);
+  blk.coord = select(vec4f(0.0), vec4f(vec4i(biasCoordinate(t.x), biasCoordinate(t.y), biasCoordinate(t.z), biasCoordinate(t.w))), live);
   let index = vec4u((b * P.H + h) * P.L) + blk.rows;
   blk.lse = select(vec4f(0.0), vec4f(lseIn[P.lseOffset + index.x], lseIn[P.lseOffset + index.y], lseIn[P.lseOffset + index.z], lseIn[P.lseOffset + index.w]), live);
   blk.dot = select(vec4f(0.0), vec4f(rowDot[index.x], rowDot[index.y], rowDot[index.z], rowDot[index.w]), live);
@@ -816,7 +825,7 @@ fn queryBlock(b: u32, c0: u32, j: u32, h: u32) -> Block {
 }
 
 // One block of dK/dV: queries in slots c0 + j .. + 3 (streamed) against the thread's 4 keys.
-fn dkvBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, posP: vec4f, kv: ptr<function, array<vec4f, HD_MAX>>,
+fn dkvBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, coordP: vec4f, kv: ptr<function, array<vec4f, HD_MAX>>,
     vv: ptr<function, array<vec4f, HD_MAX>>, dk: ptr<function, array<vec4f, HD_MAX>>, dv: ptr<function, array<vec4f, HD_MAX>>) {
   let qb = queryBlock(b, c0, j, h);
   // Scores of 4 queries x this thread's 4 keys: s_k[r] = q_(j+k) . k_r.
@@ -844,10 +853,10 @@ fn dkvBlock(b: u32, c0: u32, j: u32, h: u32, g: RowGroup, slope: f32, posP: vec4
   let a1 = allowed(vec4u(qb.rows.y), g.rows, vec4u(qb.metas.y), g.metas);
   let a2 = allowed(vec4u(qb.rows.z), g.rows, vec4u(qb.metas.z), g.metas);
   let a3 = allowed(vec4u(qb.rows.w), g.rows, vec4u(qb.metas.w), g.metas);
-  let p0 = select(vec4f(0.0), exp(s0 - slope * (qb.pos.x - posP) - qb.lse.x), a0);
-  let p1 = select(vec4f(0.0), exp(s1 - slope * (qb.pos.y - posP) - qb.lse.y), a1);
-  let p2 = select(vec4f(0.0), exp(s2 - slope * (qb.pos.z - posP) - qb.lse.z), a2);
-  let p3 = select(vec4f(0.0), exp(s3 - slope * (qb.pos.w - posP) - qb.lse.w), a3);
+  let p0 = select(vec4f(0.0), exp(s0 - slope * (qb.coord.x - coordP) - qb.lse.x), a0);
+  let p1 = select(vec4f(0.0), exp(s1 - slope * (qb.coord.y - coordP) - qb.lse.y), a1);
+  let p2 = select(vec4f(0.0), exp(s2 - slope * (qb.coord.z - coordP) - qb.lse.z), a2);
+  let p3 = select(vec4f(0.0), exp(s3 - slope * (qb.coord.w - coordP) - qb.lse.w), a3);
   let ds0 = p0 * (dp0 - qb.dot.x);
   let ds1 = p1 * (dp1 - qb.dot.y);
   let ds2 = p2 * (dp2 - qb.dot.z);
@@ -880,13 +889,13 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
     kv[c] = select(vec4f(0.0), qkvColumn(kAt, c) * P.scale, g.live);
     vv[c] = select(vec4f(0.0), qkvColumn(kAt + vec4u(d), c), g.live);
   }
-  let slope = alibiSlope(h);
-  let posP = vec4f(g.pos);
+  let slope = biasSlope(h);
+  let coordP = vec4f(g.coord);
 
   if (DIRECT) {
     let w = walk(g);
     for (var k = 0u; k < w.count; k++) {
-      dkvBlock(b, 0u, walkBlock(w, k), h, g, slope, posP, &kv, &vv, &dk, &dv);
+      dkvBlock(b, 0u, walkBlock(w, k), h, g, slope, coordP, &kv, &vv, &dk, &dv);
     }
   } else {
     // The two ranges of the plan, one after the other, in chunks through workgroup memory. A 4-block that both
@@ -903,7 +912,7 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
         workgroupBarrier();
         let blocks = blockRange(c0, first, last);
         for (var j = blocks.x; j <= blocks.y; j += 4u) {
-          dkvBlock(b, c0, j, h, g, slope, posP, &kv, &vv, &dk, &dv);
+          dkvBlock(b, c0, j, h, g, slope, coordP, &kv, &vv, &dk, &dv);
         }
         workgroupBarrier();
       }

@@ -9,6 +9,12 @@ export interface ModelConfig {
   /** Longest packed sequence the model accepts (learned positions are allocated for this many). */
   maxSeqLen: number;
   positionEncoding: PositionEncoding;
+  /**
+   * Distance-based forgetting: every head's attention score of query q on key p also gets −slope_h · (i_q − i_p), the
+   * interaction distance, with ALiBi's slopes (attentionBiasSlope). A reconstruction (dti-method.md §4.1): relative,
+   * so it keeps strict DTI equal to SW, and it fades history that leaks through layers instead of cutting it.
+   */
+  forgetting: boolean;
   seed: number;
 }
 
@@ -36,7 +42,10 @@ export function validateModelConfig(config: ModelConfig): string[] {
   return problems;
 }
 
-/** ALiBi slope of head h (0-based) out of H: 2^(-8(h+1)/H). */
-export function alibiSlope(h: number, nHeads: number): number {
+/**
+ * Slope of head h (0-based) out of H, 2^(-8(h+1)/H): ALiBi's, per token of distance, and distance-based forgetting's,
+ * per interaction of distance. With both on, a head's bias is −slope · (token distance + interaction distance).
+ */
+export function attentionBiasSlope(h: number, nHeads: number): number {
   return Math.pow(2, (-8 * (h + 1)) / nHeads);
 }

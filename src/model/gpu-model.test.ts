@@ -16,8 +16,8 @@ import { ReferenceTrainer, referenceForward, referenceForwardBackward } from './
 
 const dataset = syntheticDataset({ task: 'genre-matching', users: 6, historyLength: 14, seed: 3 });
 
-function tinyConfig(positionEncoding: PositionEncoding, maxSeqLen: number, seed = 11): ModelConfig {
-  return { vocabSize: dataset.vocab.tokens.length, dModel: 16, nHeads: 2, nLayers: 2, dFF: 24, maxSeqLen, positionEncoding, seed };
+function tinyConfig(positionEncoding: PositionEncoding, maxSeqLen: number, seed = 11, forgetting = false): ModelConfig {
+  return { vocabSize: dataset.vocab.tokens.length, dModel: 16, nHeads: 2, nLayers: 2, dFF: 24, maxSeqLen, positionEncoding, forgetting, seed };
 }
 
 function batchOf(prompts: PackedPrompt[], n: number, isolation: IsolationLevel, B = prompts.length): Batch {
@@ -82,13 +82,19 @@ describe('GPU model against the CPU reference', () => {
   const n = 3;
   const prompts = packPrompts(dataset, { n, k: 4, split: 'train' }).slice(0, 3);
 
-  for (const positionEncoding of ['learned', 'rope', 'alibi', 'none'] as const) {
+  // Every encoding × level without forgetting; forgetting with every level, alone and with ALiBi (their biases add).
+  const cases = [
+    ...(['learned', 'rope', 'alibi', 'none'] as const).map((positionEncoding) => ({ positionEncoding, forgetting: false })),
+    { positionEncoding: 'none' as const, forgetting: true },
+    { positionEncoding: 'alibi' as const, forgetting: true },
+  ];
+  for (const { positionEncoding, forgetting } of cases) {
     for (const isolation of ['full-causal', 'window', 'sum-isolated', 'strict'] as const) {
-      it(`forward and gradients match (${positionEncoding}, ${isolation})`, async () => {
+      it(`forward and gradients match (${positionEncoding}${forgetting ? ' + forgetting' : ''}, ${isolation})`, async () => {
         // One padded row (B = 4 > 3 prompts) exercises padding on every kernel; the models are built for longer rows
         // than the batch has (a shorter batch runs packed at the start of their buffers).
         const batch = batchOf(prompts, n, isolation, 4);
-        const config = tinyConfig(positionEncoding, batch.L + 7);
+        const config = tinyConfig(positionEncoding, batch.L + 7, 11, forgetting);
         const state = await newState(config);
         const shape = { ...shapeOf(batch, n, isolation), L: batch.L + 7 };
         const model = new GpuModel(state, shape, true);
@@ -179,11 +185,15 @@ describe('DTI equals the sliding window under strict isolation with relative pos
   const dti = packPrompt(dataset, user, 0, n, k);
   const sw = Array.from({ length: k }, (_, j) => packPrompt(dataset, user, j, n, 1));
 
-  for (const positionEncoding of ['rope', 'alibi', 'none'] as const) {
-    it(`same per-target logits and gradients, GPU and CPU (${positionEncoding})`, async () => {
+  const cases = [
+    ...(['rope', 'alibi', 'none'] as const).map((positionEncoding) => ({ positionEncoding, forgetting: false })),
+    { positionEncoding: 'rope' as const, forgetting: true },
+  ];
+  for (const { positionEncoding, forgetting } of cases) {
+    it(`same per-target logits and gradients, GPU and CPU (${positionEncoding}${forgetting ? ' + forgetting' : ''})`, async () => {
       const dtiBatch = batchOf([dti], n, 'strict');
       const swBatch = batchOf(sw, n, 'strict');
-      const config = tinyConfig(positionEncoding, dtiBatch.L, 5);
+      const config = tinyConfig(positionEncoding, dtiBatch.L, 5, forgetting);
       const params = initParams(config);
 
       const refDti = referenceForwardBackward(config, params, dtiBatch);

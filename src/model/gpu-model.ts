@@ -376,7 +376,7 @@ export class GpuModel {
     const G = (t: { offset: number }) => tensorRef(state.grads, t.offset);
     const { projOut, finalNorm, finalRstd } = this;
     const hd = headDim(config);
-    const mask = { meta: tensorRef(bb.meta), positions: tensorRef(bb.positions), plan: tensorRef(bb.attentionPlan), B, L, nHeads: H, headDim: hd, n, level: isolation, alibi: config.positionEncoding === 'alibi' };
+    const mask = { meta: tensorRef(bb.meta), positions: tensorRef(bb.positions), plan: tensorRef(bb.attentionPlan), B, L, nHeads: H, headDim: hd, n, level: isolation, alibi: config.positionEncoding === 'alibi', forgetting: config.forgetting };
 
     // ---- forward ----
     const fwd: Dispatch[] = [];

@@ -5,7 +5,7 @@ import { SafetensorsError, modelConfigOf, readSafetensors, writeSafetensors } fr
 
 const config: TrainConfig = {
   ...DEFAULT_TRAIN_CONFIG,
-  model: { dModel: 16, nHeads: 2, nLayers: 2, dFF: 32, positionEncoding: 'learned' },
+  model: { dModel: 16, nHeads: 2, nLayers: 2, dFF: 32, positionEncoding: 'learned', forgetting: false },
 };
 const vocabSize = 40;
 const maxSeqLen = 24;

@@ -12,7 +12,7 @@ import { trainingCost } from './prompt-view';
 
 export type ModelPresetName = 'tiny' | 'small' | 'base' | 'large';
 
-export const MODEL_PRESETS: Record<ModelPresetName, Omit<ModelSize, 'positionEncoding'> & { description: string }> = {
+export const MODEL_PRESETS: Record<ModelPresetName, Omit<ModelSize, 'positionEncoding' | 'forgetting'> & { description: string }> = {
   tiny: { dModel: 32, nHeads: 2, nLayers: 1, dFF: 64, description: 'seconds per step even on software WebGPU' },
   small: { dModel: 64, nHeads: 4, nLayers: 2, dFF: 256, description: 'the default: trains in about a minute on a laptop GPU' },
   base: { dModel: 128, nHeads: 4, nLayers: 4, dFF: 512, description: 'for the medium and large datasets' },

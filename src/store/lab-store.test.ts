@@ -359,7 +359,7 @@ describe('training session', () => {
 
   it('queues a sweep over k, levels and encodings, tags its runs and summarizes them like the runner', async () => {
     const { store, deps } = await readyStore('#n=5&k=5&steps=10&ep=1&seed=3&bt=8');
-    store.getState().startSweep({ ks: [1, 5, 10], levels: ['window', 'strict'], encodings: ['rope'], seeds: [3, 4] });
+    store.getState().startSweep({ ks: [1, 5, 10], levels: ['window', 'strict'], encodings: ['rope'], forgetting: [false], seeds: [3, 4] });
     // Per seed: SW once, then k = 5 and 10 under each level.
     const expected = [
       ['sw', 1, 'window', 3], ['dti', 5, 'window', 3], ['dti', 10, 'window', 3], ['dti', 5, 'strict', 3], ['dti', 10, 'strict', 3],
@@ -405,10 +405,10 @@ describe('training session', () => {
 
   it('refuses an empty sweep or one the data cannot feed, before training anything', async () => {
     const { store, deps } = await readyStore('#n=5&k=5');
-    store.getState().startSweep({ ks: [5], levels: ['strict'], encodings: [], seeds: [1] });
+    store.getState().startSweep({ ks: [5], levels: ['strict'], encodings: [], forgetting: [false], seeds: [1] });
     expect(store.getState().startProblem).toContain('pick at least one');
     store.getState().setConfig({ n: 5000 });
-    store.getState().startSweep({ ks: [1, 5], levels: ['window'], encodings: ['rope'], seeds: [1] });
+    store.getState().startSweep({ ks: [1, 5], levels: ['window'], encodings: ['rope'], forgetting: [false], seeds: [1] });
     expect(store.getState().startProblem).toMatch(/^The sweep cannot start: .*no training target has n = 5000/);
     expect(deps.trainer.commandTypes()).toEqual([]);
   });

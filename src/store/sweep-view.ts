@@ -54,9 +54,9 @@ export function summarizeSweep(runs: readonly RunRecord[], sweepId: string): Swe
   const sw = rows.filter((r) => r.k === 1);
   for (const row of rows) {
     if (row.k === 1) continue;
-    const name = `${row.isolation} · ${row.positionEncoding}`;
+    const name = `${row.isolation} · ${row.positionEncoding}${row.forgetting ? ' · forgetting' : ''}`;
     if (!lines.has(name)) {
-      const base = sw.find((s) => s.positionEncoding === row.positionEncoding);
+      const base = sw.find((s) => s.positionEncoding === row.positionEncoding && s.forgetting === row.forgetting);
       lines.set(name, { name, points: base ? [{ k: 1, auc: base.testAuc.mean, seconds: base.trainSeconds.mean }] : [] });
     }
     lines.get(name)!.points.push({ k: row.k, auc: row.testAuc.mean, seconds: row.trainSeconds.mean });

@@ -9,7 +9,7 @@ const custom: TrainConfig = {
   paradigm: 'sw',
   isolation: 'sum-isolated',
   itemText: 'id',
-  model: { dModel: 96, nHeads: 3, nLayers: 5, dFF: 384, positionEncoding: 'alibi' },
+  model: { dModel: 96, nHeads: 3, nLayers: 5, dFF: 384, positionEncoding: 'alibi', forgetting: true },
   learningRate: 0.0007,
   batchTargets: 48,
   epochs: 3,
@@ -39,7 +39,7 @@ describe('URL hash', () => {
 
   it('writes every field, so a link keeps its meaning if defaults change', () => {
     const params = new URLSearchParams(encodeHash({ config: DEFAULT_TRAIN_CONFIG, preset: 'small', prep: DEFAULT_PREP }));
-    for (const key of ['ds', 'split', 'click', 'n', 'k', 'p', 'iso', 'pe', 'd', 'h', 'l', 'ff', 'lr', 'bt', 'ep', 'steps', 'seed', 'wd', 'clip', 'vpe', 'pat', 'it']) {
+    for (const key of ['ds', 'split', 'click', 'n', 'k', 'p', 'iso', 'pe', 'fg', 'd', 'h', 'l', 'ff', 'lr', 'bt', 'ep', 'steps', 'seed', 'wd', 'clip', 'vpe', 'pat', 'it']) {
       expect(params.has(key), key).toBe(true);
     }
   });
@@ -49,6 +49,15 @@ describe('URL hash', () => {
     expect(decoded.problems).toEqual([]);
     expect(decoded.config).toEqual({ ...DEFAULT_TRAIN_CONFIG, k: 4, isolation: 'window' });
     expect(decoded.preset).toBe('small');
+  });
+
+  it('reads forgetting as on or off, and a link without it (older than the option) as off', () => {
+    expect(decodeHash('#fg=on').config.model.forgetting).toBe(true);
+    const on = { ...DEFAULT_TRAIN_CONFIG, model: { ...DEFAULT_TRAIN_CONFIG.model, forgetting: true } };
+    expect(decodeHash('#k=4', { config: on, preset: 'small', prep: DEFAULT_PREP }).config.model.forgetting).toBe(false);
+    const wrong = decodeHash('#fg=maybe', { config: on, preset: 'small', prep: DEFAULT_PREP });
+    expect(wrong.config.model.forgetting).toBe(true);
+    expect(wrong.problems).toEqual(['The link sets distance-based forgetting to "maybe", which is not one of off, on; using on.']);
   });
 
   it('explains values it cannot parse and keeps the default for them', () => {

@@ -58,6 +58,7 @@ export function encodeHash(state: HashState): string {
   params.set('p', state.config.paradigm);
   params.set('iso', state.config.isolation);
   params.set('pe', state.config.model.positionEncoding);
+  params.set('fg', state.config.model.forgetting ? 'on' : 'off');
   params.set('it', state.config.itemText);
   for (const field of NUMBER_FIELDS) params.set(field.key, String(field.get(state.config)));
   return params.toString();
@@ -126,6 +127,9 @@ export function decodeHash(
     config.model.positionEncoding,
     problems,
   );
+  // Links from before forgetting existed trained without it.
+  const forgetting = params.has('fg') ? (config.model.forgetting ? 'on' : 'off') : 'off';
+  config.model.forgetting = pickEnum(params, 'fg', 'distance-based forgetting', ['off', 'on'], forgetting, problems) === 'on';
   config.itemText = pickEnum<ItemText>(params, 'it', 'the item text', ITEM_TEXTS, config.itemText, problems);
   for (const field of NUMBER_FIELDS) {
     const raw = params.get(field.key);

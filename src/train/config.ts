@@ -1,6 +1,6 @@
 import { validateModelConfig } from '../model/config';
 import { ISOLATION_LEVELS, ITEM_TEXTS, POSITION_ENCODINGS, SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
-import type { TrainConfig } from './protocol';
+import type { ModelSize, TrainConfig } from './protocol';
 
 export interface ConfigCheck {
   /** Problems that prevent a run, each naming the setting and what is expected. */
@@ -98,16 +98,24 @@ export function promptsPerStep(batchTargets: number, prompts: number, targets: n
   return { prompts: count, lossDenominator: Math.max(1, Math.round(count * meanTargets)) };
 }
 
-/** A configuration as saved before the lab had these settings: batch size in prompts, one validation per epoch. */
-type SavedConfig = Partial<TrainConfig> & Pick<TrainConfig, 'n' | 'k' | 'paradigm' | 'isolation' | 'model'> & { batchSize?: number; evalEvery?: number };
+/**
+ * A configuration as saved before the lab had these settings: batch size in prompts, one validation per epoch, no
+ * forgetting.
+ */
+type SavedConfig = Partial<Omit<TrainConfig, 'model'>> &
+  Pick<TrainConfig, 'n' | 'k' | 'paradigm' | 'isolation'> & { model: Omit<ModelSize, 'forgetting'> & Partial<ModelSize> } & {
+    batchSize?: number;
+    evalEvery?: number;
+  };
 
 /**
  * A saved configuration (a stored run, an imported model) in today's fields, saying what the run did: words for item
- * text, its batch of prompts as targets per step, one validation per epoch, no early stopping.
+ * text, its batch of prompts as targets per step, one validation per epoch, no early stopping, no forgetting.
  */
 export function upgradeConfig(saved: SavedConfig): TrainConfig {
-  const { batchSize, evalEvery: _evalEvery, ...rest } = saved;
+  const { batchSize, evalEvery: _evalEvery, model, ...rest } = saved;
   return {
+    model: { forgetting: false, ...model },
     itemText: 'words',
     batchTargets: (batchSize ?? 1) * effectiveK({ paradigm: saved.paradigm, k: saved.k }),
     evalsPerEpoch: 1,

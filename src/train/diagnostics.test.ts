@@ -22,13 +22,13 @@ const TOLERANCE = 1e-4;
 let shared: GpuContext | null = null;
 afterAll(() => shared?.destroy());
 
-async function diagnose(isolation: IsolationLevel, positionEncoding: PositionEncoding, nLayers = 2) {
+async function diagnose(isolation: IsolationLevel, positionEncoding: PositionEncoding, nLayers = 2, forgetting = false) {
   const config: TrainConfig = {
     ...DEFAULT_TRAIN_CONFIG,
     n: 4,
     k: 6,
     isolation,
-    model: { dModel: 16, nHeads: 2, nLayers, dFF: 24, positionEncoding },
+    model: { dModel: 16, nHeads: 2, nLayers, dFF: 24, positionEncoding, forgetting },
   };
   shared ??= new GpuContext((await nodeDevice()).device);
   const modelConfig = { ...config.model, vocabSize: dataset.vocab.tokens.length, maxSeqLen: 64, seed: 5 };
@@ -67,6 +67,12 @@ describe('train–serve skew diagnostics', () => {
     expect(d.slotSpread).toBeLessThan(TOLERANCE);
     expect(Math.abs(d.deepestAuc - d.servedAuc)).toBeLessThan(1e-9);
     expect(d.slots.map((s) => s.reach)).toEqual(d.slots.map(() => 4));
+  });
+
+  it('finds no skew under strict with RoPE and distance-based forgetting (relative, like the encoding)', async () => {
+    const d = await diagnose('strict', 'rope', 2, true);
+    expect(d.skew).toBeLessThan(TOLERANCE);
+    expect(d.slotSpread).toBeLessThan(TOLERANCE);
   });
 
   it('splits learned positions’ skew into a positional part and no leakage under strict', async () => {

@@ -58,7 +58,7 @@ const small: TrainConfig = {
   n: 6,
   k: 8,
   itemText: 'both',
-  model: { dModel: 32, nHeads: 2, nLayers: 2, dFF: 64, positionEncoding: 'rope' },
+  model: { dModel: 32, nHeads: 2, nLayers: 2, dFF: 64, positionEncoding: 'rope', forgetting: false },
 };
 
 describe('evaluation packing', () => {
@@ -69,10 +69,14 @@ describe('evaluation packing', () => {
     expect([at('strict', 'learned'), at('window', 'rope'), at('sum-isolated', 'none'), at('full-causal', 'alibi')]).toEqual([1, 1, 1, 1]);
   });
 
-  for (const positionEncoding of ['rope', 'alibi', 'none'] as const) {
-    it(`gives every test target its SW logit on the built-in data (strict, ${positionEncoding})`, async () => {
+  const cases = [
+    ...(['rope', 'alibi', 'none'] as const).map((positionEncoding) => ({ positionEncoding, forgetting: false })),
+    { positionEncoding: 'alibi' as const, forgetting: true },
+  ];
+  for (const { positionEncoding, forgetting } of cases) {
+    it(`gives every test target its SW logit on the built-in data (strict, ${positionEncoding}${forgetting ? ' + forgetting' : ''})`, async () => {
       const dataset = loadBuiltin('small').dataset;
-      const result = await compareScoring(dataset, { ...small, model: { ...small.model, positionEncoding } });
+      const result = await compareScoring(dataset, { ...small, model: { ...small.model, positionEncoding, forgetting } });
       expect(result.targets).toBeGreaterThan(300);
       expect(result.spread).toBeGreaterThan(0.5);
       expect(result.maxDifference).toBeLessThan(1e-4);

@@ -16,22 +16,27 @@ export interface SweepPlan {
   ks: number[];
   levels: IsolationLevel[];
   encodings: PositionEncoding[];
+  /** Distance-based forgetting off and/or on (ModelConfig.forgetting). */
+  forgetting: boolean[];
   seeds: number[];
 }
 
 /**
- * The runs of a sweep, in the order they train: for each seed and encoding, each level's ks. k = 1 is the sliding
- * window, one run per encoding and seed whatever the level; it takes the first level's rule, so list `window` (which
- * is full causal at k = 1) first for the usual SW baseline.
+ * The runs of a sweep, in the order they train: for each seed, forgetting choice and encoding, each level's ks. k = 1
+ * is the sliding window, one run per encoding, forgetting choice and seed whatever the level; it takes the first
+ * level's rule, so list `window` (which is full causal at k = 1) first for the usual SW baseline.
  */
 export function sweepConfigs(base: TrainConfig, plan: SweepPlan): TrainConfig[] {
   const configs: TrainConfig[] = [];
   for (const seed of plan.seeds) {
-    for (const encoding of plan.encodings) {
-      for (const level of plan.levels) {
-        for (const k of plan.ks) {
-          if (k === 1 && level !== plan.levels[0]) continue;
-          configs.push({ ...base, seed, k, paradigm: k === 1 ? 'sw' : 'dti', isolation: level, model: { ...base.model, positionEncoding: encoding } });
+    for (const forgetting of plan.forgetting) {
+      for (const encoding of plan.encodings) {
+        for (const level of plan.levels) {
+          for (const k of plan.ks) {
+            if (k === 1 && level !== plan.levels[0]) continue;
+            const model = { ...base.model, positionEncoding: encoding, forgetting };
+            configs.push({ ...base, seed, k, paradigm: k === 1 ? 'sw' : 'dti', isolation: level, model });
+          }
         }
       }
     }
@@ -68,6 +73,7 @@ export interface SummaryRow {
   k: number;
   isolation: TrainConfig['isolation'];
   positionEncoding: TrainConfig['model']['positionEncoding'];
+  forgetting: boolean;
   seeds: number;
   testAuc: Spread;
   /** Mean over seeds of the half-width of each seed's 95 % bootstrap interval of the test AUC. */
@@ -159,11 +165,12 @@ export function summarizeRuns(runs: readonly RunOutcome[]): { rows: SummaryRow[]
     const config = group[0].config;
     const k = effectiveK(config);
     const row: SummaryRow = {
-      label: k === 1 ? `SW ${config.isolation} ${config.model.positionEncoding}` : `DTI k=${k} ${config.isolation} ${config.model.positionEncoding}`,
+      label: `${k === 1 ? 'SW' : `DTI k=${k}`} ${config.isolation} ${config.model.positionEncoding}${config.model.forgetting ? ' forgetting' : ''}`,
       paradigm: k === 1 ? 'sw' : 'dti',
       k,
       isolation: config.isolation,
       positionEncoding: config.model.positionEncoding,
+      forgetting: config.model.forgetting,
       seeds: group.length,
       testAuc: spread(group.map((r) => r.test.auc)),
       testAucHalfWidth: spread(group.map((r) => (r.testAucInterval ? (r.testAucInterval.high - r.testAucInterval.low) / 2 : NaN))).mean,

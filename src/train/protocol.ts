@@ -3,19 +3,15 @@
  * The page never trains: it posts a StartMessage and renders the TrainerEvents it gets back.
  */
 import type { BaselineAucs } from '../data/baselines';
-import type { ItemText, IsolationLevel, PositionEncoding, TokenizedDataset } from '../prompt/types';
+import type { ModelConfig } from '../model/config';
+import type { ItemText, IsolationLevel, TokenizedDataset } from '../prompt/types';
 import type { Interval } from './bootstrap';
 import type { SkewDiagnostics } from './diagnostics';
 
 export type Paradigm = 'sw' | 'dti';
 
-export interface ModelSize {
-  dModel: number;
-  nHeads: number;
-  nLayers: number;
-  dFF: number;
-  positionEncoding: PositionEncoding;
-}
+/** The model a run chooses; vocabulary and length come from the data, the seed from the run. */
+export type ModelSize = Pick<ModelConfig, 'dModel' | 'nHeads' | 'nLayers' | 'dFF' | 'positionEncoding' | 'forgetting'>;
 
 export interface TrainConfig {
   /** Context interactions per target. */
@@ -53,7 +49,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   paradigm: 'dti',
   isolation: 'strict',
   itemText: 'both',
-  model: { dModel: 64, nHeads: 4, nLayers: 2, dFF: 256, positionEncoding: 'rope' },
+  model: { dModel: 64, nHeads: 4, nLayers: 2, dFF: 256, positionEncoding: 'rope', forgetting: false },
   learningRate: 3e-3,
   batchTargets: 128,
   epochs: 10,

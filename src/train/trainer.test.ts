@@ -21,7 +21,7 @@ const config: TrainConfig = {
   k: 4,
   paradigm: 'dti',
   isolation: 'strict',
-  model: { dModel: 32, nHeads: 2, nLayers: 2, dFF: 64, positionEncoding: 'rope' },
+  model: { dModel: 32, nHeads: 2, nLayers: 2, dFF: 64, positionEncoding: 'rope', forgetting: false },
   learningRate: 1e-2,
   // 16 prompts of k = 4 targets per step.
   batchTargets: 64,

@@ -1,4 +1,5 @@
 import { ISOLATION_LEVELS, ITEM_TEXTS, type IsolationLevel, type ItemText, POSITION_ENCODINGS, type PositionEncoding } from '../prompt/types';
+import { attentionBiasSlope } from '../model/config';
 import { useLab } from '../store';
 import { MODEL_PRESETS, type ModelPresetName, modelPresetOf } from '../store/config-check';
 import { type MemoryEstimate, formatBytes } from '../store/memory';
@@ -68,6 +69,20 @@ export function ConfigPanel() {
         value={m.positionEncoding}
         options={POSITION_ENCODINGS.map((pe) => ({ value: pe, label: pe }))}
         onChange={(positionEncoding) => setModel({ positionEncoding })}
+      />
+      <RadioGroup
+        label="Distance-based forgetting"
+        help={
+          m.forgetting
+            ? `On: a head's attention to an interaction d interactions back is multiplied by e^(−slope·d), slopes like ALiBi's (head 1 of ${m.nHeads}: ${attentionBiasSlope(0, m.nHeads).toFixed(3)} per interaction). It fades history that leaks through layers; a reconstruction of the paper's third fix.`
+            : 'Off: attention inside the window does not depend on how far back an interaction is (turn on to fade distant interactions, a soft fix for leakage).'
+        }
+        value={m.forgetting ? 'on' : 'off'}
+        options={[
+          { value: 'off', label: 'off' },
+          { value: 'on', label: 'on' },
+        ]}
+        onChange={(choice) => setModel({ forgetting: choice === 'on' })}
       />
       <SelectField
         label="Item text"

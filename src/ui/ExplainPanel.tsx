@@ -173,7 +173,13 @@ function StepText({ id, facts, view, config, runs }: { id: (typeof EXPLAIN_STEPS
             Switch to <em>sum-isolated</em> (no [SUM] reads another [SUM]) and to <em>strict</em> (item and label tokens read only their own interaction): under strict
             the leakage disappears, and each target computes exactly what its own SW prompt would.
           </p>
+          <p>
+            A softer fix, <strong>distance-based forgetting</strong> (the lab’s reconstruction of the paper’s third fix): every head weighs a key d interactions back
+            by e^(−slope·d), so what leaks from far back arrives faded rather than cut. The paths still exist (the overlay does not change); hover an allowed cell
+            to see its weight. Forgetting is relative, so strict with forgetting still equals SW.
+          </p>
           {levelChoice}
+          <Choice label="Forgetting" options={['off', 'on'] as const} value={config.model.forgetting ? 'on' : 'off'} onPick={(choice) => setModel({ forgetting: choice === 'on' })} />
           <button type="button" onClick={() => setFieldTarget(Number.MAX_SAFE_INTEGER)}>
             Follow the last target
           </button>

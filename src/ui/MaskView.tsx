@@ -5,7 +5,7 @@ import { useLab } from '../store';
 import type { PromptView } from '../store/prompt-view';
 import { Section } from './controls';
 import { fmtCompact, fmtInt, fmtPercent } from './format';
-import { LEGEND_REASONS, REASON_STYLE, describeToken, explainCell, paintMask, reasonHex } from './mask-picture';
+import { LEGEND_REASONS, REASON_STYLE, describeToken, explainCell, forgettingNote, paintMask, reasonHex } from './mask-picture';
 
 /** Width in CSS pixels of the token strips drawn above and left of the mask. */
 const STRIP = 16;
@@ -44,6 +44,7 @@ export function MaskView() {
 const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
   const fieldTarget = useLab((s) => s.fieldTarget);
   const setFieldTarget = useLab((s) => s.setFieldTarget);
+  const forgetting = useLab((s) => s.config.model.forgetting);
   const [showSkipped, setShowSkipped] = useState(true);
 
   const { tiles, field, prompt, request } = view;
@@ -70,6 +71,7 @@ const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
             <span className="swatch striped" /> key tile the kernel skips
           </li>
         )}
+        {forgetting && <li data-testid="mask-forgetting">forgetting on: an allowed key d interactions back weighs e^(−slope·d) less (hover a cell)</li>}
         {field && (
           <>
             <li>
@@ -159,6 +161,7 @@ function MaskCanvas({
   showSkipped: boolean;
 }) {
   const { prompt, reasons, field, tiles } = view;
+  const model = useLab((s) => s.config.model);
   const L = prompt.tokens.length;
   const containerRef = useRef<HTMLDivElement>(null);
   const baseRef = useRef<HTMLCanvasElement>(null);
@@ -258,7 +261,8 @@ function MaskCanvas({
   let description = 'Hover a cell (or focus the picture and use the arrow keys) to see which query and key it joins, and why.';
   if (cursor && reasons) {
     const reason = CELL_REASONS[reasons[cursor.q * L + cursor.p]];
-    description = `Query ${describeToken(prompt, n, vocab, cursor.q)} → key ${describeToken(prompt, n, vocab, cursor.p)}: ${explainCell(reason, prompt, n, level, cursor.q, cursor.p)}.`;
+    const forgetting = reason === 'allowed' && model.forgetting ? forgettingNote(prompt.interaction[cursor.q] - prompt.interaction[cursor.p], model.nHeads) : null;
+    description = `Query ${describeToken(prompt, n, vocab, cursor.q)} → key ${describeToken(prompt, n, vocab, cursor.p)}: ${explainCell(reason, prompt, n, level, cursor.q, cursor.p)}${forgetting ? `; ${forgetting}` : ''}.`;
   }
 
   const total = size + STRIP * 2;

@@ -21,9 +21,10 @@ export function SweepPanel() {
   const [ks, setKs] = useState<number[]>([1, 5, 20]);
   const [levels, setLevels] = useState<IsolationLevel[]>(['window', 'strict']);
   const [encodings, setEncodings] = useState<PositionEncoding[]>(['rope']);
+  const [forgetting, setForgetting] = useState<boolean[]>([false]);
   const [seedCount, setSeedCount] = useState(1);
   const seeds = Array.from({ length: Math.max(0, Math.min(5, Math.floor(seedCount))) }, (_, i) => config.seed + i);
-  const plan: SweepPlan = { ks, levels, encodings, seeds };
+  const plan: SweepPlan = { ks, levels, encodings, forgetting, seeds };
   const total = sweepConfigs(config, plan).length;
 
   const ids = sweepIds(runs);
@@ -37,7 +38,7 @@ export function SweepPanel() {
     <Section
       id="sweep"
       title="Sweep: scaling in k"
-      intro="Trains the current configuration for every k, isolation level and position encoding ticked here, each with the same protocol, and tabulates test AUC and training time against k. The paper's finding to check: plain DTI (window) degrades as k grows, and the fixes (strict isolation, relative positions) remove the degradation."
+      intro="Trains the current configuration for every k, isolation level, position encoding and forgetting choice ticked here, each with the same protocol, and tabulates test AUC and training time against k. The paper's finding to check: plain DTI (window) degrades as k grows, and the fixes (strict isolation, relative positions) remove the degradation."
     >
       <div className="sweep-plan">
         <CheckboxGroup
@@ -60,6 +61,16 @@ export function SweepPanel() {
           values={encodings}
           options={POSITION_ENCODINGS.map((pe) => ({ value: pe, label: pe }))}
           onChange={setEncodings}
+        />
+        <CheckboxGroup
+          label="Distance-based forgetting"
+          help="on: every head's attention fades with the distance in interactions, a soft fix for leakage (a reconstruction)."
+          values={forgetting}
+          options={[
+            { value: false, label: 'off' },
+            { value: true, label: 'on' },
+          ]}
+          onChange={setForgetting}
         />
         <NumberField label="Seeds" help={
             seeds.length > 1

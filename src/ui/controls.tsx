@@ -80,7 +80,7 @@ export function SelectField<T extends string>({
 }
 
 /** A labelled group of choices: radio buttons (one value) or checkboxes (several). */
-function ChoiceGroup<T extends string | number>({
+function ChoiceGroup<T extends string | number | boolean>({
   label,
   help,
   kind,
@@ -116,7 +116,7 @@ export function RadioGroup<T extends string>({
 }
 
 /** Several choices at once (a sweep's k values, levels, encodings): one labelled checkbox each. */
-export function CheckboxGroup<T extends string | number>({
+export function CheckboxGroup<T extends string | number | boolean>({
   values,
   onChange,
   ...rest

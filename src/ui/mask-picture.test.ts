@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CELL_REASONS, denseMaskReasons } from '../prompt/dense-mask';
 import { packPrompt } from '../prompt/pack';
 import { makeDataset } from '../prompt/test-fixtures';
-import { REASON_STYLE, describeToken, explainCell, paintMask } from './mask-picture';
+import { REASON_STYLE, describeToken, explainCell, forgettingNote, paintMask } from './mask-picture';
 
 // Four interactions of two item words each (item, item, [SUM], label = 4 tokens each).
 const dataset = makeDataset(
@@ -42,5 +42,12 @@ describe('mask picture', () => {
     expect(explainCell('outside-window', prompt, 1, 'window', 14, 0)).toBe('blocked: context 1 is more than n = 1 interaction before target 3');
     expect(explainCell('allowed', prompt, 1, 'window', 8, 5)).toBe('allowed: target 1 is one of the n = 1 interaction before target 2');
     expect(explainCell('future', prompt, 1, 'window', 0, 5)).toMatch(/causality/);
+  });
+
+  it('says how much distance-based forgetting weighs an allowed cell, per head', () => {
+    // Slopes 2^(-8(h+1)/H): 1/4 and 1/256 for H = 4, 1/256 for H = 1; 3 interactions back: e^(-0.75), e^(-3/256).
+    expect(forgettingNote(3, 4)).toBe('forgetting weighs it ×0.472 in head 1, ×0.988 in head 4 (3 interactions back)');
+    expect(forgettingNote(1, 1)).toBe('forgetting weighs it ×0.996 (1 interaction back)');
+    expect(forgettingNote(0, 4)).toBeNull();
   });
 });

@@ -2,6 +2,7 @@
  * The mask picture's pixels and words: one pixel per (query, key) cell, coloured by why the cell is allowed or
  * blocked; the key tiles the attention kernel skips are striped. Pure functions, so they are tested without a canvas.
  */
+import { attentionBiasSlope } from '../model/config';
 import type { CellReason } from '../prompt/mask';
 import { CELL_REASONS } from '../prompt/dense-mask';
 import { type IsolationLevel, type PackedPrompt, ROLE_ITEM, ROLE_LABEL, ROLE_SUM, TOKEN_LIKE } from '../prompt/types';
@@ -71,6 +72,17 @@ export function describeToken(prompt: PackedPrompt, n: number, vocab: readonly s
           ? `item word "${word}"`
           : 'padding';
   return `token ${t} (${owner}, ${what})`;
+}
+
+/**
+ * What distance-based forgetting does to an allowed cell d interactions apart: the attention weight it multiplies by
+ * in the fastest- and the slowest-forgetting head (null within one interaction, where it changes nothing).
+ */
+export function forgettingNote(distance: number, nHeads: number): string | null {
+  if (distance <= 0) return null;
+  const factor = (h: number) => Math.exp(-attentionBiasSlope(h, nHeads) * distance).toFixed(3);
+  const heads = nHeads > 1 ? ` in head 1, ×${factor(nHeads - 1)} in head ${nHeads}` : '';
+  return `forgetting weighs it ×${factor(0)}${heads} (${distance} interaction${distance === 1 ? '' : 's'} back)`;
 }
 
 /** Why query q may or may not attend key p, in one sentence. */

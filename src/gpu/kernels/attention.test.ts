@@ -108,8 +108,17 @@ interface Results {
   dqkv: Float32Array;
 }
 
-function referenceResults(batch: MaskBatch, nHeads: number, headDim: number, alibi: boolean, inputs: Inputs): Results {
-  const shape: reference.AttentionShape = { B: batch.B, L: batch.L, nHeads, headDim, n: batch.n, level: batch.level, alibi };
+/** The attention bias: ALiBi over token positions, distance-based forgetting over interaction indices, or both. */
+interface Bias {
+  alibi: boolean;
+  forgetting: boolean;
+}
+const ALIBI_ONLY: Bias = { alibi: true, forgetting: false };
+const ALIBI_AND_FORGETTING: Bias = { alibi: true, forgetting: true };
+const biasName = (bias: Bias) => `alibi ${bias.alibi ? 'on' : 'off'}, forgetting ${bias.forgetting ? 'on' : 'off'}`;
+
+function referenceResults(batch: MaskBatch, nHeads: number, headDim: number, bias: Bias, inputs: Inputs): Results {
+  const shape: reference.AttentionShape = { B: batch.B, L: batch.L, nHeads, headDim, n: batch.n, level: batch.level, ...bias };
   const rows = batch.B * batch.L;
   const d = nHeads * headDim;
   const qkv = Float64Array.from(inputs.qkv);
@@ -148,7 +157,7 @@ async function gpuResults(
   batch: MaskBatch,
   nHeads: number,
   headDim: number,
-  alibi: boolean,
+  bias: Bias,
   inputs: Inputs,
   backwardRuns = 1,
   chunk?: number,
@@ -164,7 +173,7 @@ async function gpuResults(
   const lse = placeTensor(ctx, 'lse', new Float32Array(lseCount).fill(Number.NaN), 17);
   const dout = placeTensor(ctx, 'dout', inputs.dout, 19);
   const dqkv = placeTensor(ctx, 'dqkv', inputs.dqkvStart, 23);
-  const common = { qkv, meta, positions, plan, out, lse, B: batch.B, L: batch.L, nHeads, headDim, n: batch.n, level: batch.level, alibi, chunk };
+  const common = { qkv, meta, positions, plan, out, lse, B: batch.B, L: batch.L, nHeads, headDim, n: batch.n, level: batch.level, ...bias, chunk };
   const dispatches: Dispatch[] = [...attentionForward(ctx, common)];
   const rowDot = ctx.storage('attention.rowDot', batch.B * batch.L * nHeads * 4);
   const backward = attentionBackward(ctx, { ...common, dout, dqkv, rowDot });
@@ -182,9 +191,8 @@ async function gpuResults(
   return results;
 }
 
-interface Case {
+interface Case extends Bias {
   level: IsolationLevel;
-  alibi: boolean;
   B: number;
   L: number;
   nHeads: number;
@@ -194,22 +202,27 @@ interface Case {
   emptyLast?: boolean;
 }
 
-// Every level × ALiBi, lengths that are not multiples of the tile, head dims 8, 12, 16, 1–3 heads.
+// Every level × ALiBi × forgetting, lengths that are not multiples of the tile, head dims 8, 12, 16, 1–3 heads.
 const CASES: Case[] = [
-  { level: 'full-causal', alibi: false, B: 2, L: 37, nHeads: 2, headDim: 16, n: 2 },
-  { level: 'full-causal', alibi: true, B: 3, L: 70, nHeads: 1, headDim: 8, n: 3 },
-  { level: 'window', alibi: false, B: 3, L: 70, nHeads: 3, headDim: 12, n: 2 },
-  { level: 'window', alibi: true, B: 2, L: 37, nHeads: 2, headDim: 16, n: 1 },
-  { level: 'sum-isolated', alibi: false, B: 2, L: 70, nHeads: 2, headDim: 8, n: 3 },
-  { level: 'sum-isolated', alibi: true, B: 3, L: 37, nHeads: 3, headDim: 12, n: 2 },
-  { level: 'strict', alibi: false, B: 3, L: 70, nHeads: 2, headDim: 16, n: 2 },
-  { level: 'strict', alibi: true, B: 2, L: 70, nHeads: 3, headDim: 8, n: 4 },
-  { level: 'strict', alibi: true, B: 3, L: 37, nHeads: 2, headDim: 12, n: 2, emptyLast: true },
-  { level: 'window', alibi: false, B: 2, L: 29, nHeads: 1, headDim: 16, n: 1, emptyLast: true },
+  { level: 'full-causal', alibi: false, forgetting: false, B: 2, L: 37, nHeads: 2, headDim: 16, n: 2 },
+  { level: 'full-causal', alibi: true, forgetting: false, B: 3, L: 70, nHeads: 1, headDim: 8, n: 3 },
+  { level: 'full-causal', alibi: false, forgetting: true, B: 2, L: 70, nHeads: 3, headDim: 8, n: 2 },
+  { level: 'window', alibi: false, forgetting: false, B: 3, L: 70, nHeads: 3, headDim: 12, n: 2 },
+  { level: 'window', alibi: true, forgetting: false, B: 2, L: 37, nHeads: 2, headDim: 16, n: 1 },
+  { level: 'window', alibi: false, forgetting: true, B: 3, L: 70, nHeads: 2, headDim: 12, n: 3 },
+  { level: 'window', alibi: true, forgetting: true, B: 2, L: 45, nHeads: 3, headDim: 8, n: 2 },
+  { level: 'sum-isolated', alibi: false, forgetting: false, B: 2, L: 70, nHeads: 2, headDim: 8, n: 3 },
+  { level: 'sum-isolated', alibi: true, forgetting: false, B: 3, L: 37, nHeads: 3, headDim: 12, n: 2 },
+  { level: 'sum-isolated', alibi: false, forgetting: true, B: 2, L: 37, nHeads: 2, headDim: 16, n: 2 },
+  { level: 'strict', alibi: false, forgetting: false, B: 3, L: 70, nHeads: 2, headDim: 16, n: 2 },
+  { level: 'strict', alibi: true, forgetting: false, B: 2, L: 70, nHeads: 3, headDim: 8, n: 4 },
+  { level: 'strict', alibi: false, forgetting: true, B: 2, L: 70, nHeads: 2, headDim: 12, n: 3 },
+  { level: 'strict', alibi: true, forgetting: false, B: 3, L: 37, nHeads: 2, headDim: 12, n: 2, emptyLast: true },
+  { level: 'window', alibi: false, forgetting: false, B: 2, L: 29, nHeads: 1, headDim: 16, n: 1, emptyLast: true },
 ];
 
 // Random shapes on top of the chosen ones, drawn from a fixed seed (every run tests the same ones; the test name
-// gives each one's shape): any level, ALiBi or not, 1–3 rows, 5–100 tokens, 1–4 heads of 4–32 dims, n = 1–5.
+// gives each one's shape): any level, ALiBi or not, forgetting or not, 1–3 rows, 5–100 tokens, 1–4 heads of 4–32 dims, n = 1–5.
 const shapeRng = new Rng(20261129);
 const LEVELS: IsolationLevel[] = ['full-causal', 'window', 'sum-isolated', 'strict'];
 for (let i = 0; i < 4; i++) {
@@ -221,6 +234,7 @@ for (let i = 0; i < 4; i++) {
     nHeads: 1 + shapeRng.int(4),
     headDim: 4 * (1 + shapeRng.int(8)),
     n: 1 + shapeRng.int(5),
+    forgetting: shapeRng.next() < 0.5,
   });
 }
 
@@ -233,13 +247,13 @@ describe.each(LAYOUTS)('attention kernels against the CPU reference ($name)', ({
   beforeAll(() => markSoftwareDevice(device, software));
 
   for (const c of CASES) {
-    const name = `${c.level}, alibi ${c.alibi ? 'on' : 'off'}: B=${c.B} L=${c.L} H=${c.nHeads} hd=${c.headDim} n=${c.n}${c.emptyLast ? ', last row all padding' : ''}`;
+    const name = `${c.level}, ${biasName(c)}: B=${c.B} L=${c.L} H=${c.nHeads} hd=${c.headDim} n=${c.n}${c.emptyLast ? ', last row all padding' : ''}`;
     it(`forward out + lse and backward dqkv (accumulated): ${name}`, async () => {
       const rng = new Rng(1000 + CASES.indexOf(c));
       const batch = dtiBatch(rng, c.B, c.L, c.n, c.level, 4, c.emptyLast);
       const inputs = randomInputs(rng, batch, c.nHeads, c.headDim);
-      const expected = referenceResults(batch, c.nHeads, c.headDim, c.alibi, inputs);
-      const actual = await gpuResults(batch, c.nHeads, c.headDim, c.alibi, inputs);
+      const expected = referenceResults(batch, c.nHeads, c.headDim, c, inputs);
+      const actual = await gpuResults(batch, c.nHeads, c.headDim, c, inputs);
       assertClose(actual.out, expected.out, FORWARD_TOL, 'out');
       assertClose(actual.lse, expected.lse, FORWARD_TOL, 'lse');
       assertClose(actual.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
@@ -250,9 +264,9 @@ describe.each(LAYOUTS)('attention kernels against the CPU reference ($name)', ({
     const rng = new Rng(77);
     const batch = dtiBatch(rng, 2, 45, 2, 'sum-isolated');
     const inputs = randomInputs(rng, batch, 2, 8);
-    const once = referenceResults(batch, 2, 8, true, inputs);
+    const once = referenceResults(batch, 2, 8, ALIBI_AND_FORGETTING, inputs);
     const twice = once.dqkv.map((value, i) => 2 * value - inputs.dqkvStart[i]);
-    const actual = await gpuResults(batch, 2, 8, true, inputs, 2);
+    const actual = await gpuResults(batch, 2, 8, ALIBI_AND_FORGETTING, inputs, 2);
     assertClose(actual.dqkv, twice, BACKWARD_TOL, 'dqkv after two backward runs');
   });
 
@@ -276,8 +290,8 @@ describe.each(LAYOUTS)('attention kernels against the CPU reference ($name)', ({
     // A model's gradient reaches no unused row: dout is 0 there.
     const d = nHeads * headDim;
     for (let i = 0; i < B * L; i++) if (unused[i]) inputs.dout.fill(0, i * d, (i + 1) * d);
-    const expected = referenceResults(full, nHeads, headDim, true, inputs);
-    const actual = await gpuResults(batch, nHeads, headDim, true, inputs);
+    const expected = referenceResults(full, nHeads, headDim, ALIBI_AND_FORGETTING, inputs);
+    const actual = await gpuResults(batch, nHeads, headDim, ALIBI_AND_FORGETTING, inputs);
     for (let i = 0; i < B * L; i++) {
       if (!unused[i]) continue;
       expected.out.fill(0, i * d, (i + 1) * d);
@@ -293,13 +307,13 @@ describe.each(LAYOUTS)('attention kernels against the CPU reference ($name)', ({
     const rng = new Rng(12);
     const batch = dtiBatch(rng, 2, 70, 2, 'sum-isolated');
     const inputs = randomInputs(rng, batch, 2, 8);
-    const expected = referenceResults(batch, 2, 8, true, inputs);
-    const actual = await gpuResults(batch, 2, 8, true, inputs, 1, 12);
+    const expected = referenceResults(batch, 2, 8, ALIBI_AND_FORGETTING, inputs);
+    const actual = await gpuResults(batch, 2, 8, ALIBI_AND_FORGETTING, inputs, 1, 12);
     assertClose(actual.out, expected.out, FORWARD_TOL, 'out');
     assertClose(actual.lse, expected.lse, FORWARD_TOL, 'lse');
     assertClose(actual.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
     // Keys are consumed in the same 4-aligned blocks whatever the chunk: bitwise equal to the default chunk.
-    const byDefault = await gpuResults(batch, 2, 8, true, inputs);
+    const byDefault = await gpuResults(batch, 2, 8, ALIBI_AND_FORGETTING, inputs);
     expect(Array.from(actual.out)).toEqual(Array.from(byDefault.out));
     expect(Array.from(actual.dqkv)).toEqual(Array.from(byDefault.dqkv));
   });
@@ -309,8 +323,8 @@ describe.each(LAYOUTS)('attention kernels against the CPU reference ($name)', ({
     const rng = new Rng(5);
     const batch = dtiBatch(rng, 2, 40, 2, 'strict');
     const inputs = randomInputs(rng, batch, 1, 128);
-    const expected = referenceResults(batch, 1, 128, true, inputs);
-    const actual = await gpuResults(batch, 1, 128, true, inputs);
+    const expected = referenceResults(batch, 1, 128, ALIBI_AND_FORGETTING, inputs);
+    const actual = await gpuResults(batch, 1, 128, ALIBI_AND_FORGETTING, inputs);
     assertClose(actual.out, expected.out, FORWARD_TOL, 'out');
     assertClose(actual.lse, expected.lse, FORWARD_TOL, 'lse');
     assertClose(actual.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
@@ -326,7 +340,7 @@ describe('attention layouts', () => {
       const results: Results[] = [];
       for (const { software } of LAYOUTS) {
         markSoftwareDevice(device, software);
-        results.push(await gpuResults(batch, 2, 12, true, inputs));
+        results.push(await gpuResults(batch, 2, 12, ALIBI_AND_FORGETTING, inputs));
       }
       expect(Array.from(results[1].out)).toEqual(Array.from(results[0].out));
       expect(Array.from(results[1].lse)).toEqual(Array.from(results[0].lse));
@@ -360,14 +374,14 @@ describe('attention tile skipping', () => {
         const rng = new Rng(2024);
         const batch = dtiBatch(rng, 2, 160, 3, level, 3);
         const inputs = randomInputs(rng, batch, 2, 16);
-        const alibi = level !== 'window';
-        const skipping = await gpuResults(batch, 2, 16, alibi, inputs);
-        const notSkipping = await gpuResults(withoutSkipping(batch), 2, 16, alibi, inputs);
+        const bias: Bias = { alibi: level !== 'window', forgetting: level !== 'full-causal' };
+        const skipping = await gpuResults(batch, 2, 16, bias, inputs);
+        const notSkipping = await gpuResults(withoutSkipping(batch), 2, 16, bias, inputs);
         // Skipped blocks hold only masked cells, which never touch the running max or sums: bitwise equal.
         expect(Array.from(skipping.out)).toEqual(Array.from(notSkipping.out));
         expect(Array.from(skipping.lse)).toEqual(Array.from(notSkipping.lse));
         expect(Array.from(skipping.dqkv)).toEqual(Array.from(notSkipping.dqkv));
-        const expected = referenceResults(batch, 2, 16, alibi, inputs);
+        const expected = referenceResults(batch, 2, 16, bias, inputs);
         assertClose(skipping.out, expected.out, FORWARD_TOL, 'out');
         assertClose(skipping.dqkv, expected.dqkv, BACKWARD_TOL, 'dqkv');
       });
@@ -400,7 +414,7 @@ describe.runIf(process.env.ATTENTION_BENCH)('attention timing', () => {
         headDim,
         n: batch.n,
         level,
-        alibi: true,
+        ...ALIBI_ONLY,
       };
       const forward = attentionForward(ctx, common);
       const rowDot = ctx.storage('attention.rowDot', B * L * nHeads * 4);

@@ -54,7 +54,7 @@ export interface AttentionForwardArgs {
    * leaves the dQ kernel within 8 storage buffers. Kept so callers need not change.
    */
   meta: TensorRef;
-  positions: TensorRef; // i32 [B*L]; they matter only with alibi
+  positions: TensorRef; // i32 [B*L]; read only with alibi
   /** i32 [attentionPlanLayout(B, L, level).length]: the batch's attentionPlan (src/prompt/ranges.ts). */
   plan: TensorRef;
   out: TensorRef; // [B*L, d], overwritten
@@ -66,6 +66,8 @@ export interface AttentionForwardArgs {
   n: number;
   level: IsolationLevel;
   alibi: boolean;
+  /** Distance-based forgetting (ModelConfig.forgetting): the bias also counts interaction distance. */
+  forgetting: boolean;
   /**
    * Rows streamed through workgroup memory per barrier pair, a multiple of 4. Default: 32, or less when the head
    * dimension needs it to fit the device's workgroup memory. For tuning and tests: every value gives bit-identical
@@ -83,7 +85,7 @@ export interface AttentionBackwardArgs extends Omit<AttentionForwardArgs, 'out' 
   rowDot: GPUBuffer;
 }
 
-type Shape = Pick<AttentionForwardArgs, 'B' | 'L' | 'nHeads' | 'headDim' | 'n' | 'level' | 'alibi' | 'chunk'>;
+type Shape = Pick<AttentionForwardArgs, 'B' | 'L' | 'nHeads' | 'headDim' | 'n' | 'level' | 'alibi' | 'forgetting' | 'chunk'>;
 
 function check(label: string, s: Shape): void {
   const { B, L, nHeads, headDim } = s;
@@ -119,14 +121,14 @@ function params(
 }
 
 /**
- * Pipeline constants: the head dimension; KEY_ORDER (strict: the plan reorders the keys) and ALIBI (positions are read
- * only then), so each pipeline carries only its mask's code; on software devices DIRECT (each thread reads its
+ * Pipeline constants: the head dimension; KEY_ORDER (strict: the plan reorders the keys), ALIBI (positions are read
+ * only then) and FORGET (the bias counts interaction distance), so each pipeline carries only its mask's code; on software devices DIRECT (each thread reads its
  * streamed rows from storage: there barriers and staging cost more than they save; CHUNK 4 then only keeps the unused
  * workgroup arrays small); on GPUs the largest chunk (a multiple of 4, at most PREFERRED_CHUNK) whose workgroup memory, 2·CHUNK·hd + 5·CHUNK
  * words, fits the device (WebGPU guarantees 16 KiB: chunk 28 at hd = 64, 12 at hd = 128).
  */
 function constants(ctx: GpuContext, s: Shape): Record<string, number> {
-  const mask = { KEY_ORDER: s.level === 'strict' ? 1 : 0, ALIBI: s.alibi ? 1 : 0 };
+  const mask = { KEY_ORDER: s.level === 'strict' ? 1 : 0, ALIBI: s.alibi ? 1 : 0, FORGET: s.forgetting ? 1 : 0 };
   if (isSoftwareDevice(ctx.device)) return { HEAD_DIM: s.headDim, CHUNK: 4, DIRECT: 1, ...mask };
   const limitWords = ctx.device.limits.maxComputeWorkgroupStorageSize / 4;
   const fit = Math.floor(limitWords / (2 * s.headDim + 5) / 4) * 4;

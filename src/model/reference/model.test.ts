@@ -87,7 +87,7 @@ const ROW_PADDED = [dislike(9, 10), like(7), like(11, 8), dislike(10)]; // 14 to
 const L = 20;
 
 function tinyConfig(positionEncoding: PositionEncoding): ModelConfig {
-  return { vocabSize: 12, dModel: 8, nHeads: 2, nLayers: 2, dFF: 16, maxSeqLen: L, positionEncoding, seed: 7 };
+  return { vocabSize: 12, dModel: 8, nHeads: 2, nLayers: 2, dFF: 16, maxSeqLen: L, positionEncoding, forgetting: false, seed: 7 };
 }
 
 /** Parameters large enough that every nonlinearity (softmax, GELU, RMSNorm) is far from its linear regime. */
@@ -106,34 +106,36 @@ describe('reference model gradient', () => {
   // worst absolute error ≈ 2e-11). Tolerance |analytic − numeric| <= 1e-9 + 1e-5·max(|analytic|, |numeric|), checked
   // on every parameter.
   const levels: IsolationLevel[] = ['full-causal', 'strict'];
-  for (const encoding of POSITION_ENCODINGS) {
-    for (const level of levels) {
-      it(`matches finite differences on every parameter (${encoding}, ${level})`, () => {
-        const config = tinyConfig(encoding);
-        const layout = paramLayout(config);
-        const params = testParams(config, 100);
-        // A target capacity above the 8 targets (as in training): the loss is Σ / 11, not the mean.
-        const batch = { ...buildBatch([ROW_FULL, ROW_PADDED], L, 2, level, 1), lossDenominator: 11 };
-        expect(batch.targetIndex.length).toBe(8);
+  const cases = [
+    ...POSITION_ENCODINGS.flatMap((encoding) => levels.map((level) => ({ encoding, level, forgetting: false }))),
+    { encoding: 'alibi' as const, level: 'window' as const, forgetting: true },
+  ];
+  for (const { encoding, level, forgetting } of cases) {
+    it(`matches finite differences on every parameter (${encoding}${forgetting ? ' + forgetting' : ''}, ${level})`, () => {
+      const config = { ...tinyConfig(encoding), forgetting };
+      const layout = paramLayout(config);
+      const params = testParams(config, 100);
+      // A target capacity above the 8 targets (as in training): the loss is Σ / 11, not the mean.
+      const batch = { ...buildBatch([ROW_FULL, ROW_PADDED], L, 2, level, 1), lossDenominator: 11 };
+      expect(batch.targetIndex.length).toBe(8);
 
-        const { grads, loss } = referenceForwardBackward(config, params, batch);
-        expect(Number.isFinite(loss)).toBe(true);
-        const mean = referenceForward(config, params, { ...batch, lossDenominator: 8 }).loss;
-        expect(loss).toBeCloseTo((mean * 8) / 11, 12);
-        const numeric = numericGradient(params, () => referenceForward(config, params, batch).loss, 1e-5);
-        const worst = worstMismatch(grads, numeric, 1e-9, 1e-5);
-        const tensor = worst && layout.tensors.find((t) => worst.index >= t.offset && worst.index < t.offset + t.size);
-        expect(worst, `${tensor?.name}: ${JSON.stringify(worst)}`).toBeNull();
+      const { grads, loss } = referenceForwardBackward(config, params, batch);
+      expect(Number.isFinite(loss)).toBe(true);
+      const mean = referenceForward(config, params, { ...batch, lossDenominator: 8 }).loss;
+      expect(loss).toBeCloseTo((mean * 8) / 11, 12);
+      const numeric = numericGradient(params, () => referenceForward(config, params, batch).loss, 1e-5);
+      const worst = worstMismatch(grads, numeric, 1e-9, 1e-5);
+      const tensor = worst && layout.tensors.find((t) => worst.index >= t.offset && worst.index < t.offset + t.size);
+      expect(worst, `${tensor?.name}: ${JSON.stringify(worst)}`).toBeNull();
 
-        // The check is only meaningful if the gradient is not trivially zero across whole tensors.
-        for (const t of layout.tensors) {
-          if (t.size === 0) continue;
-          let largest = 0;
-          for (let i = t.offset; i < t.offset + t.size; i++) largest = Math.max(largest, Math.abs(grads[i]));
-          expect(largest, t.name).toBeGreaterThan(1e-6);
-        }
-      });
-    }
+      // The check is only meaningful if the gradient is not trivially zero across whole tensors.
+      for (const t of layout.tensors) {
+        if (t.size === 0) continue;
+        let largest = 0;
+        for (let i = t.offset; i < t.offset + t.size; i++) largest = Math.max(largest, Math.abs(grads[i]));
+        expect(largest, t.name).toBeGreaterThan(1e-6);
+      }
+    });
   }
 
   it('float32 agrees with float64 (loss to 1e-5 relative, gradients to 1e-3 of the largest)', () => {
@@ -153,7 +155,7 @@ describe('reference model gradient', () => {
     expect(worstDifference).toBeLessThan(1e-3 * largest);
   });
 
-  it('rope and alibi are wired in: with the same parameters they change the logits relative to none', () => {
+  it('rope, alibi and forgetting are wired in: with the same parameters they change the logits relative to none', () => {
     const batch = buildBatch([ROW_FULL, ROW_PADDED], L, 2, 'window', 1);
     const params = testParams(tinyConfig('none'), 105); // 'none', 'rope' and 'alibi' share one layout
     const plain = referenceForward(tinyConfig('none'), params, batch).logits;
@@ -161,6 +163,8 @@ describe('reference model gradient', () => {
       const logits = referenceForward(tinyConfig(encoding), params, batch).logits;
       expect(Math.max(...Array.from(logits, (z, i) => Math.abs(z - plain[i]))), encoding).toBeGreaterThan(1e-3);
     }
+    const forgetting = referenceForward({ ...tinyConfig('none'), forgetting: true }, params, batch).logits;
+    expect(Math.max(...Array.from(forgetting, (z, i) => Math.abs(z - plain[i]))), 'forgetting').toBeGreaterThan(1e-3);
   });
 
   it('padding is inert: changing pad tokens changes neither the loss nor any gradient', () => {
@@ -193,13 +197,15 @@ describe('DTI exactness', () => {
   };
 
   for (const encoding of ['rope', 'alibi', 'none'] as const) {
-    it(`strict + ${encoding}: packed logits equal sliding-window logits; plain window does not`, () => {
-      const config = { ...tinyConfig(encoding), maxSeqLen: L + 2 };
-      const params = testParams(config, 103);
-      expect(largestDifference(packedLogits(config, params, 'strict'), slidingWindowLogits(config, params, 'strict'))).toBeLessThan(1e-9);
-      // Negative control: with plain windowed attention, hidden states leak history from beyond the window.
-      expect(largestDifference(packedLogits(config, params, 'window'), slidingWindowLogits(config, params, 'window'))).toBeGreaterThan(1e-4);
-    });
+    for (const forgetting of [false, true]) {
+      it(`strict + ${encoding}${forgetting ? ' + forgetting' : ''}: packed logits equal sliding-window logits; plain window does not`, () => {
+        const config = { ...tinyConfig(encoding), forgetting, maxSeqLen: L + 2 };
+        const params = testParams(config, 103);
+        expect(largestDifference(packedLogits(config, params, 'strict'), slidingWindowLogits(config, params, 'strict'))).toBeLessThan(1e-9);
+        // Negative control: with plain windowed attention, hidden states leak history from beyond the window.
+        expect(largestDifference(packedLogits(config, params, 'window'), slidingWindowLogits(config, params, 'window'))).toBeGreaterThan(1e-4);
+      });
+    }
   }
 
   it('strict + learned absolute positions: packed and sliding-window logits differ (positional bias)', () => {

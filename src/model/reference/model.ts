@@ -105,6 +105,7 @@ function attentionShape(config: ModelConfig, batch: Batch): AttentionShape {
     n: batch.n,
     level: batch.isolation,
     alibi: config.positionEncoding === 'alibi',
+    forgetting: config.forgetting,
   };
 }
 

@@ -16,6 +16,7 @@ import {
   type Role,
   TOKEN_NO,
   TOKEN_YES,
+  metaRole,
   packMeta,
 } from '../../prompt/types';
 import { Rng } from '../../util/rng';
@@ -265,12 +266,18 @@ describe('attention', () => {
   const B = 2, L = 13, nHeads = 2, headDim = 3, d = nHeads * headDim;
   const padTail = [0, 3];
 
+  const BIASES = [
+    { alibi: false, forgetting: false },
+    { alibi: true, forgetting: false },
+    { alibi: false, forgetting: true },
+    { alibi: true, forgetting: true },
+  ];
   for (const level of ISOLATION_LEVELS) {
-    for (const alibi of [false, true]) {
-      it(`backward matches finite differences (${level}, alibi ${alibi ? 'on' : 'off'})`, () => {
+    for (const { alibi, forgetting } of BIASES) {
+      it(`backward matches finite differences (${level}, alibi ${alibi ? 'on' : 'off'}, forgetting ${forgetting ? 'on' : 'off'})`, () => {
         const rng = new Rng(7);
         const { meta, positions } = randomMeta(rng, B, L, padTail);
-        const shape: AttentionShape = { B, L, nHeads, headDim, n: 2, level, alibi };
+        const shape: AttentionShape = { B, L, nHeads, headDim, n: 2, level, alibi, forgetting };
         const qkv = randomArray(rng, B * L * 3 * d);
         const weights = randomArray(rng, B * L * d);
         const out = new Float64Array(B * L * d);
@@ -294,14 +301,20 @@ describe('attention', () => {
     }
   }
 
-  for (const alibi of [false, true]) {
-    it(`full-causal equals an independent dense causal softmax attention (alibi ${alibi ? 'on' : 'off'})`, () => {
+  for (const { alibi, forgetting } of BIASES) {
+    it(`full-causal equals an independent dense causal softmax attention (alibi ${alibi ? 'on' : 'off'}, forgetting ${forgetting ? 'on' : 'off'})`, () => {
       const rng = new Rng(8);
       const { meta, positions } = randomMeta(rng, B, L, padTail);
       const qkv = randomArray(rng, B * L * 3 * d);
       const out = new Float64Array(B * L * d);
       const lse = new Float64Array(B * nHeads * L);
-      attentionForward(out, lse, qkv, meta, positions, { B, L, nHeads, headDim, n: 1, level: 'full-causal', alibi });
+      attentionForward(out, lse, qkv, meta, positions, { B, L, nHeads, headDim, n: 1, level: 'full-causal', alibi, forgetting });
+      // The interaction of each token, counted here from the roles rather than read from the metadata.
+      const interactionOf = (b: number, row: number) => {
+        let index = 0;
+        for (let t = 0; t < row; t++) if (metaRole(meta[b * L + t]) === ROLE_LABEL) index++;
+        return index;
+      };
 
       for (let b = 0; b < B; b++) {
         const length = L - padTail[b];
@@ -313,7 +326,8 @@ describe('attention', () => {
             for (let p = 0; p <= q; p++) {
               let dot = 0;
               for (let c = 0; c < headDim; c++) dot += get(q, 0, c) * get(p, 1, c);
-              scores.push(dot / Math.sqrt(headDim) - (alibi ? slope * (q - p) : 0));
+              const distance = (alibi ? q - p : 0) + (forgetting ? interactionOf(b, q) - interactionOf(b, p) : 0);
+              scores.push(dot / Math.sqrt(headDim) - slope * distance);
             }
             const expScores = scores.map(Math.exp);
             const total = expScores.reduce((a, e) => a + e, 0);
@@ -333,7 +347,7 @@ describe('attention', () => {
     const rng = new Rng(9);
     const { meta, positions } = randomMeta(rng, 1, L, [0]);
     const level: IsolationLevel = 'strict';
-    const shape: AttentionShape = { B: 1, L, nHeads, headDim, n: 1, level, alibi: true };
+    const shape: AttentionShape = { B: 1, L, nHeads, headDim, n: 1, level, alibi: true, forgetting: true };
     const qkv = randomArray(rng, L * 3 * d);
     const out = new Float64Array(L * d);
     const lse = new Float64Array(nHeads * L);

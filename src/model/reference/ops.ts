@@ -8,8 +8,8 @@
  * sums are accumulated in JS numbers (float64) whatever the storage type.
  */
 import { isAllowed } from '../../prompt/mask';
-import { type IsolationLevel, ROLE_PAD, TOKEN_NO, TOKEN_YES, metaRole } from '../../prompt/types';
-import { RMS_EPS, ROPE_BASE, alibiSlope } from '../config';
+import { type IsolationLevel, ROLE_PAD, TOKEN_NO, TOKEN_YES, metaInteraction, metaRole } from '../../prompt/types';
+import { RMS_EPS, ROPE_BASE, attentionBiasSlope } from '../config';
 
 /** Storage accepted by the reference ops: Float32Array in the engine, Float64Array in gradient checks. */
 export type FloatArray = Float32Array | Float64Array;
@@ -241,6 +241,16 @@ export interface AttentionShape {
   n: number;
   level: IsolationLevel;
   alibi: boolean;
+  /** Distance-based forgetting (ModelConfig.forgetting). */
+  forgetting: boolean;
+}
+
+/**
+ * Where a row sits for the attention bias −slope · (coordinate_q − coordinate_p): its position (ALiBi) plus its
+ * interaction index (forgetting).
+ */
+function biasCoordinate(row: number, meta: Uint32Array, positions: Int32Array, s: AttentionShape): number {
+  return (s.alibi ? positions[row] : 0) + (s.forgetting ? metaInteraction(meta[row]) : 0);
 }
 
 /**
@@ -259,9 +269,10 @@ function forEachAllowedScore(
 ): void {
   const d = s.nHeads * s.headDim;
   const scale = 1 / Math.sqrt(s.headDim);
-  const slope = s.alibi ? alibiSlope(h, s.nHeads) : 0;
+  const slope = s.alibi || s.forgetting ? attentionBiasSlope(h, s.nHeads) : 0;
   const queryRow = b * s.L + q;
   const metaQ = meta[queryRow];
+  const coordinateQ = biasCoordinate(queryRow, meta, positions, s);
   const qBase = queryRow * 3 * d + h * s.headDim;
   for (let p = 0; p <= q; p++) {
     const keyRow = b * s.L + p;
@@ -270,7 +281,7 @@ function forEachAllowedScore(
     let dot = 0;
     for (let c = 0; c < s.headDim; c++) dot += qkv[qBase + c] * qkv[kBase + c];
     let score = dot * scale;
-    if (s.alibi) score -= slope * (positions[queryRow] - positions[keyRow]);
+    if (slope) score -= slope * (coordinateQ - biasCoordinate(keyRow, meta, positions, s));
     visit(keyRow, score);
   }
 }
