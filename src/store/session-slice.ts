@@ -33,7 +33,7 @@ const SAVE_EVERY_MS = 3000;
 
 function runLabel(config: TrainConfig): string {
   const head = config.paradigm === 'sw' ? 'SW' : `DTI k=${config.k}`;
-  return `${head} · ${config.isolation} · ${config.model.positionEncoding} · n=${config.n}`;
+  return `${head} · ${config.isolation} · ${config.model.positionEncoding}${config.model.forgetting ? ' + forgetting' : ''} · n=${config.n}`;
 }
 
 export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) => {

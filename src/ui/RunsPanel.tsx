@@ -13,7 +13,7 @@ import { CALIBRATION_HELP, fmt, fmtCompact, fmtDuration, fmtInt } from './format
 function configSummary(run: RunRecord): string {
   const c = run.config;
   const m = c.model;
-  return `${c.paradigm === 'sw' ? 'SW' : `DTI k=${c.k}`}, n=${c.n}, ${c.isolation}, ${m.positionEncoding}, d=${m.dModel}×${m.nLayers}L, ${c.maxSteps > 0 ? `≤${c.maxSteps} steps` : `${c.epochs} ep`}`;
+  return `${c.paradigm === 'sw' ? 'SW' : `DTI k=${c.k}`}, n=${c.n}, ${c.isolation}, ${m.positionEncoding}${m.forgetting ? ' + forgetting' : ''}, d=${m.dModel}×${m.nLayers}L, ${c.maxSteps > 0 ? `≤${c.maxSteps} steps` : `${c.epochs} ep`}`;
 }
 
 export function RunsPanel() {
