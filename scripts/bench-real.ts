@@ -10,31 +10,29 @@
  * only, one seed, item-id tokens only (a third of the default's tokens per interaction), about 20 minutes here. `--foreground` runs in this terminal; `--report` only rewrites the section.
  * The section of docs/BENCHMARKS.md between the markers below is rewritten from whatever runs are finished.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import { USER_SAMPLE_SEED } from '../src/data/sample';
-import { type ExperimentRun, type SummaryRow, differenceVerdict, summarizeRuns, summaryTable } from '../src/train/experiments';
+import { type SummaryRow, differenceVerdict, summarizeRuns, summaryTable } from '../src/train/experiments';
+import { type PlannedRun, type RunFile, benchmarkMain, isFinished, readRunFile, savedSection as sectionOf, writeSection } from './resumable-bench';
 
 export const REAL_DATA_DIR = '../shared/data/ml-latest-small';
 /** Users of the quick form's fixed sample (drawn with USER_SAMPLE_SEED, the same for every run). */
 export const QUICK_USERS = 100;
 const START = '<!-- real-data:start -->';
 const END = '<!-- real-data:end -->';
+const DIR = 'bench-results/real';
 
-interface PlannedRun {
-  id: string;
+interface RealRun extends PlannedRun {
   data: 'ml-latest-small' | 'medium';
   n: number;
   k: number;
   paradigm: 'sw' | 'dti';
   seed: number;
-  args: string[];
 }
 
 /** The runs of the benchmark, in the order they train (SW before DTI of a seed, so a comparison completes early). */
-export function plan(quick: boolean): PlannedRun[] {
-  const runs: PlannedRun[] = [];
+export function plan(quick: boolean): RealRun[] {
+  const runs: RealRun[] = [];
   const datasets = quick ? (['ml-latest-small'] as const) : (['ml-latest-small', 'medium'] as const);
   const settings = quick ? [{ n: 10, k: 20 }] : [{ n: 10, k: 20 }, { n: 30, k: 50 }];
   const seeds = quick ? [1] : [1, 2, 3];
@@ -62,14 +60,6 @@ export function plan(quick: boolean): PlannedRun[] {
     }
   }
   return runs;
-}
-
-interface RunFile {
-  date: string;
-  machine: string;
-  adapter: string;
-  dataset: { name: string; stats: { users: number; interactions: number } };
-  runs: ExperimentRun[];
 }
 
 const f = (x: number | undefined | null, digits: number) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : '–');
@@ -107,9 +97,8 @@ function goals(sw: SummaryRow, dti: SummaryRow, n: number, k: number): string[] 
 
 /** The docs section from the finished runs: one table per dataset and n, the goals checked under it. */
 function section(quick: boolean): string {
-  const dir = 'bench-results/real';
   const planned = plan(quick);
-  const done = planned.filter((run) => existsSync(`${dir}/${run.id}.json`));
+  const done = planned.filter((run) => isFinished(DIR, run));
   const head = [
     `### ${quick ? `Quick form (a fixed sample of ${QUICK_USERS} users of ml-latest-small, n = 10, one seed, item-id tokens)` : 'Full benchmark'}`,
     '',
@@ -122,14 +111,14 @@ function section(quick: boolean): string {
   const groups = new Map<string, { files: RunFile[]; n: number; k: number }>();
   for (const run of done) {
     const key = `${run.data}|${run.n}`;
-    const file = JSON.parse(readFileSync(`${dir}/${run.id}.json`, 'utf8')) as RunFile;
+    const file = readRunFile(DIR, run);
     const group = groups.get(key) ?? { files: [], n: run.n, k: run.k };
     group.files.push(file);
     groups.set(key, group);
   }
   const body: string[] = [];
   for (const [key, { files, n, k }] of groups) {
-    const runs = files.flatMap((file) => file.runs).map(revive);
+    const runs = files.flatMap((file) => file.runs);
     const { rows } = summarizeRuns(runs);
     const first = files[0];
     const dates = files.map((file) => file.date).sort();
@@ -154,75 +143,29 @@ function section(quick: boolean): string {
   return [...head, ...body].join('\n');
 }
 
-/** JSON turned typed arrays into plain ones; the summary reads them as arrays either way. */
-function revive(run: ExperimentRun): ExperimentRun {
-  return { ...run, testPredictions: Float32Array.from(run.testPredictions), testLabels: Uint8Array.from(run.testLabels) };
-}
-
-function writeSection(): void {
+function report(): void {
   const parts = ['## 5. Real data: SW against DTI and the baselines', ''];
   for (const quick of [true, false]) {
-    if (plan(quick).some((run) => existsSync(`bench-results/real/${run.id}.json`))) parts.push(section(quick), '');
+    if (plan(quick).some((run) => isFinished(DIR, run))) parts.push(section(quick), '');
   }
   if (parts.length === 2) parts.push('_not run yet: `npm run bench -- --real --quick` (about 20 minutes) or `npm run bench -- --real` (hours)_', '');
-  const doc = existsSync('docs/BENCHMARKS.md') ? readFileSync('docs/BENCHMARKS.md', 'utf8') : '# Benchmarks\n';
-  const block = `${START}\n${parts.join('\n')}${END}`;
-  const next = doc.includes(START) ? doc.replace(new RegExp(`${START}[\\s\\S]*${END}`), block) : `${doc.trimEnd()}\n\n${block}\n`;
-  writeFileSync('docs/BENCHMARKS.md', next);
+  writeSection(START, END, parts.join('\n'));
   console.log('wrote the real-data section of docs/BENCHMARKS.md');
 }
 
 /** The saved section, for bench.ts when it rewrites the whole document. */
-export function savedSection(doc: string): string | null {
-  const start = doc.indexOf(START);
-  const end = doc.indexOf(END);
-  return start >= 0 && end > start ? doc.slice(start, end + END.length) : null;
-}
-
-function runAll(quick: boolean): void {
-  const dir = 'bench-results/real';
-  mkdirSync(dir, { recursive: true });
-  const planned = plan(quick);
-  if (!existsSync(`${REAL_DATA_DIR}/ratings.csv`)) console.log(`${REAL_DATA_DIR} is not present: only the built-in part runs.`);
-  const started = Date.now();
-  let trained = 0;
-  planned.forEach((run, i) => {
-    const out = `${dir}/${run.id}.json`;
-    if (existsSync(out)) {
-      console.log(`[${i + 1}/${planned.length}] ${run.id}: finished earlier, kept`);
-      return;
-    }
-    const elapsed = (Date.now() - started) / 60000;
-    console.log(
-      `[${i + 1}/${planned.length}] ${run.id} (${new Date().toISOString().slice(11, 19)} UTC; ${elapsed.toFixed(0)} min so far, ${trained} trained this time)`,
-    );
-    // One process per run: an interruption loses at most the run in progress.
-    // (The runner writes its file only when the run has finished.)
-    const result = spawnSync('bash', ['scripts/with-gpu.sh', 'scripts/experiment.ts', ...run.args, '--out', out], { stdio: 'inherit' });
-    if (result.status !== 0) throw new Error(`${run.id} failed (exit ${result.status}); finished runs are kept, start again to resume`);
-    trained++;
-    writeSection();
-  });
-  writeSection();
-}
+export const savedSection = (doc: string) => sectionOf(doc, START, END);
 
 export function main(argv: readonly string[]): void {
   const quick = argv.includes('--quick');
-  if (argv.includes('--report')) {
-    writeSection();
-    return;
-  }
-  if (argv.includes('--foreground')) {
-    runAll(quick);
-    return;
-  }
-  mkdirSync('bench-results/real', { recursive: true });
-  const log = `bench-results/real/progress${quick ? '-quick' : ''}.log`;
-  const fd = openSync(log, 'a');
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv, '--foreground'], { detached: true, stdio: ['ignore', fd, fd] });
-  child.unref();
-  console.log(
-    `The real-data benchmark runs in the background (pid ${child.pid}, ${os.cpus().length} cores here); its progress: tail -f ${log}\n` +
-      'Finished runs are kept in bench-results/real/: starting it again resumes. docs/BENCHMARKS.md §5 is rewritten after every run.',
-  );
+  benchmarkMain(argv, {
+    name: 'real-data benchmark',
+    dir: DIR,
+    log: `${DIR}/progress${quick ? '-quick' : ''}.log`,
+    planned: plan(quick),
+    report,
+    before: () => {
+      if (!existsSync(`${REAL_DATA_DIR}/ratings.csv`)) console.log(`${REAL_DATA_DIR} is not present: only the built-in part runs.`);
+    },
+  });
 }

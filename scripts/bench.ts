@@ -7,16 +7,22 @@
  * WebGPU, so over an hour there; the document's header gives the last total). `--skip kernels,experiments,peer`
  * leaves parts out (their previous section is kept). `--grid` also runs the full scaling grid (k 1-50 × every isolation
  * level × every position encoding: about an hour more there); its last result is kept in bench-results/grid.json.
+ * `--real` and `--skew` run the long real-data and mechanism benchmarks instead (bench-real.ts, bench-skew.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { type SummaryRow, summaryTable } from '../src/train/experiments';
 import { DEFAULT_TRAIN_CONFIG } from '../src/train/protocol';
-import { main as realBenchmark, savedSection } from './bench-real';
+import { main as realBenchmark, savedSection as savedRealSection } from './bench-real';
+import { main as skewBenchmark, savedSection as savedSkewSection } from './bench-skew';
 
 if (process.argv.includes('--real')) {
   realBenchmark(process.argv.slice(2));
+  process.exit(0);
+}
+if (process.argv.includes('--skew')) {
+  skewBenchmark(process.argv.slice(2));
   process.exit(0);
 }
 
@@ -178,8 +184,10 @@ const sections: string[] = [
   '',
   read(`${work}/peer.md`) ?? read('bench/peer-results.md') ?? '_not run_',
   '',
-  // The real-data benchmark runs on request (`--real`) and keeps its own section.
-  savedSection(read('docs/BENCHMARKS.md') ?? '') ?? '',
+  // The real-data and skew benchmarks run on request (`--real`, `--skew`) and keep their own sections.
+  savedRealSection(read('docs/BENCHMARKS.md') ?? '') ?? '',
+  '',
+  savedSkewSection(read('docs/BENCHMARKS.md') ?? '') ?? '',
   '',
 ];
 writeFileSync('docs/BENCHMARKS.md', sections.join('\n'));
