@@ -7,14 +7,16 @@
  *   5 seeds;
  * - ml-latest-small (read from ../shared/data/ml-latest-small when present): every level with learned and RoPE
  *   positions at k = 1 and 20, 3 seeds.
- * Both with the default model and protocol (up to 10 epochs, early stopping, the best validation point scored on test).
+ * Both with the default model and protocol (up to 10 epochs, early stopping, the best validation point scored on test);
+ * plain DTI (window, RoPE) also with 1 and 4 layers, the depth series.
  * It takes days on a CPU, so it runs in the background and resumes (resumable-bench.ts). `--quick` is the check that
- * fits a session: the leakage preset, k = 20, one seed, item-id tokens, 2 epochs, RoPE and learned positions.
+ * fits a session: the leakage preset, k = 20, one seed, 3 epochs, RoPE and learned positions, SW with RoPE only.
  */
 import { existsSync } from 'node:fs';
 import type { IsolationLevel, PositionEncoding } from '../src/prompt/types';
 import { ISOLATION_LEVELS, POSITION_ENCODINGS } from '../src/prompt/types';
-import { type SummaryRow, differenceVerdict, summarizeRuns, summaryTable } from '../src/train/experiments';
+import { type ExperimentRun, type SummaryRow, differenceVerdict, formatSpread, summarizeRuns, summaryTable } from '../src/train/experiments';
+import { DEFAULT_TRAIN_CONFIG } from '../src/train/protocol';
 import { REAL_DATA_DIR } from './bench-real';
 import { type PlannedRun, type RunFile, benchmarkMain, isFinished, readRunFile, savedSection as sectionOf, writeSection } from './resumable-bench';
 
@@ -34,7 +36,12 @@ interface Variant {
   level: IsolationLevel;
   encoding: PositionEncoding;
   forgetting: boolean;
+  /** Layers, when not the default model's: the depth series (leakage grows with depth). */
+  layers?: number;
 }
+
+/** Plain DTI at other depths than the default model's 2 layers. */
+const DEPTHS = [1, 4];
 
 function dataArgs(data: Data): string[] {
   return data === 'leakage'
@@ -42,8 +49,11 @@ function dataArgs(data: Data): string[] {
     : ['--files', `${REAL_DATA_DIR}/ratings.csv,${REAL_DATA_DIR}/movies.csv`, '--click-at-least', '4'];
 }
 
-/** SW (k = 1) once per encoding and forgetting choice, then each variant's ks; DTI first, so the skew figures come early. */
-function runsOf(data: Data, variants: Variant[], ks: number[], seeds: number[], extra: string[], prefix: string): SkewRun[] {
+/**
+ * Each variant's ks, then SW (k = 1) once per encoding and forgetting choice (only `swOnly`'s, when given); DTI first,
+ * so the skew figures come early.
+ */
+function runsOf(data: Data, variants: Variant[], ks: number[], seeds: number[], extra: string[], prefix: string, swOnly?: Variant): SkewRun[] {
   const runs: SkewRun[] = [];
   const onOff = (on: boolean) => (on ? 'on' : 'off');
   for (const seed of seeds) {
@@ -51,14 +61,17 @@ function runsOf(data: Data, variants: Variant[], ks: number[], seeds: number[], 
     for (const v of variants) {
       for (const k of ks.filter((k) => k > 1)) {
         runs.push({
-          id: `${prefix}${data}-k${k}-${v.level}-${v.encoding}${v.forgetting ? '-forgetting' : ''}-seed${seed}`,
+          id: `${prefix}${data}-k${k}-${v.level}-${v.encoding}${v.forgetting ? '-forgetting' : ''}${v.layers ? `-layers${v.layers}` : ''}-seed${seed}`,
           data,
-          args: [...common, '--paradigm', 'dti', '--k', String(k), '--isolation', v.level, '--encoding', v.encoding, '--forgetting', onOff(v.forgetting)],
+          args: [
+            ...common, '--paradigm', 'dti', '--k', String(k), '--isolation', v.level, '--encoding', v.encoding, '--forgetting', onOff(v.forgetting),
+            ...(v.layers ? ['--layers', String(v.layers)] : []),
+          ],
         });
       }
     }
     if (!ks.includes(1)) continue;
-    const served = new Map(variants.map((v) => [`${v.encoding}|${v.forgetting}`, v]));
+    const served = new Map((swOnly ? [swOnly] : variants.filter((v) => !v.layers)).map((v) => [`${v.encoding}|${v.forgetting}`, v]));
     for (const v of served.values()) {
       runs.push({
         id: `${prefix}${data}-sw-${v.encoding}${v.forgetting ? '-forgetting' : ''}-seed${seed}`,
@@ -72,19 +85,26 @@ function runsOf(data: Data, variants: Variant[], ks: number[], seeds: number[], 
 
 export function plan(quick: boolean): SkewRun[] {
   if (quick) {
+    const strictRope: Variant = { level: 'strict', encoding: 'rope', forgetting: false };
     const variants: Variant[] = [
       { level: 'window', encoding: 'rope', forgetting: false },
       { level: 'window', encoding: 'rope', forgetting: true },
       { level: 'sum-isolated', encoding: 'rope', forgetting: false },
-      { level: 'strict', encoding: 'rope', forgetting: false },
+      strictRope,
       { level: 'window', encoding: 'learned', forgetting: false },
       { level: 'strict', encoding: 'learned', forgetting: false },
+      ...DEPTHS.map((layers): Variant => ({ level: 'window', encoding: 'rope', forgetting: false, layers })),
     ];
-    return runsOf('leakage', variants, [1, 20], [1], ['--item-text', 'id', '--epochs', '2'], 'quick-');
+    // SW costs about 7 times DTI's tokens per target here: the quick form trains it once, for strict + RoPE's ΔAUC.
+    return runsOf('leakage', variants, [1, 20], [1], ['--epochs', '3'], 'quick-', strictRope);
   }
   const everyLevel = (encodings: readonly PositionEncoding[]) =>
     encodings.flatMap((encoding) => ISOLATION_LEVELS.map((level): Variant => ({ level, encoding, forgetting: false })));
-  const leakage = [...everyLevel(POSITION_ENCODINGS), ...POSITION_ENCODINGS.map((encoding): Variant => ({ level: 'window', encoding, forgetting: true }))];
+  const leakage = [
+    ...everyLevel(POSITION_ENCODINGS),
+    ...POSITION_ENCODINGS.map((encoding): Variant => ({ level: 'window', encoding, forgetting: true })),
+    ...DEPTHS.map((layers): Variant => ({ level: 'window', encoding: 'rope', forgetting: false, layers })),
+  ];
   const runs = runsOf('leakage', leakage, [1, 5, 20, 50], [1, 2, 3, 4, 5], [], '');
   if (existsSync(`${REAL_DATA_DIR}/ratings.csv`)) runs.push(...runsOf('ml-latest-small', everyLevel(['learned', 'rope']), [1, 20], [1, 2, 3], [], ''));
   return runs;
@@ -175,11 +195,34 @@ export function verdicts(rows: readonly SummaryRow[]): string[] {
   return lines;
 }
 
+/** Window + RoPE DTI rows by depth: what reaches a target, and how much of it is missing at serving time. */
+function depthTable(runs: readonly ExperimentRun[]): string {
+  const plain = runs.filter((r) => r.config.paradigm === 'dti' && r.config.isolation === 'window' && r.config.model.positionEncoding === 'rope' && !r.config.model.forgetting);
+  const byDepth = new Map<string, ExperimentRun[]>();
+  for (const run of plain) {
+    const key = `${run.config.model.nLayers}|${run.config.k}`;
+    byDepth.set(key, [...(byDepth.get(key) ?? []), run]);
+  }
+  if (new Set(plain.map((r) => r.config.model.nLayers)).size < 2) return '';
+  const rows = [...byDepth.values()]
+    .map((group) => ({ group, row: summarizeRuns(group).rows[0] }))
+    .sort((a, b) => a.row.k - b.row.k || a.group[0].config.model.nLayers - b.group[0].config.model.nLayers);
+  return [
+    '| layers | k | seeds | test AUC | leakage part of the skew | slot spread | interactions reaching [SUM]: served → slot k |',
+    '|---|---|---|---|---|---|---|',
+    ...rows.map(
+      ({ group, row }) =>
+        `| ${group[0].config.model.nLayers} | ${row.k} | ${row.seeds} | ${formatSpread(row.testAuc, 4)} | ${formatSpread(row.leakageSkew, 4)} | ` +
+        `${formatSpread(row.slotSpread, 4)} | ${row.reachServed} → ${row.reachDeepest} |`,
+    ),
+  ].join('\n');
+}
+
 function section(quick: boolean): string {
   const planned = plan(quick);
   const done = planned.filter((run) => isFinished(DIR, run));
   const head = [
-    `### ${quick ? 'Quick form (the leakage preset, k = 20, one seed, item-id tokens, 2 epochs)' : 'Full benchmark'}`,
+    `### ${quick ? 'Quick form (the leakage preset, k = 20, one seed, 3 epochs, SW with RoPE only)' : 'Full benchmark'}`,
     '',
     `Command: \`npm run bench -- --skew${quick ? ' --quick' : ''}\`. ${done.length} of ${planned.length} runs finished` +
       (done.length < planned.length ? ' (the rest have not run yet: the tables below hold what has).' : '.'),
@@ -188,7 +231,10 @@ function section(quick: boolean): string {
   for (const data of ['leakage', 'ml-latest-small'] as const) {
     const files: RunFile[] = done.filter((run) => run.data === data).map((run) => readRunFile(DIR, run));
     if (!files.length) continue;
-    const runs = files.flatMap((file) => file.runs);
+    const all = files.flatMap((file) => file.runs);
+    const defaultDepth = (run: ExperimentRun) => run.config.model.nLayers === DEFAULT_TRAIN_CONFIG.model.nLayers;
+    const runs = all.filter(defaultDepth);
+    if (!runs.length) continue;
     const { rows } = summarizeRuns(runs);
     const dates = files.map((file) => file.date).sort();
     body.push(
@@ -207,6 +253,8 @@ function section(quick: boolean): string {
       '',
       ...verdicts(rows).map((line) => `- ${line}`),
     );
+    const depth = depthTable(all);
+    if (depth) body.push('', 'Plain DTI (window, RoPE) at other depths: leakage needs two layers and grows with depth.', '', depth);
   }
   return [...head, ...body].join('\n');
 }

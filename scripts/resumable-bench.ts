@@ -9,7 +9,10 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'no
 import os from 'node:os';
 import type { ExperimentRun } from '../src/train/experiments';
 
-/** One invocation of scripts/experiment.ts; its result is `${dir}/${id}.json`. */
+/**
+ * One invocation of scripts/experiment.ts; its result is `${dir}/${id}.json`. A finished file is kept whatever its
+ * args were: a plan that changes a run's args without changing its id must be started on an empty folder.
+ */
 export interface PlannedRun {
   id: string;
   args: string[];
