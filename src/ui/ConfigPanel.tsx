@@ -74,7 +74,7 @@ export function ConfigPanel() {
         label="Distance-based forgetting"
         help={
           m.forgetting
-            ? `On: a head's attention to an interaction d interactions back is multiplied by e^(−slope·d), slopes like ALiBi's (head 1 of ${m.nHeads}: ${attentionBiasSlope(0, m.nHeads).toFixed(3)} per interaction). It fades history that leaks through layers; a reconstruction of the paper's third fix.`
+            ? `On: a head's attention weight on a key d interactions back is multiplied by e^(−slope·d) before the softmax normalises, slopes like ALiBi's (head 1 of ${m.nHeads}: ${attentionBiasSlope(0, m.nHeads).toFixed(3)} per interaction). It fades history that leaks through layers; a reconstruction of the paper's third fix.`
             : 'Off: attention inside the window does not depend on how far back an interaction is (turn on to fade distant interactions, a soft fix for leakage).'
         }
         value={m.forgetting ? 'on' : 'off'}
