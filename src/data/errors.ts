@@ -37,8 +37,28 @@ export interface DataErrorInfo {
 
 /** `file: line N: problem; expected …` — the one wording every data message uses. */
 export function formatDataError(problem: string, expected: string, file: string | null, line: number | null): string {
-  const where = [file, line === null ? null : `line ${line}`].filter((part) => part !== null).join(': ');
-  return `${where ? `${where}: ` : ''}${problem}; expected ${expected}`;
+  return `${where(file, line)}${problem}; expected ${expected}`;
+}
+
+/** `file: line N: ` (either part left out when unknown). */
+function where(file: string | null, line: number | null): string {
+  const parts = [file, line === null ? null : `line ${line}`].filter((part) => part !== null);
+  return parts.length === 0 ? '' : `${parts.join(': ')}: `;
+}
+
+/**
+ * Something the load did that the person should know, though the data loaded: an encoding assumed or switched, a key
+ * that was not read. Kept with the dataset for the page to show.
+ */
+export interface LoadNote {
+  file: string;
+  line: number | null;
+  /** The whole note, `file: line N: …`. */
+  message: string;
+}
+
+export function loadNote(file: string, line: number | null, note: string): LoadNote {
+  return { file, line, message: `${where(file, line)}${note}` };
 }
 
 /** A value quoted in a message, cut to `max` characters: a field or a header can be a megabyte long. */

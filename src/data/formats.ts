@@ -1,13 +1,15 @@
 /**
  * Format detection: from the first 64 KiB of a file (and its name, for companion files), which format and role it has,
- * how to split it into rows, which text encoding it uses, and which field holds which column.
+ * how to split it into rows, which text encoding it uses (as far as those bytes tell: encoding.ts), and which field
+ * holds which column.
  * Real layouts (method doc §6): MovieLens-100K u.data / u.item, MovieLens-1M ratings.dat / movies.dat (Latin-1),
  * BookCrossing (';', quoted, cp1252, no timestamps), CSV/TSV with a header row, JSON Lines.
  */
 import Papa from 'papaparse';
 import { DataError, listExcerpt } from './errors';
 import type { FormatId } from './raw';
-import { type RowSyntax, type TextEncodingName, decodeText, streamRows, utf8BomLength } from './rows';
+import { SNIFF_BYTES, type TextEncoding, type TextEncodingName, decodeText, encodingOfBytes, lineEndsIn, utf8BomLength } from './encoding';
+import { type RowSyntax, streamRows } from './rows';
 
 export type ColumnKey = 'user' | 'item' | 'rating' | 'label' | 'timestamp' | 'title' | 'genres';
 export const COLUMN_KEYS: readonly ColumnKey[] = ['user', 'item', 'rating', 'label', 'timestamp', 'title', 'genres'];
@@ -43,7 +45,8 @@ export interface FileLayout {
   role: FileRole;
   /** For a person: "MovieLens-1M ratings (user::item::rating::timestamp)". */
   description: string;
-  encoding: TextEncodingName;
+  /** The encoding the format is documented in (MovieLens, BookCrossing: cp1252; CSV/TSV/JSON Lines: UTF-8). */
+  usualEncoding: TextEncodingName;
   syntax: RowSyntax;
   hasHeader: boolean;
   /** Rows before the header that are not data: Excel's "sep=;" line. */
@@ -59,21 +62,18 @@ export interface FileLayout {
 export interface DetectedFile extends FileLayout {
   name: string;
   size: number;
+  /** The encoding the file is read in, as far as its first 64 KiB tell. */
+  encoding: TextEncoding;
   /** The first data rows (header excluded), as split for parsing. */
   sample: string[][];
 }
 
 export interface DetectOptions {
   columns: ColumnMapping;
-  /**
-   * Overrides every file's text encoding. null: the format's own (MovieLens, BookCrossing: cp1252, a superset of
-   * Latin-1, unless the first 64 KiB hold non-ASCII text that is valid UTF-8); CSV/TSV/JSON Lines: UTF-8 unless the
-   * first 64 KiB are not valid UTF-8 (then cp1252).
-   */
+  /** Overrides every file's text encoding. null: detected from the bytes (encoding.ts). */
   encoding: TextEncodingName | null;
 }
 
-const SNIFF_BYTES = 64 * 1024;
 const SAMPLE_ROWS = 10;
 
 const EXPECTED_FORMATS =
@@ -115,6 +115,15 @@ const isNumber = (text: string) => /^\s*-?\d+(\.\d+)?\s*$/.test(text);
 /** Any number a data row may hold, exponents included. */
 const isNumeric = (text: string) => /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i.test(text);
 
+/** The column a CSV/JSON name would be read as (by the mapping or by its usual names), or undefined. */
+export function columnOfName(name: string, mapping: ColumnMapping): ColumnKey | undefined {
+  const normalized = normalizeName(name);
+  return COLUMN_KEYS.find((key) => {
+    const mapped = mapping[key];
+    return (mapped !== undefined && normalizeName(mapped) === normalized) || COLUMN_SYNONYMS[key].includes(normalized);
+  });
+}
+
 /** Why a tab-separated row of numbers is not MovieLens-100K's u.data, for the message. */
 function uDataHint(fields: string[]): string {
   if (fields.length !== 4) return ` (MovieLens-100K u.data has 4 fields, user⇥item⇥rating⇥timestamp: this line has ${fields.length})`;
@@ -130,7 +139,9 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
   const binary = binaryProblem(bytes);
   if (binary) throw new DataError(`this looks like ${binary.what}, not text`, EXPECTED_TEXT, file.name, binary.line);
   const complete = file.size <= SNIFF_BYTES;
-  const sniffEncoding: TextEncodingName = isUtf8(bytes, complete) ? 'utf-8' : 'windows-1252';
+  const sampleEncoding = encodingOfBytes(bytes, complete);
+  // ASCII reads the same in either encoding.
+  const sniffEncoding = sampleEncoding ?? 'utf-8';
   const sniffText = decodeText(new TextDecoder(sniffEncoding), bytes);
   const lines = completeLines(sniffText, complete);
   const firstIndex = lines.findIndex((line) => line.trim() !== '');
@@ -153,18 +164,21 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
   const detected =
     (companion ? unusedLayout(...companion) : null) ??
     (excelSeparator === null ? fixedLayout(lines[firstIndex]) : null) ??
-    headerLayout(lines.slice(headerIndex).join('\n'), file.name, headerIndex + 1, options.columns, sniffEncoding, excelSeparator);
+    headerLayout(lines.slice(headerIndex).join('\n'), file.name, headerIndex + 1, options.columns, excelSeparator);
+  const layout: FileLayout = { ...detected, preambleRows: excelSeparator === null ? 0 : 1 };
   // A format documented as cp1252 (MovieLens .dat, BookCrossing) may come re-saved as UTF-8 (MovieLens-10M ships so):
-  // text with non-ASCII characters that is valid UTF-8 is UTF-8 (cp1252 text almost never is).
-  const resavedAsUtf8 = detected.encoding === 'windows-1252' && sniffEncoding === 'utf-8' && bytes.some((byte) => byte >= 0x80);
-  const layout: FileLayout = {
-    ...detected,
-    preambleRows: excelSeparator === null ? 0 : 1,
-    encoding: options.encoding ?? (resavedAsUtf8 ? 'utf-8' : detected.encoding),
-  };
+  // the bytes decide, the format's encoding is only the guess for an all-ASCII start.
+  const encoding: TextEncoding =
+    options.encoding !== null
+      ? { name: options.encoding, basis: 'chosen' }
+      : sampleEncoding !== null
+        ? { name: sampleEncoding, basis: 'sample' }
+        : { name: layout.usualEncoding, basis: 'ascii' };
   const sampleText =
-    layout.encoding === sniffEncoding ? lines.join('\n') : completeLines(decodeText(new TextDecoder(layout.encoding), bytes), complete).join('\n');
-  return { ...layout, name: file.name, size: file.size, sample: await sampleRows(sampleText, layout) };
+    sampleEncoding === null || encoding.name === sampleEncoding
+      ? lines.join('\n')
+      : completeLines(decodeText(new TextDecoder(encoding.name), bytes), complete).join('\n');
+  return { ...layout, name: file.name, size: file.size, encoding, sample: await sampleRows(sampleText, layout) };
 }
 
 /** Why the bytes are not a text file, and from which line, or null. */
@@ -187,24 +201,11 @@ function binaryProblem(bytes: Uint8Array): { what: string; line: number } | null
   if (Math.max(evenNuls, oddNuls) > 0.8 * half && Math.min(evenNuls, oddNuls) < 0.05 * half) {
     return atStart(`UTF-16${oddNuls > evenNuls ? 'LE' : 'BE'} text without a byte order mark (save it as UTF-8)`);
   }
+  const nul = bytes.indexOf(0);
+  if (nul !== -1) return { what: 'binary data (it contains NUL bytes)', line: 1 + lineEndsIn(bytes.subarray(0, nul)) };
   let control = 0;
-  let line = 1;
-  for (const byte of bytes) {
-    if (byte === 0x0a) line++;
-    if (byte === 0) return { what: 'binary data (it contains NUL bytes)', line };
-    if (byte < 0x09 || (byte > 0x0d && byte < 0x20)) control++;
-  }
+  for (const byte of bytes) if (byte < 0x09 || (byte > 0x0d && byte < 0x20)) control++;
   return control > bytes.length / 100 ? atStart(`binary data (${control} control bytes in the first ${bytes.length})`) : null;
-}
-
-function isUtf8(bytes: Uint8Array, complete: boolean): boolean {
-  try {
-    // stream: a character cut at the end of the sample is not an error.
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: !complete });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The lines of a sample, without a last line the sample may have cut short. */
@@ -219,7 +220,7 @@ function unusedLayout(format: FormatId, what: string): FileLayout {
     format,
     role: 'unused',
     description: `${what} (not used)`,
-    encoding: 'utf-8',
+    usualEncoding: 'utf-8',
     syntax: { kind: 'delimited', delimiter: ',', quoted: true },
     hasHeader: false,
     preambleRows: 0,
@@ -231,7 +232,7 @@ function unusedLayout(format: FormatId, what: string): FileLayout {
 
 /** MovieLens layouts, recognised from the first line (they have no header). */
 function fixedLayout(line: string): FileLayout | null {
-  const base = { encoding: 'windows-1252' as const, hasHeader: false, preambleRows: 0, genreFlags: null };
+  const base = { usualEncoding: 'windows-1252' as const, hasHeader: false, preambleRows: 0, genreFlags: null };
   const doubleColon = line.split('::');
   if (doubleColon.length === 4 && doubleColon.every(isNumber)) {
     return {
@@ -294,7 +295,6 @@ function headerLayout(
   fileName: string,
   firstLine: number,
   mapping: ColumnMapping,
-  encoding: TextEncodingName,
   excelSeparator: string | null,
 ): FileLayout {
   const firstText = text.slice(0, text.indexOf('\n') === -1 ? text.length : text.indexOf('\n')).trim();
@@ -303,7 +303,7 @@ function headerLayout(
   }
   if (firstText.startsWith('{')) {
     const keys = jsonKeys(text, fileName, firstLine);
-    return genericLayout('jsonl', 'JSON Lines', { kind: 'jsonl', keys, idKeys: [] }, keys, false, encoding, mapping, fileName, firstLine);
+    return genericLayout('jsonl', 'JSON Lines', { kind: 'jsonl', keys, idKeys: [] }, keys, false, mapping, fileName, firstLine);
   }
   const guess = guessDelimiter(text, excelSeparator);
   if (!guess) throw new DataError(`unrecognised layout: "${firstText.slice(0, 80)}"`, EXPECTED_FORMATS, fileName, firstLine);
@@ -327,7 +327,7 @@ function headerLayout(
   }
   if (delimiter === ';' && normalized === 'userid,location,age') return unusedLayout('bookcrossing', 'BookCrossing users');
   const kind = delimiter === '\t' ? 'TSV' : `CSV (delimiter "${delimiter}")`;
-  return genericLayout('csv', kind, syntax, header, true, encoding, mapping, fileName, firstLine);
+  return genericLayout('csv', kind, syntax, header, true, mapping, fileName, firstLine);
 }
 
 /**
@@ -361,7 +361,7 @@ function bookCrossingLayout(
     format: 'bookcrossing',
     role,
     description,
-    encoding: 'windows-1252',
+    usualEncoding: 'windows-1252',
     syntax: { kind: 'delimited', delimiter: ';', quoted: true },
     hasHeader: true,
     preambleRows: 0,
@@ -397,7 +397,6 @@ function genericLayout(
   syntax: RowSyntax,
   names: string[],
   hasHeader: boolean,
-  encoding: TextEncodingName,
   mapping: ColumnMapping,
   fileName: string,
   firstLine: number,
@@ -432,7 +431,7 @@ function genericLayout(
     preambleRows: 0,
     columnNames: names,
     columns,
-    encoding,
+    usualEncoding: 'utf-8' as const,
     genreFlags: null,
   };
   if (has('user') && has('item') && (has('rating') || has('label'))) {

@@ -3,7 +3,7 @@
  * Everything here also runs inside the data worker (src/data/worker.ts), which the page uses for uploads.
  */
 import type { TokenizedDataset } from '../prompt/types';
-import { DataError, type DataErrorInfo, type SkippedRows } from './errors';
+import { DataError, type DataErrorInfo, type LoadNote, type SkippedRows } from './errors';
 import { type ColumnMapping, type DetectedFile, type FileRole, MissingColumnsError, type NamedBlob, detectFile } from './formats';
 import { type Preset, generateDataset } from './generator';
 import { DEFAULT_READ_OPTIONS, type ReadOptions, markRedundantFiles, readFiles } from './parse';
@@ -12,7 +12,7 @@ import type { FormatId, RawDataset } from './raw';
 import type { DatasetStats } from './stats';
 
 export { historyScores, popularityScores, type ScoredTargets } from './baselines';
-export type { DataErrorInfo, SkippedRows } from './errors';
+export type { DataErrorInfo, LoadNote, SkippedRows } from './errors';
 export { DataError } from './errors';
 export type { ColumnKey, ColumnMapping, FileRole, NamedBlob } from './formats';
 export { COLUMN_KEYS } from './formats';
@@ -39,6 +39,8 @@ export interface LoadResult {
   dataset: TokenizedDataset;
   stats: DatasetStats;
   skipped: SkippedRows;
+  /** What the person should know about how the files were read (an encoding guessed, a key not read). */
+  notes: LoadNote[];
   format: FormatId;
   files: LoadedFile[];
 }
@@ -76,6 +78,7 @@ export function loadBuiltin(preset: Preset, options: Partial<BuiltinOptions> = {
     dataset,
     stats,
     skipped: { count: 0, examples: [] },
+    notes: [],
     format: 'builtin',
     files: [{ name: dataset.name, role: 'ratings', description: 'generated in the browser' }],
   };
@@ -89,7 +92,7 @@ export async function parseFiles(
 ): Promise<LoadResult> {
   const merged: LoadOptions = { ...DEFAULT_LOAD_OPTIONS, ...options };
   checkPreprocessOptions(merged);
-  const { raw, skipped, files: detected } = await readFiles(files, merged, (progress) =>
+  const { raw, skipped, notes, files: detected } = await readFiles(files, merged, (progress) =>
     onProgress({ phase: 'read', ...progress }),
   );
   onProgress({ phase: 'preprocess', file: null, fraction: 1, bytesRead: 0, totalBytes: 0 });
@@ -98,6 +101,7 @@ export async function parseFiles(
     dataset,
     stats,
     skipped,
+    notes,
     format: raw.format,
     files: detected.map(({ name, role, description }) => ({ name, role, description })),
   };
@@ -153,7 +157,7 @@ function previewOf(file: DetectedFile): FilePreview {
     format: file.format,
     role: file.role,
     description: file.description,
-    encoding: file.encoding,
+    encoding: file.encoding.name,
     columnNames: file.columnNames,
     mapping,
     sample: file.sample,

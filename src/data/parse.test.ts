@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DataError, type LoadResult, parseFiles, previewFiles, renderInteraction } from './index';
 import { preprocess, DEFAULT_PREPROCESS_OPTIONS } from './preprocess';
-import { decodeText, streamRows } from './rows';
+import { decodeText } from './encoding';
+import { streamRows } from './rows';
 import {
   CP1252_TITLE,
   LATIN1_TITLES,
@@ -148,11 +149,23 @@ describe('preview', () => {
     expect(overridden.sample[0][1]).toBe('AmÃ©lie (2001)');
   });
 
-  it('detects a CSV that is not UTF-8 as cp1252', async () => {
+  it('detects a CSV that is not UTF-8 as cp1252, and says that this is a guess', async () => {
     const ratings = file('r.csv', cp1252('user;item;rating;title\n1;10;4;Café’s\n1;11;2;Niño\n'));
     const [preview] = await previewFiles([ratings]);
     expect(preview.encoding).toBe('windows-1252');
     expect(preview.sample[0]).toEqual(['1', '10', '4', 'Café’s']);
+    const result = await parseFiles([ratings], { n: 1 });
+    expect(result.dataset.itemTitles).toEqual(['Café’s', 'Niño']);
+    expect(result.notes).toEqual([
+      {
+        file: 'r.csv',
+        line: null,
+        message:
+          'r.csv: read as Windows-1252 (cp1252): its text is not valid UTF-8, and the file does not name its encoding; if accented letters look wrong, re-save the file as UTF-8',
+      },
+    ]);
+    // Chosen, it is no guess.
+    expect((await parseFiles([ratings], { n: 1, encoding: 'windows-1252' })).notes).toEqual([]);
   });
 });
 
@@ -217,6 +230,146 @@ describe('data that would load wrong is read right or refused', () => {
     const lines = rows(80, (i) => JSON.stringify({ user: 'u', item: `i${i}`, rating: 4, ...(i >= 60 ? { title: `Late ${i}` } : {}) }));
     const result = await parseFiles([file('r.jsonl', lines)], { n: 2 });
     expect(result.dataset.itemTitles).toContain('Late 70');
+  });
+
+  it('reads every line of a file whose lines end in LF, CRLF and lone CR, mixed (old Mac files end in CR)', async () => {
+    const ends = ['\n', '\r\n', '\r'];
+    const mixed = async (source: File) => {
+      let n = 0;
+      return file(source.name, utf8((await source.text()).replace(/\r\n|\n|\r/g, () => ends[n++ % ends.length])));
+    };
+    const ml100k = movieLens100k(world);
+    const csv = csvFiles(world);
+    const drops = [
+      [await mixed(ml100k.data), ml100k.item],
+      [await mixed(csv.ratings), await mixed(csv.movies)],
+      [await mixed(jsonLines(world))],
+    ];
+    for (const files of drops) {
+      for (const chunkBytes of [3, 1 << 20]) {
+        const result = await parseFiles(files, { n: N, chunkBytes });
+        expect(result.skipped.count).toBe(0);
+        expect(histories(result)).toEqual(histories(direct));
+      }
+    }
+    // Lines are numbered by every kind of line end: a bad row, and a NUL byte, on line 4 of a CR-only file.
+    const crOnly = (fourth: string) => file('u.data', `1\t1\t4\t10\r1\t2\t4\t11\r1\t3\t4\t12\r${fourth}\r1\t5\t4\t14\r1\t6\t4\t15\r`);
+    const bad = await parseFiles([crOnly('1\t4\tfour\t13')], { n: 2 });
+    expect(bad.skipped.examples).toEqual([{ file: 'u.data', line: 4, reason: 'rating "four" is not a number; expected a number in column "rating"' }]);
+    const nul = await rejection(parseFiles([crOnly('1\t4\u00004\t13')]));
+    expect(nul.message).toMatch(/^u\.data: line 4: this looks like binary data \(it contains NUL bytes\)/);
+  });
+
+  /** A ratings CSV: `first`, then ASCII rows past the first 64 KiB, then the `late` bytes, which start on line lateLine. */
+  const pastTheSample = (late: Uint8Array<ArrayBuffer>, first = 'user,item,rating,title\n') => {
+    const head = first + rows(3000, (i) => `u${i % 30},i${i},4,Title ${i}`);
+    expect(head.length).toBeGreaterThan(64 * 1024);
+    return { ratings: file('ratings.csv', head, late), lateLine: head.split('\n').length };
+  };
+
+  it('decides the encoding of a file whose first 64 KiB are ASCII by its first byte outside ASCII, and says when that overturns the guess', async () => {
+    // cp1252 after an ASCII start: cp1252 throughout, not "Caf\uFFFD".
+    const latin = pastTheSample(cp1252('u1,late,5,Café Niño\n'));
+    const [preview] = await previewFiles([latin.ratings]);
+    expect(preview.encoding).toBe('utf-8');
+    for (const chunkBytes of [5, 1 << 20]) {
+      const result = await parseFiles([latin.ratings], { n: 2, chunkBytes });
+      expect(result.dataset.itemTitles).toContain('Café Niño');
+      expect(result.notes).toEqual([
+        {
+          file: 'ratings.csv',
+          line: latin.lateLine,
+          message:
+            `ratings.csv: line ${latin.lateLine}: read as Windows-1252 (cp1252): this line, the first with a byte outside ASCII (past the first 64 KiB, which the preview read), ` +
+            'is not valid UTF-8, and the file does not name its encoding; if accented letters look wrong, re-save the file as UTF-8',
+        },
+      ]);
+    }
+    // UTF-8 after an ASCII start stays UTF-8, with nothing to say.
+    const utf = pastTheSample(utf8('u1,late,5,Café Niño\n'));
+    const asUtf8 = await parseFiles([utf.ratings], { n: 2 });
+    expect(asUtf8.dataset.itemTitles).toContain('Café Niño');
+    expect(asUtf8.notes).toEqual([]);
+    // A movies.dat (documented as Latin-1) with an ASCII start and UTF-8 later (as MovieLens-10M ships): UTF-8, said.
+    const movieRows = rows(3000, (i) => `${i + 1}::Movie number ${i} (1995)::Drama`);
+    expect(movieRows.length).toBeGreaterThan(64 * 1024);
+    const movies = file('movies.dat', movieRows, utf8('3001::Amélie (2001)::Comedy|Romance\n'));
+    const ratings = file('ratings.dat', rows(6, (i) => `1::${2996 + i}::4::${978300760 + i}`));
+    const dat = await parseFiles([movies, ratings], { n: 2 });
+    expect(dat.dataset.itemTitles).toContain('Amélie (2001)');
+    expect(dat.notes.map((note) => note.message)).toEqual([
+      "movies.dat: line 3001: read as UTF-8, not Windows-1252 (the format's usual encoding): this line, the first with a byte outside ASCII " +
+        '(past the first 64 KiB, which the preview read), is valid UTF-8',
+    ]);
+  });
+
+  it('refuses a UTF-8 file with bytes that are not UTF-8 past the first 64 KiB, naming both lines', async () => {
+    const utf8Start = 'user,item,rating,title\nu0,first,4,Crème brûlée\n';
+    const { ratings, lateLine } = pastTheSample(cp1252('u1,late,5,Café\n'), utf8Start);
+    for (const chunkBytes of [5, 1 << 20]) {
+      const error = await rejection(parseFiles([ratings], { n: 2, chunkBytes }));
+      expect(error.message).toBe(
+        `ratings.csv: line ${lateLine}: this line is not valid UTF-8 (byte 0xE9), but line 2 holds UTF-8 text: the file mixes two text encodings, ` +
+          'and one of them would come out garbled; expected one text encoding in the whole file (re-save it as UTF-8)',
+      );
+    }
+    // A real U+FFFD is valid UTF-8, and a character cut short by the end of the file is a truncation, not a second encoding.
+    const late = utf8('u1,real,5,Real \uFFFD\nu1,cut,5,Cut \u00e9');
+    const truncated = pastTheSample(late.subarray(0, late.length - 1), utf8Start);
+    const result = await parseFiles([truncated.ratings], { n: 2 });
+    expect(result.dataset.itemTitles).toEqual(expect.arrayContaining(['Real \uFFFD', 'Cut \uFFFD']));
+  });
+
+  it('says which JSON Lines key first seen past the first 64 KiB is not read, and on which line', async () => {
+    const record = (i: number, more: object = {}) => JSON.stringify({ user: `u${i % 4}`, item: `i${i}`, rating: 4, ...more });
+    const head = rows(2000, (i) => record(i));
+    expect(head.length).toBeGreaterThan(64 * 1024);
+    const late = rows(4, (i) => record(2000 + i, { timestamp: 1000 + i, style: 'x' }));
+    const result = await parseFiles([file('r.jsonl', head + late)], { n: 2 });
+    expect(result.stats.interactions).toBe(2004);
+    // "style" names no column the lab reads: nothing is lost by leaving it.
+    expect(result.notes.map((note) => note.message)).toEqual([
+      'r.jsonl: line 2001: key "timestamp" first appears on this line, past the first 64 KiB the columns were chosen from, so it is not read ' +
+        '(the lab reads a key of that name as the timestamp column); to use it, give it to one of the first records',
+    ]);
+    // Seen within the first 64 KiB, the key is read, and the records without it are named as such.
+    const early = await rejection(parseFiles([file('r.jsonl', rows(6, (i) => record(i)) + late)], { n: 2 }));
+    expect(early.message).toBe(
+      'r.jsonl: line 1: the record has no "timestamp" (or it is empty) (6 of 10 rows unusable); expected a Unix time or an ISO date in column "timestamp"',
+    );
+  });
+
+  it('refuses a global time cut that interactions of one timestamp make impossible, naming the timestamp and how many share it', async () => {
+    const globalCut = { n: 2, split: { kind: 'global-time' as const, valid: 0.1, test: 0.1 } };
+    const timed = (time: (i: number) => number) => file('r.csv', `user,item,rating,timestamp
+${rows(40, (i) => `u${i % 4},i${i},4,${time(i)}`)}`);
+    const validation = await rejection(parseFiles([timed((i) => (i < 10 ? 1000 + i : 5000))], globalCut));
+    expect(validation.message).toBe(
+      'r.csv: the global time cut leaves no validation interactions: 30 of the 40 interactions share the timestamp 5000, where both the validation cut ' +
+        "(at 80 % of the interactions in time order) and the test cut (at 90 %) fall, and interactions of one time cannot be split; expected timestamps that differ around the cuts (or the 'per-user' split, which cuts each user's own history)",
+    );
+    const training = await rejection(parseFiles([timed((i) => (i < 36 ? 5000 : 6000 + i))], globalCut));
+    expect(training.message).toMatch(
+      /^r\.csv: the global time cut leaves no training interactions: 36 of the 40 interactions share the timestamp 5000, where the validation cut \(at 80 % of the interactions in time order\) falls,/,
+    );
+    // Distinct times around the cuts split as asked; the per-user split is not affected by ties.
+    const distinct = await parseFiles([timed((i) => (i < 30 ? 5000 : 6000 + i))], globalCut);
+    expect([distinct.stats.splits.train.interactions, distinct.stats.splits.valid.interactions, distinct.stats.splits.test.interactions]).toEqual([32, 4, 4]);
+    expect((await parseFiles([timed(() => 5000)], { n: 2 })).stats.interactions).toBe(40);
+  });
+
+  it('refuses a MovieLens items file of another dataset than the ratings (u.data with movies.dat), which number movies differently', async () => {
+    const { data, item } = movieLens100k(world);
+    const { ratings, movies } = movieLens1m(world);
+    const error = await rejection(parseFiles([data, movies], { n: N }));
+    expect(error.message).toBe(
+      'movies.dat: the items of another dataset: MovieLens-1M movies, while u.data holds MovieLens-100K ratings, and the two number their movies differently ' +
+        "(every title would belong to another movie); expected the items file of u.data's own dataset (u.item)",
+    );
+    const reverse = await rejection(parseFiles([ratings, item], { n: N }));
+    expect(reverse.message).toMatch(/^u\.item: the items of another dataset: MovieLens-100K items, while ratings\.dat holds MovieLens-1M ratings, .*\(movies\.dat\)$/);
+    // MovieLens-1M, 10M and 20M share one numbering: their ratings.dat and movies.dat go together.
+    expect((await parseFiles([ratings, movies], { n: N })).format).toBe('movielens-1m');
   });
 
   it('refuses JSON Lines ids that JSON cannot keep (integers beyond 2^53, objects), naming the key', async () => {
@@ -368,8 +521,16 @@ describe('bad input gets a message naming the file, the line and what was expect
   });
 
   it('ratings whose items are not in the items file', async () => {
+    // Most of them: the files do not belong together. fewItems lists the world's first 4 items (ids 1–4).
     const error = await rejection(parseFiles([data, fewItems], { n: N }));
-    expect(error.message).toMatch(/^u\.data: line \d+: item "\d+" is not in u\.item \(\d+ of 123 rows unusable\); expected every rated item to be listed in the items file$/);
+    const rows = Array.from(world.item);
+    const unlisted = rows.filter((item) => item >= 4);
+    const first = rows.findIndex((item) => item >= 4);
+    expect(error.message).toBe(
+      `u.data: line ${first + 1}: ${unlisted.length} of the ${rows.length} ratings name an item that is not in u.item (the first: item "${rows[first] + 1}"), ` +
+        `and only ${new Set(rows.filter((item) => item < 4)).size} of the 4 items listed there are rated: ` +
+        "the files do not belong together; expected the items file of u.data's own dataset, whose item ids are the ones the ratings use",
+    );
     // A few unknown items are skipped and counted.
     const manyItems = movieLens100k({ ...world, catalog: { keys: world.catalog.keys.slice(0, 28), titles: world.catalog.titles.slice(0, 28), genres: world.catalog.genres.slice(0, 28) } }).item;
     const result = await parseFiles([data, manyItems], { n: N });
@@ -444,8 +605,16 @@ describe('streamRows', () => {
   it('joins rows split across chunks, CRLF included, and numbers lines past quoted newlines', async () => {
     expect(await rows(['a,b\r', '\nc,"d\r\ne"\r\n', '\r\nf,g'])).toEqual([
       [1, ['a', 'b']],
-      [2, ['c', 'd\r\ne']],
+      [2, ['c', 'd\ne']],
       [5, ['f', 'g']],
+    ]);
+    // LF, CRLF and lone CR in one text, a CR at a chunk's end whose LF starts the next, a lone CR inside quotes.
+    expect(await rows(['a,b\rc,d\r', '\ne,"f\rg"\nh,i\r', 'j,k'])).toEqual([
+      [1, ['a', 'b']],
+      [2, ['c', 'd']],
+      [3, ['e', 'f\ng']],
+      [5, ['h', 'i']],
+      [6, ['j', 'k']],
     ]);
     expect(await rows(['x,"y', '""z"', '\n'])).toEqual([[1, ['x', 'y"z']]]);
     expect(await rows(['x,"y\n'], false)).toEqual([[1, ['x', '"y']]]);

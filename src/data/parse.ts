@@ -5,12 +5,22 @@
  *
  * Bad rows are skipped and counted (the first few kept as examples). A file is rejected as a whole, with the first
  * bad row's line, when it yields no usable row or when more than half of its rows are unusable: that is a wrong file
- * or a wrong column mapping, not a few damaged lines.
+ * or a wrong column mapping, not a few damaged lines. What the person should know of a load that succeeded (an encoding
+ * guessed, a JSON key that was not read) comes back as notes.
  */
-import { DataError, SKIPPED_EXAMPLES, type SkippedRows, excerpt, listExcerpt } from './errors';
-import { type DetectOptions, type DetectedFile, type FileLayout, type NamedBlob, detectFile, rowsBeforeData } from './formats';
+import { DEFAULT_CHUNK_BYTES, type TextEncodingName, decodeChunks, lineOfByte } from './encoding';
+import { DataError, type LoadNote, SKIPPED_EXAMPLES, type SkippedRows, excerpt, listExcerpt, loadNote } from './errors';
+import {
+  type DetectOptions,
+  type DetectedFile,
+  type FileLayout,
+  type NamedBlob,
+  columnOfName,
+  detectFile,
+  rowsBeforeData,
+} from './formats';
 import { RawBuilder, type RawDataset } from './raw';
-import { DEFAULT_CHUNK_BYTES, decodeChunks, streamRows } from './rows';
+import { streamRows } from './rows';
 
 export interface ReadOptions extends DetectOptions {
   /** Bytes read and decoded at a time. */
@@ -31,6 +41,7 @@ export interface ReadResult {
   raw: RawDataset;
   skipped: SkippedRows;
   files: DetectedFile[];
+  notes: LoadNote[];
 }
 
 const EXPECTED_RATINGS_FILE =
@@ -52,13 +63,23 @@ export async function readFiles(
   const blobOf = new Map(detected.map((d, i) => [d, files[i]]));
   const builder = new RawBuilder();
   const skipped = new SkipCounter();
+  const notes: LoadNote[] = [];
   const totalBytes = [...items, ratings].reduce((sum, file) => sum + file.size, 0);
   let doneBytes = 0;
   const read = async (file: DetectedFile, sink: LayoutSink) => {
-    const chunks = decodeChunks(blobOf.get(file)!, file.encoding, options.chunkBytes, (bytesRead) =>
-      onProgress({ file: file.name, fraction: (doneBytes + bytesRead) / totalBytes, bytesRead: doneBytes + bytesRead, totalBytes }),
-    );
-    await readRows(chunks, file, sink, skipped);
+    const blob = blobOf.get(file)!;
+    let decided: EncodingDecision | null = null;
+    const chunks = decodeChunks(blob, file.encoding, options.chunkBytes, {
+      onBytes: (bytesRead) =>
+        onProgress({ file: file.name, fraction: (doneBytes + bytesRead) / totalBytes, bytesRead: doneBytes + bytesRead, totalBytes }),
+      onDecided: (name, offset) => (decided = { name, offset }),
+    });
+    await readRows(chunks, file, sink, skipped, (key, line) => {
+      const column = columnOfName(key, options.columns);
+      if (column !== undefined) notes.push(unreadKeyNote(file.name, key, line, column));
+    });
+    const note = await encodingNote(file, blob, decided);
+    if (note) notes.push(note);
     doneBytes += file.size;
   };
 
@@ -69,12 +90,55 @@ export async function readFiles(
     timestamp: ratings.columns.timestamp !== undefined,
   });
   await read(ratings, ratingsSink(builder, ratings, items.length > 0 ? items.map((file) => file.name).join(', ') : null));
-  const name = `${ratings.description.replace(/ \(.*$/, '')}: ${[ratings, ...items].map((file) => file.name).join(' + ')}`;
-  return { raw: builder.finish(name, ratings.format), skipped: skipped.result(), files: detected };
+  const name = `${kindOf(ratings)}: ${[ratings, ...items].map((file) => file.name).join(' + ')}`;
+  return { raw: builder.finish(name, ratings.format), skipped: skipped.result(), files: detected, notes };
+}
+
+/** "MovieLens-1M ratings": a file's description without its layout. */
+const kindOf = (file: DetectedFile) => file.description.replace(/ \(.*$/, '');
+
+/** An all-ASCII start's encoding, decided by the file's first byte outside ASCII, at `offset`. */
+interface EncodingDecision {
+  name: TextEncodingName;
+  offset: number;
+}
+
+/**
+ * What the person should know about the encoding a file was read in: cp1252 for a format documented as UTF-8 (bytes
+ * that are not UTF-8 do not say which 8-bit encoding they are: a guess), or a later byte that overturned the guess
+ * the preview showed for an all-ASCII start.
+ */
+async function encodingNote(file: DetectedFile, blob: Blob, decided: EncodingDecision | null): Promise<LoadNote | null> {
+  if (file.encoding.basis === 'chosen') return null;
+  const name = decided?.name ?? file.encoding.name;
+  const guessed = name === 'windows-1252' && file.usualEncoding === 'utf-8';
+  if (!guessed && !(decided && decided.name !== file.encoding.name)) return null;
+  const line = decided === null ? null : await lineOfByte(blob, decided.offset);
+  const where = 'this line, the first with a byte outside ASCII (past the first 64 KiB, which the preview read),';
+  const note =
+    name === 'utf-8'
+      ? `read as UTF-8, not Windows-1252 (the format's usual encoding): ${where} is valid UTF-8`
+      : `read as Windows-1252 (cp1252): ${line ? `${where} is not valid UTF-8` : 'its text is not valid UTF-8'}, and the file does not name its encoding; if accented letters look wrong, re-save the file as UTF-8`;
+  return loadNote(file.name, line, note);
+}
+
+function unreadKeyNote(file: string, key: string, line: number, column: string): LoadNote {
+  return loadNote(
+    file,
+    line,
+    `key "${excerpt(key)}" first appears on this line, past the first 64 KiB the columns were chosen from, so it is not read ` +
+      `(the lab reads a key of that name as the ${column} column); to use it, give it to one of the first records`,
+  );
 }
 
 /** Feeds a file's rows (header skipped) to its sink, counting bad rows; rejects the file when most rows are bad. */
-async function readRows(chunks: AsyncIterable<string>, file: DetectedFile, sink: LayoutSink, skipped: SkipCounter): Promise<void> {
+async function readRows(
+  chunks: AsyncIterable<string>,
+  file: DetectedFile,
+  sink: LayoutSink,
+  skipped: SkipCounter,
+  unreadKey: (key: string, line: number) => void,
+): Promise<void> {
   let rows = 0;
   let bad = 0;
   let firstBad: (RowProblem & { line: number }) | null = null;
@@ -98,10 +162,12 @@ async function readRows(chunks: AsyncIterable<string>, file: DetectedFile, sink:
       rows++;
       reportBad(line, { problem, expected });
     },
+    unreadKey,
   });
   if (rows === 0) {
     throw new DataError('the file has no data rows', file.hasHeader ? 'rows below the header' : 'one record per line', file.name);
   }
+  sink.finish?.(rows);
   if (firstBad && bad * 2 > rows) {
     const { line, problem, expected } = firstBad;
     throw new DataError(`${problem} (${bad === rows ? 'every row' : `${bad} of ${rows} rows`} unusable)`, expected, file.name, line);
@@ -133,8 +199,21 @@ function planFiles(detected: DetectedFile[]): { ratings: DetectedFile; items: De
       'one ratings file, with at most its items file',
     );
   }
-  return { ratings: ratings[0], items: detected.filter((file) => file.role === 'items') };
+  const items = detected.filter((file) => file.role === 'items');
+  for (const file of items) {
+    if (MOVIELENS.has(file.format) && MOVIELENS.has(ratings[0].format) && file.format !== ratings[0].format) {
+      throw new DataError(
+        `the items of another dataset: ${kindOf(file)}, while ${ratings[0].name} holds ${kindOf(ratings[0])}, and the two number their movies differently (every title would belong to another movie)`,
+        `the items file of ${ratings[0].name}'s own dataset (${ratings[0].format === 'movielens-100k' ? 'u.item' : 'movies.dat'})`,
+        file.name,
+      );
+    }
+  }
+  return { ratings: ratings[0], items };
 }
+
+/** MovieLens-100K numbers its movies its own way; MovieLens-1M, 10M, 20M and later share one numbering. */
+const MOVIELENS = new Set(['movielens-100k', 'movielens-1m']);
 
 interface RowProblem {
   problem: string;
@@ -147,6 +226,8 @@ interface RowProblem {
  */
 interface LayoutSink {
   row(fields: string[], line: number): RowProblem | null;
+  /** After the last of `rows` rows: throws a DataError when they show the file does not go with the others. */
+  finish?(rows: number): void;
 }
 
 function itemsSink(builder: RawBuilder, layout: FileLayout): LayoutSink {
@@ -172,30 +253,52 @@ function itemsSink(builder: RawBuilder, layout: FileLayout): LayoutSink {
 function ratingsSink(builder: RawBuilder, layout: DetectedFile, itemsFiles: string | null): LayoutSink {
   const { columns } = layout;
   const named = (key: keyof FileLayout['columns']) => `"${layout.columnNames[columns[key]!]}"`;
+  const expected = (key: keyof typeof RATINGS_FIELDS) => `${RATINGS_FIELDS[key].holds} in column ${named(key)}`;
+  // An empty field; in JSON Lines mostly a key the record lacks.
+  const empty = (key: keyof typeof RATINGS_FIELDS): RowProblem => ({
+    problem: layout.syntax.kind === 'jsonl' ? `the record has no ${named(key)} (or it is empty)` : `the ${RATINGS_FIELDS[key].name} is empty`,
+    expected: expected(key),
+  });
   const needed = Math.max(...Object.values(columns)) + 1;
   const describes = columns.title !== undefined || columns.genres !== undefined;
   // Unix times and dates cannot be ordered together (seconds against milliseconds since 1970): the first row says which.
   let firstTimestamp: { kind: TimestampKind; text: string; line: number } | null = null;
+  // Items of the items files that some rating names, and the ratings that name none of them.
+  const listedItems = builder.catalog.keys.length;
+  const rated = new Uint8Array(listedItems);
+  let ratedItems = 0;
+  let unlisted = 0;
+  let firstUnlisted: { key: string; line: number } | null = null;
   return {
+    finish(rows) {
+      if (firstUnlisted === null || unlisted * 2 <= rows) return;
+      throw new DataError(
+        `${unlisted} of the ${rows} ratings name an item that is not in ${itemsFiles} (the first: item "${excerpt(firstUnlisted.key)}"), ` +
+          `and only ${ratedItems} of the ${listedItems} items listed there are rated: the files do not belong together`,
+        `the items file of ${layout.name}'s own dataset, whose item ids are the ones the ratings use`,
+        layout.name,
+        firstUnlisted.line,
+      );
+    },
     row(fields, line) {
       if (fields.length < needed) return fieldCountProblem(fields, needed, layout);
       const userKey = field(fields, columns.user);
-      if (userKey === '') return { problem: 'the user id is empty', expected: `a user id in column ${named('user')}` };
+      if (userKey === '') return empty('user');
       const itemKey = field(fields, columns.item);
-      if (itemKey === '') return { problem: 'the item id is empty', expected: `an item id in column ${named('item')}` };
+      if (itemKey === '') return empty('item');
       let rating = NaN;
       let label = 0;
       if (columns.label !== undefined) {
-        const parsed = toLabel(field(fields, columns.label));
-        if (parsed === null) {
-          return { problem: `label "${excerpt(fields[columns.label])}" is not 0 or 1`, expected: `0/1, true/false or yes/no in column ${named('label')}` };
-        }
+        const text = field(fields, columns.label);
+        if (text === '') return empty('label');
+        const parsed = toLabel(text);
+        if (parsed === null) return { problem: `label "${excerpt(fields[columns.label])}" is not 0 or 1`, expected: expected('label') };
         label = parsed;
       } else {
-        rating = toNumber(field(fields, columns.rating));
-        if (Number.isNaN(rating)) {
-          return { problem: `rating "${excerpt(fields[columns.rating!])}" is not a number`, expected: `a number in column ${named('rating')}` };
-        }
+        const text = field(fields, columns.rating);
+        if (text === '') return empty('rating');
+        rating = toNumber(text);
+        if (Number.isNaN(rating)) return { problem: `rating "${excerpt(fields[columns.rating!])}" is not a number`, expected: expected('rating') };
         // Ratings are stored as float32: a larger magnitude would become Infinity.
         if (!Number.isFinite(Math.fround(rating))) {
           return { problem: `rating "${excerpt(fields[columns.rating!])}" is out of range`, expected: `a number below 3.4e38 in column ${named('rating')}` };
@@ -204,13 +307,9 @@ function ratingsSink(builder: RawBuilder, layout: DetectedFile, itemsFiles: stri
       let timestamp = NaN;
       if (columns.timestamp !== undefined) {
         const text = field(fields, columns.timestamp);
+        if (text === '') return empty('timestamp');
         const parsed = toTimestamp(text);
-        if (parsed === null) {
-          return {
-            problem: `timestamp "${excerpt(text)}" is neither a number nor a date`,
-            expected: `a Unix time or an ISO date in column ${named('timestamp')}`,
-          };
-        }
+        if (parsed === null) return { problem: `timestamp "${excerpt(text)}" is neither a number nor a date`, expected: expected('timestamp') };
         firstTimestamp ??= { kind: parsed.kind, text, line };
         if (parsed.kind !== firstTimestamp.kind) {
           throw new DataError(
@@ -224,7 +323,13 @@ function ratingsSink(builder: RawBuilder, layout: DetectedFile, itemsFiles: stri
       }
       const item = itemsFiles === null ? builder.item(itemKey) : builder.findItem(itemKey);
       if (item === undefined) {
+        unlisted++;
+        firstUnlisted ??= { key: itemKey, line };
         return { problem: `item "${excerpt(itemKey)}" is not in ${itemsFiles}`, expected: 'every rated item to be listed in the items file' };
+      }
+      if (itemsFiles !== null && rated[item] === 0) {
+        rated[item] = 1;
+        ratedItems++;
       }
       if (describes) builder.describeItem(item, decodeEntities(field(fields, columns.title)), splitGenres(field(fields, columns.genres)));
       builder.push(builder.user(userKey), item, rating, label, timestamp);
@@ -232,6 +337,15 @@ function ratingsSink(builder: RawBuilder, layout: DetectedFile, itemsFiles: stri
     },
   };
 }
+
+/** Each field of a ratings row, for messages: what it is called and what it must hold. */
+const RATINGS_FIELDS = {
+  user: { name: 'user id', holds: 'a user id' },
+  item: { name: 'item id', holds: 'an item id' },
+  rating: { name: 'rating', holds: 'a number' },
+  label: { name: 'label', holds: '0/1, true/false or yes/no' },
+  timestamp: { name: 'timestamp', holds: 'a Unix time or an ISO date' },
+} as const;
 
 function fieldCountProblem(fields: string[], needed: number, layout: FileLayout): RowProblem {
   const separator = layout.syntax.kind === 'delimited' ? layout.syntax.delimiter.replace('\t', '⇥') : ', ';

@@ -6,7 +6,8 @@
  * - 'per-user' (default): for each user, the last `test` fraction of their interactions (at least 1) are test targets,
  *   the `valid` fraction before them (at least 1) validation, the rest training. Works without timestamps.
  * - 'global-time': one timestamp cut for everybody at the (1 - valid - test) and (1 - test) quantiles of all
- *   timestamps (80/10/10 by default). Needs timestamps.
+ *   timestamps (80/10/10 by default). Needs timestamps; refused when so many interactions share a cut's timestamp
+ *   that the training or validation split would be empty.
  * Either way a user's splits are non-decreasing along the history, so no test interaction is ever a training target
  * and a test target's context holds only interactions before it.
  */
@@ -364,8 +365,13 @@ function assignSplits(
   let k = 0;
   for (const { start, end } of kept) for (let p = start; p < end; p++) keptTimes[k++] = time[order[p]];
   keptTimes.sort();
-  const validCut = keptTimes[Math.floor(keptTimes.length * (1 - rule.valid - rule.test))];
-  const testCut = keptTimes[Math.floor(keptTimes.length * (1 - rule.test))];
+  const validAt = Math.floor(keptTimes.length * (1 - rule.valid - rule.test));
+  const testAt = Math.floor(keptTimes.length * (1 - rule.test));
+  const validCut = keptTimes[validAt];
+  const testCut = keptTimes[testAt];
+  // Interactions of one timestamp cannot be split: when that many share the time a cut falls on, a split is empty.
+  if (validAt > 0 && validCut === keptTimes[0]) throw tiedCut('training', keptTimes, validCut, testCut, rule);
+  if (rule.valid > 0 && validAt < testAt && validCut === testCut) throw tiedCut('validation', keptTimes, validCut, testCut, rule);
   for (const { start, end } of kept) {
     for (let p = start; p < end; p++) {
       const t = time[order[p]];
@@ -373,4 +379,23 @@ function assignSplits(
     }
   }
   return split;
+}
+
+/** Why a global time cut leaves the `empty` split without interactions: the many that share the validation cut's time. */
+function tiedCut(empty: 'training' | 'validation', sortedTimes: Float64Array, validCut: number, testCut: number, rule: SplitRule): DataError {
+  let tied = 0;
+  for (const time of sortedTimes) if (time === validCut) tied++;
+  const percent = (share: number) => `${Math.round(share * 100)} %`;
+  const inOrder = (share: number) => `(at ${percent(share)} of the interactions in time order)`;
+  const validation = `the validation cut ${inOrder(1 - rule.valid - rule.test)}`;
+  const cuts =
+    rule.valid === 0
+      ? `the test cut ${inOrder(1 - rule.test)} falls`
+      : testCut === validCut
+        ? `both ${validation} and the test cut (at ${percent(1 - rule.test)}) fall`
+        : `${validation} falls`;
+  return new DataError(
+    `the global time cut leaves no ${empty} interactions: ${tied} of the ${sortedTimes.length} interactions share the timestamp ${validCut}, where ${cuts}, and interactions of one time cannot be split`,
+    "timestamps that differ around the cuts (or the 'per-user' split, which cuts each user's own history)",
+  );
 }

@@ -1,13 +1,11 @@
 /**
- * Streams a file's records as rows of text fields, in bounded memory: the Blob is read in slices, decoded with a
- * streaming TextDecoder (so a multi-byte character split across slices survives), and split into rows by papaparse's
- * own Parser, fed chunk by chunk exactly as papaparse's ChunkStreamer does (an incomplete last row waits for the next
- * slice). JSON Lines are framed by newlines (JSON text never holds a raw newline) and parsed with JSON.parse.
+ * Splits a file's decoded text (encoding.ts) into rows of text fields, in bounded memory: papaparse's own Parser, fed
+ * chunk by chunk exactly as papaparse's ChunkStreamer does (an incomplete last row waits for the next chunk). JSON
+ * Lines are framed by line ends (JSON text never holds a raw line break) and parsed with JSON.parse. Every line end
+ * (LF, CRLF, lone CR) counts as one, in any mix.
  */
 import Papa, { type ParseResult } from 'papaparse';
 import { DataError } from './errors';
-
-export type TextEncodingName = 'utf-8' | 'windows-1252';
 
 export type RowSyntax =
   | { kind: 'delimited'; delimiter: string; quoted: boolean }
@@ -22,63 +20,28 @@ export interface RowSink {
   row(fields: string[], line: number): void;
   /** A line that could not be split into fields. */
   bad(line: number, problem: string, expected: string): void;
+  /** JSON Lines: a key that is not among the syntax's keys (so not read), on the first line that has it. */
+  unreadKey?(key: string, line: number): void;
 }
 
-export const DEFAULT_CHUNK_BYTES = 1 << 20;
 /** A record longer than this is an unclosed quote or not a records file at all: stop before memory runs away. */
 const MAX_RECORD_CHARS = 1 << 20;
 /** Quote character for formats without quoting: one that never occurs in text, so papaparse takes its fast path. */
 const NO_QUOTE = '\u0000';
 
-/** Windows-1252's characters for bytes 0x80–0x9F (the five undefined bytes keep their C1 code, as WHATWG says). */
-const CP1252_HIGH = '€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008DŽ\u008F\u0090‘’“”•–—˜™š›œ\u009DžŸ';
-const C1_CONTROLS = /[\u0080-\u009f]/g;
-
 /**
- * decoder.decode, repairing Node 20's non-streaming windows-1252 path, which decodes 0x80–0x9F as Latin-1 control
- * codes. Browsers (and Node's streaming path) already give cp1252's characters there, and the repair is a no-op.
+ * The chunks with every line end as '\n': old Mac files end lines in a lone CR, Windows files in CRLF, and a file may
+ * mix all three. A CR at the end of a chunk waits for the next one, which may start with its LF.
  */
-export function decodeText(decoder: TextDecoder, bytes?: Uint8Array, stream = false): string {
-  const text = decoder.decode(bytes, { stream });
-  if (decoder.encoding !== 'windows-1252' || !/[\u0080-\u009f]/.test(text)) return text;
-  return text.replace(C1_CONTROLS, (char) => CP1252_HIGH[char.charCodeAt(0) - 0x80]);
-}
-
-/** 3 when the bytes start with a UTF-8 byte order mark, else 0. */
-export function utf8BomLength(bytes: Uint8Array): number {
-  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
-}
-
-/**
- * Decoded text of a Blob, slice by slice; onBytes reports how many bytes have been read. A UTF-8 byte order mark is
- * skipped whatever the encoding (a cp1252 decoder would turn it into "ï»¿" glued to the first field).
- */
-export async function* decodeChunks(
-  blob: Blob,
-  encoding: TextEncodingName,
-  chunkBytes: number,
-  onBytes: (bytesRead: number) => void = () => {},
-): AsyncGenerator<string> {
-  const decoder = new TextDecoder(encoding);
-  const start = utf8BomLength(new Uint8Array(await blob.slice(0, 3).arrayBuffer()));
-  for (let offset = start; offset < blob.size; offset += chunkBytes) {
-    const end = Math.min(blob.size, offset + chunkBytes);
-    const text = decodeText(decoder, new Uint8Array(await blob.slice(offset, end).arrayBuffer()), true);
-    onBytes(end);
-    if (text) yield text;
+async function* withLfLineEnds(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  let heldCr = false;
+  for await (const chunk of chunks) {
+    let text: string = heldCr ? `\r${chunk}` : chunk;
+    heldCr = text.endsWith('\r');
+    if (heldCr) text = text.slice(0, -1);
+    if (text) yield text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
   }
-  const tail = decodeText(decoder);
-  if (tail) yield tail;
-}
-
-/** The line break a text uses ('\r\n', '\n' or '\r'), judged from its first one. */
-function detectNewline(text: string): '\r\n' | '\n' | '\r' {
-  const lf = text.indexOf('\n');
-  const cr = text.indexOf('\r');
-  if (lf === -1) return cr === -1 ? '\n' : '\r';
-  if (cr === -1) return '\n';
-  if (cr === lf - 1) return '\r\n';
-  return cr < lf ? '\r' : '\n';
+  if (heldCr) yield '\n';
 }
 
 export async function streamRows(
@@ -87,8 +50,9 @@ export async function streamRows(
   syntax: RowSyntax,
   sink: RowSink,
 ): Promise<void> {
-  if (syntax.kind === 'jsonl') return streamJsonLines(chunks, fileName, syntax, sink);
-  let parser: InstanceType<typeof Papa.Parser> | null = null;
+  const lines = withLfLineEnds(chunks);
+  if (syntax.kind === 'jsonl') return streamJsonLines(lines, fileName, syntax, sink);
+  const parser = new Papa.Parser({ delimiter: syntax.delimiter, newline: '\n', quoteChar: syntax.quoted ? '"' : NO_QUOTE, skipEmptyLines: false });
   let partial = '';
   let line = 1;
   const emit = (result: ParseResult<string[]>) => {
@@ -100,17 +64,11 @@ export async function streamRows(
       line += 1 + (syntax.quoted ? embeddedNewlines(fields) : 0);
     });
   };
-  const makeParser = (text: string) =>
-    new Papa.Parser({ delimiter: syntax.delimiter, newline: detectNewline(text), quoteChar: syntax.quoted ? '"' : NO_QUOTE, skipEmptyLines: false });
-  for await (const chunk of chunks) {
+  for await (const chunk of lines) {
     const text = partial + chunk;
-    // The line break is judged once the text holds one ('\r' at the very end may be the first half of '\r\n').
-    parser ??= /\n|\r(?!$)/.test(text) ? makeParser(text) : null;
-    if (parser) {
-      const result = parser.parse(text, 0, true) as ParseResult<string[]>;
-      emit(result);
-      partial = text.substring(result.meta.cursor);
-    } else partial = text;
+    const result = parser.parse(text, 0, true) as ParseResult<string[]>;
+    emit(result);
+    partial = text.substring(result.meta.cursor);
     if (partial.length > MAX_RECORD_CHARS) {
       throw new DataError(
         `a record runs past ${MAX_RECORD_CHARS} characters without ending (an unclosed quote?)`,
@@ -120,7 +78,7 @@ export async function streamRows(
       );
     }
   }
-  if (partial) emit((parser ?? makeParser(partial)).parse(partial, 0, false) as ParseResult<string[]>);
+  if (partial) emit(parser.parse(partial, 0, false) as ParseResult<string[]>);
 }
 
 function embeddedNewlines(fields: string[]): number {
@@ -134,13 +92,21 @@ function embeddedNewlines(fields: string[]): number {
 async function streamJsonLines(chunks: AsyncIterable<string>, fileName: string, syntax: RowSyntax & { kind: 'jsonl' }, sink: RowSink) {
   let partial = '';
   let line = 1;
+  const read = new Set(syntax.keys);
   const handle = (text: string) => {
     const trimmed = text.trim();
     if (trimmed !== '') {
       const fields = jsonFields(trimmed, syntax);
       if (typeof fields === 'string') sink.bad(line, fields, 'one JSON object per line');
       else if ('problem' in fields) sink.bad(line, fields.problem, fields.expected);
-      else sink.row(fields, line);
+      else {
+        for (const key of fields.keys) {
+          if (read.has(key)) continue;
+          read.add(key);
+          sink.unreadKey?.(key, line);
+        }
+        sink.row(fields.values, line);
+      }
     }
     line++;
   };
@@ -155,8 +121,14 @@ async function streamJsonLines(chunks: AsyncIterable<string>, fileName: string, 
   if (partial) handle(partial);
 }
 
-/** The fields of one JSON Lines record in `keys` order, or the problem with the line (or with one of its ids). */
-function jsonFields(text: string, { keys, idKeys }: RowSyntax & { kind: 'jsonl' }): string[] | string | { problem: string; expected: string } {
+/**
+ * The fields of one JSON Lines record in the syntax's `keys` order, with every key the record has, or the problem with
+ * the line (or with one of its ids).
+ */
+function jsonFields(
+  text: string,
+  { keys, idKeys }: RowSyntax & { kind: 'jsonl' },
+): { values: string[]; keys: string[] } | string | { problem: string; expected: string } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -179,7 +151,7 @@ function jsonFields(text: string, { keys, idKeys }: RowSyntax & { kind: 'jsonl' 
       };
     }
   }
-  return keys.map((key) => fieldText(own(key)));
+  return { values: keys.map((key) => fieldText(own(key))), keys: Object.keys(record) };
 }
 
 function fieldText(value: unknown): string {
