@@ -93,12 +93,15 @@ export function runsCurvesCsv(runs: readonly RunRecord[]): string {
   );
 }
 
+/** The format tag of a runs file (runsJson), which runs-import.ts reads back. */
+export const RUNS_FILE_FORMAT = 'dti-lab-runs/1';
+
 /**
  * Everything about the runs (configs, curves, results, each test target's prediction); NaN metrics become null, as
  * JSON requires, and typed arrays plain arrays.
  */
 export function runsJson(runs: readonly RunRecord[]): string {
-  return jsonWithArrays({ format: 'dti-lab-runs/1', exportedAt: new Date().toISOString(), runs });
+  return jsonWithArrays({ format: RUNS_FILE_FORMAT, exportedAt: new Date().toISOString(), runs });
 }
 
 /** The time now as it goes into an exported file's name: 2026-11-29T04-12-00 (no colons, which some systems refuse). */

@@ -481,7 +481,7 @@ describe('runs', () => {
     expect(json.runs[0].config.model.dModel).toBe(32);
 
     expect(await store.getState().exportModel(runId)).toBeNull();
-    expect(store.getState().modelMessage?.kind).toBe('error');
+    expect(store.getState().runsMessage?.kind).toBe('error');
 
     const run = store.getState().runs[0];
     const vocabSize = store.getState().dataset!.stats.vocabSize;
@@ -503,7 +503,7 @@ describe('runs', () => {
     expect((await deps.storage.loadModel(imported.id))?.vocab.length).toBe(vocabSize);
 
     await store.getState().importModel('junk.safetensors', new Uint8Array(3).buffer);
-    expect(store.getState().modelMessage?.text).toMatch(/junk\.safetensors: .*too short/);
+    expect(store.getState().runsMessage?.text).toMatch(/junk\.safetensors: .*too short/);
   });
 
   it('copies a run configuration back into the editor and deletes runs', async () => {

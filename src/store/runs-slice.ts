@@ -2,6 +2,7 @@ import { PRESETS_ORDER, type Preset } from '../data';
 import { readSafetensors, writeSafetensors } from '../model/safetensors';
 import { upgradeConfig } from '../train/config';
 import { exportRuns } from './export';
+import { importOutcome, readRunsFile } from './runs-import';
 import type { RunRecord, RunResult } from './run-types';
 import type { TabMessage } from './tabs';
 import type { GetLab, LabDeps, RunsSlice, SetLab, SliceCreator } from './types';
@@ -42,6 +43,11 @@ export function updateRun(set: SetLab, get: GetLab, id: string, change: (run: Ru
   return next;
 }
 
+/** A run saved as running that nothing trains any more was cut short: it shows as such, never as live. */
+const interrupted = (run: RunRecord): RunRecord => ({ ...run, status: 'interrupted' });
+
+const inCreationOrder = (runs: RunRecord[]) => runs.sort((a, b) => a.createdAt - b.createdAt);
+
 const fileSafe = (name: string) => name.replace(/[^\w.-]+/g, '_').replace(/^_+|_+$/g, '') || 'model';
 
 export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
@@ -57,8 +63,8 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
     const live = await liveElsewhere(deps);
     for (const run of foreignRunning()) {
       if (live.has(run.id)) continue;
-      const interrupted = updateRun(set, get, run.id, (r) => ({ ...r, status: 'interrupted' }));
-      if (interrupted) await saveRun(set, deps, interrupted);
+      const cutShort = updateRun(set, get, run.id, interrupted);
+      if (cutShort) await saveRun(set, deps, cutShort);
     }
     scheduleForeignCheck();
   };
@@ -75,7 +81,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
     if (run.id === get().session.runId) return; // this tab's live run: its own record is the newer one
     set((s) => {
       const known = s.runs.some((r) => r.id === run.id);
-      const runs = known ? s.runs.map((r) => (r.id === run.id ? run : r)) : [...s.runs, run].sort((a, b) => a.createdAt - b.createdAt);
+      const runs = known ? s.runs.map((r) => (r.id === run.id ? run : r)) : inCreationOrder([...s.runs, run]);
       return { runs };
     });
     scheduleForeignCheck();
@@ -88,7 +94,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
     storageProblem: null,
     compareIds: [],
     baselineId: null,
-    modelMessage: null,
+    runsMessage: null,
     loadRuns: async () => {
       let stored: RunRecord[];
       try {
@@ -100,10 +106,8 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
       // A run still marked running was cut short by a reload or a closed tab, unless another tab holds it live now:
       // say so rather than show it as live (and never restart it on its own).
       const liveNow = stored.some((r) => r.status === 'running') ? await liveElsewhere(deps) : new Set<string>();
-      const interrupted = stored
-        .filter((r) => r.status === 'running' && !liveNow.has(r.id))
-        .map((r) => ({ ...r, status: 'interrupted' as const }));
-      const byId = new Map(interrupted.map((r) => [r.id, r]));
+      const cutShort = stored.filter((r) => r.status === 'running' && !liveNow.has(r.id)).map(interrupted);
+      const byId = new Map(cutShort.map((r) => [r.id, r]));
       const runs = stored.map((r) => byId.get(r.id) ?? r);
       const live = get().runs.filter((r) => !runs.some((s) => s.id === r.id));
       // The selection of the last visit, among the runs that still exist (and what was ticked since, if anything).
@@ -112,7 +116,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
       const compareIds = [...new Set([...(saved?.compareIds.filter(exists) ?? []), ...get().compareIds])];
       const baselineId = get().baselineId ?? (saved?.baselineId && exists(saved.baselineId) ? saved.baselineId : null);
       set({ runs: [...runs, ...live], runsLoaded: true, compareIds, baselineId });
-      for (const run of interrupted) await saveRun(set, deps, run);
+      for (const run of cutShort) await saveRun(set, deps, run);
       scheduleForeignCheck();
       // Runs saved before models carried a vocabulary fingerprint: read it once from the stored model.
       for (const run of runs.filter((r) => r.hasModel && r.modelVocab === undefined)) {
@@ -154,7 +158,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
       const run = get().runs.find((r) => r.id === id);
       const model = run?.hasModel ? await deps.storage.loadModel(id) : undefined;
       if (!run || !model) {
-        set({ modelMessage: { kind: 'error', text: 'This run has no saved model (only finished runs keep their weights).' } });
+        set({ runsMessage: { kind: 'error', text: 'This run has no saved model (only finished runs keep their weights).' } });
         return null;
       }
       const bytes = writeSafetensors({
@@ -172,7 +176,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
           ...(run.result ? { result: JSON.stringify({ ...run.result, testPredictions: undefined, testLabels: undefined }) } : {}),
         },
       });
-      set({ modelMessage: null });
+      set({ runsMessage: null });
       return { filename: `${fileSafe(run.name)}.safetensors`, bytes };
     },
     importModel: async (name, bytes) => {
@@ -181,7 +185,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
         const read = readSafetensors(bytes);
         model = { ...read, config: upgradeConfig(read.config) };
       } catch (error) {
-        set({ modelMessage: { kind: 'error', text: `${name}: ${(error as Error).message}` } });
+        set({ runsMessage: { kind: 'error', text: `${name}: ${(error as Error).message}` } });
         return;
       }
       const extra = model.extra ?? {};
@@ -229,8 +233,37 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
         set({ storageProblem: `The imported model could not be saved (${(error as Error)?.message ?? error}).` });
       }
       const saved = { ...run, hasModel };
-      set((s) => ({ runs: [...s.runs, saved], modelMessage: { kind: 'info', text: `Imported ${name} as "${saved.name}".` } }));
+      set((s) => ({ runs: [...s.runs, saved], runsMessage: { kind: 'info', text: `Imported ${name} as "${saved.name}".` } }));
       await saveRun(set, deps, saved);
+    },
+    importRuns: async (file) => {
+      // Before the saved runs are listed, a run of the file could overwrite one of them in storage.
+      if (!get().runsLoaded) {
+        set({ runsMessage: { kind: 'error', text: `${file.name} was not imported: the saved runs are still loading. Try again once they are listed.` } });
+        return;
+      }
+      let text: string;
+      try {
+        text = await file.text();
+      } catch (error) {
+        set({ runsMessage: { kind: 'error', text: `${file.name} could not be read (${(error as Error)?.message ?? error}).` } });
+        return;
+      }
+      const reading = readRunsFile(file.name, text);
+      if ('problem' in reading) {
+        set({ runsMessage: { kind: 'error', text: reading.problem } });
+        return;
+      }
+      const known = new Set(get().runs.map((r) => r.id));
+      const fresh = reading.runs.filter((r) => !known.has(r.id));
+      const cutShort = fresh.filter((r) => r.status === 'running').length;
+      // The file carries no weights, and a run that was training when exported is trained by no tab here.
+      const added = fresh.map((r) => ({ ...(r.status === 'running' ? interrupted(r) : r), hasModel: false }));
+      set((s) => ({
+        runs: inCreationOrder([...s.runs, ...added]),
+        runsMessage: { kind: 'info', text: importOutcome(file.name, reading.runs.length, added.length, cutShort) },
+      }));
+      for (const run of added) await saveRun(set, deps, run);
     },
     applyRunConfig: (id) => {
       const run = get().runs.find((r) => r.id === id);

@@ -154,17 +154,22 @@ export interface RunsSlice {
   storageProblem: string | null;
   compareIds: string[];
   baselineId: string | null;
-  /** Outcome of the last model import or export. */
-  modelMessage: { kind: 'error' | 'info'; text: string } | null;
+  /** Outcome of the last import or export of a model or a runs file. */
+  runsMessage: { kind: 'error' | 'info'; text: string } | null;
   loadRuns(): Promise<void>;
   deleteRun(id: string): Promise<void>;
   renameRun(id: string, name: string): Promise<void>;
   toggleCompare(id: string): void;
   setBaseline(id: string): void;
   exportRuns(format: 'summary-csv' | 'curves-csv' | 'json', ids?: string[]): ExportFile;
-  /** The trained model of a run as a safetensors file (null with modelMessage set when there is none). */
+  /** The trained model of a run as a safetensors file (null with runsMessage set when there is none). */
   exportModel(id: string): Promise<{ filename: string; bytes: Uint8Array } | null>;
   importModel(name: string, bytes: ArrayBuffer): Promise<void>;
+  /**
+   * Adds the runs of a file that exportRuns(…, 'json') wrote, saved like runs trained here; runs whose id the lab has
+   * are skipped. A file that is not one, or that has a bad run, adds nothing; runsMessage says what happened.
+   */
+  importRuns(file: File): Promise<void>;
   /** Copies a run's configuration into the editor (and the link). */
   applyRunConfig(id: string): void;
 }

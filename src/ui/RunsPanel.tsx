@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import { useLab, useLabShallow } from '../store';
 import { compareRuns } from '../store/compare';
 import { ACCURACY_TOLERANCE } from '../train/experiments';
@@ -20,25 +20,25 @@ export function RunsPanel() {
   const runs = useLab((s) => s.runs);
   const runsLoaded = useLab((s) => s.runsLoaded);
   const liveRunId = useLab((s) => s.session.runId);
-  const { storageProblem, modelMessage, compareIds, baselineId } = useLabShallow((s) => ({
+  const { storageProblem, runsMessage, compareIds, baselineId } = useLabShallow((s) => ({
     storageProblem: s.storageProblem,
-    modelMessage: s.modelMessage,
+    runsMessage: s.runsMessage,
     compareIds: s.compareIds,
     baselineId: s.baselineId,
   }));
   const evaluationInputs = useLabShallow((s) => ({ dataset: s.dataset, datasetVocab: s.datasetVocab, session: s.session, evaluation: s.evaluation }));
   const evaluateRun = useLab((s) => s.evaluateRun);
-  const { exportRuns, exportModel, importModel, deleteRun, renameRun, toggleCompare, setBaseline, applyRunConfig } = useLabShallow((s) => ({
+  const { exportRuns, exportModel, importModel, importRuns, deleteRun, renameRun, toggleCompare, setBaseline, applyRunConfig } = useLabShallow((s) => ({
     exportRuns: s.exportRuns,
     exportModel: s.exportModel,
     importModel: s.importModel,
+    importRuns: s.importRuns,
     deleteRun: s.deleteRun,
     renameRun: s.renameRun,
     toggleCompare: s.toggleCompare,
     setBaseline: s.setBaseline,
     applyRunConfig: s.applyRunConfig,
   }));
-  const importId = useId();
   // Deleting is final (the run, its curves and its model leave IndexedDB): a second click confirms it.
   const [confirmingDelete, setConfirmingDelete] = useState<string | null>(null);
 
@@ -68,28 +68,15 @@ export function RunsPanel() {
           <button type="button" onClick={() => download('json')} disabled={runs.length === 0}>
             Export JSON
           </button>
-          <label htmlFor={importId} className="button">
-            Import model…
-          </label>
-          <input
-            id={importId}
-            className="visually-hidden"
-            type="file"
-            accept=".safetensors"
-            aria-label="Import a model (.safetensors)"
-            onChange={async (event) => {
-              const file = event.target.files?.[0];
-              event.target.value = '';
-              if (file) await importModel(file.name, await file.arrayBuffer());
-            }}
-          />
+          <FileButton label="Import runs (JSON)…" accept=".json,application/json" inputLabel="Import runs (a JSON file saved with Export JSON)" onFile={importRuns} />
+          <FileButton label="Import model…" accept=".safetensors" inputLabel="Import a model (.safetensors)" onFile={async (file) => importModel(file.name, await file.arrayBuffer())} />
         </div>
       }
     >
       {storageProblem && <div className="message error">{storageProblem}</div>}
-      {modelMessage && (
-        <div className={`message ${modelMessage.kind}`} role={modelMessage.kind === 'error' ? 'alert' : 'status'}>
-          {modelMessage.text}
+      {runsMessage && (
+        <div className={`message ${runsMessage.kind}`} role={runsMessage.kind === 'error' ? 'alert' : 'status'}>
+          {runsMessage.text}
         </div>
       )}
       {!runsLoaded ? (
@@ -169,6 +156,34 @@ export function RunsPanel() {
       )}
       {compared.length > 0 && <Comparison runs={compared} baselineId={baselineId} onBaseline={setBaseline} />}
     </Section>
+  );
+}
+
+/**
+ * A button that opens a file picker. The button takes the focus and shows it, which a visually hidden file input
+ * cannot; the input stays labelled for tests and assistive technology that set files on it directly.
+ */
+function FileButton({ label, accept, inputLabel, onFile }: { label: string; accept: string; inputLabel: string; onFile: (file: File) => Promise<void> }) {
+  const input = useRef<HTMLInputElement>(null);
+  return (
+    <>
+      <button type="button" onClick={() => input.current?.click()}>
+        {label}
+      </button>
+      <input
+        ref={input}
+        className="visually-hidden"
+        type="file"
+        tabIndex={-1}
+        accept={accept}
+        aria-label={inputLabel}
+        onChange={(event) => {
+          const file = event.target.files?.[0];
+          event.target.value = ''; // the same file chosen again is read again
+          if (file) void onFile(file);
+        }}
+      />
+    </>
   );
 }
 
