@@ -169,6 +169,7 @@ async function loadData(): Promise<LoadResult> {
 }
 
 const loaded = await loadData();
+for (const note of loaded.notes) console.log(`note: ${note.message}`);
 if (loaded.skipped.count) {
   // As the page lists them: rows left out, with where and why, so a silent loss of data cannot pass unnoticed.
   console.log(`${loaded.skipped.count} rows were left out, for example:`);

@@ -13,7 +13,7 @@ function describeProgress(progress: LoadProgress): DataProgress {
 }
 
 function loaded(result: LoadResult, source: DatasetSource, prep: DataPrep): LoadedDataset {
-  return { data: result.dataset, stats: result.stats, source, format: result.format, files: result.files, skipped: result.skipped, prep };
+  return { data: result.dataset, stats: result.stats, source, format: result.format, files: result.files, skipped: result.skipped, notes: result.notes, prep };
 }
 
 /** DataError instances become plain DataErrorInfo objects, which the store keeps and the panel shows. */

@@ -208,6 +208,18 @@ describe('dataset and views', () => {
     expect(s.dataset?.source).toEqual({ kind: 'upload', files: ['ratings.csv'] });
     expect(s.dataset?.stats.users).toBe(4);
     expect(s.promptView).not.toBeNull();
+    expect(s.dataset?.notes).toEqual([]);
+  });
+
+  it('keeps what a load assumed with the dataset: a CSV that is not UTF-8 read as cp1252', async () => {
+    const { store } = await readyStore();
+    const rows = ['user,item,rating,timestamp,title'];
+    for (let u = 0; u < 4; u++) for (let t = 0; t < 30; t++) rows.push(`u${u},i${t % 25},${1 + ((u + t) % 5)},${1000 + t},Caf\u00e9 ${t % 25}`);
+    const latin1 = Uint8Array.from(rows.join('\n'), (c) => c.charCodeAt(0));
+    await store.getState().uploadFiles([new File([latin1], 'latin.csv')]);
+    const notes = store.getState().dataset?.notes ?? [];
+    expect(notes.map((n) => n.message)).toEqual([expect.stringMatching(/^latin\.csv: read as Windows-1252 \(cp1252\)/)]);
+    expect(store.getState().dataset?.data.itemTitles).toContain('Café 3');
   });
 });
 

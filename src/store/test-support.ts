@@ -12,7 +12,7 @@ import type { CompareSelection, DataPort, LabDeps, LoadedDataset, SelectionStore
 export const inlineDataPort: DataPort = {
   loadBuiltin: async (preset: Preset, _onProgress, prep) => {
     const result = loadBuiltin(preset, prepOptions(prep));
-    return { data: result.dataset, stats: result.stats, source: { kind: 'builtin', preset }, format: result.format, files: result.files, skipped: result.skipped, prep };
+    return { data: result.dataset, stats: result.stats, source: { kind: 'builtin', preset }, format: result.format, files: result.files, skipped: result.skipped, notes: result.notes, prep };
   },
   previewFiles: (files, mapping = {}) => previewFiles(files, { columns: mapping }),
   loadFiles: async (files, _onProgress, mapping, prep): Promise<LoadedDataset> => {
@@ -25,6 +25,7 @@ export const inlineDataPort: DataPort = {
         format: result.format,
         files: result.files,
         skipped: result.skipped,
+        notes: result.notes,
         prep,
       };
     } catch (error) {

@@ -3,7 +3,7 @@
  * Components read it with selectors and call its actions; every effect (data worker, training worker, IndexedDB)
  * goes through the ports of LabDeps so tests can replace them.
  */
-import type { ColumnMapping, DataErrorInfo, DatasetStats, FilePreview, FormatId, LoadedFile, Preset, SkippedRows } from '../data';
+import type { ColumnMapping, DataErrorInfo, DatasetStats, FilePreview, FormatId, LoadNote, LoadedFile, Preset, SkippedRows } from '../data';
 import type { TokenizedDataset } from '../prompt/types';
 import type { ModelSize, TrainConfig, TrainerCommand, TrainerEvent } from '../train/protocol';
 import type { SweepPlan } from '../train/experiments';
@@ -31,6 +31,8 @@ export interface LoadedDataset {
   files: LoadedFile[];
   /** Rows left out while parsing, with the first few reasons. */
   skipped: SkippedRows;
+  /** What the load assumed or did not read, though the data loaded (an encoding guessed, a key seen too late). */
+  notes: LoadNote[];
   /** The split and click rules it was prepared with. */
   prep: DataPrep;
 }

@@ -343,6 +343,13 @@ function DatasetSummary({ dataset }: { dataset: LoadedDataset }) {
           </>
         )}
       </dl>
+      {dataset.notes.length > 0 && (
+        <ul className="message note" data-testid="load-notes">
+          {dataset.notes.map((note) => (
+            <li key={note.message}>{note.message}</li>
+          ))}
+        </ul>
+      )}
       {dataset.skipped.count > 0 && (
         <details>
           <summary>
