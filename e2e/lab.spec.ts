@@ -159,7 +159,7 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
   await page.getByRole('button', { name: 'Export runs CSV' }).click();
   const csv = readFileSync(await (await csvDownload).path(), 'utf8');
   expect(csv.split('\n')[0]).toMatch(/^run_id,name,created,status/);
-  expect(csv).toMatch(/,done,"Built-in \(small, seed 1\)",small,dti,10,10,strict,rope,both,32,2,1,64,/);
+  expect(csv).toMatch(/,done,"Built-in \(small, seed 1\)",small,dti,10,10,strict,rope,false,both,32,2,1,64,/);
 
   const jsonDownload = page.waitForEvent('download');
   await page.getByRole('button', { name: 'Export JSON' }).click();
