@@ -163,9 +163,13 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
 
   const jsonDownload = page.waitForEvent('download');
   await page.getByRole('button', { name: 'Export JSON' }).click();
-  const json = JSON.parse(readFileSync(await (await jsonDownload).path(), 'utf8'));
+  const jsonPath = await (await jsonDownload).path();
+  const json = JSON.parse(readFileSync(jsonPath, 'utf8'));
   expect(json.runs[0].steps.length).toBe(10);
   expect(json.runs[0].result.test.count).toBeGreaterThan(0);
+  // The file imports back: its run is the lab's own, so nothing is added twice.
+  await page.getByLabel('Import runs (a runs file the lab exported as JSON)').setInputFiles(jsonPath);
+  await expect(page.getByText(/Nothing new in .*: its run is already in the lab\./)).toBeVisible();
 
   const modelDownload = page.waitForEvent('download');
   await page.getByRole('button', { name: /Download the model of/ }).click();

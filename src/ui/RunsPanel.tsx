@@ -68,7 +68,7 @@ export function RunsPanel() {
           <button type="button" onClick={() => download('json')} disabled={runs.length === 0}>
             Export JSON
           </button>
-          <FileButton label="Import runs (JSON)…" accept=".json,application/json" inputLabel="Import runs (a JSON file saved with Export JSON)" onFile={importRuns} />
+          <FileButton label="Import runs (JSON)…" accept=".json,application/json" inputLabel="Import runs (a runs file the lab exported as JSON)" onFile={importRuns} />
           <FileButton label="Import model…" accept=".safetensors" inputLabel="Import a model (.safetensors)" onFile={async (file) => importModel(file.name, await file.arrayBuffer())} />
         </div>
       }
