@@ -254,7 +254,7 @@ function section(quick: boolean): string {
       ...verdicts(rows).map((line) => `- ${line}`),
     );
     const depth = depthTable(all);
-    if (depth) body.push('', 'Plain DTI (window, RoPE) at other depths: leakage needs two layers and grows with depth.', '', depth);
+    if (depth) body.push('', 'Plain DTI (window, RoPE) at other depths (one layer cannot leak; the paths grow with depth, what the model sends along them need not):', '', depth);
   }
   return [...head, ...body].join('\n');
 }
