@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { USER_SAMPLE_SEED } from '../src/data/sample';
 import { type SummaryRow, differenceVerdict, summarizeRuns, summaryTable } from '../src/train/experiments';
-import { type PlannedRun, type RunFile, benchmarkMain, isFinished, readRunFile, savedSection as sectionOf, writeSection } from './resumable-bench';
+import { type PlannedRun, type RunFile, benchmarkMain, isFinished, readRunFile, savedSection as sectionOf, writeReport } from './resumable-bench';
 
 export const REAL_DATA_DIR = '../shared/data/ml-latest-small';
 /** Users of the quick form's fixed sample (drawn with USER_SAMPLE_SEED, the same for every run). */
@@ -144,13 +144,14 @@ function section(quick: boolean): string {
 }
 
 function report(): void {
-  const parts = ['## 5. Real data: SW against DTI and the baselines', ''];
-  for (const quick of [true, false]) {
-    if (plan(quick).some((run) => isFinished(DIR, run))) parts.push(section(quick), '');
-  }
-  if (parts.length === 2) parts.push('_not run yet: `npm run bench -- --real --quick` (about 20 minutes) or `npm run bench -- --real` (hours)_', '');
-  writeSection(START, END, parts.join('\n'));
-  console.log('wrote the real-data section of docs/BENCHMARKS.md');
+  writeReport({
+    title: '## 5. Real data: SW against DTI and the baselines',
+    notRun: '_not run yet: `npm run bench -- --real --quick` (about 20 minutes) or `npm run bench -- --real` (hours)_',
+    markers: [START, END],
+    dir: DIR,
+    plan,
+    section,
+  });
 }
 
 /** The saved section, for bench.ts when it rewrites the whole document. */

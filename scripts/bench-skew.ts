@@ -18,7 +18,7 @@ import { ISOLATION_LEVELS, POSITION_ENCODINGS } from '../src/prompt/types';
 import { type ExperimentRun, type SummaryRow, differenceVerdict, formatSpread, summarizeRuns, summaryTable } from '../src/train/experiments';
 import { DEFAULT_TRAIN_CONFIG } from '../src/train/protocol';
 import { REAL_DATA_DIR } from './bench-real';
-import { type PlannedRun, type RunFile, benchmarkMain, isFinished, readRunFile, savedSection as sectionOf, writeSection } from './resumable-bench';
+import { type PlannedRun, type RunFile, benchmarkMain, isFinished, readRunFile, savedSection as sectionOf, writeReport } from './resumable-bench';
 
 const START = '<!-- skew:start -->';
 const END = '<!-- skew:end -->';
@@ -260,13 +260,14 @@ function section(quick: boolean): string {
 }
 
 function report(): void {
-  const parts = ['## 6. The bottlenecks measured directly: skew, slot spread and test AUC per level × encoding', ''];
-  for (const quick of [true, false]) {
-    if (plan(quick).some((run) => isFinished(DIR, run))) parts.push(section(quick), '');
-  }
-  if (parts.length === 2) parts.push('_not run yet: `npm run bench -- --skew --quick` (under an hour here) or `npm run bench -- --skew` (days on a CPU)_', '');
-  writeSection(START, END, parts.join('\n'));
-  console.log('wrote the skew section of docs/BENCHMARKS.md');
+  writeReport({
+    title: '## 6. The bottlenecks measured directly: skew, slot spread and test AUC per level × encoding',
+    notRun: '_not run yet: `npm run bench -- --skew --quick` (under an hour here) or `npm run bench -- --skew` (days on a CPU)_',
+    markers: [START, END],
+    dir: DIR,
+    plan,
+    section,
+  });
 }
 
 /** The saved section, for bench.ts when it rewrites the whole document. */

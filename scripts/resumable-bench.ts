@@ -80,6 +80,27 @@ export function writeSection(start: string, end: string, markdown: string): void
   writeFileSync('docs/BENCHMARKS.md', next);
 }
 
+/**
+ * Rewrites a benchmark's section: its title, then the quick form's and the full form's parts for those with finished
+ * runs, or `notRun` when neither has any.
+ */
+export function writeReport(options: {
+  title: string;
+  notRun: string;
+  markers: [string, string];
+  dir: string;
+  plan: (quick: boolean) => readonly PlannedRun[];
+  section: (quick: boolean) => string;
+}): void {
+  const parts = [options.title, ''];
+  for (const quick of [true, false]) {
+    if (options.plan(quick).some((run) => isFinished(options.dir, run))) parts.push(options.section(quick), '');
+  }
+  if (parts.length === 2) parts.push(options.notRun, '');
+  writeSection(options.markers[0], options.markers[1], parts.join('\n'));
+  console.log(`wrote the section "${options.title.replace(/^#+ /, '')}" of docs/BENCHMARKS.md`);
+}
+
 /** The saved section between the markers (with them), for bench.ts when it rewrites the whole document. */
 export function savedSection(doc: string, start: string, end: string): string | null {
   const from = doc.indexOf(start);
