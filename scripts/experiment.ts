@@ -8,7 +8,22 @@ import { basename } from 'node:path';
 import os from 'node:os';
 import { DataError, excerpt } from '../src/data/errors';
 import { sampleUsers } from '../src/data/sample';
-import { COLUMN_KEYS, type ColumnKey, type ColumnMapping, type LoadResult, type Preset, PRESETS_ORDER, loadBuiltin, parseFiles } from '../src/data/index';
+import {
+  COLUMN_KEYS,
+  type ColumnKey,
+  type ColumnMapping,
+  type LoadResult,
+  type Preset,
+  PRESETS_ORDER,
+  TEXT_ENCODINGS,
+  type TextEncodingName,
+  describeTextEncoding,
+  detectedEncodings,
+  isTextEncodingName,
+  loadBuiltin,
+  parseFiles,
+  previewFiles,
+} from '../src/data/index';
 import { nodeDevice } from '../src/gpu/node-device';
 import { DEFAULT_PREP, type DataPrep, prepOptions } from '../src/store/data-prep';
 import { checkTrainConfig } from '../src/train/config';
@@ -21,6 +36,12 @@ import { train } from '../src/train/trainer';
 import { TrainingError } from '../src/train/training-error';
 import type { ItemText, IsolationLevel, PositionEncoding } from '../src/prompt/types';
 
+/** The names --text-encoding takes, wrapped in the description column of USAGE. */
+const TEXT_ENCODING_NAMES = TEXT_ENCODINGS.map((encoding) => encoding.name)
+  .join(' ')
+  .replace(/(.{1,70})( |$)/g, `${' '.repeat(36)}$1\n`)
+  .trimEnd();
+
 const USAGE = `npm run experiment -- [data] [training options] [--out result.json]
 
 Data (default: --dataset medium, the built-in generator):
@@ -29,6 +50,9 @@ Data (default: --dataset medium, the built-in generator):
   --files A,B                       the same as one comma-separated list
   --columns user=cust,item=sku      which column holds what in a CSV/TSV/JSON Lines file whose names are not the
                                     usual ones (keys: user item rating label timestamp title genres)
+  --text-encoding NAME              the files' text encoding: detect (the default: UTF-8, else a guess of
+                                    Windows-1252) or one of
+${TEXT_ENCODING_NAMES}
   --split per-user|global-time      validation/test split (default per-user: the last 10 % + 10 % of each history)
   --click-at-least R                a click is a rating of R or more (default: the format's rule)
   --users N                         train and score on a fixed sample of N users (the same for every run)
@@ -50,7 +74,7 @@ class UsageError extends Error {}
 
 const REPEATABLE = new Set(['file']);
 const KNOWN = new Set([
-  'help', 'dataset', 'file', 'files', 'columns', 'split', 'click-at-least', 'users', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'forgetting', 'quiet',
+  'help', 'dataset', 'file', 'files', 'columns', 'text-encoding', 'split', 'click-at-least', 'users', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'forgetting', 'quiet',
   'n', 'k', 'paradigm', 'isolation', 'encoding', 'item-text', 'd', 'heads', 'layers', 'dff', 'lr', 'batch', 'epochs', 'steps', 'seed',
   'evals-per-epoch', 'patience', 'weight-decay', 'clip',
 ]);
@@ -142,6 +166,15 @@ function columnMapping(): ColumnMapping {
   return mapping;
 }
 
+/** The files' text encoding from --text-encoding; null: detected. */
+function textEncoding(): TextEncodingName | null {
+  const value = (args.get('text-encoding') ?? 'detect').toLowerCase();
+  if (value === 'detect') return null;
+  if (isTextEncodingName(value)) return value;
+  const choices = ['detect', ...TEXT_ENCODINGS.map((encoding) => encoding.name)].join(', ');
+  throw new UsageError(`--text-encoding expects one of ${choices} (got "${excerpt(args.get('text-encoding')!)}")`);
+}
+
 /** The page's data preparation (its split and click controls) from --split and --click-at-least. */
 function dataPrep(): DataPrep {
   const split = args.get('split') ?? DEFAULT_PREP.split;
@@ -150,6 +183,7 @@ function dataPrep(): DataPrep {
 }
 
 async function loadData(): Promise<LoadResult> {
+  const encoding = textEncoding();
   // --files a,b (a trailing comma leaves nothing out) and any number of --file PATH (a path may hold commas).
   const paths = [...(args.get('files')?.split(',').map((path) => path.trim()).filter(Boolean) ?? []), ...(repeated.get('file') ?? [])];
   if (paths.length) {
@@ -161,8 +195,14 @@ async function loadData(): Promise<LoadResult> {
       return new File([readFileSync(path)], basename(path));
     });
     // The page's preprocessing, whatever --n: one dataset (users, vocabulary, split) for every n, as in the page.
-    return parseFiles(blobs, { columns: columnMapping(), ...prepOptions(dataPrep()) });
+    const options = { columns: columnMapping(), encoding, ...prepOptions(dataPrep()) };
+    const loaded = await parseFiles(blobs, options);
+    // As the page's text encoding choice says it: the choice, or what detection found in each file.
+    const read = encoding === null ? `detected: ${detectedEncodings(await previewFiles(blobs, options))}` : describeTextEncoding({ name: encoding, basis: 'chosen' });
+    console.log(`text encoding: ${read}`);
+    return loaded;
   }
+  if (encoding !== null) throw new UsageError('--text-encoding is for --file(s): the built-in data is generated, not read');
   const preset = (args.get('dataset') ?? 'medium') as Preset;
   if (!PRESETS_ORDER.includes(preset)) throw new UsageError(`--dataset expects one of ${PRESETS_ORDER.join(', ')} (got "${preset}")`);
   return loadBuiltin(preset, prepOptions(dataPrep()));

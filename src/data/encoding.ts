@@ -3,11 +3,37 @@
  * Windows-1252 (cp1252, a superset of Latin-1: MovieLens .dat files, BookCrossing). Text with bytes outside ASCII that
  * is valid UTF-8 is UTF-8 (cp1252 text almost never is); other text is read as cp1252. A file whose first 64 KiB are
  * all ASCII is decided by the 64 KiB from its first byte outside ASCII, wherever that is; a UTF-8 file whose later
- * bytes are not UTF-8 mixes two encodings and is refused (one of them would come out garbled).
+ * bytes are not UTF-8 mixes two encodings and is refused (one of them would come out garbled). Bytes do not tell one
+ * 8-bit encoding from another, so cp1252 is a guess: a person may choose another (TEXT_ENCODINGS), which is read as it is.
  */
 import { DataError } from './errors';
 
-export type TextEncodingName = 'utf-8' | 'windows-1252';
+/**
+ * The encodings a person can choose for a file (detection tells only UTF-8 from cp1252), by their WHATWG names, which
+ * TextDecoder takes in browsers and Node. Each is ASCII-compatible and never puts a NUL, LF or CR byte inside a
+ * multi-byte character, so those are found on the bytes (lineEndsIn, lineOfByte, formats.ts's binary check) whichever
+ * it is; other ASCII bytes may be part of one (Shift_JIS's "ソ" is 0x83 0x5C), so text is split only once decoded.
+ */
+export const TEXT_ENCODINGS = [
+  { name: 'utf-8', label: 'UTF-8', languages: 'Unicode' },
+  { name: 'windows-1252', label: 'Windows-1252', languages: 'Western European, Latin-1' },
+  { name: 'iso-8859-15', label: 'ISO-8859-15', languages: 'Western European with €, Latin-9' },
+  { name: 'windows-1250', label: 'Windows-1250', languages: 'Central European' },
+  { name: 'iso-8859-2', label: 'ISO-8859-2', languages: 'Central European, Latin-2' },
+  { name: 'windows-1251', label: 'Windows-1251', languages: 'Cyrillic' },
+  { name: 'koi8-r', label: 'KOI8-R', languages: 'Russian' },
+  { name: 'shift_jis', label: 'Shift_JIS', languages: 'Japanese' },
+  { name: 'euc-jp', label: 'EUC-JP', languages: 'Japanese' },
+  { name: 'gbk', label: 'GBK', languages: 'Simplified Chinese' },
+  { name: 'big5', label: 'Big5', languages: 'Traditional Chinese' },
+  { name: 'euc-kr', label: 'EUC-KR', languages: 'Korean' },
+] as const;
+
+export type TextEncodingName = (typeof TEXT_ENCODINGS)[number]['name'];
+
+export const isTextEncodingName = (text: string): text is TextEncodingName => TEXT_ENCODINGS.some((encoding) => encoding.name === text);
+
+const labelOf = (name: TextEncodingName) => TEXT_ENCODINGS.find((encoding) => encoding.name === name)!.label;
 
 /**
  * A file's encoding and what it rests on. 'chosen': the person's choice, read as it is. 'sample': the first 64 KiB
@@ -23,6 +49,13 @@ export interface TextEncoding {
 export const SNIFF_BYTES = 64 * 1024;
 /** Bytes read and decoded at a time. */
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
+
+/** A file's encoding and what it rests on, for a person: "Windows-1252, a guess: its text is not valid UTF-8". */
+export function describeTextEncoding({ name, basis }: TextEncoding): string {
+  if (basis === 'chosen') return `${labelOf(name)}, as chosen`;
+  if (basis === 'ascii') return `ASCII in the first ${SNIFF_BYTES / 1024} KiB, so a later byte decides UTF-8 or Windows-1252`;
+  return name === 'utf-8' ? 'UTF-8: its text is valid UTF-8' : `${labelOf(name)}, a guess: its text is not valid UTF-8`;
+}
 
 /** Windows-1252's characters for bytes 0x80–0x9F (the five undefined bytes keep their C1 code, as WHATWG says). */
 const CP1252_HIGH = '€\u0081‚ƒ„…†‡ˆ‰Š‹Œ\u008DŽ\u008F\u0090‘’“”•–—˜™š›œ\u009DžŸ';

@@ -62,8 +62,10 @@ export interface FileLayout {
 export interface DetectedFile extends FileLayout {
   name: string;
   size: number;
-  /** The encoding the file is read in, as far as its first 64 KiB tell. */
+  /** The encoding the file is read in: the chosen one, else `detectedEncoding`. */
   encoding: TextEncoding;
+  /** What the bytes tell, as far as the first 64 KiB go, whatever was chosen. */
+  detectedEncoding: TextEncoding;
   /** The first data rows (header excluded), as split for parsing. */
   sample: string[][];
 }
@@ -140,9 +142,9 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
   if (binary) throw new DataError(`this looks like ${binary.what}, not text`, EXPECTED_TEXT, file.name, binary.line);
   const complete = file.size <= SNIFF_BYTES;
   const sampleEncoding = encodingOfBytes(bytes, complete);
-  // ASCII reads the same in either encoding.
-  const sniffEncoding = sampleEncoding ?? 'utf-8';
-  const sniffText = decodeText(new TextDecoder(sniffEncoding), bytes);
+  // A chosen encoding splits the lines and fields, as the parser will: a Shift_JIS character may hold a "|" byte.
+  // ASCII reads the same in every encoding.
+  const sniffText = decodeText(new TextDecoder(options.encoding ?? sampleEncoding ?? 'utf-8'), bytes);
   const lines = completeLines(sniffText, complete);
   const firstIndex = lines.findIndex((line) => line.trim() !== '');
   if (firstIndex === -1) {
@@ -168,17 +170,11 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
   const layout: FileLayout = { ...detected, preambleRows: excelSeparator === null ? 0 : 1 };
   // A format documented as cp1252 (MovieLens .dat, BookCrossing) may come re-saved as UTF-8 (MovieLens-10M ships so):
   // the bytes decide, the format's encoding is only the guess for an all-ASCII start.
-  const encoding: TextEncoding =
-    options.encoding !== null
-      ? { name: options.encoding, basis: 'chosen' }
-      : sampleEncoding !== null
-        ? { name: sampleEncoding, basis: 'sample' }
-        : { name: layout.usualEncoding, basis: 'ascii' };
-  const sampleText =
-    sampleEncoding === null || encoding.name === sampleEncoding
-      ? lines.join('\n')
-      : completeLines(decodeText(new TextDecoder(encoding.name), bytes), complete).join('\n');
-  return { ...layout, name: file.name, size: file.size, encoding, sample: await sampleRows(sampleText, layout) };
+  const detectedEncoding: TextEncoding =
+    sampleEncoding !== null ? { name: sampleEncoding, basis: 'sample' } : { name: layout.usualEncoding, basis: 'ascii' };
+  const encoding: TextEncoding = options.encoding !== null ? { name: options.encoding, basis: 'chosen' } : detectedEncoding;
+  const sample = await sampleRows(lines.join('\n'), layout);
+  return { ...layout, name: file.name, size: file.size, encoding, detectedEncoding, sample };
 }
 
 /** Why the bytes are not a text file, and from which line, or null. */

@@ -3,6 +3,7 @@
  * Everything here also runs inside the data worker (src/data/worker.ts), which the page uses for uploads.
  */
 import type { TokenizedDataset } from '../prompt/types';
+import { type TextEncoding, type TextEncodingName, describeTextEncoding } from './encoding';
 import { DataError, type DataErrorInfo, type LoadNote, type SkippedRows } from './errors';
 import { type ColumnMapping, type DetectedFile, type FileRole, MissingColumnsError, type NamedBlob, detectFile } from './formats';
 import { type Preset, generateDataset } from './generator';
@@ -14,6 +15,7 @@ import type { DatasetStats } from './stats';
 export { historyScores, popularityScores, type ScoredTargets } from './baselines';
 export type { DataErrorInfo, LoadNote, SkippedRows } from './errors';
 export { DataError } from './errors';
+export { TEXT_ENCODINGS, type TextEncoding, type TextEncodingName, describeTextEncoding, isTextEncodingName } from './encoding';
 export type { ColumnKey, ColumnMapping, FileRole, NamedBlob } from './formats';
 export { COLUMN_KEYS } from './formats';
 export { PRESETS, PRESETS_ORDER, type Preset } from './generator';
@@ -62,7 +64,12 @@ export interface FilePreview {
   format: FormatId | null;
   role: FileRole | null;
   description: string;
-  encoding: string | null;
+  /** The encoding the rows are read in. */
+  encoding: TextEncodingName | null;
+  /** What `encoding` rests on: chosen, or detected from the sample or from ASCII alone. */
+  encodingBasis: TextEncoding['basis'] | null;
+  /** What the bytes tell, whatever was chosen: what choosing detection reads. */
+  detectedEncoding: TextEncoding | null;
   /** Every column name; also given when columns are missing, so the page can offer a mapping. */
   columnNames: string[];
   /** Column name used for each key (so the mapping can be shown and edited); for missing columns, the keys found. */
@@ -141,6 +148,8 @@ function errorPreview(file: NamedBlob, error: DataError): FilePreview {
     role: null,
     description: 'not usable',
     encoding: null,
+    encodingBasis: null,
+    detectedEncoding: null,
     columnNames: error instanceof MissingColumnsError ? error.columnNames : [],
     mapping: error instanceof MissingColumnsError ? error.found : {},
     sample: [],
@@ -158,9 +167,16 @@ function previewOf(file: DetectedFile): FilePreview {
     role: file.role,
     description: file.description,
     encoding: file.encoding.name,
+    encodingBasis: file.encoding.basis,
+    detectedEncoding: file.detectedEncoding,
     columnNames: file.columnNames,
     mapping,
     sample: file.sample,
     error: null,
   };
+}
+
+/** What detection finds in each file that could be read: "u.item — Windows-1252, a guess: …; u.data — ASCII …". */
+export function detectedEncodings(previews: readonly FilePreview[]): string {
+  return previews.flatMap((p) => (p.detectedEncoding ? [`${p.name} — ${describeTextEncoding(p.detectedEncoding)}`] : [])).join('; ');
 }

@@ -118,7 +118,7 @@ async function encodingNote(file: DetectedFile, blob: Blob, decided: EncodingDec
   const note =
     name === 'utf-8'
       ? `read as UTF-8, not Windows-1252 (the format's usual encoding): ${where} is valid UTF-8`
-      : `read as Windows-1252 (cp1252): ${line ? `${where} is not valid UTF-8` : 'its text is not valid UTF-8'}, and the file does not name its encoding; if accented letters look wrong, re-save the file as UTF-8`;
+      : `read as Windows-1252 (cp1252): ${line ? `${where} is not valid UTF-8` : 'its text is not valid UTF-8'}, and the file does not name its encoding; if letters look wrong, choose its text encoding (Text encoding in the page, --text-encoding in the runner) or re-save it as UTF-8`;
   return loadNote(file.name, line, note);
 }
 

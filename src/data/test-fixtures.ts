@@ -18,6 +18,16 @@ export function cp1252(text: string): Uint8Array<ArrayBuffer> {
   });
 }
 
+/** Windows-1251 bytes of ASCII and Cyrillic А–я (0xC0–0xFF) text. */
+export function windows1251(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(text, (char) => {
+    const code = char.codePointAt(0)!;
+    if (code < 0x80) return code;
+    if (code >= 0x410 && code <= 0x44f) return code - 0x410 + 0xc0;
+    throw new Error(`windows1251 cannot encode "${char}"`);
+  });
+}
+
 export function utf8(text: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(text);
 }

@@ -3,6 +3,7 @@ import { DataError, type LoadProgress, type LoadResult } from '../data';
 import { loadInWorker, previewInWorker } from '../data/client';
 import { type DataPrep, prepOptions } from './data-prep';
 import type { DataPort, DataProgress, DatasetSource, LoadedDataset } from './types';
+import { uploadOptions } from './upload-choices';
 
 const megabytes = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
@@ -31,11 +32,11 @@ export const workerDataPort: DataPort = {
     const result = await plainErrors(loadInWorker({ type: 'builtin', preset, options: prepOptions(prep) }, undefined, signal));
     return loaded(result, { kind: 'builtin', preset }, prep);
   },
-  previewFiles: (files, mapping = {}, signal) => plainErrors(previewInWorker(files, { columns: mapping }, signal)),
-  loadFiles: async (files, onProgress, mapping, prep, signal) => {
+  previewFiles: (files, choices, signal) => plainErrors(previewInWorker(files, uploadOptions(choices), signal)),
+  loadFiles: async (files, onProgress, choices, prep, signal) => {
     const result = await plainErrors(
       loadInWorker(
-        { type: 'parse', files, options: { columns: mapping, ...prepOptions(prep) } },
+        { type: 'parse', files, options: { ...uploadOptions(choices), ...prepOptions(prep) } },
         (progress) => onProgress(describeProgress(progress)),
         signal,
       ),

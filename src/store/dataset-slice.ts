@@ -1,5 +1,6 @@
-import type { ColumnMapping, DataErrorInfo } from '../data';
+import type { DataErrorInfo } from '../data';
 import type { DataProgress, DatasetSlice, LoadedDataset, SliceCreator } from './types';
+import { NO_UPLOAD_CHOICES, type UploadChoices } from './upload-choices';
 
 /** Any rejection as the DataErrorInfo the panel shows (the data port rejects with one; anything else is a bug). */
 function asDataError(error: unknown): DataErrorInfo {
@@ -13,8 +14,8 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
   let loadNumber = 0;
   /** Aborts the load in progress, ending its worker: a newer load or Cancel replaces it. */
   let current: AbortController | null = null;
-  /** The files and mapping of the upload the lab holds (not of a later attempt that failed), to prepare it again. */
-  let heldUpload: { files: File[]; mapping: ColumnMapping } | null = null;
+  /** The files and choices of the upload the lab holds (not of a later attempt that failed), to prepare it again. */
+  let heldUpload: { files: File[]; choices: UploadChoices } | null = null;
 
   const startTask = (kind: 'builtin' | 'upload', label: string) => {
     current?.abort();
@@ -25,7 +26,7 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
   const progressOf = (mine: number) => (progress: DataProgress) => {
     if (mine === loadNumber) set((s) => (s.datasetTask ? { datasetTask: { ...s.datasetTask, progress } } : {}));
   };
-  const finish = (mine: number, outcome: { loaded: LoadedDataset; upload?: { files: File[]; mapping: ColumnMapping } } | { error: unknown }) => {
+  const finish = (mine: number, outcome: { loaded: LoadedDataset; upload?: { files: File[]; choices: UploadChoices } } | { error: unknown }) => {
     if (mine !== loadNumber) return;
     current = null;
     if ('loaded' in outcome) {
@@ -45,7 +46,7 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
   /** Loads the data the lab holds again, with the current preparation: its built-in preset, or its upload. */
   const reloadData = async () => {
     const { dataset } = get();
-    if (dataset?.source.kind === 'upload' && heldUpload) await get().uploadFiles(heldUpload.files, heldUpload.mapping);
+    if (dataset?.source.kind === 'upload' && heldUpload) await get().uploadFiles(heldUpload.files, heldUpload.choices);
     else if (dataset?.source.kind === 'builtin') await get().loadBuiltin(dataset.source.preset);
     else await get().loadBuiltin(get().preset);
   };
@@ -56,7 +57,7 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
     datasetError: null,
     uploadPreviews: null,
     uploadedFiles: null,
-    uploadedMapping: {},
+    uploadedChoices: NO_UPLOAD_CHOICES,
     datasetVocab: null,
     loadBuiltin: async (preset) => {
       const { mine, signal } = startTask('builtin', `Generating the built-in ${preset} dataset`);
@@ -66,12 +67,15 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
         finish(mine, { error });
       }
     },
-    uploadFiles: async (files, mapping = {}) => {
+    uploadFiles: async (files, given = {}) => {
       if (files.length === 0) return;
+      const choices: UploadChoices = { ...NO_UPLOAD_CHOICES, ...given };
+      // The same files read with other choices keep their previews (and the mapping form its edits) until the new ones come.
+      const again = files === get().uploadedFiles;
       const { mine, signal } = startTask('upload', `Reading ${files.map((f) => f.name).join(', ')}`);
-      set({ uploadPreviews: null, uploadedFiles: files, uploadedMapping: mapping });
+      set({ uploadPreviews: again ? get().uploadPreviews : null, uploadedFiles: files, uploadedChoices: choices });
       try {
-        const previews = await deps.data.previewFiles(files, mapping, signal);
+        const previews = await deps.data.previewFiles(files, choices, signal);
         if (mine !== loadNumber) return;
         set({ uploadPreviews: previews });
         const broken = previews.find((p) => p.error);
@@ -79,7 +83,7 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
           finish(mine, { error: broken.error });
           return;
         }
-        finish(mine, { loaded: await deps.data.loadFiles(files, progressOf(mine), mapping, get().prep, signal), upload: { files, mapping } });
+        finish(mine, { loaded: await deps.data.loadFiles(files, progressOf(mine), choices, get().prep, signal), upload: { files, choices } });
       } catch (error) {
         finish(mine, { error });
       }

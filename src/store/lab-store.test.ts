@@ -13,6 +13,7 @@ import { doneEvent, evalEvent, inlineDataPort, readyStore, stepEvent, testMetric
 import type { DataPort, DataProgress } from './types';
 import type { DataPrep } from './data-prep';
 import type { Preset } from '../data';
+import { windows1251 } from '../data/test-fixtures';
 import { encodeHash } from './url-hash';
 
 
@@ -220,6 +221,28 @@ describe('dataset and views', () => {
     const notes = store.getState().dataset?.notes ?? [];
     expect(notes.map((n) => n.message)).toEqual([expect.stringMatching(/^latin\.csv: read as Windows-1252 \(cp1252\)/)]);
     expect(store.getState().dataset?.data.itemTitles).toContain('Café 3');
+  });
+
+  it('reads an upload again in the text encoding chosen for it, with its column mapping, and prepares it again in that encoding', async () => {
+    const { store } = await readyStore();
+    const rows = ['cust,sku,stars,when,name'];
+    for (let u = 0; u < 4; u++) for (let t = 0; t < 30; t++) rows.push(`c${u},s${t % 25},${1 + ((u + t) % 5)},${1000 + t},Сталкер ${t % 25}`);
+    const files = [new File([windows1251(rows.join('\n'))], 'films.csv')];
+    const mapping = { user: 'cust', item: 'sku', rating: 'stars', timestamp: 'when', title: 'name' };
+    await store.getState().uploadFiles(files, { mapping });
+    expect(store.getState().dataset?.data.itemTitles).not.toContain('Сталкер 3');
+    expect(store.getState().dataset?.notes.map((n) => n.message)).toEqual([expect.stringMatching(/^films\.csv: read as Windows-1252 .*choose its text encoding/)]);
+
+    await store.getState().uploadFiles(files, { ...store.getState().uploadedChoices, encoding: 'windows-1251' });
+    let s = store.getState();
+    expect(s.uploadedChoices).toEqual({ mapping, encoding: 'windows-1251' });
+    expect(s.uploadPreviews?.[0].sample[0]).toEqual(['c0', 's0', '1', '1000', 'Сталкер 0']);
+    expect(s.dataset?.data.itemTitles).toContain('Сталкер 3');
+    expect(s.dataset?.notes).toEqual([]);
+    await store.getState().setPrep({ split: 'per-user', clickAtLeast: 4 });
+    s = store.getState();
+    expect(s.dataset?.stats.labelRule).toEqual({ threshold: 4, inclusive: true });
+    expect(s.dataset?.data.itemTitles).toContain('Сталкер 3');
   });
 });
 

@@ -7,6 +7,7 @@ import { createLabStore } from './lab-store';
 import { indexedDbStorage } from './persist';
 import { memoryTabHub } from './tabs';
 import type { CompareSelection, DataPort, LabDeps, LoadedDataset, SelectionStore, TrainerPort } from './types';
+import { uploadOptions } from './upload-choices';
 
 /** The real data layer, run on the test's thread (the page runs it in the data worker). */
 export const inlineDataPort: DataPort = {
@@ -14,10 +15,10 @@ export const inlineDataPort: DataPort = {
     const result = loadBuiltin(preset, prepOptions(prep));
     return { data: result.dataset, stats: result.stats, source: { kind: 'builtin', preset }, format: result.format, files: result.files, skipped: result.skipped, notes: result.notes, prep };
   },
-  previewFiles: (files, mapping = {}) => previewFiles(files, { columns: mapping }),
-  loadFiles: async (files, _onProgress, mapping, prep): Promise<LoadedDataset> => {
+  previewFiles: (files, choices) => previewFiles(files, uploadOptions(choices)),
+  loadFiles: async (files, _onProgress, choices, prep): Promise<LoadedDataset> => {
     try {
-      const result = await parseFiles(files, { columns: mapping, ...prepOptions(prep) });
+      const result = await parseFiles(files, { ...uploadOptions(choices), ...prepOptions(prep) });
       return {
         data: result.dataset,
         stats: result.stats,

@@ -3,7 +3,7 @@
  * Components read it with selectors and call its actions; every effect (data worker, training worker, IndexedDB)
  * goes through the ports of LabDeps so tests can replace them.
  */
-import type { ColumnMapping, DataErrorInfo, DatasetStats, FilePreview, FormatId, LoadNote, LoadedFile, Preset, SkippedRows } from '../data';
+import type { DataErrorInfo, DatasetStats, FilePreview, FormatId, LoadNote, LoadedFile, Preset, SkippedRows } from '../data';
 import type { TokenizedDataset } from '../prompt/types';
 import type { ModelSize, TrainConfig, TrainerCommand, TrainerEvent } from '../train/protocol';
 import type { SweepPlan } from '../train/experiments';
@@ -16,6 +16,7 @@ import type { RunStorage } from './persist';
 import type { PromptView } from './prompt-view';
 import type { RunRecord, VocabFingerprint } from './run-types';
 import type { TabSync } from './tabs';
+import type { UploadChoices } from './upload-choices';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Ports
@@ -48,8 +49,8 @@ export interface DataProgress {
 export interface DataPort {
   loadBuiltin(preset: Preset, onProgress: (p: DataProgress) => void, prep: DataPrep, signal?: AbortSignal): Promise<LoadedDataset>;
   /** Detects each file's format from its first bytes; a file's problem is in its preview, not thrown. */
-  previewFiles(files: File[], mapping?: ColumnMapping, signal?: AbortSignal): Promise<FilePreview[]>;
-  loadFiles(files: File[], onProgress: (p: DataProgress) => void, mapping: ColumnMapping, prep: DataPrep, signal?: AbortSignal): Promise<LoadedDataset>;
+  previewFiles(files: File[], choices: UploadChoices, signal?: AbortSignal): Promise<FilePreview[]>;
+  loadFiles(files: File[], onProgress: (p: DataProgress) => void, choices: UploadChoices, prep: DataPrep, signal?: AbortSignal): Promise<LoadedDataset>;
 }
 
 /** The training worker, as the store sees it. */
@@ -102,14 +103,14 @@ export interface DatasetSlice {
   datasetError: DataErrorInfo | null;
   /** What was detected in the files of the last upload (format, columns, first rows, or each file's problem). */
   uploadPreviews: FilePreview[] | null;
-  /** The files of the last upload and their column mapping, so that they can be loaded again (another mapping or preparation). */
+  /** The files of the last upload and the choices they were read with, so that they can be loaded again (other choices or preparation). */
   uploadedFiles: File[] | null;
-  uploadedMapping: ColumnMapping;
+  uploadedChoices: UploadChoices;
   /** The loaded dataset's vocabulary in short (derived), to match stored models against it. */
   datasetVocab: VocabFingerprint | null;
   loadBuiltin(preset: Preset): Promise<void>;
-  /** mapping: the column that holds each key, for CSV/TSV/JSON Lines whose column names are not the usual ones. */
-  uploadFiles(files: File[], mapping?: ColumnMapping): Promise<void>;
+  /** Previews and loads the files; a choice not given is the default (the usual column names, a detected encoding). */
+  uploadFiles(files: File[], choices?: Partial<UploadChoices>): Promise<void>;
   /** Prepares the loaded data again (built-in or upload) with another split or click rule; on failure the rules of the data still loaded come back. */
   setPrep(prep: DataPrep): Promise<void>;
   dismissDatasetError(): void;

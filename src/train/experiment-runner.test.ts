@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { windows1251 } from '../data/test-fixtures';
 
 describe('npm run experiment', () => {
   it('trains SW and DTI on the built-in data and writes a JSON result with curves and metrics', () => {
@@ -62,6 +63,8 @@ describe('npm run experiment', () => {
       [['--file', missing], new RegExp(`^experiment: ${missing.replaceAll('.', '\\.')}: no such file`)],
       [['--dataset', 'huge'], /^experiment: --dataset expects one of small, medium, large/],
       [['--n', '3', '--n', '4'], /^experiment: --n is given twice/],
+      [['--text-encoding', 'latin9'], /^experiment: --text-encoding expects one of detect, utf-8, windows-1252, .*, euc-kr \(got "latin9"\)/],
+      [['--text-encoding', 'koi8-r'], /^experiment: --text-encoding is for --file\(s\): the built-in data is generated/],
     ];
     for (const [args, message] of cases) {
       const { status, stderr } = runner(args);
@@ -89,5 +92,22 @@ describe('npm run experiment', () => {
     expect(status).toBe(0);
     expect(stdout).toMatch(/^npm run experiment -- \[data\]/);
     expect(stdout).toMatch(/--file PATH/);
+    expect(stdout).toMatch(/--text-encoding NAME .*: detect [^]*?\swindows-1251\s[^]*?\sshift_jis\s/);
+  });
+
+  it('reads files in the text encoding --text-encoding names, says which it read them in, and prints the guess note without it', () => {
+    const films = join(mkdtempSync(join(tmpdir(), 'dti-runner-encoding-')), 'films.csv');
+    const rows = ['user,item,rating,timestamp,title'];
+    for (let u = 0; u < 6; u++) for (let t = 0; t < 20; t++) rows.push(`u${u},i${t % 10},${1 + ((u + t) % 5)},${1000 + t},Сталкер ${t % 10}`);
+    writeFileSync(films, windows1251(rows.join('\n')));
+    const tiny = ['--file', films, '--n', '2', '--k', '2', '--d', '16', '--heads', '2', '--layers', '1', '--dff', '32', '--steps', '1', '--batch', '4', '--quiet'];
+    const chosen = runner([...tiny, '--text-encoding', 'windows-1251']);
+    expect(chosen.status, chosen.stderr).toBe(0);
+    expect(chosen.stdout).toMatch(/^text encoding: Windows-1251, as chosen\ndataset: CSV: films\.csv/m);
+    expect(chosen.stdout).not.toMatch(/^note:/m);
+    const detected = runner(tiny);
+    expect(detected.status, detected.stderr).toBe(0);
+    expect(detected.stdout).toMatch(/^text encoding: detected: films\.csv — Windows-1252, a guess: its text is not valid UTF-8\n/m);
+    expect(detected.stdout).toMatch(/^note: films\.csv: read as Windows-1252 .*--text-encoding in the runner/m);
   });
 });

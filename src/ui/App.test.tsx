@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LabStoreProvider, bindUrlHash } from '../store';
 import type { LabStore } from '../store/lab-store';
 import type { RunRecord } from '../store/run-types';
+import { windows1251 } from '../data/test-fixtures';
 import { readyStore, waitFor } from '../store/test-support';
 import { DEFAULT_TRAIN_CONFIG } from '../train/protocol';
 import { App } from './App';
@@ -141,7 +142,7 @@ describe('the lab page', () => {
     const files = [new File([rows.join('\n')], 'export.csv')];
     await act(() => store.getState().uploadFiles(files));
     // The timestamp column taken for the click label: every row is refused.
-    await act(() => store.getState().uploadFiles(files, { user: 'cust_ref', item: 'sku', label: 'when' }));
+    await act(() => store.getState().uploadFiles(files, { mapping: { user: 'cust_ref', item: 'sku', label: 'when' } }));
     expect(screen.getByTestId('dataset-error').textContent).toMatch(/label "1000" is not 0 or 1/);
     const form = screen.getByTestId('column-mapping');
     expect((within(form).getByLabelText(/^Click label/) as HTMLSelectElement).value).toBe('when');
@@ -149,6 +150,46 @@ describe('the lab page', () => {
     fireEvent.click(within(form).getByRole('button', { name: 'Load with these columns' }));
     await act(() => waitFor(() => store.getState().dataset?.source.kind === 'upload'));
     expect(store.getState().dataset?.stats.labelSource).toBe('labels');
+  });
+
+  it('reads an upload in the text encoding chosen for it, keeping its column mapping, submitted or being edited', async () => {
+    const { store } = await readyStore();
+    renderApp(store);
+    const rows = ['cust,sku,stars,when,name'];
+    for (let u = 0; u < 4; u++) for (let t = 0; t < 30; t++) rows.push(`c${u},s${t % 25},${1 + ((u + t) % 5)},${1000 + t},Сталкер ${t % 25}`);
+    await act(() => store.getState().uploadFiles([new File([windows1251(rows.join('\n'))], 'films.csv')]));
+    const encoding = () => screen.getByLabelText('Text encoding') as HTMLSelectElement;
+    const chooseEncoding = async (name: string) => {
+      fireEvent.change(encoding(), { target: { value: name } });
+      await act(() => waitFor(() => store.getState().datasetTask === null));
+    };
+    const form = () => screen.getByTestId('column-mapping');
+    const choose = (label: RegExp, column: string) => fireEvent.change(within(form()).getByLabelText(label), { target: { value: column } });
+    expect(encoding().value).toBe('detect');
+    choose(/^User$/, 'cust');
+    await chooseEncoding('windows-1251');
+    expect((within(form()).getByLabelText(/^User$/) as HTMLSelectElement).value).toBe('cust');
+
+    // Detected, the titles come out as Windows-1252, and the note points at the choice.
+    await chooseEncoding('detect');
+    choose(/^Item$/, 'sku');
+    choose(/^Rating$/, 'stars');
+    choose(/^Timestamp/, 'when');
+    choose(/^Item title/, 'name');
+    fireEvent.click(within(form()).getByRole('button', { name: 'Load with these columns' }));
+    await act(() => waitFor(() => store.getState().dataset?.source.kind === 'upload'));
+    expect(store.getState().dataset?.data.itemTitles).not.toContain('Сталкер 3');
+    expect(screen.getByTestId('load-notes').textContent).toMatch(/read as Windows-1252.*choose its text encoding \(Text encoding in the page/);
+    expect(within(encoding()).getByRole('option', { name: /^Detect/ }).textContent).toBe('Detect (films.csv — Windows-1252, a guess: its text is not valid UTF-8)');
+
+    await chooseEncoding('windows-1251');
+    expect(store.getState().uploadedChoices).toEqual({ mapping: { user: 'cust', item: 'sku', rating: 'stars', timestamp: 'when', title: 'name' }, encoding: 'windows-1251' });
+    expect(store.getState().dataset?.data.itemTitles).toContain('Сталкер 3');
+    expect(screen.queryByTestId('load-notes')).toBeNull();
+    // The preview opens on the rows as the chosen encoding reads them.
+    expect((screen.getByText('What was detected in the uploaded files').parentElement as HTMLDetailsElement).open).toBe(true);
+    expect(screen.getAllByText('Сталкер 0').length).toBeGreaterThan(0);
+    expect(screen.getByText(/films\.csv/, { selector: '.preview strong' }).parentElement?.textContent).toMatch(/Windows-1251, as chosen$/);
   });
 
   it('says plainly when WebGPU is missing and still shows data, prompts and masks', async () => {

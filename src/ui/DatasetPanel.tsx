@@ -1,8 +1,22 @@
 import { type DragEvent, useId, useRef, useState } from 'react';
-import { type ColumnKey, type ColumnMapping, type FilePreview, type FormatId, PRESETS, PRESETS_ORDER, type Preset, renderInteraction } from '../data';
+import {
+  type ColumnKey,
+  type ColumnMapping,
+  type FilePreview,
+  type FormatId,
+  PRESETS,
+  PRESETS_ORDER,
+  type Preset,
+  TEXT_ENCODINGS,
+  describeTextEncoding,
+  detectedEncodings,
+  isTextEncodingName,
+  renderInteraction,
+} from '../data';
 import { useLab } from '../store';
 import type { DataPrep } from '../store/data-prep';
 import type { LoadedDataset } from '../store/types';
+import type { UploadChoices } from '../store/upload-choices';
 import { ProgressLine, Section } from './controls';
 import { fmt, fmtInt, fmtPercent } from './format';
 
@@ -24,7 +38,7 @@ export function DatasetPanel() {
   const error = useLab((s) => s.datasetError);
   const previews = useLab((s) => s.uploadPreviews);
   const uploadedFiles = useLab((s) => s.uploadedFiles);
-  const uploadedMapping = useLab((s) => s.uploadedMapping);
+  const uploadedChoices = useLab((s) => s.uploadedChoices);
   const loadBuiltin = useLab((s) => s.loadBuiltin);
   const uploadFiles = useLab((s) => s.uploadFiles);
   const dismissError = useLab((s) => s.dismissDatasetError);
@@ -35,7 +49,7 @@ export function DatasetPanel() {
   const current = dataset?.source.kind === 'builtin' ? dataset.source.preset : null;
   // A file whose columns were read but not all recognised, or read with a mapping that then failed (a wrong column for a
   // field): the person can say which is which.
-  const mappedAndFailed = error !== null && Object.values(uploadedMapping).some(Boolean);
+  const mappedAndFailed = error !== null && Object.values(uploadedChoices.mapping).some(Boolean);
   const unmapped =
     previews?.find((p) => p.error && p.columnNames.length > 0) ??
     (mappedAndFailed ? (previews?.find((p) => p.role === 'ratings' && p.columnNames.length > 0) ?? null) : null);
@@ -122,15 +136,22 @@ export function DatasetPanel() {
         </div>
       )}
 
+      {uploadedFiles && (
+        <TextEncodingChoice
+          choices={uploadedChoices}
+          previews={previews}
+          onChoose={(encoding) => void uploadFiles(uploadedFiles, { ...uploadedChoices, encoding })}
+        />
+      )}
       {unmapped && uploadedFiles && (
         <ColumnMappingForm
           key={`${unmapped.name}:${unmapped.columnNames.join()}`}
           preview={unmapped}
           disabled={task !== null}
-          onSubmit={(mapping) => void uploadFiles(uploadedFiles, mapping)}
+          onSubmit={(mapping) => void uploadFiles(uploadedFiles, { ...uploadedChoices, mapping })}
         />
       )}
-      {previews && <UploadPreviews previews={previews} shownError={error?.message ?? null} />}
+      {previews && <UploadPreviews previews={previews} showRows={uploadedChoices.encoding !== null} shownError={error?.message ?? null} />}
       {dataset && <DataPrepControls dataset={dataset} busy={task !== null} />}
       {dataset && <DatasetSummary dataset={dataset} />}
     </Section>
@@ -232,10 +253,54 @@ function ColumnMappingForm({ preview, disabled, onSubmit }: { preview: FilePrevi
   );
 }
 
-/** What was detected in each uploaded file; a file whose problem the message above already shows points there. */
-function UploadPreviews({ previews, shownError }: { previews: FilePreview[]; shownError: string | null }) {
+/**
+ * The text encoding the uploaded files are read in: detected (UTF-8 or Windows-1252, the option says which and why) or
+ * chosen; a choice reads the files again, with the same column mapping.
+ */
+function TextEncodingChoice({
+  choices,
+  previews,
+  onChoose,
+}: {
+  choices: UploadChoices;
+  previews: FilePreview[] | null;
+  onChoose: (encoding: UploadChoices['encoding']) => void;
+}) {
+  const detected = previews ? detectedEncodings(previews) : '';
+  const helpId = useId();
   return (
-    <details className="previews" open={previews.some((p) => p.error)}>
+    <div className="text-encoding">
+      <label className="field">
+        <span>Text encoding</span>
+        <select
+          aria-label="Text encoding"
+          aria-describedby={helpId}
+          value={choices.encoding ?? 'detect'}
+          onChange={(event) => onChoose(isTextEncodingName(event.target.value) ? event.target.value : null)}
+        >
+          <option value="detect">Detect{detected ? ` (${detected})` : ''}</option>
+          {TEXT_ENCODINGS.map((encoding) => (
+            <option key={encoding.name} value={encoding.name}>
+              {encoding.label} — {encoding.languages}
+            </option>
+          ))}
+        </select>
+      </label>
+      <p className="help" id={helpId}>
+        Detection tells UTF-8 from Windows-1252 only: bytes that are not UTF-8 do not say which 8-bit encoding they are, so Windows-1252 is a guess.
+        If titles look wrong, choose the files’ encoding: they are read again, with the same columns, and their first rows below show how they read.
+      </p>
+    </div>
+  );
+}
+
+/**
+ * What was detected in each uploaded file, open when a file has a problem or `showRows` (an encoding was chosen, to see
+ * the rows read in it); a file whose problem the message above already shows points there.
+ */
+function UploadPreviews({ previews, showRows, shownError }: { previews: FilePreview[]; showRows: boolean; shownError: string | null }) {
+  return (
+    <details className="previews" open={showRows || previews.some((p) => p.error)}>
       <summary>What was detected in the uploaded files</summary>
       {previews.map((p) => (
         <div key={p.name} className="preview">
@@ -244,7 +309,7 @@ function UploadPreviews({ previews, shownError }: { previews: FilePreview[]; sho
             {p.error ? (
               <span className="invalid">{p.error.message === shownError ? 'not usable: see the message above' : p.error.message}</span>
             ) : (
-              `${p.format ? FORMAT_NAMES[p.format] : 'unknown format'}, ${p.description}${p.encoding ? `, ${p.encoding}` : ''}`
+              `${p.format ? FORMAT_NAMES[p.format] : 'unknown format'}, ${p.description}${encodingText(p)}`
             )}
           </p>
           {!p.error && p.sample.length > 0 && (
@@ -277,6 +342,11 @@ function UploadPreviews({ previews, shownError }: { previews: FilePreview[]; sho
       ))}
     </details>
   );
+}
+
+/** ", Windows-1252, a guess: …": the encoding a preview's rows are read in, and on what basis. */
+function encodingText({ encoding, encodingBasis }: FilePreview): string {
+  return encoding === null || encodingBasis === null ? '' : `, ${describeTextEncoding({ name: encoding, basis: encodingBasis })}`;
 }
 
 function DatasetSummary({ dataset }: { dataset: LoadedDataset }) {
