@@ -1,4 +1,5 @@
 /** The page's side of the data worker: one Worker per request, terminated when it answers or is aborted. */
+import { datasetFromMessageInSlices } from './dataset-message';
 import { DataError } from './errors';
 import type { FilePreview, LoadOptions, LoadProgress, LoadResult } from './index';
 import type { NamedBlob } from './formats';
@@ -13,8 +14,14 @@ export function loadInWorker(
   onProgress: (progress: LoadProgress) => void = () => {},
   signal?: AbortSignal,
 ): Promise<LoadResult> {
-  return run(request, (event) => (event.type === 'loaded' ? event.result : undefined), onProgress, signal);
+  return run(request, (event) => (event.type === 'loaded' ? event.result : undefined), onProgress, signal).then(async (result) => {
+    // Between slices the page paints and handles input; a cancel meanwhile ends the load there.
+    const pause = () => new Promise<void>((resolve, reject) => setTimeout(() => (signal?.aborted ? reject(cancelled(signal)) : resolve())));
+    return { ...result, dataset: await datasetFromMessageInSlices(result.dataset, pause) };
+  });
 }
+
+const cancelled = (signal: AbortSignal | undefined) => signal?.reason ?? new DOMException('Loading was cancelled', 'AbortError');
 
 function run<T>(
   request: DataRequest,
@@ -30,7 +37,7 @@ function run<T>(
     };
     const abort = () => {
       finish();
-      reject(signal?.reason ?? new DOMException('Loading was cancelled', 'AbortError'));
+      reject(cancelled(signal));
     };
     if (signal?.aborted) return abort();
     signal?.addEventListener('abort', abort);

@@ -1,7 +1,7 @@
 /** The data worker's work, as a plain function so tests can drive it without a Worker. */
-import type { TokenizedDataset } from '../prompt/types';
+import { datasetToMessage, messageBuffers } from './dataset-message';
 import { DataError, type DataErrorInfo } from './errors';
-import { loadBuiltin, parseFiles, previewFiles } from './index';
+import { type LoadResult, loadBuiltin, parseFiles, previewFiles } from './index';
 import type { DataEvent, DataRequest } from './protocol';
 
 export type PostEvent = (event: DataEvent, transfer?: Transferable[]) => void;
@@ -14,12 +14,11 @@ export async function handleDataRequest(request: DataRequest, post: PostEvent): 
         break;
       case 'parse': {
         const result = await parseFiles(request.files, request.options, (progress) => post({ type: 'progress', progress }));
-        post({ type: 'loaded', result }, datasetBuffers(result.dataset));
+        postLoaded(post, result);
         break;
       }
       case 'builtin': {
-        const result = loadBuiltin(request.preset, request.options);
-        post({ type: 'loaded', result }, datasetBuffers(result.dataset));
+        postLoaded(post, loadBuiltin(request.preset, request.options));
         break;
       }
     }
@@ -28,16 +27,10 @@ export async function handleDataRequest(request: DataRequest, post: PostEvent): 
   }
 }
 
-/** Every typed-array buffer of the dataset, once each, so posting it moves the arrays instead of copying them. */
-function datasetBuffers(dataset: TokenizedDataset): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
-  const add = (array: { buffer: ArrayBufferLike }) => {
-    if (array.buffer instanceof ArrayBuffer) buffers.add(array.buffer);
-  };
-  dataset.itemTokens.forEach(add);
-  add(dataset.itemIds);
-  for (const user of dataset.users) [user.items, user.labels, user.split].forEach(add);
-  return [...buffers];
+/** The result with its dataset in flat arrays, whose buffers move to the page instead of being copied. */
+function postLoaded(post: PostEvent, result: LoadResult): void {
+  const dataset = datasetToMessage(result.dataset);
+  post({ type: 'loaded', result: { ...result, dataset } }, messageBuffers(dataset));
 }
 
 function errorInfo(error: unknown): DataErrorInfo {

@@ -2,6 +2,7 @@
  * The training session: owns the training worker and turns its events into the current run's record. The page never
  * trains; it posts 'start' with the configuration and the loaded dataset and records what comes back.
  */
+import { datasetToMessage } from '../data/dataset-message';
 import { effectiveK } from '../train/config';
 import { sweepConfigs } from '../train/experiments';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainerEvent } from '../train/protocol';
@@ -125,7 +126,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
     releaseRun?.();
     releaseRun = deps.tabs.holdRun(run.id);
     void saveRun(set, deps, run);
-    ensureTrainer().post({ type: 'start', config, dataset: dataset.data });
+    ensureTrainer().post({ type: 'start', config, dataset: datasetToMessage(dataset.data) });
   };
 
   /** Starts a session's first run on the data loaded now; its queued runs keep that data (endRun). */
@@ -356,7 +357,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
         fail('A run started meanwhile; evaluate when it ends.');
         return;
       }
-      ensureTrainer().post({ type: 'evaluate', config: model.config, dataset, params: model.params });
+      ensureTrainer().post({ type: 'evaluate', config: model.config, dataset: datasetToMessage(dataset), params: model.params });
     },
     simulateDeviceLoss: () => {
       if (get().session.state === 'idle') return;

@@ -3,8 +3,9 @@
  * The page never trains: it posts a StartMessage and renders the TrainerEvents it gets back.
  */
 import type { BaselineAucs } from '../data/baselines';
+import type { DatasetMessage } from '../data/dataset-message';
 import type { ModelConfig } from '../model/config';
-import type { ItemText, IsolationLevel, TokenizedDataset } from '../prompt/types';
+import type { ItemText, IsolationLevel } from '../prompt/types';
 import type { Interval } from './bootstrap';
 import type { SkewDiagnostics } from './diagnostics';
 
@@ -152,13 +153,13 @@ export interface RunSummary {
 }
 
 export type TrainerCommand =
-  | { type: 'start'; config: TrainConfig; dataset: TokenizedDataset }
+  | { type: 'start'; config: TrainConfig; dataset: DatasetMessage }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
   /** Asks for a 'model' event with the current parameters (for safetensors export). */
   | { type: 'export-model' }
   /** Evaluates given parameters (an imported model) on a dataset with the same vocabulary; answers 'evaluated'. */
-  | { type: 'evaluate'; config: TrainConfig; dataset: TokenizedDataset; params: Float32Array }
+  | { type: 'evaluate'; config: TrainConfig; dataset: DatasetMessage; params: Float32Array }
   /** Fault injection for tests and demos: destroys the GPU device as a driver reset would. */
   | { type: 'simulate-device-loss' };

@@ -5,6 +5,7 @@
  */
 import { type AcquiredDevice, WebGpuUnavailableError, acquireDevice } from '../gpu/device';
 import type { TrainConfig, TrainerCommand, TrainerEvent } from './protocol';
+import { datasetFromMessage } from '../data/dataset-message';
 import { evaluateParams } from './evaluate';
 import { TrainingControl, type TrainingResult, train } from './trainer';
 import { TrainingError } from './training-error';
@@ -63,7 +64,7 @@ async function start(command: Extract<TrainerCommand, { type: 'start' }>) {
       if (event.type === 'done' && deviceFailure) return;
       post(event);
     };
-    const result = await train(acquired, command.dataset, command.config, { emit, control });
+    const result = await train(acquired, datasetFromMessage(command.dataset), command.config, { emit, control });
     if (deviceFailure) throw deviceFailure;
     lastResult = { config: command.config, result };
   } catch (error) {
@@ -86,7 +87,7 @@ async function evaluate(command: Extract<TrainerCommand, { type: 'evaluate' }>) 
   try {
     post({ type: 'status', phase: 'evaluate', message: 'Evaluating the imported model' });
     const acquired = await device();
-    const { valid, test } = await evaluateParams(acquired, command.dataset, command.config, command.params);
+    const { valid, test } = await evaluateParams(acquired, datasetFromMessage(command.dataset), command.config, command.params);
     post({ type: 'evaluated', valid, test });
   } catch (error) {
     if (error instanceof TrainingError) post({ type: 'error', kind: error.kind, message: error.message });
