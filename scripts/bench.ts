@@ -7,7 +7,8 @@
  * WebGPU, so over an hour there; the document's header gives the last total). `--skip kernels,experiments,peer`
  * leaves parts out (their previous section is kept). `--grid` also runs the full scaling grid (k 1-50 × every isolation
  * level × every position encoding: about an hour more there); its last result is kept in bench-results/grid.json.
- * `--real` and `--skew` run the long real-data and mechanism benchmarks instead (bench-real.ts, bench-skew.ts).
+ * `--real` and `--skew` run the long real-data and mechanism benchmarks instead (bench-real.ts, bench-skew.ts);
+ * `--load` the upload benchmark in the page (bench-load.ts: MovieLens-25M-sized files, cancel, replace).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,10 @@ import { main as skewBenchmark, savedSection as savedSkewSection } from './bench
 
 if (process.argv.includes('--real')) {
   realBenchmark(process.argv.slice(2));
+  process.exit(0);
+}
+if (process.argv.includes('--load')) {
+  execFileSync('bash', ['scripts/with-gpu.sh', 'scripts/bench-load.ts', ...process.argv.slice(2).filter((arg) => arg !== '--load')], { stdio: 'inherit' });
   process.exit(0);
 }
 if (process.argv.includes('--skew')) {
