@@ -165,7 +165,7 @@ export async function detectFile(file: NamedBlob, options: DetectOptions): Promi
   if (headerIndex === -1) throw new DataError(`only a "${lines[firstIndex].trim()}" line`, EXPECTED_FORMATS, file.name, firstLine);
   const detected =
     (companion ? unusedLayout(...companion) : null) ??
-    (excelSeparator === null ? fixedLayout(lines[firstIndex]) : null) ??
+    (excelSeparator === null ? fixedLayout(lines[firstIndex], file.name, firstLine) : null) ??
     headerLayout(lines.slice(headerIndex).join('\n'), file.name, headerIndex + 1, options.columns, excelSeparator);
   const layout: FileLayout = { ...detected, preambleRows: excelSeparator === null ? 0 : 1 };
   // A format documented as cp1252 (MovieLens .dat, BookCrossing) may come re-saved as UTF-8 (MovieLens-10M ships so):
@@ -227,7 +227,7 @@ function unusedLayout(format: FormatId, what: string): FileLayout {
 }
 
 /** MovieLens layouts, recognised from the first line (they have no header). */
-function fixedLayout(line: string): FileLayout | null {
+function fixedLayout(line: string, fileName: string, lineNumber: number): FileLayout | null {
   const base = { usualEncoding: 'windows-1252' as const, hasHeader: false, preambleRows: 0, genreFlags: null };
   const doubleColon = line.split('::');
   if (doubleColon.length === 4 && doubleColon.every(isNumber)) {
@@ -244,6 +244,15 @@ function fixedLayout(line: string): FileLayout | null {
   // users.dat: user::gender::age::occupation::zip.
   if (doubleColon.length === 5 && isInteger(doubleColon[0]) && /^[MF]$/i.test(doubleColon[1].trim()) && isInteger(doubleColon[2])) {
     return unusedLayout('movielens-1m', 'MovieLens-1M users');
+  }
+  // Numbers where movies.dat has its title and genres: a ratings.dat line with fields added.
+  if (doubleColon.length > 4 && doubleColon.slice(0, 4).every(isNumber)) {
+    throw new DataError(
+      `unrecognised layout: "${line.trim().slice(0, 80)}" (MovieLens-1M ratings.dat has 4 fields, user::item::rating::timestamp: this line has ${doubleColon.length})`,
+      EXPECTED_FORMATS,
+      fileName,
+      lineNumber,
+    );
   }
   // movies.dat: item::title::genres, where a title may itself hold "::" (the id is the first field, the genres the last).
   if (doubleColon.length >= 3 && isInteger(doubleColon[0])) {

@@ -175,6 +175,16 @@ export async function hostileCorpus(size: CorpusSize = SMALL_CORPUS): Promise<Co
     loads('the click rule stays rating > 3', ({ result }) => result.stats.labelRule, { threshold: 3, inclusive: false }),
   );
   add(
+    'typo-rating-movielens',
+    'One typo rating (50 on a 1–5 scale)',
+    [file('u.data', `${rows(60, (i) => `${1 + (i % 4)}\t${1 + i}\t${1 + (i % 5)}\t${874724710 + i}`)}1\t99\t50\t874724799\n`)],
+    loads(
+      'a MovieLens file rates in whole stars 1–5: the row is skipped and shown, not read as a like',
+      ({ result }) => ({ interactions: result.stats.interactions, skipped: result.skipped.examples }),
+      { interactions: 60, skipped: [{ file: 'u.data', line: 61, reason: 'rating "50" is not on MovieLens\'s scale; expected a whole number of stars from 1 to 5' }] },
+    ),
+  );
+  add(
     'rating-scale-0-100',
     'One typo rating (50 on a 1–5 scale)',
     [file('r.csv', `user,item,rating\n${rows(40, (i) => `u${i % 4},i${i},${(i * 37) % 101}`)}u0,i99,100\nu1,i98,100\n`)],
@@ -205,6 +215,17 @@ export async function hostileCorpus(size: CorpusSize = SMALL_CORPUS): Promise<Co
       'r.csv: line 6: timestamp "2001-01-01" is a date, but line 2 holds a number (a Unix time) ("978300760"): the two cannot be put in one time order; ' +
         'expected one kind of timestamp in column "timestamp": all numbers (Unix times) or all dates',
     )
+  );
+  add(
+    'unix-seconds-and-milliseconds',
+    'Unix seconds mixed with Unix milliseconds in one timestamp column',
+    [file('r.csv', `user,item,rating,timestamp\n${rows(4, (i) => `u,i${i},4,${978300760 + i}`)}u,i9,4,978300760050\n`)],
+    refused(
+      'r.csv',
+      6,
+      'r.csv: line 6: timestamp "978300760050" reads as Unix milliseconds, but line 2 holds Unix seconds ("978300760"): in one time order every time in ' +
+        'milliseconds would come after every time in seconds; expected one unit in column "timestamp": all seconds or all milliseconds since 1970',
+    ),
   );
   add(
     'jsonl-ids-beyond-2-53',
@@ -481,6 +502,12 @@ export async function hostileCorpus(size: CorpusSize = SMALL_CORPUS): Promise<Co
     'A u.data line with a 5th field or an exponent',
     [file('u.data', '1\t2\t3\t4\t5\n6\t7\t8\t9\t10\n')],
     refused('u.data', 1, /is data, not a header row \(MovieLens-100K u\.data has 4 fields, user⇥item⇥rating⇥timestamp: this line has 5\)/),
+  );
+  add(
+    'ratings-dat-fifth-field',
+    'A ratings.dat line with a 5th field (was taken for a movies.dat)',
+    [file('ratings.dat', '1::2::4::978300760::x\n1::3::5::978300761::x\n')],
+    refused('ratings.dat', 1, /^ratings\.dat: line 1: unrecognised layout: "1::2::4::978300760::x" \(MovieLens-1M ratings\.dat has 4 fields, user::item::rating::timestamp: this line has 5\)/),
   );
   add(
     'udata-exponent',

@@ -263,6 +263,8 @@ function ratingsSink(builder: RawBuilder, layout: DetectedFile, itemsFiles: stri
   const describes = columns.title !== undefined || columns.genres !== undefined;
   // Unix times and dates cannot be ordered together (seconds against milliseconds since 1970): the first row says which.
   let firstTimestamp: { kind: TimestampKind; text: string; line: number } | null = null;
+  // Nor Unix seconds and milliseconds: every millisecond time would sort after every second one.
+  let firstUnixTime: { unit: UnixUnit; text: string; line: number } | null = null;
   // Items of the items files that some rating names, and the ratings that name none of them.
   const listedItems = builder.catalog.keys.length;
   const rated = new Uint8Array(listedItems);
@@ -303,6 +305,10 @@ function ratingsSink(builder: RawBuilder, layout: DetectedFile, itemsFiles: stri
         if (!Number.isFinite(Math.fround(rating))) {
           return { problem: `rating "${excerpt(fields[columns.rating!])}" is out of range`, expected: `a number below 3.4e38 in column ${named('rating')}` };
         }
+        // MovieLens-100K and -1M rate in whole stars: anything else is a typo, which the click rule would read as a like.
+        if (MOVIELENS.has(layout.format) && !(Number.isInteger(rating) && rating >= 1 && rating <= 5)) {
+          return { problem: `rating "${excerpt(fields[columns.rating!])}" is not on MovieLens's scale`, expected: 'a whole number of stars from 1 to 5' };
+        }
       }
       let timestamp = NaN;
       if (columns.timestamp !== undefined) {
@@ -318,6 +324,19 @@ function ratingsSink(builder: RawBuilder, layout: DetectedFile, itemsFiles: stri
             layout.name,
             line,
           );
+        }
+        const unit = parsed.kind === 'number' ? unixUnit(parsed.value) : null;
+        if (unit !== null) {
+          firstUnixTime ??= { unit, text, line };
+          if (unit !== firstUnixTime.unit) {
+            throw new DataError(
+              `timestamp "${excerpt(text)}" reads as Unix ${unit}, but line ${firstUnixTime.line} holds Unix ${firstUnixTime.unit} ("${excerpt(firstUnixTime.text)}"): ` +
+                `in one time order every time in milliseconds would come after every time in seconds`,
+              `one unit in column ${named('timestamp')}: all seconds or all milliseconds since 1970`,
+              layout.name,
+              line,
+            );
+          }
         }
         timestamp = parsed.value;
       }
@@ -373,6 +392,15 @@ function toTimestamp(text: string): { value: number; kind: TimestampKind } | nul
   if (!Number.isNaN(number)) return { value: number, kind: 'number' };
   const date = text === '' ? NaN : Date.parse(text);
   return Number.isNaN(date) ? null : { value: date, kind: 'date' };
+}
+
+type UnixUnit = 'seconds' | 'milliseconds';
+
+/** The unit of a Unix time of the years 1973–5138 (either unit covers them); null for other numbers (counters, small times). */
+function unixUnit(value: number): UnixUnit | null {
+  if (value >= 1e8 && value < 1e11) return 'seconds';
+  if (value >= 1e11 && value < 1e14) return 'milliseconds';
+  return null;
 }
 
 /** Click labels as exports write them: 1/0, true/false or yes/no (y/n), in any case. */
