@@ -43,6 +43,31 @@ export function interactionLength(dataset: TokenizedDataset, itemIndex: number):
   return tokens.length + 2;
 }
 
+/** interactionLength of every item, for loops over all interactions (a typed lookup instead of a call each). */
+export function interactionLengths(dataset: TokenizedDataset): Int32Array {
+  return Int32Array.from(dataset.itemTokens, (tokens) => tokens.length + 2);
+}
+
+/**
+ * Prefix sums of one history's interaction lengths, written into `prefix` (at least items.length + 1 long):
+ * prefix[h] is the tokens of interactions 0 .. h - 1. One buffer serves every user of a loop.
+ */
+export function interactionPrefix(lengths: Int32Array, items: Int32Array, prefix: Int32Array): void {
+  prefix[0] = 0;
+  for (let h = 0; h < items.length; h++) {
+    const length = lengths[items[h]];
+    if (length === undefined) throw new RangeError(`item ${items[h]} has no tokens (dataset has ${lengths.length} items)`);
+    prefix[h + 1] = prefix[h] + length;
+  }
+}
+
+/** A prefix buffer long enough for every history of the dataset (interactionPrefix). */
+export function prefixBuffer(dataset: TokenizedDataset): Int32Array {
+  let longest = 0;
+  for (const user of dataset.users) longest = Math.max(longest, user.items.length);
+  return new Int32Array(longest + 1);
+}
+
 function checkInteger(name: string, value: number, min: number): void {
   if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min} (got ${value})`);
 }
@@ -169,13 +194,12 @@ export function maxPromptLength(dataset: TokenizedDataset, n: number, k: number)
   checkInteger('n', n, 0);
   checkInteger('k', k, 1);
   let longest = 0;
-  const prefix: number[] = [];
+  const lengths = interactionLengths(dataset);
+  const prefix = prefixBuffer(dataset);
   for (const user of dataset.users) {
     const m = user.items.length;
     if (m <= n) continue;
-    prefix.length = 0;
-    prefix.push(0);
-    for (let h = 0; h < m; h++) prefix.push(prefix[h] + interactionLength(dataset, user.items[h]));
+    interactionPrefix(lengths, user.items, prefix);
     // A prompt starts at s = firstTarget - n, with firstTarget <= m - 1.
     for (let s = 0; s + n < m; s++) longest = Math.max(longest, prefix[Math.min(m, s + n + k)] - prefix[s]);
   }

@@ -5,7 +5,7 @@
 import { renderInteraction } from '../data';
 import { ATTENTION_TILE, attentionFlops } from '../gpu/kernels/attention';
 import { allowedCellCount, denseMaskReasons, receptiveField } from '../prompt/dense-mask';
-import { interactionLength, packPrompt, promptMeta, promptSpans } from '../prompt/pack';
+import { interactionLengths, interactionPrefix, packPrompt, prefixBuffer, promptMeta, promptSpans } from '../prompt/pack';
 import { type TileStats, attentionPlan, attentionWork, maskRanges, tileStats } from '../prompt/ranges';
 import { type IsolationLevel, type PackedPrompt, SPLIT_TRAIN, type TokenizedDataset } from '../prompt/types';
 
@@ -173,14 +173,12 @@ export function trainingCost(dataset: TokenizedDataset, n: number, k: number): T
   let targets = 0;
   let tokens = 0;
   let prefixUser = -1;
-  const prefix: number[] = [];
+  const lengths = interactionLengths(dataset);
+  const prefix = prefixBuffer(dataset);
   for (const span of promptSpans(dataset, { n, k, split: 'train' })) {
     if (span.userIndex !== prefixUser) {
       prefixUser = span.userIndex;
-      const items = dataset.users[prefixUser].items;
-      prefix.length = 0;
-      prefix.push(0);
-      for (let h = 0; h < items.length; h++) prefix.push(prefix[h] + interactionLength(dataset, items[h]));
+      interactionPrefix(lengths, dataset.users[prefixUser].items, prefix);
     }
     prompts++;
     targets += span.targetCount;
