@@ -318,11 +318,11 @@ async function measure(page: Page, marker: string, item: Case, files: string[]):
   const changes = load.samples.filter((s, i) => s.progress !== null && s.progress !== load.samples[i - 1]?.progress);
   const gaps = changes.map((s, i) => s.ms - (i ? changes[i - 1].ms : 0));
   const pssLoaded = await settledPss(marker);
-  const loaded = await page.evaluate(() => {
-    const terms = [...document.querySelectorAll('[data-testid=dataset-summary] dt')];
-    const value = (name: string) => terms.find((dt) => dt.textContent === name)?.nextElementSibling?.textContent ?? '?';
-    return `${value('Users')} users, ${value('Interactions')} interactions`;
-  });
+  // Pairs, not a lookup function: tsx names functions with a helper the page does not have.
+  const terms = new Map(
+    await page.evaluate(() => [...document.querySelectorAll('[data-testid=dataset-summary] dt')].map((dt) => [dt.textContent ?? '', dt.nextElementSibling?.textContent ?? ''] as [string, string])),
+  );
+  const loaded = `${terms.get('Users') ?? '?'} users, ${terms.get('Interactions') ?? '?'} interactions`;
 
   const cancel = await endPartWay(page, marker, files, () => page.getByRole('button', { name: 'Cancel loading' }).click(), () => true);
   const pssAfterCancel = await settledPss(marker);

@@ -10,7 +10,7 @@
  * `--real` and `--skew` run the long real-data and mechanism benchmarks instead (bench-real.ts, bench-skew.ts);
  * `--load` the upload benchmark in the page (bench-load.ts: MovieLens-25M-sized files, cancel, replace).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { type SummaryRow, summaryTable } from '../src/train/experiments';
@@ -23,8 +23,8 @@ if (process.argv.includes('--real')) {
   process.exit(0);
 }
 if (process.argv.includes('--load')) {
-  execFileSync('bash', ['scripts/with-gpu.sh', 'scripts/bench-load.ts', ...process.argv.slice(2).filter((arg) => arg !== '--load')], { stdio: 'inherit' });
-  process.exit(0);
+  const args = process.argv.slice(2).filter((arg) => arg !== '--load');
+  process.exit(spawnSync('bash', ['scripts/with-gpu.sh', 'scripts/bench-load.ts', ...args], { stdio: 'inherit' }).status ?? 1);
 }
 if (process.argv.includes('--skew')) {
   skewBenchmark(process.argv.slice(2));
