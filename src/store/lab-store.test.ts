@@ -3,6 +3,7 @@ import { packPrompts, promptCost } from '../prompt/pack';
 import { DEFAULT_TRAIN_CONFIG, type TrainerEvent } from '../train/protocol';
 import { readSafetensors } from '../model/safetensors';
 import { EXPLAIN_STEPS } from './explain';
+import { checkConfig } from './config-check';
 import { createLabStore } from './lab-store';
 import { trainingCost } from './prompt-view';
 import { memoryTabHub } from './tabs';
@@ -46,6 +47,26 @@ describe('dataset and views', () => {
     expect(s.promptView?.reasons?.length).toBe(s.promptView!.prompt.tokens.length ** 2);
     expect(s.webgpu.state).toBe('available');
     expect(s.runsLoaded).toBe(true);
+  });
+
+  it('reads the data again for the check only when the data, n, k or item text change', async () => {
+    const { store } = await readyStore('#n=5&k=3&ds=small');
+    const first = store.getState().check.facts!;
+    store.getState().setConfig({ learningRate: 1e-3, batchTargets: 64 });
+    expect(store.getState().check.facts).toBe(first);
+    // The memory estimate still follows the settings the facts do not hold.
+    const batch64 = store.getState().check.memory!.B;
+    store.getState().setConfig({ batchTargets: 256 });
+    expect(store.getState().check.memory!.B).toBeGreaterThan(batch64);
+    for (const change of [{ n: 6 }, { k: 4 }, { itemText: 'id' as const }]) {
+      const before = store.getState().check.facts;
+      store.getState().setConfig(change);
+      const after = store.getState().check;
+      expect(after.facts).not.toBe(before);
+      expect(after.facts).toMatchObject(change.k ? { k: 4 } : change);
+      // The same figures as a check that reads the data afresh.
+      expect(after.longestPrompt).toBe(checkConfig(store.getState().config, store.getState().dataset!.data).longestPrompt);
+    }
   });
 
   it('explains bad link values and keeps them out of the configuration', async () => {

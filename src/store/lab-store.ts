@@ -80,7 +80,7 @@ export function createLabStore(deps: LabDeps) {
     const dataChanged = s.dataset !== prev.dataset;
     if (dataChanged) store.setState({ datasetVocab: data ? vocabFingerprint(data.vocab.tokens) : null });
     if (dataChanged || s.config !== prev.config || s.webgpu.limits !== prev.webgpu.limits) {
-      const check = checkConfig(s.config, data, s.webgpu.limits);
+      const check = checkConfig(s.config, data, s.webgpu.limits, s.check);
       store.setState({ check });
     }
     const k = effectiveK(s.config);
