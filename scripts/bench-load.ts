@@ -15,15 +15,18 @@
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type CDPSession, type Page, chromium } from 'playwright-core';
 import { build, preview } from 'vite';
 import { Rng } from '../src/util/rng';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium';
-import { writeSection } from './resumable-bench';
+import { savedSection as sectionOf, writeSection } from './resumable-bench';
 
 const PORT = 4175;
 const START = '<!-- load:start -->';
 const END = '<!-- load:end -->';
+/** The section as docs/BENCHMARKS.md holds it (with its markers), for bench.ts when it rewrites the whole document. */
+export const savedSection = (doc: string) => sectionOf(doc, START, END);
 /** A page-thread task with more CPU than this is a freeze a person notices (RAIL's response budget). */
 const FREEZE_MS = 50;
 /** How often the browser's memory and the page's progress line are read. */
@@ -423,10 +426,13 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(`bench-load: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(1);
-  },
-);
+// Run as a script, not when bench.ts imports savedSection.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(`bench-load: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -16,6 +16,7 @@ import os from 'node:os';
 import { type SummaryRow, summaryTable } from '../src/train/experiments';
 import { DEFAULT_TRAIN_CONFIG } from '../src/train/protocol';
 import { main as realBenchmark, savedSection as savedRealSection } from './bench-real';
+import { savedSection as savedLoadSection } from './bench-load';
 import { main as skewBenchmark, savedSection as savedSkewSection } from './bench-skew';
 
 if (process.argv.includes('--real')) {
@@ -189,10 +190,12 @@ const sections: string[] = [
   '',
   read(`${work}/peer.md`) ?? read('bench/peer-results.md') ?? '_not run_',
   '',
-  // The real-data and skew benchmarks run on request (`--real`, `--skew`) and keep their own sections.
+  // The real-data, skew and upload benchmarks run on request (`--real`, `--skew`, `--load`) and keep their own sections.
   savedRealSection(read('docs/BENCHMARKS.md') ?? '') ?? '',
   '',
   savedSkewSection(read('docs/BENCHMARKS.md') ?? '') ?? '',
+  '',
+  savedLoadSection(read('docs/BENCHMARKS.md') ?? '') ?? '',
   '',
 ];
 writeFileSync('docs/BENCHMARKS.md', sections.join('\n'));
