@@ -12,7 +12,7 @@
  * kept there for the next run. `--cases ml-25m,tiny-users`, `--scale 0.2` (a fifth of the rows, for a quick look),
  * `--no-report` (print only). Writes the section of docs/BENCHMARKS.md between the markers below.
  */
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -154,9 +154,7 @@ function filesOf(item: Case, scale: number): string[] {
   mkdirSync(dir, { recursive: true });
   const started = Date.now();
   const files = item.write(dir, scale);
-  const fd = openSync(done, 'w');
-  writeSync(fd, files.join('\n'));
-  closeSync(fd);
+  writeFileSync(done, files.join('\n'));
   console.log(`generated ${files.map((f) => `${path.basename(f)} (${mb(statSync(f).size)})`).join(', ')} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return files;
 }

@@ -88,18 +88,18 @@ function userAt(message: DatasetMessage, u: number): UserHistory {
   };
 }
 
-function withoutFlatFields(message: DatasetMessage): Omit<TokenizedDataset, 'users'> {
+/** The dataset of the message with these users, remembered as rebuilt from it (datasetToMessage sends it again). */
+function assemble(message: DatasetMessage, users: UserHistory[]): TokenizedDataset {
   const { historyStarts, items, labels, split, userIdText, userIdStarts, itemTokenStarts, itemTokenIds, ...rest } = message;
   const itemTokens = Array.from({ length: itemTokenStarts.length - 1 }, (_, i) => itemTokenIds.subarray(itemTokenStarts[i], itemTokenStarts[i + 1]));
-  return { ...rest, itemTokens };
+  const dataset = { ...rest, itemTokens, users };
+  sourceMessage.set(dataset, message);
+  return dataset;
 }
 
 /** The dataset, every view built at once (for a worker, whose thread nothing waits on). */
 export function datasetFromMessage(message: DatasetMessage): TokenizedDataset {
-  const users = Array.from({ length: message.historyStarts.length - 1 }, (_, u) => userAt(message, u));
-  const dataset = { ...withoutFlatFields(message), users };
-  sourceMessage.set(dataset, message);
-  return dataset;
+  return assemble(message, Array.from({ length: message.historyStarts.length - 1 }, (_, u) => userAt(message, u)));
 }
 
 /** The dataset, its users rebuilt USERS_PER_SLICE at a time with a pause for the page's other tasks between slices. */
@@ -111,7 +111,5 @@ export async function datasetFromMessageInSlices(message: DatasetMessage, pause:
     const to = Math.min(count, from + USERS_PER_SLICE);
     for (let u = from; u < to; u++) users[u] = userAt(message, u);
   }
-  const dataset = { ...withoutFlatFields(message), users };
-  sourceMessage.set(dataset, message);
-  return dataset;
+  return assemble(message, users);
 }

@@ -70,6 +70,7 @@ const utf16le = (text: string) => Uint8Array.from(Array.from(text, (char) => cha
 const rows = (count: number, row: (i: number) => string) => Array.from({ length: count }, (_, i) => `${row(i)}\n`).join('');
 const preview = (loaded: Loaded, name: string) => loaded.previews.find((p) => p.name === name)!;
 const titles = ({ result }: Loaded) => result.dataset.itemTitles;
+const duplicateFacts = ({ result }: Loaded) => ({ duplicateRows: result.stats.duplicateRows, interactions: result.stats.interactions });
 const hasTitles = (wanted: string[]) => (loaded: Loaded) => wanted.filter((title) => titles(loaded).includes(title));
 
 /** A u.data of `users` users with 2 ratings each, built in parts so the 119 MB version is no single string. */
@@ -449,7 +450,7 @@ export async function hostileCorpus(size: CorpusSize = SMALL_CORPUS): Promise<Co
     [file('r.csv', `user,item,rating,timestamp\n${rows(6, (i) => `u,i${i},${1 + (i % 5)},${1000 + i}`)}u,i3,4,1003\nu,i3,4,1003\nu,i3,5,1003\n`)],
     loads(
       "two copies of i3's row are left out and counted; the same item rated differently at the same time stays",
-      ({ result }) => ({ duplicateRows: result.stats.duplicateRows, interactions: result.stats.interactions }),
+      duplicateFacts,
       { duplicateRows: 2, interactions: 7 },
     )
   );
@@ -459,7 +460,7 @@ export async function hostileCorpus(size: CorpusSize = SMALL_CORPUS): Promise<Co
     [file('r.csv', 'user,item,click\nu,a,0\nu,b,1\nu,a,0\nu,c,1\n')],
     loads(
       'without timestamps a copy is the same item shown again (click logs repeat items): kept',
-      ({ result }) => ({ duplicateRows: result.stats.duplicateRows, interactions: result.stats.interactions }),
+      duplicateFacts,
       { duplicateRows: 0, interactions: 4 },
     )
   );
