@@ -3,8 +3,8 @@
  * (`npm run experiment -- --help`). An input error ends with the page's one-paragraph message and exit code 2; a run
  * whose result means nothing (no test AUC: too few targets or one class) ends with its reason and exit code 3.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import os from 'node:os';
 import { DataError, excerpt } from '../src/data/errors';
 import { sampleUsers } from '../src/data/sample';
@@ -26,12 +26,16 @@ import {
 } from '../src/data/index';
 import { nodeDevice } from '../src/gpu/node-device';
 import { DEFAULT_PREP, type DataPrep, prepOptions } from '../src/store/data-prep';
-import { checkTrainConfig } from '../src/train/config';
+import { checkTrainConfig, upgradeConfig } from '../src/train/config';
 import { jsonWithArrays } from '../src/util/json';
 import { type ExperimentRun, type SweepPlan, summarizeRuns, sweepConfigs } from '../src/train/experiments';
 import { diagnosticsLine } from '../src/train/diagnostics';
 import { predictedOverObserved } from '../src/train/metrics';
+import { evaluateParams } from '../src/train/evaluate';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../src/train/protocol';
+import { exportShards } from '../src/train/shards';
+import { SafetensorsError, readSafetensors, writeSafetensors } from '../src/model/safetensors';
+import { sameVocab } from '../src/store/vocab';
 import { train } from '../src/train/trainer';
 import { TrainingError } from '../src/train/training-error';
 import type { ItemText, IsolationLevel, PositionEncoding } from '../src/prompt/types';
@@ -61,6 +65,13 @@ Experiments:
   --compare --seeds 1,2,3           SW vs DTI on the same targets, the same targets per step
   --sweep-k 1,5,10,20,50 --levels window,strict --encodings learned,rope [--forgetting off,on]
 
+Handing over to PyTorch (python/README.md):
+  --export DIR                      write the run's prompts (manifest.json and safetensors shards) to DIR before
+                                    training, and its model (DIR/model.safetensors) after; one run only
+  --no-train                        with --export: write the prompts and stop
+  --evaluate MODEL.safetensors      score a saved model (the page's Export model, or python/train.py's) on this
+                                    data's validation and test targets; no training
+
 Training options mirror the page (defaults in src/train/protocol.ts):
   --n --k --paradigm sw|dti --isolation window|full-causal|sum-isolated|strict --encoding learned|rope|alibi|none
   --forgetting on|off (distance-based forgetting: an attention bias fading with interaction distance)
@@ -76,7 +87,7 @@ const REPEATABLE = new Set(['file']);
 const KNOWN = new Set([
   'help', 'dataset', 'file', 'files', 'columns', 'text-encoding', 'split', 'click-at-least', 'users', 'out', 'compare', 'seeds', 'sweep-k', 'levels', 'encodings', 'forgetting', 'quiet',
   'n', 'k', 'paradigm', 'isolation', 'encoding', 'item-text', 'd', 'heads', 'layers', 'dff', 'lr', 'batch', 'epochs', 'steps', 'seed',
-  'evals-per-epoch', 'patience', 'weight-decay', 'clip',
+  'evals-per-epoch', 'patience', 'weight-decay', 'clip', 'export', 'no-train', 'evaluate',
 ]);
 
 function parseArgs(argv: string[]): { args: Map<string, string>; repeated: Map<string, string[]> } {
@@ -105,7 +116,7 @@ if (args.has('help')) {
 
 /** Ends the runner with the message a user can act on: exit 2 for what they asked, 1 for anything else. */
 function fail(error: unknown): never {
-  const known = error instanceof UsageError || error instanceof DataError || error instanceof TrainingError;
+  const known = error instanceof UsageError || error instanceof DataError || error instanceof TrainingError || error instanceof SafetensorsError;
   console.error(`experiment: ${(error as Error)?.message ?? String(error)}`);
   if (!known) console.error((error as Error)?.stack ?? '');
   process.exit(known ? 2 : 1);
@@ -225,9 +236,66 @@ console.log(
     `); adapter: ${gpu.adapterInfo}`,
 );
 
+/** --evaluate: a saved model scored on this data, as the page's "Evaluate on current data" does. */
+async function evaluateSaved(path: string): Promise<void> {
+  if (!existsSync(path)) throw new UsageError(`${path}: no such file`);
+  let saved;
+  try {
+    saved = readSafetensors(readFileSync(path));
+  } catch (error) {
+    throw new SafetensorsError(`${path}: ${(error as Error).message}`);
+  }
+  const config = upgradeConfig(saved.config);
+  const vocab = (() => {
+    try {
+      return JSON.parse(saved.extra?.vocab ?? 'null') as string[] | null;
+    } catch {
+      return null;
+    }
+  })();
+  if (vocab && !sameVocab(vocab, dataset.vocab.tokens)) {
+    throw new UsageError(
+      `${path} was trained on data whose vocabulary differs from ${dataset.name}'s (${vocab.length} against ${dataset.vocab.tokens.length} tokens): ` +
+        'its token ids would mean other words; evaluate it on the data it was exported with',
+    );
+  }
+  if (saved.vocabSize !== dataset.vocab.tokens.length) {
+    throw new UsageError(`${path} has ${saved.vocabSize} tokens in its embedding table, ${dataset.name} has ${dataset.vocab.tokens.length}`);
+  }
+  const { valid, test } = await evaluateParams(gpu, dataset, config, saved.params);
+  const line = (name: string, m: typeof test) => `${name}: AUC ${m.auc.toFixed(6)} LogLoss ${m.logLoss.toFixed(6)} on ${m.count} targets`;
+  console.log(`${basename(path)} (n = ${config.n}, ${config.isolation}, ${config.model.positionEncoding}, item text ${config.itemText})\n  ${line('validation', valid)}\n  ${line('test', test)}`);
+  const out = args.get('out');
+  if (out) {
+    writeFileSync(out, JSON.stringify({ model: path, dataset: dataset.name, config, valid, test }, null, 1));
+    console.log(`wrote ${out}`);
+  }
+}
+
+/** --export: the run's prompts as shards for python/train.py, written before training. */
+async function writeExport(dir: string, config: TrainConfig): Promise<void> {
+  const check = checkTrainConfig(config);
+  if (check.errors.length) throw new UsageError(`invalid configuration: ${check.errors.join('; ')}`);
+  const prep = dataPrep();
+  const { manifest, files } = await exportShards(dataset, config, {
+    source: args.has('files') || repeated.has('file') ? loaded.files.map((f) => f.name).join(', ') : `built-in ${args.get('dataset') ?? 'medium'}`,
+    split: prep.split === 'per-user' ? 'per-user: the last 10 % + 10 % of each history are validation and test' : 'global time: one timestamp cut, 80/10/10',
+    clickRule: prep.clickAtLeast === null ? `the format's rule (${loaded.stats.labelSource})` : `rating >= ${prep.clickAtLeast}`,
+  });
+  mkdirSync(dir, { recursive: true });
+  for (const file of files) writeFileSync(join(dir, file.name), file.bytes);
+  const bytes = files.reduce((sum, file) => sum + file.bytes.length, 0);
+  const count = (split: keyof typeof manifest.splits) => manifest.splits[split].reduce((sum, f) => sum + f.targets, 0);
+  console.log(
+    `exported to ${dir}: ${files.length - 1} shards, ${(bytes / 1e6).toFixed(1)} MB (train ${count('train')} targets, ` +
+      `validation ${count('valid')}, test ${count('test')}); dataset SHA-256 ${manifest.dataset.sha256.slice(0, 16)}…`,
+  );
+}
+
 const minutes = (ms: number) => `${Math.floor(ms / 60000)}:${String(Math.round((ms % 60000) / 1000)).padStart(2, '0')}`;
 
-async function runOne(config: TrainConfig): Promise<ExperimentRun> {
+/** Trains one run; its summary, and its model (the best validation point's weights) for --export. */
+async function runOne(config: TrainConfig): Promise<{ run: ExperimentRun; model: { params: Float32Array; vocabSize: number; maxSeqLen: number } }> {
   const check = checkTrainConfig(config);
   if (check.errors.length) throw new UsageError(`invalid configuration: ${check.errors.join('; ')}`);
   const curve: { step: number; loss: number }[] = [];
@@ -264,7 +332,7 @@ async function runOne(config: TrainConfig): Promise<ExperimentRun> {
       }
     },
   });
-  const { params: _params, modelConfig: _modelConfig, losses: _losses, ...summary } = result;
+  const { params, modelConfig, losses: _losses, ...summary } = result;
   const run: ExperimentRun = { ...summary, config, curve };
   const b = result.baselines;
   console.log(
@@ -276,15 +344,40 @@ async function runOne(config: TrainConfig): Promise<ExperimentRun> {
       (result.diagnostics ? `\n  ${diagnosticsLine(result.diagnostics)}` : '') +
       result.warnings.map((warning) => `\n  warning: ${warning}`).join(''),
   );
-  return run;
+  return { run, model: { params, vocabSize: modelConfig.vocabSize, maxSeqLen: modelConfig.maxSeqLen } };
 }
 
 const runs: ExperimentRun[] = [];
 const seeds = list('seeds', [String(base.seed)]).map(Number);
-if (args.has('compare')) {
+const exportDir = args.get('export');
+if (args.has('evaluate')) {
+  if (exportDir || args.has('compare') || args.has('sweep-k')) throw new UsageError('--evaluate scores a saved model: it takes no --export, --compare or --sweep-k');
+  await evaluateSaved(args.get('evaluate')!);
+  process.exit(0);
+}
+if (args.has('no-train') && !exportDir) throw new UsageError('--no-train goes with --export DIR');
+if (exportDir) {
+  if (args.has('compare') || args.has('sweep-k') || seeds.length > 1) throw new UsageError('--export hands over one run: it takes no --compare, --sweep-k or several --seeds');
+  if (exportDir === 'true') throw new UsageError('--export expects a folder');
+  const config = { ...base, seed: seeds[0] };
+  await writeExport(exportDir, config);
+  if (args.has('no-train')) process.exit(0);
+  const { run, model } = await runOne(config);
+  runs.push(run);
+  const file = join(exportDir, 'model.safetensors');
+  writeFileSync(
+    file,
+    writeSafetensors({
+      config,
+      ...model,
+      extra: { dataset: dataset.name, vocab: JSON.stringify(dataset.vocab.tokens), run_name: `${config.paradigm.toUpperCase()} (runner)` },
+    }),
+  );
+  console.log(`wrote ${file} (the best validation point's weights)`);
+} else if (args.has('compare')) {
   for (const seed of seeds) {
-    runs.push(await runOne({ ...base, seed, paradigm: 'sw' }));
-    runs.push(await runOne({ ...base, seed, paradigm: 'dti' }));
+    runs.push((await runOne({ ...base, seed, paradigm: 'sw' })).run);
+    runs.push((await runOne({ ...base, seed, paradigm: 'dti' })).run);
   }
 } else if (args.has('sweep-k')) {
   const plan: SweepPlan = {
@@ -294,9 +387,9 @@ if (args.has('compare')) {
     forgetting: forgettingChoices,
     seeds,
   };
-  for (const config of sweepConfigs(base, plan)) runs.push(await runOne(config));
+  for (const config of sweepConfigs(base, plan)) runs.push((await runOne(config)).run);
 } else {
-  for (const seed of seeds) runs.push(await runOne({ ...base, seed }));
+  for (const seed of seeds) runs.push((await runOne({ ...base, seed })).run);
 }
 
 const summary = summarizeRuns(runs);

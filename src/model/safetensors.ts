@@ -37,7 +37,52 @@ export function modelConfigOf(config: TrainConfig, vocabSize: number, maxSeqLen:
   return { ...config.model, vocabSize, maxSeqLen, seed: config.seed };
 }
 
-export function writeSafetensors(model: SavedModel): Uint8Array {
+/** The safetensors dtypes the lab writes, by the typed array that holds them. */
+export type TensorDtype = 'F32' | 'I32' | 'U8';
+
+export interface NamedTensor {
+  name: string;
+  dtype: TensorDtype;
+  shape: number[];
+  data: Float32Array | Int32Array | Uint8Array;
+}
+
+const BYTES_PER_ELEMENT: Record<TensorDtype, number> = { F32: 4, I32: 4, U8: 1 };
+
+/**
+ * Any tensors as one safetensors file, in the order given; `metadata` values must be strings (the format's rule).
+ * The data is copied as the typed arrays hold it: little-endian, as on every host WebGPU runs on.
+ */
+export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Record<string, string>): Uint8Array<ArrayBuffer> {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const t of tensors) {
+    const elements = t.shape.reduce((a, b) => a * b, 1);
+    if (elements !== t.data.length) throw new SafetensorsError(`tensor "${t.name}" has ${t.data.length} values but its shape [${t.shape}] holds ${elements}`);
+    const bytes = elements * BYTES_PER_ELEMENT[t.dtype];
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  // The format recommends padding the header with spaces so the data starts 8-byte aligned.
+  const padded = Math.ceil(headerBytes.length / 8) * 8;
+  if (padded !== headerBytes.length) {
+    const withSpaces = new Uint8Array(padded).fill(0x20);
+    withSpaces.set(headerBytes);
+    headerBytes = withSpaces;
+  }
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const t of tensors) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
+
+export function writeSafetensors(model: SavedModel): Uint8Array<ArrayBuffer> {
   const layout = paramLayout(modelConfigOf(model.config, model.vocabSize, model.maxSeqLen));
   if (model.params.length !== layout.total) {
     throw new SafetensorsError(
@@ -51,25 +96,8 @@ export function writeSafetensors(model: SavedModel): Uint8Array {
     [VOCAB_SIZE_KEY]: String(model.vocabSize),
     [MAX_SEQ_LEN_KEY]: String(model.maxSeqLen),
   };
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  for (const t of layout.tensors) {
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [t.offset * 4, (t.offset + t.size) * 4] };
-  }
-  let headerBytes = new TextEncoder().encode(JSON.stringify(header));
-  // The format recommends padding the header with spaces so the data starts 8-byte aligned.
-  const padded = Math.ceil(headerBytes.length / 8) * 8;
-  if (padded !== headerBytes.length) {
-    const withSpaces = new Uint8Array(padded).fill(0x20);
-    withSpaces.set(headerBytes);
-    headerBytes = withSpaces;
-  }
-  const out = new Uint8Array(8 + headerBytes.length + layout.total * 4);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  const dataStart = 8 + headerBytes.length;
-  for (let i = 0; i < model.params.length; i++) view.setFloat32(dataStart + i * 4, model.params[i], true);
-  return out;
+  const tensors = layout.tensors.map((t): NamedTensor => ({ name: t.name, dtype: 'F32', shape: t.shape, data: model.params.subarray(t.offset, t.offset + t.size) }));
+  return encodeSafetensors(tensors, metadata);
 }
 
 interface TensorEntry {
@@ -78,9 +106,14 @@ interface TensorEntry {
   data_offsets: [number, number];
 }
 
-/** Reads a file written by writeSafetensors (or any safetensors file with the same tensor names and F32 data). */
-export function readSafetensors(input: ArrayBuffer | Uint8Array): SavedModel {
-  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+/** A safetensors file's header and the byte offset where its data starts. */
+export interface SafetensorsHeader {
+  metadata: Record<string, string>;
+  entries: Record<string, TensorEntry>;
+  dataStart: number;
+}
+
+export function readSafetensorsHeader(bytes: Uint8Array): SafetensorsHeader {
   if (bytes.length < 8) throw new SafetensorsError('the file is too short to be a safetensors file');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
@@ -97,7 +130,32 @@ export function readSafetensors(input: ArrayBuffer | Uint8Array): SavedModel {
   } catch {
     throw new SafetensorsError('the header is not valid JSON; this is not a safetensors file');
   }
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const { __metadata__: metadata, ...entries } = header;
+  return { metadata: (metadata ?? {}) as Record<string, string>, entries: entries as Record<string, TensorEntry>, dataStart: 8 + headerLength };
+}
+
+/** One tensor of a safetensors file as a typed array (a copy), checked against its declared dtype and byte range. */
+export function readTensor(bytes: Uint8Array, header: SafetensorsHeader, name: string): NamedTensor {
+  const entry = header.entries[name];
+  if (!entry) throw new SafetensorsError(`tensor "${name}" is missing`);
+  const dtype = entry.dtype as TensorDtype;
+  if (!(dtype in BYTES_PER_ELEMENT)) throw new SafetensorsError(`tensor "${name}" is ${entry.dtype}; the lab reads ${Object.keys(BYTES_PER_ELEMENT).join(', ')}`);
+  const elements = entry.shape.reduce((a, b) => a * b, 1);
+  const [begin, end] = entry.data_offsets;
+  if (end - begin !== elements * BYTES_PER_ELEMENT[dtype] || begin < 0 || header.dataStart + end > bytes.length) {
+    throw new SafetensorsError(`tensor "${name}" has a byte range [${begin}, ${end}) that does not match its shape`);
+  }
+  // A copy (a Node Buffer's slice would share its pool), aligned for the typed array.
+  const raw = new Uint8Array(bytes.subarray(header.dataStart + begin, header.dataStart + end)).buffer;
+  const data = dtype === 'F32' ? new Float32Array(raw) : dtype === 'I32' ? new Int32Array(raw) : new Uint8Array(raw);
+  return { name, dtype, shape: entry.shape, data };
+}
+
+/** Reads a file written by writeSafetensors (or any safetensors file with the same tensor names and F32 data). */
+export function readSafetensors(input: ArrayBuffer | Uint8Array): SavedModel {
+  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  const header = readSafetensorsHeader(bytes);
+  const { metadata } = header;
   if (!metadata[CONFIG_KEY]) {
     throw new SafetensorsError(
       `__metadata__ has no "${CONFIG_KEY}": the file was not exported by this lab, so its model shape is unknown`,
@@ -118,27 +176,20 @@ export function readSafetensors(input: ArrayBuffer | Uint8Array): SavedModel {
 
   const layout = paramLayout(modelConfigOf(config, vocabSize, maxSeqLen));
   const params = new Float32Array(layout.total);
-  const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
   for (const t of layout.tensors) {
-    const entry = header[t.name] as TensorEntry | undefined;
-    if (!entry) throw new SafetensorsError(`tensor "${t.name}" is missing`);
-    if (entry.dtype !== 'F32') throw new SafetensorsError(`tensor "${t.name}" is ${entry.dtype}; only F32 is supported`);
-    if (entry.shape.length !== t.shape.length || entry.shape.some((s, i) => s !== t.shape[i])) {
+    const entry = header.entries[t.name];
+    if (entry && entry.dtype !== 'F32') throw new SafetensorsError(`tensor "${t.name}" is ${entry.dtype}; only F32 is supported`);
+    if (entry && (entry.shape.length !== t.shape.length || entry.shape.some((s, i) => s !== t.shape[i]))) {
       throw new SafetensorsError(
         `tensor "${t.name}" has shape [${entry.shape}] but the configuration expects [${t.shape}]`,
       );
     }
-    const [begin, end] = entry.data_offsets;
-    if (end - begin !== t.size * 4 || begin < 0 || end > dataLength) {
-      throw new SafetensorsError(`tensor "${t.name}" has a byte range [${begin}, ${end}) that does not match its shape`);
-    }
+    const values = readTensor(bytes, header, t.name).data;
     for (let i = 0; i < t.size; i++) {
-      const value = view.getFloat32(dataStart + begin + i * 4, true);
       // Weights with NaN or Inf would only surface later as undefined metrics; refuse them here, by name.
-      if (!Number.isFinite(value)) throw new SafetensorsError(`tensor "${t.name}" holds ${value} at element ${i}; weights must be finite`);
-      params[t.offset + i] = value;
+      if (!Number.isFinite(values[i])) throw new SafetensorsError(`tensor "${t.name}" holds ${values[i]} at element ${i}; weights must be finite`);
     }
+    params.set(values, t.offset);
   }
   const extra: Record<string, string> = {};
   for (const [key, value] of Object.entries(metadata)) if (!RESERVED_KEYS.has(key)) extra[key] = value;

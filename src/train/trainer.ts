@@ -13,15 +13,14 @@ import type { AcquiredDevice } from '../gpu/device';
 import type { ModelConfig } from '../model/config';
 import { GpuModel, ParamState, type StepStats, rowsThatFit } from '../model/gpu-model';
 import { batchLength, batchesOf, longestPrompt, makeBatch } from '../prompt/batch';
-import { withItemText } from '../prompt/item-text';
-import { packPrompts } from '../prompt/pack';
 import { type Batch, type PackedPrompt, SPLIT_TEST, type TokenizedDataset } from '../prompt/types';
 import { Rng } from '../util/rng';
 import { aucInterval } from './bootstrap';
-import { checkTrainConfig, effectiveK, oneClassProblem, promptsPerStep } from './config';
-import { createEvaluator, evalTargetsPerPrompt, evaluationPrompts, scorePrompts, validationSampleUsers } from './evaluate';
+import { checkTrainConfig, effectiveK, oneClassProblem } from './config';
+import { createEvaluator, evalTargetsPerPrompt, scorePrompts } from './evaluate';
 import { skewDiagnostics } from './diagnostics';
 import { runWarnings } from './guardrails';
+import { runPrompts } from './run-prompts';
 import { NO_METRICS } from './metrics';
 import type { Metrics, RunSummary, StopReason, TrainConfig, TrainerEvent } from './protocol';
 import { TrainingError } from './training-error';
@@ -111,11 +110,7 @@ export async function train(
 
   emit({ type: 'status', phase: 'prepare', message: 'Packing prompts', fraction: 0 });
   const k = effectiveK(config);
-  const written = withItemText(dataset, config.itemText);
-  const trainPrompts = packPrompts(written, { n: config.n, k, split: 'train' });
-  const validSample = evaluationPrompts(written, config, 'valid', validationSampleUsers(written, config.n));
-  const validPrompts = evaluationPrompts(written, config, 'valid');
-  const testPrompts = evaluationPrompts(written, config, 'test');
+  const { written, train: trainPrompts, validSample, valid: validPrompts, test: testPrompts, modelConfig, step } = runPrompts(dataset, config);
   if (trainPrompts.length === 0) {
     throw new TrainingError(
       'invalid-config',
@@ -124,17 +119,6 @@ export async function train(
   }
   const trainLength = longestPrompt(trainPrompts);
   const evalPrompts = [...validPrompts, ...testPrompts];
-  const modelConfig: ModelConfig = {
-    ...config.model,
-    vocabSize: dataset.vocab.tokens.length,
-    maxSeqLen: Math.max(trainLength, longestPrompt(evalPrompts), 1),
-    seed: config.seed,
-  };
-  const step = promptsPerStep(
-    config.batchTargets,
-    trainPrompts.length,
-    trainPrompts.reduce((sum, prompt) => sum + prompt.targets.length, 0),
-  );
   const microRows = Math.min(step.prompts, rowsThatFit(gpu.device.limits, modelConfig, trainLength));
   emit({ type: 'status', phase: 'compile', message: 'Allocating buffers and compiling kernels', fraction: 0.5 });
 
