@@ -3,7 +3,10 @@
  * go to test-results/screenshots/; `npm run screenshots` writes them to e2e/screenshots/ (committed, linked from the
  * README) instead, so the test command leaves a clone's tree as it was.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Locator, type Page, type Request, expect, test } from '@playwright/test';
 import { paramLayout } from '../src/model/params';
 import { tracePageThread } from './page-thread';
@@ -191,6 +194,26 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
   await expect(evaluatedAuc).toHaveText(/^0\.\d{4}$/, { timeout: 8 * 60_000 });
   expect(await evaluatedAuc.textContent()).toBe(json.runs[0].result.test.auc.toFixed(4));
   await expect(importedRow.getByTestId('evaluation-result')).toContainText('Evaluated on Built-in (small, seed 1) at');
+  // The prompts go to PyTorch: the page's .tar unpacks with tar, and python/dti_lab scores the page's model on its
+  // test shards to the run's own test AUC (where a Python with torch is installed, as .ci/run does).
+  const shardsDownload = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Export prompts for PyTorch (.tar)' }).click();
+  const shards = await shardsDownload;
+  expect(shards.suggestedFilename()).toBe('dti-lab-dti-n10-k4.tar');
+  const unpacked = mkdtempSync(join(tmpdir(), 'dti-e2e-shards-'));
+  expect(spawnSync('tar', ['-xf', await shards.path()], { cwd: unpacked }).status).toBe(0);
+  const folder = join(unpacked, 'dti-lab-dti-n10-k4');
+  expect(JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')).trainConfig.n).toBe(10);
+  const python = ['/usr/bin/python3', 'python3'].find((candidate) => spawnSync(candidate, ['-c', 'import torch']).status === 0);
+  if (python) {
+    const scored = spawnSync(python, ['python/evaluate.py', '--shards', folder, '--checkpoint', modelPath], { encoding: 'utf8' });
+    expect(scored.status, scored.stderr).toBe(0);
+    expect(Number(/AUC (\d\.\d+)/.exec(scored.stdout)![1]).toFixed(4)).toBe(json.runs[0].result.test.auc.toFixed(4));
+  } else {
+    const line = 'scoring the page\'s export in PyTorch: no Python with torch (Debian: apt-get install python3-torch)';
+    if (process.env.CI) throw new Error(`${line}; CI installs it in .ci/run`);
+    console.log(`SKIPPED ${line}`);
+  }
   // Another dataset's vocabulary is refused, with the reason.
   await page.getByRole('radio', { name: 'medium' }).click();
   await expect(page.getByTestId('dataset-summary')).toContainText('Built-in (medium');

@@ -25,7 +25,7 @@ import {
   previewFiles,
 } from '../src/data/index';
 import { nodeDevice } from '../src/gpu/node-device';
-import { DEFAULT_PREP, type DataPrep, prepOptions } from '../src/store/data-prep';
+import { DEFAULT_PREP, type DataPrep, prepOptions, shardProvenance } from '../src/store/data-prep';
 import { checkTrainConfig, upgradeConfig } from '../src/train/config';
 import { jsonWithArrays } from '../src/util/json';
 import { type ExperimentRun, type SweepPlan, summarizeRuns, sweepConfigs } from '../src/train/experiments';
@@ -276,12 +276,8 @@ async function evaluateSaved(path: string): Promise<void> {
 async function writeExport(dir: string, config: TrainConfig): Promise<void> {
   const check = checkTrainConfig(config);
   if (check.errors.length) throw new UsageError(`invalid configuration: ${check.errors.join('; ')}`);
-  const prep = dataPrep();
-  const { manifest, files } = await exportShards(dataset, config, {
-    source: args.has('files') || repeated.has('file') ? loaded.files.map((f) => f.name).join(', ') : `built-in ${args.get('dataset') ?? 'medium'}`,
-    split: prep.split === 'per-user' ? 'per-user: the last 10 % + 10 % of each history are validation and test' : 'global time: one timestamp cut, 80/10/10',
-    clickRule: prep.clickAtLeast === null ? `the format's rule (${loaded.stats.labelSource})` : `rating >= ${prep.clickAtLeast}`,
-  });
+  const source = args.has('files') || repeated.has('file') ? { kind: 'upload' as const, files: loaded.files.map((f) => f.name) } : { kind: 'builtin' as const, preset: args.get('dataset') ?? 'medium' };
+  const { manifest, files } = await exportShards(dataset, config, shardProvenance(source, dataPrep(), loaded.stats));
   mkdirSync(dir, { recursive: true });
   for (const file of files) writeFileSync(join(dir, file.name), file.bytes);
   const bytes = files.reduce((sum, file) => sum + file.bytes.length, 0);

@@ -1,7 +1,7 @@
 """The lab's attention mask rule (src/prompt/mask.ts; method doc section 3), rebuilt from per-token metadata.
 
-`allowed` is written with elementwise tensor operations only, so the same function builds a dense boolean mask
-(broadcast over [batch, query, key]) and serves as FlexAttention's `mask_mod` (scalar index tensors).
+`allowed` is written with elementwise tensor operations only, so the same function serves FlexAttention's `mask_mod`
+(scalar index tensors) and builds the dense boolean mask (index tensors broadcast over [batch, head, query, key]).
 """
 
 import torch
@@ -26,19 +26,3 @@ def allowed(iq, ip, rq, rp, q, p, n, level):
         # A [SUM] reads its own interaction and the context's items and labels; other tokens read their own interaction.
         return ok & torch.where(rq == ROLE_SUM, same | key_not_sum, same & key_not_sum)
     raise ValueError(f"isolation level must be one of {', '.join(ISOLATION_LEVELS)} (got {level!r})")
-
-
-def attention_mask(interaction, role, n, level):
-    """Dense [B, L, L] boolean mask (query, key) from [B, L] interaction indices and roles."""
-    L = interaction.shape[1]
-    index = torch.arange(L, device=interaction.device)
-    return allowed(
-        interaction[:, :, None],
-        interaction[:, None, :],
-        role[:, :, None],
-        role[:, None, :],
-        index[None, :, None],
-        index[None, None, :],
-        n,
-        level,
-    )

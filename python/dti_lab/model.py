@@ -13,7 +13,7 @@ import re
 import torch
 from torch import nn
 
-from .mask import ROLE_PAD, allowed, attention_mask
+from .mask import ROLE_PAD, allowed
 from .safetensors_io import read_safetensors, write_safetensors
 
 RMS_EPS = 1e-5
@@ -35,6 +35,21 @@ def flex_available():
 def bias_slopes(n_heads):
     """Head h's slope 2^(-8(h+1)/H): ALiBi's per token of distance, forgetting's per interaction of distance."""
     return torch.tensor([2.0 ** (-8.0 * (h + 1) / n_heads) for h in range(n_heads)])
+
+
+def flex_mods(interaction, role, coordinate, slopes, n, level):
+    """FlexAttention's mask_mod and score_mod for a batch: the lab's rule (a pad query reads only itself, so that no row
+    is empty) and the bias -slope_h * (coordinate_q - coordinate_k). Plain elementwise functions of index tensors."""
+    pad = role == ROLE_PAD
+
+    def mask_mod(b, h, qi, ki):
+        rule = allowed(interaction[b, qi], interaction[b, ki], role[b, qi], role[b, ki], qi, ki, n, level)
+        return rule | ((qi == ki) & pad[b, qi])
+
+    def score_mod(score, b, h, qi, ki):
+        return score - slopes[h].to(score.dtype) * (coordinate[b, qi] - coordinate[b, ki])
+
+    return mask_mod, score_mod
 
 
 class Block(nn.Module):
@@ -113,35 +128,27 @@ class DtiLabModel(nn.Module):
         return [self.wte, *positions] + [p for b in self.h for p in (b.qkvW, b.attnOutW, b.fcW, b.fcOutW)]
 
     def attend(self, q, k, v, positions, interaction, role, n, level, attention):
-        """q, k, v: [B, H, L, hd]. Pad queries have no allowed key: they read themselves, and their output is zeroed."""
+        """q, k, v: [B, H, L, hd]. FlexAttention skips the blocks the mask rules out; the dense path evaluates the same
+        mask_mod and score_mod on every (query, key) at once. Pad queries read only themselves; their output is zeroed."""
         scale = 1.0 / math.sqrt(self.head_dim)
         biased = self.encoding == "alibi" or self.forgetting
         coordinate = None
         if biased:
-            coordinate = (positions if self.encoding == "alibi" else 0) + (interaction if self.forgetting else 0)
-            coordinate = coordinate.to(q.dtype)
-        pad = role == ROLE_PAD
+            coordinate = ((positions if self.encoding == "alibi" else 0) + (interaction if self.forgetting else 0)).to(q.dtype)
+        mask_mod, score_mod = flex_mods(interaction, role, coordinate, self.slopes, n, level)
+        B, H, L, _ = q.shape
         if attention == "flex":
-            B, H, L, _ = q.shape
-
-            def mask_mod(b, h, qi, ki):
-                rule = allowed(interaction[b, qi], interaction[b, ki], role[b, qi], role[b, ki], qi, ki, n, level)
-                return rule | ((qi == ki) & pad[b, qi])
-
-            def score_mod(score, b, h, qi, ki):
-                return score - self.slopes[h].to(score.dtype) * (coordinate[b, qi] - coordinate[b, ki])
-
             block_mask = create_block_mask(mask_mod, B, None, L, L, device=q.device)
             out = flex_attention(q, k, v, score_mod=score_mod if biased else None, block_mask=block_mask, scale=scale)
         else:
-            mask = attention_mask(interaction, role, n, level)
-            mask = mask | (torch.eye(mask.shape[1], dtype=torch.bool, device=mask.device) & pad[:, :, None])
+            index = lambda size, axis: torch.arange(size, device=q.device).reshape([size if i == axis else 1 for i in range(4)])
+            b, h, qi, ki = index(B, 0), index(H, 1), index(L, 2), index(L, 3)
             scores = (q @ k.transpose(-1, -2)) * scale
             if biased:
-                scores = scores - self.slopes.to(q.dtype)[None, :, None, None] * (coordinate[:, None, :, None] - coordinate[:, None, None, :])
-            scores = scores.masked_fill(~mask[:, None], float("-inf"))
+                scores = score_mod(scores, b, h, qi, ki)
+            scores = scores.masked_fill(~mask_mod(b, h, qi, ki), float("-inf"))
             out = torch.softmax(scores, dim=-1) @ v
-        return out.masked_fill(pad[:, None, :, None], 0.0)
+        return out.masked_fill((role == ROLE_PAD)[:, None, :, None], 0.0)
 
     def hidden(self, tokens, positions, interaction, role, n, level, attention="dense"):
         """The final-normed residual stream [B, L, d] of a batch of padded prompts."""

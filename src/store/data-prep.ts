@@ -2,7 +2,8 @@
  * How raw interactions become the lab's dataset, as the person chooses it (method doc §5): the split rule and the
  * click rule. Part of the link, like the preset, so a link reproduces the data as well as the run.
  */
-import type { LoadOptions } from '../data';
+import type { DatasetStats, LoadOptions } from '../data';
+import type { ShardProvenance } from '../train/shards';
 
 export interface DataPrep {
   /** 'per-user': the last 10 % + 10 % of each user's history are valid + test; 'global-time': one timestamp cut. */
@@ -24,5 +25,18 @@ export function prepOptions(prep: DataPrep): Pick<LoadOptions, 'split' | 'labelR
   return {
     split: { kind: prep.split, valid: 0.1, test: 0.1 },
     labelRule: prep.clickAtLeast === null ? null : { threshold: prep.clickAtLeast, inclusive: true },
+  };
+}
+
+/** The rule that made the labels, as the dataset summary says it. */
+export const clickRuleText = (stats: Pick<DatasetStats, 'labelRule'>) =>
+  stats.labelRule ? `click = rating ${stats.labelRule.inclusive ? '≥' : '>'} ${stats.labelRule.threshold}` : 'labels given as 0/1';
+
+/** Where a dataset came from and how it was prepared, in words, for the manifest of an export to PyTorch. */
+export function shardProvenance(source: { kind: 'builtin'; preset: string } | { kind: 'upload'; files: string[] }, prep: DataPrep, stats: Pick<DatasetStats, 'labelRule'>): ShardProvenance {
+  return {
+    source: source.kind === 'builtin' ? `the built-in ${source.preset} preset` : source.files.join(', '),
+    split: prep.split === 'per-user' ? 'per-user: the last 10 % + 10 % of each history are validation and test' : 'global time: one timestamp cut, 80/10/10',
+    clickRule: clickRuleText(stats),
   };
 }

@@ -7,6 +7,7 @@ import { useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import type { TrainerEvent } from '../train/protocol';
 import { workerDataPort } from './data-port';
+import { workerShardExporter } from './shard-port';
 import { type LabStore, createLabStore } from './lab-store';
 import { indexedDbStorage, memoryStorage } from './persist';
 import { browserTabSync } from './tabs';
@@ -88,6 +89,7 @@ export function createAppStore(): LabStore {
     selection: localStorageSelection(),
     tabs: browserTabSync(),
     createTrainer: workerTrainer,
+    exportShards: workerShardExporter,
     detectWebGpu,
     now: () => Date.now(),
     newId,

@@ -12,7 +12,7 @@ import { MAX_STEP_POINTS, capCurve } from './session-slice';
 import { summarizeSweep, sweepIds } from './sweep-view';
 import { doneEvent, evalEvent, inlineDataPort, readyStore, stepEvent, testMetrics, waitFor } from './test-support';
 import type { DataPort, DataProgress } from './types';
-import type { DataPrep } from './data-prep';
+import { type DataPrep, clickRuleText } from './data-prep';
 import type { Preset } from '../data';
 import { windows1251 } from '../data/test-fixtures';
 import { encodeHash } from './url-hash';
@@ -560,6 +560,36 @@ describe('runs', () => {
 
     await store.getState().importModel('junk.safetensors', new Uint8Array(3).buffer);
     expect(store.getState().runsMessage?.text).toMatch(/junk\.safetensors: .*too short/);
+  });
+
+  it('exports the configuration\'s prompts for PyTorch as a tar that tar unpacks into shards and a manifest, and refuses a configuration with errors', async () => {
+    const { store } = await readyStore('#n=4&k=6');
+    const file = await store.getState().exportForPyTorch();
+    expect(file?.filename).toBe('dti-lab-dti-n4-k6.tar');
+    expect(store.getState().shardExport).toBeNull();
+    expect(store.getState().runsMessage?.text).toMatch(/^Exported dti-lab-dti-n4-k6\.tar .*python\/train\.py/);
+    const { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { spawnSync } = await import('node:child_process');
+    const dir = mkdtempSync(join(tmpdir(), 'dti-store-export-'));
+    try {
+      writeFileSync(join(dir, 'export.tar'), file!.bytes);
+      expect(spawnSync('tar', ['-xf', 'export.tar'], { cwd: dir }).status).toBe(0);
+      const folder = join(dir, 'dti-lab-dti-n4-k6');
+      const manifest = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8'));
+      expect([manifest.trainConfig.n, manifest.trainConfig.k, manifest.trainTargetsPerPrompt]).toEqual([4, 6, 6]);
+      expect(manifest.dataset.source).toBe('the built-in small preset');
+      expect(manifest.dataset.clickRule).toBe(clickRuleText(store.getState().dataset!.stats));
+      const listed = readdirSync(folder).sort();
+      for (const split of ['train', 'validSample', 'valid', 'test']) expect(listed).toContain(manifest.splits[split][0].file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    store.getState().setConfig({ n: 0 });
+    expect(await store.getState().exportForPyTorch()).toBeNull();
+    expect(store.getState().runsMessage?.text).toMatch(/^This configuration cannot be exported: /);
   });
 
   it('copies a run configuration back into the editor and deletes runs', async () => {

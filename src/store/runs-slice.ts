@@ -1,6 +1,7 @@
 import { PRESETS_ORDER, type Preset } from '../data';
 import { readSafetensors, writeSafetensors } from '../model/safetensors';
 import { upgradeConfig } from '../train/config';
+import { shardProvenance } from './data-prep';
 import { exportRuns } from './export';
 import { importOutcome, readRunsFile } from './runs-import';
 import type { RunRecord, RunResult } from './run-types';
@@ -95,6 +96,37 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
     compareIds: [],
     baselineId: null,
     runsMessage: null,
+    shardExport: null,
+    exportForPyTorch: async () => {
+      const { dataset, config, check, shardExport } = get();
+      if (shardExport) return null;
+      if (!dataset) {
+        set({ runsMessage: { kind: 'error', text: 'Load a dataset first: the export holds its prompts under this configuration.' } });
+        return null;
+      }
+      if (check.errors.length) {
+        set({ runsMessage: { kind: 'error', text: `This configuration cannot be exported: ${check.errors.join('; ')}` } });
+        return null;
+      }
+      set({ shardExport: { fraction: 0 }, runsMessage: null });
+      try {
+        const archive = await deps.exportShards(dataset.data, config, shardProvenance(dataset.source, dataset.prep, dataset.stats), (fraction) =>
+          set({ shardExport: { fraction } }),
+        );
+        set({
+          runsMessage: {
+            kind: 'info',
+            text: `Exported ${archive.filename} (${(archive.bytes.length / 2 ** 20).toFixed(1)} MB): unpack it with tar -xf and train it with python/train.py (README: When you outgrow the browser).`,
+          },
+        });
+        return archive;
+      } catch (error) {
+        set({ runsMessage: { kind: 'error', text: `The export to PyTorch failed: ${(error as Error)?.message ?? error}` } });
+        return null;
+      } finally {
+        set({ shardExport: null });
+      }
+    },
     loadRuns: async () => {
       let stored: RunRecord[];
       try {

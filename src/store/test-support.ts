@@ -1,7 +1,8 @@
-/** Fakes of the store's ports for the store and component tests: the real data layer, a scripted trainer. */
+/** Fakes of the store's ports for the store and component tests: the real data layer and export, a scripted trainer. */
 import { IDBFactory } from 'fake-indexeddb';
 import { DataError, type Preset, loadBuiltin, parseFiles, previewFiles } from '../data';
 import type { Metrics, TrainerCommand, TrainerEvent } from '../train/protocol';
+import { shardArchive } from '../train/shards';
 import { prepOptions } from './data-prep';
 import { createLabStore } from './lab-store';
 import { indexedDbStorage } from './persist';
@@ -78,6 +79,7 @@ export function testDeps(overrides: Partial<LabDeps> = {}): LabDeps & { trainer:
     selection: memorySelection(),
     tabs: memoryTabHub().tab(),
     createTrainer: () => trainer,
+    exportShards: (dataset, config, provenance, onProgress) => shardArchive(dataset, config, provenance, onProgress),
     detectWebGpu: async () => ({ available: true, message: 'test adapter' }),
     now: () => (clock += 10),
     newId: () => `run-${++id}`,

@@ -7,6 +7,7 @@ import type { DataErrorInfo, DatasetStats, FilePreview, FormatId, LoadNote, Load
 import type { TokenizedDataset } from '../prompt/types';
 import type { ModelSize, TrainConfig, TrainerCommand, TrainerEvent } from '../train/protocol';
 import type { SweepPlan } from '../train/experiments';
+import type { ShardProvenance } from '../train/shards';
 import type { FullConfigCheck, ModelPresetName } from './config-check';
 import type { ExportFile } from './export';
 import type { DataPrep } from './data-prep';
@@ -53,6 +54,13 @@ export interface DataPort {
   loadFiles(files: File[], onProgress: (p: DataProgress) => void, choices: UploadChoices, prep: DataPrep, signal?: AbortSignal): Promise<LoadedDataset>;
 }
 
+export type ShardExporter = (
+  dataset: TokenizedDataset,
+  config: TrainConfig,
+  provenance: ShardProvenance,
+  onProgress: (fraction: number) => void,
+) => Promise<{ filename: string; bytes: Uint8Array }>;
+
 /** The training worker, as the store sees it. */
 export interface TrainerPort {
   post(command: TrainerCommand): void;
@@ -87,6 +95,8 @@ export interface LabDeps {
   /** Other tabs of the lab: which runs are live elsewhere, and runs they save or delete. */
   tabs: TabSync;
   createTrainer: () => TrainerPort;
+  /** Packs a configuration's prompts into an archive for PyTorch (the page does it in src/train/shard-worker.ts). */
+  exportShards: ShardExporter;
   detectWebGpu: () => Promise<WebGpuSupport>;
   now: () => number;
   newId: () => string;
@@ -165,6 +175,13 @@ export interface RunsSlice {
   toggleCompare(id: string): void;
   setBaseline(id: string): void;
   exportRuns(format: 'summary-csv' | 'curves-csv' | 'json', ids?: string[]): ExportFile;
+  /** The export to PyTorch in progress (share of prompts packed), if any. */
+  shardExport: { fraction: number } | null;
+  /**
+   * The current configuration's prompts on the loaded data as a .tar of safetensors shards and a manifest, for
+   * python/train.py; null with runsMessage set when the data or the configuration does not allow it.
+   */
+  exportForPyTorch(): Promise<{ filename: string; bytes: Uint8Array } | null>;
   /** The trained model of a run as a safetensors file (null with runsMessage set when there is none). */
   exportModel(id: string): Promise<{ filename: string; bytes: Uint8Array } | null>;
   importModel(name: string, bytes: ArrayBuffer): Promise<void>;

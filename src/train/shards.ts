@@ -9,6 +9,7 @@
  * index in the user's history); per prompt: prompt_user, prompt_first_history.
  */
 import { type NamedTensor, encodeSafetensors } from '../model/safetensors';
+import { tarArchive } from '../util/tar';
 import type { ModelConfig } from '../model/config';
 import { ROLE_ITEM, ROLE_LABEL, ROLE_PAD, ROLE_SUM, type PackedPrompt, TOKEN_NO, TOKEN_PAD, TOKEN_YES, type TokenizedDataset } from '../prompt/types';
 import { effectiveK } from './config';
@@ -67,7 +68,7 @@ export interface ShardManifest {
 export interface ShardExport {
   manifest: ShardManifest;
   /** Every file of the export, the manifest last: name and bytes. */
-  files: { name: string; bytes: Uint8Array }[];
+  files: { name: string; bytes: Uint8Array<ArrayBuffer> }[];
 }
 
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
@@ -202,4 +203,16 @@ export async function exportShards(
   };
   files.push({ name: MANIFEST_FILE, bytes: new TextEncoder().encode(JSON.stringify(manifest, null, 1) + '\n') });
   return { manifest, files };
+}
+
+/** The export as one .tar (the page's download): a folder `dti-lab-<paradigm>-n<n>[-k<k>]` holding the shards and manifest. */
+export async function shardArchive(
+  dataset: TokenizedDataset,
+  config: TrainConfig,
+  provenance: ShardProvenance,
+  onProgress?: (fraction: number) => void,
+): Promise<{ filename: string; bytes: Uint8Array<ArrayBuffer> }> {
+  const { files } = await exportShards(dataset, config, provenance, onProgress);
+  const folder = `dti-lab-${config.paradigm}-n${config.n}${config.paradigm === 'dti' ? `-k${config.k}` : ''}`;
+  return { filename: `${folder}.tar`, bytes: tarArchive(files.map((file) => ({ name: `${folder}/${file.name}`, bytes: file.bytes }))) };
 }

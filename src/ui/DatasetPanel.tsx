@@ -14,7 +14,7 @@ import {
   renderInteraction,
 } from '../data';
 import { useLab } from '../store';
-import type { DataPrep } from '../store/data-prep';
+import { type DataPrep, clickRuleText } from '../store/data-prep';
 import type { LoadedDataset } from '../store/types';
 import type { UploadChoices } from '../store/upload-choices';
 import { ProgressLine, Section } from './controls';
@@ -352,7 +352,7 @@ function encodingText({ encoding, encodingBasis }: FilePreview): string {
 function DatasetSummary({ dataset }: { dataset: LoadedDataset }) {
   const { stats, data } = dataset;
   const sampleUser = data.users.find((u) => u.items.length >= SAMPLE_INTERACTIONS) ?? data.users[0];
-  const rule = stats.labelRule ? `click = rating ${stats.labelRule.inclusive ? '≥' : '>'} ${stats.labelRule.threshold}` : 'labels given as 0/1';
+  const rule = clickRuleText(stats);
   return (
     <div className="dataset-summary" data-testid="dataset-summary">
       <p>

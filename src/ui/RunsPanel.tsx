@@ -28,6 +28,9 @@ export function RunsPanel() {
   }));
   const evaluationInputs = useLabShallow((s) => ({ dataset: s.dataset, datasetVocab: s.datasetVocab, session: s.session, evaluation: s.evaluation }));
   const evaluateRun = useLab((s) => s.evaluateRun);
+  const exportForPyTorch = useLab((s) => s.exportForPyTorch);
+  const shardExport = useLab((s) => s.shardExport);
+  const canExportShards = useLab((s) => s.dataset !== null && s.check.errors.length === 0);
   const { exportRuns, exportModel, importModel, importRuns, deleteRun, renameRun, toggleCompare, setBaseline, applyRunConfig } = useLabShallow((s) => ({
     exportRuns: s.exportRuns,
     exportModel: s.exportModel,
@@ -50,6 +53,10 @@ export function RunsPanel() {
     const file = await exportModel(id);
     if (file) downloadFile(file.filename, file.bytes, 'application/octet-stream');
   };
+  const downloadShards = async () => {
+    const file = await exportForPyTorch();
+    if (file) downloadFile(file.filename, file.bytes, 'application/x-tar');
+  };
   const compared = runs.filter((r) => compareIds.includes(r.id));
 
   return (
@@ -70,6 +77,14 @@ export function RunsPanel() {
           </button>
           <FileButton label="Import runs (JSON)…" accept=".json,application/json" inputLabel="Import runs (a runs file the lab exported as JSON)" onFile={importRuns} />
           <FileButton label="Import model…" accept=".safetensors" inputLabel="Import a model (.safetensors)" onFile={async (file) => importModel(file.name, await file.arrayBuffer())} />
+          <button
+            type="button"
+            onClick={() => void downloadShards()}
+            disabled={!canExportShards || shardExport !== null}
+            title="The prompts of the current configuration on the loaded data, as safetensors shards with their mask metadata and a manifest, for python/train.py (torchrun)"
+          >
+            {shardExport ? `Exporting prompts… ${Math.round(shardExport.fraction * 100)} %` : 'Export prompts for PyTorch (.tar)'}
+          </button>
         </div>
       }
     >
