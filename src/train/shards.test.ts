@@ -5,7 +5,8 @@
  *     every isolation level and position encoding, and with distance-based forgetting;
  * (b) `torchrun --nproc_per_node=2` trains 20 steps on the shards to the loss one process reaches with the same
  *     global batch (within 1e-5 at every step; measured about 2e-7);
- * (c) the checkpoint PyTorch writes imports back into the lab and evaluates, on the lab's GPU engine, to PyTorch's test AUC.
+ * (c) the checkpoint PyTorch writes imports back into the lab and evaluates, on the lab's GPU engine, to PyTorch's test
+ *     metrics (AUC, LogLoss, accuracy, calibration slope, mean prediction) within 1e-4.
  * Where no Python with torch is found the PyTorch checks are skipped with a line saying so; under CI they fail instead.
  */
 import { spawnSync } from 'node:child_process';
@@ -23,7 +24,7 @@ import { makeBatch } from '../prompt/batch';
 import { ISOLATION_LEVELS, POSITION_ENCODINGS, type PackedPrompt, ROLE_PAD, type TokenizedDataset } from '../prompt/types';
 import { Rng } from '../util/rng';
 import { evaluateParams } from './evaluate';
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from './protocol';
+import { DEFAULT_TRAIN_CONFIG, type Metrics, type TrainConfig } from './protocol';
 import { runPrompts } from './run-prompts';
 import { MANIFEST_FILE, type ShardManifest, datasetChecksum, exportShards, shardTensors } from './shards';
 
@@ -201,7 +202,7 @@ describe.skipIf(!python)('PyTorch (python/dti_lab) against the lab', () => {
     runPython(['python/train.py', ...common, '--out', join(dir, 'one')]);
     // --redirects/--tee: Debian's torch 1.13 on Python 3.11 needs a non-zero stream setting to start its workers.
     runPython(['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '--redirects', '1', '--tee', '1', 'python/train.py', ...common, '--out', join(dir, 'two')]);
-    type Result = { worldSize: number; losses: number[]; steps: number; test: { auc: number; count: number } };
+    type Result = { worldSize: number; losses: number[]; steps: number; test: Metrics };
     const one = JSON.parse(readFileSync(join(dir, 'one', 'result.json'), 'utf8')) as Result;
     const two = JSON.parse(readFileSync(join(dir, 'two', 'result.json'), 'utf8')) as Result;
     expect([one.worldSize, two.worldSize, one.steps, two.steps]).toEqual([1, 2, 20, 20]);
@@ -214,6 +215,9 @@ describe.skipIf(!python)('PyTorch (python/dti_lab) against the lab', () => {
     expect(JSON.parse(saved.extra!.vocab)).toEqual(dataset.vocab.tokens);
     const { test } = await evaluateParams(await nodeDevice(), dataset, saved.config, saved.params);
     expect(test.count).toBe(two.test.count);
-    expect(Math.abs(test.auc - two.test.auc)).toBeLessThan(1e-4);
+    // The same metrics: PyTorch's (python/dti_lab/metrics.py) of its own logits, the lab's of its GPU predictions.
+    for (const key of ['auc', 'logLoss', 'accuracy', 'meanPrediction', 'clickRate', 'calibrationSlope'] as const) {
+      expect(Math.abs(test[key] - two.test[key]), key).toBeLessThan(1e-4);
+    }
   });
 });
