@@ -87,6 +87,37 @@ describe('npm run experiment', () => {
     expect(parsed.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('exports a run\'s prompts for PyTorch (--export --no-train) and scores a saved model on the data (--evaluate)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dti-runner-export-'));
+    const args = ['--dataset', 'small', '--n', '4', '--k', '5', '--d', '16', '--heads', '2', '--layers', '1', '--dff', '32'];
+    const exported = runner([...args, '--export', join(dir, 'run'), '--no-train']);
+    expect(exported.stderr).toBe('');
+    expect(exported.stdout).toMatch(/exported to .*run: 4 shards, [\d.]+ MB \(train \d+ targets, validation \d+, test \d+\); dataset SHA-256 [0-9a-f]{16}…/);
+    const manifest = JSON.parse(readFileSync(join(dir, 'run', 'manifest.json'), 'utf8'));
+    expect([manifest.trainConfig.n, manifest.trainConfig.k, manifest.dataset.source]).toEqual([4, 5, 'the built-in small preset']);
+
+    const { initParams } = await import('../model/params');
+    const { writeSafetensors } = await import('../model/safetensors');
+    const config = manifest.trainConfig;
+    const model = { config, params: initParams(manifest.model), vocabSize: manifest.model.vocabSize, maxSeqLen: manifest.model.maxSeqLen };
+    writeFileSync(join(dir, 'model.safetensors'), writeSafetensors({ ...model, extra: { vocab: JSON.stringify(manifest.vocabulary) } }));
+    const scored = runner(['--dataset', 'small', '--evaluate', join(dir, 'model.safetensors')]);
+    expect(scored.stderr).toBe('');
+    expect(scored.stdout).toMatch(/model\.safetensors \(n = 4, strict, rope, item text both\)\n  validation: AUC 0\.\d{6} LogLoss [\d.]+ on \d+ targets\n  test: AUC 0\.\d{6}/);
+    // Another dataset's vocabulary would give the ids other meanings: refused, and why.
+    const other = runner(['--dataset', 'medium', '--evaluate', join(dir, 'model.safetensors')]);
+    expect(other.status).toBe(2);
+    expect(other.stderr.trim()).toMatch(/^experiment: .*model\.safetensors was trained on data whose vocabulary differs from Built-in \(medium/);
+    for (const [extra, message] of [
+      [['--no-train'], /^experiment: --no-train goes with --export DIR/],
+      [['--export', join(dir, 'x'), '--compare'], /^experiment: --export hands over one run/],
+    ] as const) {
+      const refused = runner([...args, ...extra]);
+      expect(refused.status).toBe(2);
+      expect(refused.stderr.trim()).toMatch(message);
+    }
+  });
+
   it('prints its usage for --help', () => {
     const { status, stdout } = runner(['--help']);
     expect(status).toBe(0);
