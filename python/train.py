@@ -120,10 +120,11 @@ def main(argv=None):
         wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
     else:
         wrapped = model
-    decayed = {id(p) for p in model.decayed_parameters()}
+    # After wrapping, from the wrapper's parameters: FSDP's are the ones its optimizer must see.
+    named = list(wrapped.named_parameters())
     groups = [
-        {"params": [p for p in model.parameters() if id(p) in decayed], "weight_decay": config["weightDecay"]},
-        {"params": [p for p in model.parameters() if id(p) not in decayed], "weight_decay": 0.0},
+        {"params": [p for name, p in named if DtiLabModel.decayed(name)], "weight_decay": config["weightDecay"]},
+        {"params": [p for name, p in named if not DtiLabModel.decayed(name)], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=config["learningRate"], betas=(0.9, 0.95), eps=1e-8)
 

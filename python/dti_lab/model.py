@@ -122,10 +122,11 @@ class DtiLabModel(nn.Module):
                 block.norm2W.fill_(1)
             self.finalNormW.fill_(1)
 
-    def decayed_parameters(self):
-        """The matrices, which weight decay applies to (the lab decays them and never biases or gains)."""
-        positions = [self.wpe] if self.wpe is not None else []
-        return [self.wte, *positions] + [p for b in self.h for p in (b.qkvW, b.attnOutW, b.fcW, b.fcOutW)]
+    @staticmethod
+    def decayed(name):
+        """Whether weight decay applies to a parameter, by its name (the lab decays the matrices, never biases or gains).
+        By name, so that it holds for the names DDP and FSDP give too."""
+        return name.split(".")[-1] in ("wte", "wpe", "qkvW", "attnOutW", "fcW", "fcOutW")
 
     def attend(self, q, k, v, positions, interaction, role, n, level, attention):
         """q, k, v: [B, H, L, hd]. FlexAttention skips the blocks the mask rules out; the dense path evaluates the same

@@ -44,7 +44,7 @@ const metricHeader = (split: string) => METRIC_COLUMNS.map(([name]) => `${split}
 const SUMMARY_HEADER = [
   'run_id', 'name', 'created', 'status', 'dataset', 'dataset_preset', 'paradigm', 'n', 'k', 'isolation', 'position_encoding',
   'forgetting', 'item_text', 'd_model', 'heads', 'layers', 'd_ff', 'learning_rate', 'batch_targets', 'epochs', 'max_steps', 'seed', 'weight_decay',
-  'max_grad_norm', 'evals_per_epoch', 'patience', 'adapter', 'steps', 'stop_reason', 'best_step', 'train_ms', 'tokens_processed',
+  'max_grad_norm', 'evals_per_epoch', 'patience', 'adapter', 'lab_version', 'steps', 'stop_reason', 'best_step', 'train_ms', 'tokens_processed',
   'targets_processed', 'targets_per_s', 'tokens_per_s', ...metricHeader('valid'), ...metricHeader('test'), 'test_auc_ci_low',
   'test_auc_ci_high', 'eval_targets_per_prompt', 'baseline_popularity_auc', 'baseline_user_rate_auc', 'baseline_logistic_auc',
   'baseline_history_auc', 'warnings',
@@ -61,7 +61,7 @@ export function runsSummaryCsv(runs: readonly RunRecord[]): string {
         run.id, run.name, new Date(run.createdAt).toISOString(), run.status, run.dataset.name, run.dataset.preset,
         c.paradigm, c.n, c.k, c.isolation, c.model.positionEncoding, c.model.forgetting, c.itemText, c.model.dModel, c.model.nHeads, c.model.nLayers,
         c.model.dFF, c.learningRate, c.batchTargets, c.epochs, c.maxSteps, c.seed, c.weightDecay, c.maxGradNorm, c.evalsPerEpoch,
-        c.patience, run.adapter, r?.steps, r?.stopReason, r?.bestStep, r?.trainMs, r?.tokensProcessed, r?.targetsProcessed,
+        c.patience, run.adapter, run.labVersion, r?.steps, r?.stopReason, r?.bestStep, r?.trainMs, r?.tokensProcessed, r?.targetsProcessed,
         perSecond(r?.targetsProcessed), perSecond(r?.tokensProcessed), ...metricCells(r?.valid), ...metricCells(r?.test),
         r?.testAucInterval?.low, r?.testAucInterval?.high, r?.evalTargetsPerPrompt, r?.baselines?.popularity, r?.baselines?.userRate,
         r?.baselines?.logistic, r?.baselines?.history, r?.warnings?.join(' | '),

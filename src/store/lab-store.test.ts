@@ -308,6 +308,7 @@ describe('training session', () => {
       expect(run.steps).toHaveLength(3); // an eval flushes pending steps first
       expect(run.evals[0]).toMatchObject({ step: 3, split: 'valid', auc: 0.66 });
       expect(run.adapter).toBe('Test GPU');
+      expect(run.labVersion).toBe((await import('../../package.json')).default.version);
 
       deps.trainer.emit(doneEvent());
       s = store.getState();

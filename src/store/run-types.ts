@@ -59,6 +59,8 @@ export interface RunRecord {
   error: { kind: Extract<TrainerEvent, { type: 'error' }>['kind']; message: string } | null;
   /** The GPU adapter the run trained on. */
   adapter: string | null;
+  /** The lab's version (package.json) that trained it; absent for runs stored before runs recorded it. */
+  labVersion?: string;
   /** The sweep (scaling in k) this run was queued by, if any: its runs form one table. */
   sweepId?: string;
   /** Whether trained parameters are stored (IndexedDB 'models') for safetensors export. */

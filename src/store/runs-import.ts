@@ -225,6 +225,7 @@ const run = object<RunRecord>({
     }),
   ),
   adapter: nullable(string),
+  labVersion: optional(string),
   sweepId: optional(string),
   hasModel: boolean,
   modelVocab: optional(nullable(object<VocabFingerprint>({ size: number, hash: string }))),

@@ -13,6 +13,7 @@ import { evaluationOption } from './run-view';
 import { saveRun, updateRun } from './runs-slice';
 import type { LoadedDataset, SessionSlice, SliceCreator, TrainerPort } from './types';
 import { sameVocab, vocabFingerprint } from './vocab';
+import { LAB_VERSION } from './lab-version';
 
 /** Step events are batched into the store at most this often: a fast GPU sends hundreds per second. */
 const STEP_FLUSH_MS = 250;
@@ -110,6 +111,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       result: null,
       error: null,
       adapter: null,
+      labVersion: LAB_VERSION,
       hasModel: false,
       ...(sweepId ? { sweepId } : {}),
     };

@@ -26,7 +26,6 @@ let deviceFailure: TrainingError | null = null;
 function device(): Promise<AcquiredDevice> {
   if (!gpu) {
     gpu = acquireDevice().then((acquired) => {
-      post({ type: 'device', adapter: acquired.adapterInfo, features: [...acquired.device.features] });
       acquired.device.lost.then((info) => {
         gpu = null; // the next run asks for a new device
         if (info.reason === 'destroyed' && !control) return;
@@ -59,6 +58,8 @@ async function start(command: Extract<TrainerCommand, { type: 'start' }>) {
   try {
     post({ type: 'status', phase: 'device', message: 'Requesting a WebGPU device' });
     const acquired = await device();
+    // Every run records the adapter it trained on, whether the device is new or reused from an earlier run.
+    post({ type: 'device', adapter: acquired.adapterInfo, features: [...acquired.device.features] });
     // A run ended by a lost device must not report 'done' with metrics read from the dead device.
     const emit = (event: TrainerEvent) => {
       if (event.type === 'done' && deviceFailure) return;
