@@ -12,6 +12,7 @@ import { paramLayout } from '../src/model/params';
 import { tracePageThread } from './page-thread';
 import { writeSafetensors } from '../src/model/safetensors';
 import { DEFAULT_TRAIN_CONFIG } from '../src/train/protocol';
+import { LAB_VERSION } from '../src/store/lab-version';
 
 const SHOTS = process.env.SCREENSHOTS_DIR ?? 'test-results/screenshots';
 /** A tiny model on the small preset: a few steps finish in minutes even on software WebGPU. */
@@ -234,6 +235,14 @@ test('trains SW then DTI for one epoch each and sets them side by side', async (
   await expect(dtiRow).toContainText(/\d+\.\d{2}×/, { timeout: 8 * 60_000 });
   await expect(comparison.getByRole('row', { name: /SW/ })).toContainText('1.00×');
   await expect(page.getByTestId('compare-chart')).toBeVisible();
+  // Both runs say where they trained and which lab trained them, the second on the device the first opened.
+  const jsonDownload = page.waitForEvent('download');
+  await page.getByRole('button', { name: 'Export JSON' }).click();
+  const exported = JSON.parse(readFileSync(await (await jsonDownload).path(), 'utf8'));
+  expect(exported.runs.map((run: { adapter: string | null; labVersion: string }) => [Boolean(run.adapter), run.labVersion])).toEqual([
+    [true, LAB_VERSION],
+    [true, LAB_VERSION],
+  ]);
   await page.locator('#runs').screenshot({ path: `${SHOTS}/compare.png` });
 });
 

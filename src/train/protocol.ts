@@ -5,7 +5,7 @@
 import type { BaselineAucs } from '../data/baselines';
 import type { DatasetMessage } from '../data/dataset-message';
 import type { ModelConfig } from '../model/config';
-import type { ItemText, IsolationLevel } from '../prompt/types';
+import type { ItemText, IsolationLevel, PackedPrompt } from '../prompt/types';
 import type { Interval } from './bootstrap';
 import type { SkewDiagnostics } from './diagnostics';
 
@@ -84,6 +84,11 @@ export interface Metrics {
 export type TrainerEvent =
   | { type: 'status'; phase: 'device' | 'compile' | 'prepare' | 'train' | 'evaluate'; message: string; fraction?: number }
   | { type: 'device'; adapter: string; features: string[] }
+  /**
+   * The run's current weights on the inspected prompt: P(click) per target and the layer's head's attention ([L, L],
+   * row = query), under the run's n and isolation (not necessarily the page's).
+   */
+  | { type: 'inspection'; key: string; step: number; layer: number; head: number; n: number; isolation: IsolationLevel; probs: Float32Array; attention: Float32Array }
   | {
       type: 'step';
       step: number;
@@ -152,11 +157,22 @@ export interface RunSummary {
   warnings: string[];
 }
 
+/** The prompt the page shows, for the trainer to score with its current weights: P(click) of its targets, one head's attention. */
+export interface InspectRequest {
+  /** Names the prompt (data, user, n, k, item text), so an answer for an earlier prompt is told apart. */
+  key: string;
+  prompt: PackedPrompt;
+  layer: number;
+  head: number;
+}
+
 export type TrainerCommand =
   | { type: 'start'; config: TrainConfig; dataset: DatasetMessage }
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'stop' }
+  /** The prompt to inspect while training (null: none); answered by 'inspection' events at most every INSPECT_INTERVAL_MS. */
+  | { type: 'inspect'; request: InspectRequest | null }
   /** Asks for a 'model' event with the current parameters (for safetensors export). */
   | { type: 'export-model' }
   /** Evaluates given parameters (an imported model) on a dataset with the same vocabulary; answers 'evaluated'. */

@@ -7,6 +7,9 @@ import { nodeDevice } from '../gpu/node-device';
 import { checkConfig } from '../store/config-check';
 import { initParams } from '../model/params';
 import { TOKEN_YES } from '../prompt/types';
+import { makeBatch } from '../prompt/batch';
+import { packPrompts } from '../prompt/pack';
+import { referenceForward } from '../model/reference/model';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, type TrainerEvent } from './protocol';
 import { syntheticDataset } from './synthetic';
 import { evaluateParams } from './evaluate';
@@ -35,7 +38,10 @@ describe('training on the GPU', () => {
   // Each user clicks at 95 % or at 5 %: only the context's labels tell which (items carry no signal).
   it('learns a history-dependent task: test AUC above 0.9 on held-out targets', async () => {
     const events: TrainerEvent[] = [];
-    const result = await train(await nodeDevice(), dataset, config, { emit: (e) => events.push(e) });
+    // The page's prompt, scored while training: a train prompt of user 3, layer 1's head 0.
+    const shown = packPrompts(dataset, { n: config.n, k: config.k, split: 'train', users: [3] })[0];
+    const inspect = () => ({ key: 'user 3', prompt: shown, layer: 1, head: 0 });
+    const result = await train(await nodeDevice(), dataset, config, { emit: (e) => events.push(e), inspect });
     const steps = events.filter((e) => e.type === 'step');
     expect(steps.length).toBe(result.steps);
     expect(result.steps).toBe(60); // 160 users × 12 train targets / k = 4 / 16 prompts per step, two epochs
@@ -63,6 +69,21 @@ describe('training on the GPU', () => {
     expect(result.test.meanPrediction).toBeLessThan(0.7);
     expect(Number.isFinite(result.test.calibrationSlope)).toBe(true);
     expect(events.at(-1)?.type).toBe('done');
+    // The inspections: P(click) of each shown target and one head's attention, from weights that moved, the last from
+    // the kept weights (the same as the reference model on them).
+    const inspections = events.filter((e) => e.type === 'inspection');
+    expect(inspections.length).toBeGreaterThanOrEqual(2);
+    const L = shown.tokens.length;
+    for (const e of inspections) {
+      expect([e.key, e.layer, e.head, e.probs.length, e.attention.length]).toEqual(['user 3', 1, 0, shown.targets.length, L * L]);
+      const sums = Array.from({ length: L }, (_, q) => e.attention.subarray(q * L, (q + 1) * L).reduce((a, b) => a + b, 0));
+      for (const sum of sums) expect(sum).toBeCloseTo(1, 4);
+    }
+    const final = inspections.at(-1)!;
+    const modelConfig = result.modelConfig;
+    const reference = referenceForward(modelConfig, result.params, makeBatch([shown], { L, n: config.n, isolation: config.isolation }));
+    for (let t = 0; t < shown.targets.length; t++) expect(final.probs[t]).toBeCloseTo(reference.probs[t], 5);
+    expect(Array.from(inspections[0].probs)).not.toEqual(Array.from(final.probs));
     // The kept parameters, evaluated again as an imported model would be, give the same test metrics.
     const again = await evaluateParams(await nodeDevice(), dataset, config, result.params);
     expect(again.test.auc).toBeCloseTo(result.test.auc, 5);

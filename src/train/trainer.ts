@@ -22,7 +22,8 @@ import { skewDiagnostics } from './diagnostics';
 import { runWarnings } from './guardrails';
 import { runPrompts } from './run-prompts';
 import { NO_METRICS } from './metrics';
-import type { Metrics, RunSummary, StopReason, TrainConfig, TrainerEvent } from './protocol';
+import type { InspectRequest, Metrics, RunSummary, StopReason, TrainConfig, TrainerEvent } from './protocol';
+import { referenceInspect } from '../model/reference/model';
 import { TrainingError } from './training-error';
 
 const MAX_STEPS_IN_FLIGHT = 3;
@@ -93,7 +94,12 @@ export interface TrainOptions {
   /** Called with every event, in order. */
   emit: (event: TrainerEvent) => void;
   control?: TrainingControl;
+  /** The prompt the page shows, read at every inspection (inspectPrompt); null or absent: none. */
+  inspect?: () => InspectRequest | null;
 }
+
+/** How often the page's prompt is scored with the current weights while training (and once more with the kept ones). */
+export const INSPECT_INTERVAL_MS = 2000;
 
 export async function train(
   gpu: AcquiredDevice,
@@ -215,6 +221,24 @@ export async function train(
       segmentStart = performance.now();
       clockRunning = true;
     };
+    let lastInspection = -Infinity;
+    /**
+     * Scores the page's prompt with the current weights (read back from the GPU) on the CPU reference, which also gives
+     * the attention probabilities the GPU kernels never store. Off the training clock; at most every INSPECT_INTERVAL_MS.
+     */
+    const inspect = async (now = false) => {
+      const request = options.inspect?.();
+      if (!request || (!now && performance.now() - lastInspection < INSPECT_INTERVAL_MS)) return;
+      lastInspection = performance.now();
+      const { prompt } = request;
+      const fits = prompt.tokens.every((token) => token < modelConfig.vocabSize) && (config.model.positionEncoding !== 'learned' || prompt.tokens.length <= modelConfig.maxSeqLen);
+      if (!fits || request.layer >= modelConfig.nLayers || request.head >= modelConfig.nHeads) return;
+      await pauseClock();
+      const batch = makeBatch([prompt], { L: prompt.tokens.length, n: config.n, isolation: config.isolation });
+      const { probs, attention } = referenceInspect(modelConfig, await state.readParams(), batch, request.layer, request.head);
+      emit({ type: 'inspection', key: request.key, step: stepCount, layer: request.layer, head: request.head, n: config.n, isolation: config.isolation, probs, attention: Float32Array.from(attention) });
+      restartClock();
+    };
     /** One validation point on the fixed sample; keeps the best checkpoint. True when patience has run out. */
     const validate = async (): Promise<boolean> => {
       if (!validSample.length) return false;
@@ -276,6 +300,7 @@ export async function train(
         const lr = learningRateAt(stepCount, totalSteps, config.learningRate);
         inFlight.push({ step: stepCount, epoch, targets, tokens, stats: trainer.trainStep(microBatches, lr) });
         if (inFlight.length >= MAX_STEPS_IN_FLIGHT) await settleOldest();
+        await inspect();
         if (validationPoints.has(stepInEpoch) && stepCount < totalSteps && (await validate())) {
           stopReason = 'early-stopped';
           break outer;
@@ -292,6 +317,7 @@ export async function train(
     // (`best` is assigned inside validate(), which the compiler's narrowing does not see.)
     const kept = best as ValidPoint | null;
     if (kept) state.restoreCheckpoint();
+    await inspect(true);
     const bestStep = kept?.step ?? stepCount;
     const keptMs = kept?.elapsedMs ?? trainMs;
     emit({ type: 'status', phase: 'evaluate', message: `Final evaluation of step ${bestStep}'s weights` });

@@ -4,7 +4,7 @@
  * Speaks the protocol of src/train/protocol.ts.
  */
 import { type AcquiredDevice, WebGpuUnavailableError, acquireDevice } from '../gpu/device';
-import type { TrainConfig, TrainerCommand, TrainerEvent } from './protocol';
+import type { InspectRequest, TrainConfig, TrainerCommand, TrainerEvent } from './protocol';
 import { datasetFromMessage } from '../data/dataset-message';
 import { evaluateParams } from './evaluate';
 import { TrainingControl, type TrainingResult, train } from './trainer';
@@ -14,12 +14,15 @@ declare const self: DedicatedWorkerGlobalScope;
 
 const post = (event: TrainerEvent) => {
   if (event.type === 'model') self.postMessage(event, [event.params.buffer]);
+  else if (event.type === 'inspection') self.postMessage(event, [event.probs.buffer, event.attention.buffer]);
   else self.postMessage(event);
 };
 
 let gpu: Promise<AcquiredDevice> | null = null;
 let control: TrainingControl | null = null;
 let lastResult: { config: TrainConfig; result: TrainingResult } | null = null;
+/** The prompt the page shows, scored by the run in progress (the page sends it whenever it changes). */
+let inspectRequest: InspectRequest | null = null;
 /** Set when the device reports an error mid-run; the run ends with it instead of a generic failure. */
 let deviceFailure: TrainingError | null = null;
 
@@ -65,7 +68,7 @@ async function start(command: Extract<TrainerCommand, { type: 'start' }>) {
       if (event.type === 'done' && deviceFailure) return;
       post(event);
     };
-    const result = await train(acquired, datasetFromMessage(command.dataset), command.config, { emit, control });
+    const result = await train(acquired, datasetFromMessage(command.dataset), command.config, { emit, control, inspect: () => inspectRequest });
     if (deviceFailure) throw deviceFailure;
     lastResult = { config: command.config, result };
   } catch (error) {
@@ -117,6 +120,9 @@ self.onmessage = (message: MessageEvent<TrainerCommand>) => {
       break;
     case 'evaluate':
       void evaluate(command);
+      break;
+    case 'inspect':
+      inspectRequest = command.request;
       break;
     case 'export-model':
       if (!lastResult) post({ type: 'error', kind: 'internal', message: 'no finished run in this session to export' });

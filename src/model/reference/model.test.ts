@@ -23,7 +23,8 @@ import { Rng } from '../../util/rng';
 import type { ModelConfig } from '../config';
 import { initParams, paramLayout } from '../params';
 import { numericGradient, worstMismatch } from './gradcheck';
-import { ReferenceTrainer, referenceForward, referenceForwardBackward } from './model';
+import { ReferenceTrainer, referenceForward, referenceForwardBackward, referenceInspect } from './model';
+import { isAllowed } from '../../prompt/mask';
 
 interface Interaction {
   items: number[];
@@ -212,6 +213,39 @@ describe('DTI exactness', () => {
     const config = { ...tinyConfig('learned'), maxSeqLen: L + 2 };
     const params = testParams(config, 104);
     expect(largestDifference(packedLogits(config, params, 'strict'), slidingWindowLogits(config, params, 'strict'))).toBeGreaterThan(1e-4);
+  });
+});
+
+describe('referenceInspect (what the page shows of the model)', () => {
+  it('gives the forward\'s probabilities and, per layer and head, attention rows that sum to 1 over exactly the allowed keys', () => {
+    for (const level of ['strict', 'window'] as const) {
+      const config = tinyConfig('alibi');
+      const batch = buildBatch([ROW_PADDED], L, 2, level, 2);
+      const params = Float32Array.from(testParams(config, 5));
+      const { probs } = referenceForward(config, params, batch);
+      for (let layer = 0; layer < config.nLayers; layer++) {
+        for (let head = 0; head < config.nHeads; head++) {
+          const inspected = referenceInspect(config, params, batch, layer, head);
+          expect(Array.from(inspected.probs)).toEqual(Array.from(probs));
+          let spread = 0; // how many weights lie well inside (0, 1): the attention is not a trivial one-hot
+          for (let q = 0; q < L; q++) {
+            let sum = 0;
+            for (let p = 0; p < L; p++) {
+              const w = inspected.attention[q * L + p];
+              const allowed = isAllowed(q, p, batch.meta[q], batch.meta[p], batch.n, level);
+              if (!allowed) expect(w, `${level} layer ${layer} head ${head} (${q}, ${p})`).toBe(0);
+              else expect(w).toBeGreaterThan(0);
+              sum += w;
+              if (w > 0.01 && w < 0.99) spread++;
+            }
+            const pad = batch.meta[q] % 4 === ROLE_PAD;
+            expect(sum).toBeCloseTo(pad ? 0 : 1, 6);
+          }
+          expect(spread).toBeGreaterThan(5);
+        }
+      }
+    }
+    expect(() => referenceInspect(tinyConfig('rope'), Float32Array.from(testParams(tinyConfig('rope'), 5)), buildBatch([ROW_PADDED], L, 2, 'strict', 2), 2, 0)).toThrow(/layer 2/);
   });
 });
 

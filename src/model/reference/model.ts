@@ -16,6 +16,7 @@ import {
   addForward,
   attentionBackward,
   attentionForward,
+  attentionWeights,
   ctrLogitsForward,
   ctrLossBackward,
   ctrLossForward,
@@ -184,6 +185,25 @@ export function referenceForward<A extends FloatArray = Float32Array>(
   const logits = allocatorLike(params)(batch.targetIndex.length);
   ctrLogitsForward(logits, tape.finalNorm, view(params, layout.wte), batch.targetIndex, config.dModel);
   return { loss: tape.loss, probs: tape.probs as A, losses: tape.losses as A, logits: logits as A };
+}
+
+/**
+ * What the page shows of a model on one prompt: P(click) of each target and the attention probabilities of one layer's
+ * head ([L, L], row = query) for batch row 0.
+ */
+export function referenceInspect(
+  config: ModelConfig,
+  params: Float32Array,
+  batch: Batch,
+  layer: number,
+  head: number,
+): { probs: Float32Array; attention: Float64Array } {
+  const layout = paramLayout(config);
+  if (!(Number.isInteger(layer) && layer >= 0 && layer < config.nLayers)) throw new RangeError(`layer ${layer} is not one of the model's ${config.nLayers}`);
+  if (!(Number.isInteger(head) && head >= 0 && head < config.nHeads)) throw new RangeError(`head ${head} is not one of the model's ${config.nHeads}`);
+  const tape = runForward(config, layout, params, batch);
+  const { qkv, lse } = tape.layers[layer];
+  return { probs: tape.probs as Float32Array, attention: attentionWeights(qkv, lse, batch.meta, batch.positions, attentionShape(config, batch), 0, head) };
 }
 
 /** Forward and backward: the loss and the gradient of the mean loss with respect to every parameter. */

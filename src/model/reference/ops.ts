@@ -338,6 +338,23 @@ export function attentionForward(
  * Flash-attention style backward from the saved out and lse: P = exp(score − lse), D = dout·out,
  * dScore = P·(dout·v − D); dq += dScore·k·scale, dk += dScore·q·scale, dv += P·dout. Pad rows receive nothing.
  */
+/**
+ * The attention probabilities of head h for batch row b, [L, L] with row = query: exp(score − lse) on the allowed
+ * keys, 0 elsewhere (a row sums to 1; a pad query's row is 0). From the forward's qkv (after RoPE) and lse.
+ */
+export function attentionWeights(qkv: FloatArray, lse: FloatArray, meta: Uint32Array, positions: Int32Array, s: AttentionShape, b: number, h: number): Float64Array {
+  const { L, nHeads: H } = s;
+  const weights = new Float64Array(L * L);
+  for (let q = 0; q < L; q++) {
+    if (metaRole(meta[b * L + q]) === ROLE_PAD) continue;
+    const logSum = lse[(b * H + h) * L + q];
+    forEachAllowedScore(qkv, meta, positions, s, b, h, q, (keyRow, score) => {
+      weights[q * L + (keyRow - b * L)] = Math.exp(score - logSum);
+    });
+  }
+  return weights;
+}
+
 export function attentionBackward(
   dqkv: FloatArray,
   dout: FloatArray,
