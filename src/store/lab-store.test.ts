@@ -593,6 +593,36 @@ describe('runs', () => {
     expect(store.getState().runsMessage?.text).toMatch(/^This configuration cannot be exported: /);
   });
 
+  it('asks the worker to score the prompt shown while a run trains, keeps only the answer for that prompt, and marks the last one final', async () => {
+    const { store, deps } = await readyStore('#k=4&ds=small');
+    store.getState().startTraining();
+    const requests = () => deps.trainer.commands.filter((c) => c.type === 'inspect');
+    const first = requests().at(-1);
+    expect(first?.type === 'inspect' && first.request?.prompt.tokens).toEqual(store.getState().promptView!.prompt.tokens);
+    const key = first?.type === 'inspect' ? first.request!.key : '';
+    const answer = (forKey: string, step: number) => {
+      const view = store.getState().promptView!;
+      const L = view.prompt.tokens.length;
+      deps.trainer.emit({ type: 'inspection', key: forKey, step, layer: 0, head: 0, n: 10, isolation: 'strict', probs: new Float32Array(view.prompt.targets.length).fill(0.7), attention: new Float32Array(L * L) });
+    };
+    answer(key, 5);
+    expect(store.getState().inspection).toMatchObject({ step: 5, view: store.getState().promptView, final: false });
+    // Another prompt is shown: a new request; a late answer for the old one is dropped.
+    store.getState().showOtherPrompt(1);
+    const second = requests().at(-1);
+    expect(second?.type === 'inspect' && second.request?.key).not.toBe(key);
+    answer(key, 6);
+    expect(store.getState().inspection?.step).toBe(5);
+    answer(second?.type === 'inspect' ? second.request!.key : '', 7);
+    expect(store.getState().inspection).toMatchObject({ step: 7, view: store.getState().promptView });
+    // Layer and head are the person's choice.
+    store.getState().setInspectHead({ head: 1 });
+    expect(requests().at(-1)).toMatchObject({ request: { layer: 0, head: 1 } });
+    deps.trainer.emit(doneEvent());
+    expect(store.getState().inspection?.final).toBe(true);
+    expect(requests().at(-1)).toEqual({ type: 'inspect', request: null }); // nothing to score between runs
+  });
+
   it('copies a run configuration back into the editor and deletes runs', async () => {
     const { store, deps } = await readyStore('#k=7');
     store.getState().startTraining();

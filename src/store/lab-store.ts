@@ -95,6 +95,8 @@ export function createLabStore(deps: LabDeps) {
       s.viewUser !== prev.viewUser ||
       s.fieldTarget !== prev.fieldTarget;
     if (viewInputsChanged) refreshPromptView();
+    const now = store.getState();
+    if (now.promptView !== prev.promptView || now.inspectHead !== prev.inspectHead || now.session.state !== prev.session.state) now.syncInspection();
     const factsInputsChanged = dataChanged || s.config.n !== prev.config.n || s.config.k !== prev.config.k || s.explain.open !== prev.explain.open;
     if (s.explain.open && factsInputsChanged) {
       store.setState({ explainFacts: data && validCount(s.config.n) && validCount(dtiK(s.config)) ? explainFacts(data, s.config.n, dtiK(s.config)) : null });

@@ -14,6 +14,7 @@ import { saveRun, updateRun } from './runs-slice';
 import type { LoadedDataset, SessionSlice, SliceCreator, TrainerPort } from './types';
 import { sameVocab, vocabFingerprint } from './vocab';
 import { LAB_VERSION } from './lab-version';
+import type { PromptView } from './prompt-view';
 
 /** Step events are batched into the store at most this often: a fast GPU sends hundreds per second. */
 const STEP_FLUSH_MS = 250;
@@ -58,9 +59,12 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
   let sessionDataset: LoadedDataset | null = null;
   /** Releases the live run's tab lock (other tabs then know the run is no longer trained anywhere). */
   let releaseRun: (() => void) | null = null;
+  /** The prompt view the worker was last asked to score, and the request's key (its answers carry it). */
+  let inspected: { view: PromptView | null; layer: number; head: number; key: string } = { view: null, layer: -1, head: -1, key: '0' };
 
   const ensureTrainer = (): TrainerPort => {
     if (!trainer) {
+      inspected = { view: null, layer: -1, head: -1, key: inspected.key };
       trainer = deps.createTrainer();
       trainer.listen(onEvent);
     }
@@ -124,11 +128,13 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       session: { ...s.session, state: 'running', runId: run.id, status: null },
       startProblem: null,
       pausedWhileHidden: false,
+      inspection: null,
     }));
     releaseRun?.();
     releaseRun = deps.tabs.holdRun(run.id);
     void saveRun(set, deps, run);
     ensureTrainer().post({ type: 'start', config, dataset: datasetToMessage(dataset.data) });
+    get().syncInspection();
   };
 
   /** Starts a session's first run on the data loaded now; its queued runs keep that data (endRun). */
@@ -141,6 +147,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
   const endRun = (change: (run: RunRecord) => RunRecord, startNext: boolean) => {
     flushSteps();
     updateAndSave(change);
+    set((s) => ({ inspection: s.inspection && s.inspection.runId === currentRun() ? { ...s.inspection, final: true } : s.inspection }));
     releaseRun?.();
     releaseRun = null;
     set({ pausedWhileHidden: false });
@@ -181,6 +188,12 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
           error: null,
           evaluations: [...(r.evaluations ?? []), { datasetName, datasetPreset, at: deps.now(), valid: event.valid, test: event.test }],
         }));
+        break;
+      }
+      case 'inspection': {
+        if (event.key !== inspected.key || !inspected.view) break;
+        const { type: _, key: _key, ...seen } = event;
+        set({ inspection: { ...seen, view: inspected.view, runId: currentRun(), final: false } });
         break;
       }
       case 'device':
@@ -285,6 +298,19 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
     session: { state: 'idle', runId: null, status: null, queue: [] },
     startProblem: null,
     evaluation: null,
+    inspection: null,
+    inspectHead: { layer: 0, head: 0, show: true },
+    setInspectHead: (change) => set((s) => ({ inspectHead: { ...s.inspectHead, ...change } })),
+    syncInspection: () => {
+      if (!trainer) return;
+      const s = get();
+      // Token ids mean the run's vocabulary only on the run's data.
+      const view = s.session.state !== 'idle' && s.dataset === sessionDataset ? s.promptView : null;
+      const { layer, head } = s.inspectHead;
+      if (view === inspected.view && layer === inspected.layer && head === inspected.head) return;
+      inspected = { view, layer, head, key: String(Number(inspected.key) + 1) };
+      trainer.post({ type: 'inspect', request: view ? { key: inspected.key, prompt: view.prompt, layer, head } : null });
+    },
     pauseWhenHidden: false,
     pausedWhileHidden: false,
     checkWebGpu: async () => {

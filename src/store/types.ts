@@ -205,6 +205,15 @@ export interface EvaluationOption {
 
 export type SessionState = 'idle' | 'running' | 'pausing' | 'paused' | 'stopping';
 
+/** What the run in progress (or the last one) makes of the prompt shown: its weights' P(click) and one head's attention. */
+export interface Inspection extends Omit<Extract<TrainerEvent, { type: 'inspection' }>, 'type' | 'key'> {
+  /** The prompt view it is for: shown only while that prompt is. */
+  view: PromptView;
+  runId: string | null;
+  /** True once the run has ended: the inspection is of the weights it kept. */
+  final: boolean;
+}
+
 export interface SessionSlice {
   webgpu: {
     state: 'checking' | 'available' | 'unavailable';
@@ -224,6 +233,13 @@ export interface SessionSlice {
   startProblem: string | null;
   /** The evaluation of a stored model in progress (one at a time, and never during a run: they share the worker). */
   evaluation: { runId: string; datasetName: string; datasetPreset: string | null } | null;
+  /** The model's view of the prompt shown, while a run trains and after it ends; null before any. */
+  inspection: Inspection | null;
+  /** Which layer's head the attention is read from, and whether the mask draws it. */
+  inspectHead: { layer: number; head: number; show: boolean };
+  setInspectHead(change: Partial<SessionSlice['inspectHead']>): void;
+  /** Tells the worker which prompt to score (the one shown, on the run's data); the store calls it when either changes. */
+  syncInspection(): void;
   /** Pause the run while the page is hidden (the person's choice; off by default). */
   pauseWhenHidden: boolean;
   /** True while the run is paused because the page was hidden (it resumes when the page is shown again). */
