@@ -12,7 +12,6 @@ import { paramLayout } from '../src/model/params';
 import { tracePageThread } from './page-thread';
 import { writeSafetensors } from '../src/model/safetensors';
 import { DEFAULT_TRAIN_CONFIG } from '../src/train/protocol';
-import { LAB_VERSION } from '../src/store/lab-version';
 
 const SHOTS = process.env.SCREENSHOTS_DIR ?? 'test-results/screenshots';
 /** A tiny model on the small preset: a few steps finish in minutes even on software WebGPU. */
@@ -144,6 +143,13 @@ test('trains a tiny model, shows its curves, keeps the run across a reload and e
   await expect(page.getByTestId('test-calibration')).toContainText(/predicted CTR 0\.\d{3} vs observed 0\.\d{3}/);
   // The charts show the final points within their refresh interval.
   await expect(page.getByTestId('valid-chart').locator('.chart-line').first()).toBeVisible();
+  // The model on the page: its P(click) of each shown target (k = 4 now), and one head's attention over the mask.
+  await expect(page.getByTestId('target-prediction')).toHaveCount(4);
+  await expect(page.getByTestId('target-prediction').first()).toHaveText(/^P 0\.\d{2} [✓✗]$/);
+  await expect(page.getByTestId('prompt-predictions')).toContainText("kept weights");
+  await expect(page.getByTestId('attention-note')).toContainText(/^Layer 1, head 1 at step \d+ \(the kept weights\)/);
+  await page.locator('#prompt-view').screenshot({ path: `${SHOTS}/prompt-predictions.png` });
+  await page.locator('#mask-view').screenshot({ path: `${SHOTS}/mask-attention.png` });
   const tasks = await stopTrace();
   const longest = tasks.reduce((top, task) => (task.labMs > top.labMs ? task : top));
   console.log(
@@ -239,9 +245,10 @@ test('trains SW then DTI for one epoch each and sets them side by side', async (
   const jsonDownload = page.waitForEvent('download');
   await page.getByRole('button', { name: 'Export JSON' }).click();
   const exported = JSON.parse(readFileSync(await (await jsonDownload).path(), 'utf8'));
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
   expect(exported.runs.map((run: { adapter: string | null; labVersion: string }) => [Boolean(run.adapter), run.labVersion])).toEqual([
-    [true, LAB_VERSION],
-    [true, LAB_VERSION],
+    [true, version],
+    [true, version],
   ]);
   await page.locator('#runs').screenshot({ path: `${SHOTS}/compare.png` });
 });

@@ -3,9 +3,10 @@ import { CELL_REASONS } from '../prompt/dense-mask';
 import { ROLE_LABEL, ROLE_SUM, TOKEN_LIKE, type PackedPrompt } from '../prompt/types';
 import { useLab } from '../store';
 import type { PromptView } from '../store/prompt-view';
+import type { Inspection } from '../store/types';
 import { Section } from './controls';
 import { fmtCompact, fmtInt, fmtPercent } from './format';
-import { LEGEND_REASONS, REASON_STYLE, describeToken, explainCell, forgettingNote, paintMask, reasonHex } from './mask-picture';
+import { LEGEND_REASONS, REASON_STYLE, describeToken, explainCell, forgettingNote, paintAttention, paintMask, reasonHex } from './mask-picture';
 
 /** Width in CSS pixels of the token strips drawn above and left of the mask. */
 const STRIP = 16;
@@ -46,6 +47,11 @@ const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
   const setFieldTarget = useLab((s) => s.setFieldTarget);
   const forgetting = useLab((s) => s.config.model.forgetting);
   const [showSkipped, setShowSkipped] = useState(true);
+  const inspectHead = useLab((s) => s.inspectHead);
+  const setInspectHead = useLab((s) => s.setInspectHead);
+  const inspection = useLab((s) => (s.inspection?.view === view ? s.inspection : null));
+  // The layers and heads to choose from are the run's (the one training, else the one inspected last).
+  const runModel = useLab((s) => s.runs.find((r) => r.id === (s.session.runId ?? s.inspection?.runId))?.config.model ?? null);
 
   const { tiles, field, prompt, request } = view;
   const vocab = view.dataset.vocab.tokens;
@@ -53,6 +59,16 @@ const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
   const causalCells = (L * (L + 1)) / 2;
   const layers = request.layers;
   const chosen = field ? field.target : null;
+  // The run's attention is drawn over this picture only when both follow the same rule (n and level).
+  const sameRule = inspection !== null && inspection.n === request.n && inspection.isolation === request.level;
+  const attention = inspectHead.show && sameRule ? inspection : null;
+  const attentionNote = !runModel
+    ? 'Train a run to draw its attention on this prompt here.'
+    : !inspection
+      ? 'The run reads this prompt every few seconds; its attention appears when it has.'
+      : !sameRule
+        ? `The run attends under n = ${inspection.n}, ${inspection.isolation}; this picture shows n = ${request.n}, ${request.level}: set them alike to draw its attention.`
+        : `Layer ${inspection.layer + 1}, head ${inspection.head + 1} at step ${inspection.step}${inspection.final ? ' (the kept weights)' : ''}: darker = more of the query's attention (each row scaled to its largest weight).`;
 
   return (
     <Section
@@ -107,9 +123,35 @@ const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
           </span>
         </div>
       </div>
+      <div className="mask-toolbar" data-testid="attention-controls">
+        <label className="checkbox">
+          <input type="checkbox" checked={inspectHead.show} onChange={(e) => setInspectHead({ show: e.target.checked })} /> Draw the model’s attention
+        </label>
+        <div className="field inline">
+          <label htmlFor="inspect-layer">layer</label>
+          <select id="inspect-layer" value={inspectHead.layer} disabled={!runModel} onChange={(e) => setInspectHead({ layer: Number(e.target.value) })}>
+            {Array.from({ length: runModel?.nLayers ?? 1 }, (_, l) => (
+              <option key={l} value={l}>
+                {l + 1}
+              </option>
+            ))}
+          </select>
+          <label htmlFor="inspect-head">head</label>
+          <select id="inspect-head" value={inspectHead.head} disabled={!runModel} onChange={(e) => setInspectHead({ head: Number(e.target.value) })}>
+            {Array.from({ length: runModel?.nHeads ?? 1 }, (_, h) => (
+              <option key={h} value={h}>
+                {h + 1}
+              </option>
+            ))}
+          </select>
+        </div>
+        <span className="help" data-testid="attention-note">
+          {attentionNote}
+        </span>
+      </div>
       {fieldTarget !== null && field === null && view.reasons !== null && <p className="help">This prompt has no target to follow.</p>}
       {view.reasons ? (
-        <MaskCanvas view={view} n={request.n} level={request.level} vocab={vocab} showSkipped={showSkipped} />
+        <MaskCanvas view={view} n={request.n} level={request.level} vocab={vocab} showSkipped={showSkipped} attention={attention} />
       ) : (
         <p className="message note">
           This prompt has {fmtInt(L)} tokens: too many to draw as an L×L picture or to trace its receptive field here. Lower n or k to see them.
@@ -153,12 +195,15 @@ function MaskCanvas({
   level,
   vocab,
   showSkipped,
+  attention,
 }: {
   view: PromptView;
   n: number;
   level: Parameters<typeof explainCell>[3];
   vocab: readonly string[];
   showSkipped: boolean;
+  /** The run's attention to draw instead of the plain mask, when it follows the picture's rule. */
+  attention: Inspection | null;
 }) {
   const { prompt, reasons, field, tiles } = view;
   const model = useLab((s) => s.config.model);
@@ -186,8 +231,9 @@ function MaskCanvas({
     if (!canvas || !ctx || !reasons) return;
     canvas.width = L;
     canvas.height = L;
-    ctx.putImageData(new ImageData(paintMask(reasons, L, showSkipped ? tiles : null), L, L), 0, 0);
-  }, [reasons, L, tiles, showSkipped]);
+    const pixels = attention ? paintAttention(reasons, attention.attention, L) : paintMask(reasons, L, showSkipped ? tiles : null);
+    ctx.putImageData(new ImageData(pixels, L, L), 0, 0);
+  }, [reasons, L, tiles, showSkipped, attention]);
 
   // Overlay at screen resolution: token strips, tile grid, receptive field, cursor.
   useEffect(() => {
@@ -262,7 +308,8 @@ function MaskCanvas({
   if (cursor && reasons) {
     const reason = CELL_REASONS[reasons[cursor.q * L + cursor.p]];
     const forgetting = reason === 'allowed' && model.forgetting ? forgettingNote(prompt.interaction[cursor.q] - prompt.interaction[cursor.p], model.nHeads) : null;
-    description = `Query ${describeToken(prompt, n, vocab, cursor.q)} → key ${describeToken(prompt, n, vocab, cursor.p)}: ${explainCell(reason, prompt, n, level, cursor.q, cursor.p)}${forgetting ? `; ${forgetting}` : ''}.`;
+    const weight = attention && reason === 'allowed' ? `; the model gives it ${attention.attention[cursor.q * L + cursor.p].toFixed(3)} of the query's attention` : '';
+    description = `Query ${describeToken(prompt, n, vocab, cursor.q)} → key ${describeToken(prompt, n, vocab, cursor.p)}: ${explainCell(reason, prompt, n, level, cursor.q, cursor.p)}${forgetting ? `; ${forgetting}` : ''}${weight}.`;
   }
 
   const total = size + STRIP * 2;

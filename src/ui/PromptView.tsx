@@ -28,6 +28,9 @@ const PromptDrawing = memo(function PromptDrawing({ view }: { view: PromptViewDa
   const showOtherPrompt = useLab((s) => s.showOtherPrompt);
   const showPositions = useLab((s) => s.showPositions);
   const setShowPositions = useLab((s) => s.setShowPositions);
+  const inspection = useLab((s) => (s.inspection?.view === view ? s.inspection : null));
+  const inspectedRun = useLab((s) => s.runs.find((r) => r.id === s.inspection?.runId)?.name ?? null);
+  const running = useLab((s) => s.session.state !== 'idle');
   const [hovered, setHovered] = useState<number | null>(null);
 
   const { prompt, field, dataset: data } = view;
@@ -37,6 +40,9 @@ const PromptDrawing = memo(function PromptDrawing({ view }: { view: PromptViewDa
   const fieldTarget = field ? prompt.targets[field.target] : null;
   const windowStart = fieldTarget ? fieldTarget.interaction - n : 0;
   const user = data.users[view.userIndex];
+  // P(click) of each target under the run's weights, by prompt-local interaction.
+  const predicted = new Map<number, { p: number; label: number }>();
+  if (inspection) prompt.targets.forEach((target, j) => predicted.set(target.interaction, { p: inspection.probs[j], label: target.label }));
   const describe = (i: number) =>
     `${i < n ? `Context ${i + 1}` : `Target ${i - n + 1}`}: ${data.itemTitles[user.items[prompt.firstHistoryIndex + i]]} — ${view.interactionText[i]}`;
 
@@ -72,6 +78,13 @@ const PromptDrawing = memo(function PromptDrawing({ view }: { view: PromptViewDa
         {field && <li><span className="swatch reach" /> reaches the chosen target</li>}
         {field && <li><span className="swatch leak" /> reaches it from outside its window (leakage)</li>}
       </ul>
+      <p className="help" data-testid="prompt-predictions">
+        {inspection
+          ? `${inspection.final ? `P(click) of each target by ${inspectedRun ?? 'the run'}'s kept weights` : `P(click) of each target by ${inspectedRun ?? 'the run'} at step ${inspection.step}, read again every few seconds while it trains`}: ✓ on the right side of 0.5 for its label, ✗ not.`
+          : running
+            ? 'The run in progress scores this prompt every few seconds: its P(click) of each target appears here.'
+            : 'Train a run to see its P(click) of each target here, updated while it trains.'}
+      </p>
       <label className="checkbox">
         <input type="checkbox" checked={showPositions} onChange={(e) => setShowPositions(e.target.checked)} /> Show each token’s position index
       </label>
@@ -102,6 +115,7 @@ const PromptDrawing = memo(function PromptDrawing({ view }: { view: PromptViewDa
                     </span>
                   );
                 })}
+                {predicted.has(i) && <Prediction {...predicted.get(i)!} />}
               </span>
             );
           })}
@@ -146,3 +160,13 @@ const PromptDrawing = memo(function PromptDrawing({ view }: { view: PromptViewDa
     </Section>
   );
 });
+
+/** A target's P(click), and whether it falls on its label's side of 0.5 (a mark, not only a colour). */
+function Prediction({ p, label }: { p: number; label: number }) {
+  const right = p >= 0.5 === label > 0.5;
+  return (
+    <span className={`prediction ${right ? 'right' : 'wrong'}`} data-testid="target-prediction" title={`P(click) ${p.toFixed(3)}; the label is ${label ? 'a click' : 'no click'}`}>
+      P {p.toFixed(2)} {right ? '✓' : '✗'}
+    </span>
+  );
+}

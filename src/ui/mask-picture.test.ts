@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { CELL_REASONS, denseMaskReasons } from '../prompt/dense-mask';
 import { packPrompt } from '../prompt/pack';
 import { makeDataset } from '../prompt/test-fixtures';
-import { REASON_STYLE, describeToken, explainCell, forgettingNote, paintMask } from './mask-picture';
+import { ISOLATION_LEVELS } from '../prompt/types';
+import { cellReason, isAllowed } from '../prompt/mask';
+import { promptMeta } from '../prompt/pack';
+import { REASON_STYLE, describeToken, explainCell, forgettingNote, paintAttention, paintMask } from './mask-picture';
 
 // Four interactions of two item words each (item, item, [SUM], label = 4 tokens each).
 const dataset = makeDataset(
@@ -42,6 +45,46 @@ describe('mask picture', () => {
     expect(explainCell('outside-window', prompt, 1, 'window', 14, 0)).toBe('blocked: context 1 is more than n = 1 interaction before target 3');
     expect(explainCell('allowed', prompt, 1, 'window', 8, 5)).toBe('allowed: target 1 is one of the n = 1 interaction before target 2');
     expect(explainCell('future', prompt, 1, 'window', 0, 5)).toMatch(/causality/);
+  });
+
+  it('gives every cell of every level a reason that agrees with the rule', () => {
+    const meta = promptMeta(prompt);
+    const seen = new Set<string>();
+    for (const level of ISOLATION_LEVELS) {
+      for (let q = 0; q < L; q++) {
+        for (let p = 0; p < L; p++) {
+          const reason = cellReason(q, p, meta[q], meta[p], 1, level);
+          const text = explainCell(reason, prompt, 1, level, q, p);
+          expect(text.startsWith('allowed'), `${level} (${q}, ${p}): ${text}`).toBe(isAllowed(q, p, meta[q], meta[p], 1, level));
+          const sameInteraction = prompt.interaction[q] === prompt.interaction[p];
+          const keyRole = prompt.role[p];
+          if (reason === 'isolated') {
+            // Strict blocks a non-[SUM] query from its own interaction's [SUM], or from another interaction.
+            expect(text, `${q}, ${p}`).toMatch(sameInteraction ? /never read a \[SUM\]/ : /only read their own interaction/);
+            if (sameInteraction) expect(keyRole).toBe(1);
+          }
+          if (reason === 'other-sum') expect(keyRole).toBe(1);
+          seen.add(`${level}:${reason}:${sameInteraction}`);
+        }
+      }
+    }
+    // The walk met both strict cases and every reason.
+    expect(seen.has('strict:isolated:true') && seen.has('strict:isolated:false') && seen.has('window:outside-window:false')).toBe(true);
+  });
+
+  it('draws the model\'s attention on the allowed cells and fades the blocked ones', () => {
+    const reasons = denseMaskReasons(prompt, 1, 'window');
+    const attention = new Float32Array(L * L);
+    attention[9 * L + 9] = 0.75; // row 9 attends itself most, token 8 less, and nothing else
+    attention[9 * L + 8] = 0.25;
+    const pixels = paintAttention(reasons, attention, L);
+    const rgb = (q: number, p: number) => Array.from(pixels.subarray((q * L + p) * 4, (q * L + p) * 4 + 3));
+    expect(rgb(9, 9)).toEqual([8, 48, 107]);
+    const weaker = rgb(9, 8);
+    expect(weaker[0]).toBeGreaterThan(8);
+    expect(weaker[0]).toBeLessThan(222);
+    expect(rgb(9, 4)).toEqual([222, 235, 247]); // allowed, weight 0
+    expect(rgb(0, 5)[0]).toBeGreaterThan(REASON_STYLE.future.rgb[0]); // blocked (future), faded towards white
   });
 
   it('says how much distance-based forgetting weighs an allowed cell, per head', () => {

@@ -54,6 +54,36 @@ export function paintMask(
   return pixels;
 }
 
+const ATTENTION_LOW: [number, number, number] = [222, 235, 247];
+const ATTENTION_HIGH: [number, number, number] = [8, 48, 107];
+/** How far a blocked cell's colour is faded towards white when the model's attention is drawn over the mask. */
+const BLOCKED_FADE = 0.7;
+
+/**
+ * RGBA pixels of the model's attention over the mask: each allowed cell from light to dark blue by its weight over its
+ * row's largest (where the query looks most), blocked cells in their reason's colour faded, so the rule stays readable.
+ */
+export function paintAttention(reasons: Uint8Array, attention: Float32Array, L: number): Uint8ClampedArray<ArrayBuffer> {
+  const pixels = new Uint8ClampedArray(L * L * 4);
+  const palette = CELL_REASONS.map((reason) => REASON_STYLE[reason].rgb);
+  const allowed = CELL_REASONS.indexOf('allowed');
+  for (let q = 0; q < L; q++) {
+    let rowMax = 0;
+    for (let p = 0; p < L; p++) rowMax = Math.max(rowMax, attention[q * L + p]);
+    for (let p = 0; p < L; p++) {
+      const o = (q * L + p) * 4;
+      const code = reasons[q * L + p];
+      // Square root: small weights stay visible next to a dominant one.
+      const t = code === allowed && rowMax > 0 ? Math.sqrt(attention[q * L + p] / rowMax) : -1;
+      for (let c = 0; c < 3; c++) {
+        pixels[o + c] = t >= 0 ? ATTENTION_LOW[c] + (ATTENTION_HIGH[c] - ATTENTION_LOW[c]) * t : palette[code][c] + (255 - palette[code][c]) * BLOCKED_FADE;
+      }
+      pixels[o + 3] = 255;
+    }
+  }
+  return pixels;
+}
+
 /** Interaction i of a prompt with n context interactions, numbered as the prompt view numbers them: "context 2", "target 3". */
 const interactionName = (i: number, n: number) => (i < n ? `context ${i + 1}` : `target ${i - n + 1}`);
 const nInteractions = (n: number) => `n = ${n} interaction${n === 1 ? '' : 's'}`;
@@ -102,7 +132,10 @@ export function explainCell(reason: CellReason, prompt: PackedPrompt, n: number,
     case 'other-sum':
       return `blocked: the key is the [SUM] of ${interactionName(ip, n)}, which summarises a window the query must not see`;
     case 'isolated':
-      return 'blocked by strict isolation: item and label tokens only read their own interaction; only [SUM] reads across';
+      // Strict blocks a non-[SUM] query for two reasons: another interaction, or a [SUM] (even its own interaction's).
+      return iq === ip
+        ? "blocked by strict isolation: item and label tokens never read a [SUM], not even their own interaction's (a [SUM] holds its window, which a later [SUM] reading this token would inherit)"
+        : 'blocked by strict isolation: item and label tokens only read their own interaction; only [SUM] reads across';
     case 'padding':
       return 'padding';
   }
