@@ -386,7 +386,7 @@ describe('training session', () => {
     // Equal work: whole epochs, never a step limit that would give SW k times fewer targets.
     expect(first.type === 'start' && [first.config.maxSteps, first.config.epochs]).toEqual([0, 2]);
     deps.trainer.emit(doneEvent());
-    const second = deps.trainer.commands[2];
+    const second = deps.trainer.commands.filter((c) => c.type === 'start')[1];
     expect(deps.trainer.commandTypes()).toEqual(['start', 'export-model', 'start']);
     expect(second.type === 'start' && second.config.paradigm).toBe('dti');
     expect(second.type === 'start' && second.config.k).toBe(5);

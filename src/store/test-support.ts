@@ -64,8 +64,9 @@ export class ScriptedTrainer implements TrainerPort {
   emit(event: TrainerEvent): void {
     this.handler?.(event);
   }
+  /** The run-control commands in order; 'inspect' requests (which follow the prompt shown) are read from `commands`. */
   commandTypes(): string[] {
-    return this.commands.map((c) => c.type);
+    return this.commands.filter((c) => c.type !== 'inspect').map((c) => c.type);
   }
 }
 

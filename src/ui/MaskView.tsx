@@ -169,7 +169,15 @@ const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
         <dt>Attention FLOPs (forward)</dt>
         <dd>
           {fmtCompact(tiles.kernelFlops * layers)} vs {fmtCompact(tiles.causalFlops * layers)} dense causal over {layers} layer{layers > 1 ? 's' : ''} (d_model{' '}
-          {request.dModel}): saves {fmtCompact((tiles.causalFlops - tiles.kernelFlops) * layers)}
+          {request.dModel}):{' '}
+          {tiles.kernelFlops <= tiles.causalFlops
+            ? `saves ${fmtCompact((tiles.causalFlops - tiles.kernelFlops) * layers)} (${fmtPercent(1 - tiles.kernelFlops / tiles.causalFlops, 1)})`
+            : `costs ${fmtCompact((tiles.kernelFlops - tiles.causalFlops) * layers)} more (${fmtPercent(tiles.kernelFlops / tiles.causalFlops - 1, 1)}): it computes whole 4×4 blocks of scores, and in this prompt its blocks add up to more than a dense causal kernel's`}
+        </dd>
+        <dt>Why the two differ</dt>
+        <dd data-testid="tiles-vs-flops">
+          a {tiles.tile}×{tiles.tile} tile is skipped only when no query of its rows may read any of its keys; the FLOPs count the kernel’s own 4×4 blocks of
+          scores, so they also drop the blocks outside each row’s key range inside the tiles it visits{request.level === 'strict' ? ', and the [SUM] rows no target reads' : ''}.
         </dd>
         {field && (
           <>
