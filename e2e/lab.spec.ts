@@ -241,6 +241,7 @@ test('trains SW then DTI for one epoch each and sets them side by side', async (
   await expect(dtiRow).toContainText(/\d+\.\d{2}×/, { timeout: 8 * 60_000 });
   await expect(comparison.getByRole('row', { name: /SW/ })).toContainText('1.00×');
   await expect(page.getByTestId('compare-chart')).toBeVisible();
+  await expect(page.getByTestId('compare-loss-chart').locator('.chart-series')).toHaveCount(2); // SW and DTI overlaid
   // Both runs say where they trained and which lab trained them, the second on the device the first opened.
   const jsonDownload = page.waitForEvent('download');
   await page.getByRole('button', { name: 'Export JSON' }).click();

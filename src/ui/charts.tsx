@@ -114,7 +114,25 @@ export function RunCharts({ run }: { run: RunRecord | null }) {
 
 const RUN_COLORS = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#000000'];
 
-/** Validation AUC of several runs against training wall-clock: what DTI buys is the same AUC sooner. */
+/** Moving mean of the loss over the last `window` steps: a step's loss alone is the noise of its few targets. */
+function smoothedLoss(steps: readonly StepPoint[], window: number): { seconds: number; loss: number }[] {
+  const out: { seconds: number; loss: number }[] = [];
+  let sum = 0;
+  steps.forEach((s, i) => {
+    sum += s.loss;
+    if (i >= window) sum -= steps[i - window].loss;
+    out.push({ seconds: s.elapsedMs / 1000, loss: sum / Math.min(i + 1, window) });
+  });
+  return out;
+}
+
+/** Steps averaged per point of the compared runs' loss curves. */
+const LOSS_WINDOW = 20;
+
+/**
+ * Several runs against training wall-clock, overlaid: validation AUC (what DTI buys is the same AUC sooner) and the
+ * training loss, averaged over LOSS_WINDOW steps.
+ */
 export function CompareChart({ runs: liveRuns }: { runs: RunRecord[] }) {
   const runs = useThrottled(liveRuns, CHART_REFRESH_MS);
   const series = runs.map((run) => {
@@ -124,24 +142,32 @@ export function CompareChart({ runs: liveRuns }: { runs: RunRecord[] }) {
       points: run.evals
         .filter((e) => duringTraining(e) && (e.elapsedMs !== undefined || elapsedAt.has(e.step)))
         .map((e) => ({ seconds: (e.elapsedMs ?? elapsedAt.get(e.step)!) / 1000, auc: e.auc })),
+      loss: thin(smoothedLoss(run.steps, LOSS_WINDOW)),
     };
   });
-  if (series.every((s) => s.points.length === 0)) return null;
+  if (series.every((s) => s.points.length === 0 && s.loss.length === 0)) return null;
+  const color = (i: number) => RUN_COLORS[i % RUN_COLORS.length];
   return (
-    <figure className="chart" aria-label="Validation AUC against training time" data-testid="compare-chart">
-      <figcaption>Validation AUC against training wall-clock (evaluation time excluded)</figcaption>
-      <LineChart
-        xLabel="training time (s)"
-        leftLabel="validation AUC"
-        xFromZero
-        series={series.map((s, i) => ({
-          name: s.run.name,
-          color: RUN_COLORS[i % RUN_COLORS.length],
-          points: s.points.map((p) => ({ x: p.seconds, y: p.auc })),
-          dots: true,
-        }))}
-      />
-    </figure>
+    <div className="charts">
+      <figure className="chart" aria-label="Validation AUC against training time" data-testid="compare-chart">
+        <figcaption>Validation AUC against training wall-clock (evaluation time excluded)</figcaption>
+        <LineChart
+          xLabel="training time (s)"
+          leftLabel="validation AUC"
+          xFromZero
+          series={series.map((s, i) => ({ name: s.run.name, color: color(i), points: s.points.map((p) => ({ x: p.seconds, y: p.auc })), dots: true }))}
+        />
+      </figure>
+      <figure className="chart" aria-label="Training loss against training time" data-testid="compare-loss-chart">
+        <figcaption>Training loss against training wall-clock (mean of the last {LOSS_WINDOW} steps)</figcaption>
+        <LineChart
+          xLabel="training time (s)"
+          leftLabel="loss"
+          xFromZero
+          series={series.map((s, i) => ({ name: s.run.name, color: color(i), points: s.loss.map((p) => ({ x: p.seconds, y: p.loss })) }))}
+        />
+      </figure>
+    </div>
   );
 }
 
