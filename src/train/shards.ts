@@ -8,6 +8,7 @@
  * per target: target_prompt (its row in the shard), target_pos (its [SUM] token), target_label, target_history (its
  * index in the user's history); per prompt: prompt_user, prompt_first_history.
  */
+import { datasetChecksum, hex } from '../data/checksum';
 import { type NamedTensor, encodeSafetensors } from '../model/safetensors';
 import { tarArchive } from '../util/tar';
 import type { ModelConfig } from '../model/config';
@@ -71,27 +72,7 @@ export interface ShardExport {
   files: { name: string; bytes: Uint8Array<ArrayBuffer> }[];
 }
 
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/** The dataset's content (vocabulary, items' tokens, every history), hashed: two exports of the same data agree. */
-export async function datasetChecksum(dataset: TokenizedDataset): Promise<string> {
-  const text = new TextEncoder().encode(JSON.stringify([dataset.vocab.tokens, dataset.users.map((u) => u.userId)]));
-  const asBytes = (a: Int32Array | Uint8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  // Each array is preceded by its length, so two datasets cannot hash alike by moving a boundary.
-  const parts: Uint8Array[] = [text];
-  for (const tokens of dataset.itemTokens) parts.push(asBytes(Int32Array.of(tokens.length)), asBytes(tokens));
-  for (const user of dataset.users) parts.push(asBytes(Int32Array.of(user.items.length)), asBytes(user.items), user.labels, user.split);
-  const all = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.byteLength;
-  }
-  return sha256(all);
-}
+const sha256 = async (bytes: Uint8Array<ArrayBuffer>) => hex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
 
 /** One shard's tensors: the prompts padded to their longest, and their targets in the prompts' order. */
 export function shardTensors(prompts: readonly PackedPrompt[]): NamedTensor[] {
