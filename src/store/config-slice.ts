@@ -10,6 +10,7 @@ export const createConfigSlice: SliceCreator<ConfigSlice> = (set, get) => ({
   preset: DEFAULT_PRESET,
   prep: DEFAULT_PREP,
   linkProblems: [],
+  linkedUpload: null,
   check: checkConfig(DEFAULT_TRAIN_CONFIG, null),
   setConfig: (patch) => set((s) => ({ config: { ...s.config, ...patch } })),
   setModel: (patch) => set((s) => ({ config: { ...s.config, model: { ...s.config.model, ...patch } } })),
@@ -18,16 +19,16 @@ export const createConfigSlice: SliceCreator<ConfigSlice> = (set, get) => ({
     get().setModel(sizes);
   },
   applyHash: (hash) => {
-    const { config, preset, prep, problems } = decodeHash(hash, { config: get().config, preset: get().preset, prep: get().prep });
+    const { config, preset, prep, upload, problems } = decodeHash(hash, { config: get().config, preset: get().preset, prep: get().prep });
     const previousPreset = get().preset;
     const previousPrep = get().prep;
     // The preset and the rules become state when their data has loaded (dataset-slice's finish), so a load that fails
     // leaves the link naming the data the lab still holds.
-    set({ config, linkProblems: problems });
+    set({ config, linkProblems: problems, linkedUpload: upload ?? null });
     const { dataset, datasetTask } = get();
-    // An uploaded dataset stays while the link keeps naming the same preset (uploads cannot be put in a link); other
-    // split or click rules prepare the data that is loaded again.
-    const presetChanged = preset !== previousPreset;
+    // A link to an upload keeps the data that is loaded (the page asks for the files); a link to a preset loads it in
+    // place of an upload. Other split or click rules prepare the data that is loaded again.
+    const presetChanged = !upload && (preset !== previousPreset || dataset?.source.kind === 'upload');
     const nothingLoaded = !dataset && !datasetTask;
     if (presetChanged || nothingLoaded) {
       set({ prep });

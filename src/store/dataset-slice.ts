@@ -59,6 +59,7 @@ export const createDatasetSlice: SliceCreator<DatasetSlice> = (set, get, deps) =
     uploadedFiles: null,
     uploadedChoices: NO_UPLOAD_CHOICES,
     datasetVocab: null,
+    datasetChecksum: null,
     loadBuiltin: async (preset) => {
       const { mine, signal } = startTask('builtin', `Generating the built-in ${preset} dataset`);
       try {

@@ -99,13 +99,14 @@ export function createAppStore(): LabStore {
 /** Keeps the URL hash equal to the configuration, and applies a hash the person pastes or navigates to. */
 export function bindUrlHash(store: LabStore, win: Window): () => void {
   const write = () => {
-    const { config, preset, prep } = store.getState();
-    const hash = encodeHash({ config, preset, prep });
+    const { config, preset, prep, dataset, datasetChecksum } = store.getState();
+    const upload = dataset?.source.kind === 'upload' ? { files: dataset.source.files, checksum: datasetChecksum ?? '' } : null;
+    const hash = encodeHash({ config, preset, prep, upload });
     // replaceState: editing a field must not add a history entry per keystroke (and fires no hashchange).
     if (win.location.hash.slice(1) !== hash) win.history.replaceState(null, '', `#${hash}`);
   };
   const unsubscribe = store.subscribe((s, prev) => {
-    if (s.config !== prev.config || s.preset !== prev.preset || s.prep !== prev.prep) write();
+    if (s.config !== prev.config || s.preset !== prev.preset || s.prep !== prev.prep || s.dataset !== prev.dataset || s.datasetChecksum !== prev.datasetChecksum) write();
   });
   const onHashChange = () => store.getState().applyHash(win.location.hash);
   win.addEventListener('hashchange', onHashChange);

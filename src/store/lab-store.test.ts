@@ -16,6 +16,7 @@ import { type DataPrep, clickRuleText } from './data-prep';
 import type { Preset } from '../data';
 import { windows1251 } from '../data/test-fixtures';
 import { encodeHash } from './url-hash';
+import { datasetChecksum } from '../data/checksum';
 
 
 /** A finished run that trained for `trainMs` and scored `auc` on the test split. */
@@ -621,6 +622,27 @@ describe('runs', () => {
     deps.trainer.emit(doneEvent());
     expect(store.getState().inspection?.final).toBe(true);
     expect(requests().at(-1)).toEqual({ type: 'inspect', request: null }); // nothing to score between runs
+  });
+
+  it('names an upload in the link by its files and checksum, keeps it for a link to it, and loads the preset a link names instead', async () => {
+    const { store } = await readyStore('#ds=small');
+    const rows = ['user,item,rating'];
+    for (let u = 0; u < 4; u++) for (let t = 0; t < 30; t++) rows.push(`u${u},i${(u * 7 + t) % 25},${1 + ((u + t) % 5)}`);
+    await store.getState().uploadFiles([new File([rows.join('\n')], 'mine.csv')]);
+    await waitFor(() => store.getState().datasetChecksum !== null);
+    const upload = store.getState().dataset;
+    const checksum = store.getState().datasetChecksum!;
+    expect(checksum).toBe(await datasetChecksum(upload!.data));
+    // A link to this upload keeps it, and says it is the link's data.
+    const link = encodeHash({ config: store.getState().config, preset: 'small', prep: store.getState().prep, upload: { files: ['mine.csv'], checksum } });
+    store.getState().applyHash(`#${link}`);
+    expect(store.getState().dataset).toBe(upload);
+    expect(store.getState().linkedUpload).toEqual({ files: ['mine.csv'], checksum: checksum.slice(0, 16) });
+    // A link to a preset loads it in place of the upload.
+    store.getState().applyHash('#ds=small');
+    await waitFor(() => store.getState().dataset?.source.kind === 'builtin' && store.getState().datasetTask === null);
+    expect(store.getState().linkedUpload).toBeNull();
+    expect(store.getState().datasetChecksum).toBeNull();
   });
 
   it('copies a run configuration back into the editor and deletes runs', async () => {

@@ -2,6 +2,7 @@
  * The lab store: the slices combined, plus the derived state the views draw (configuration check, the packed prompt
  * with its mask, the explain-mode counts), recomputed whenever one of their inputs changes.
  */
+import { datasetChecksum } from '../data/checksum';
 import { createStore } from 'zustand/vanilla';
 import { withItemText } from '../prompt/item-text';
 import { effectiveK } from '../train/config';
@@ -78,7 +79,16 @@ export function createLabStore(deps: LabDeps) {
   store.subscribe((s, prev) => {
     const data = s.dataset?.data ?? null;
     const dataChanged = s.dataset !== prev.dataset;
-    if (dataChanged) store.setState({ datasetVocab: data ? vocabFingerprint(data.vocab.tokens) : null });
+    if (dataChanged) {
+      store.setState({ datasetVocab: data ? vocabFingerprint(data.vocab.tokens) : null, datasetChecksum: null });
+      // An upload is named in the link by its checksum, computed off the critical path (a turn for the page per block).
+      const loaded = s.dataset;
+      if (loaded?.source.kind === 'upload') {
+        void datasetChecksum(loaded.data).then((checksum) => {
+          if (store.getState().dataset === loaded) store.setState({ datasetChecksum: checksum });
+        });
+      }
+    }
     if (dataChanged || s.config !== prev.config || s.webgpu.limits !== prev.webgpu.limits) {
       const check = checkConfig(s.config, data, s.webgpu.limits, s.check);
       store.setState({ check });

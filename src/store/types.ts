@@ -118,6 +118,8 @@ export interface DatasetSlice {
   uploadedChoices: UploadChoices;
   /** The loaded dataset's vocabulary in short (derived), to match stored models against it. */
   datasetVocab: VocabFingerprint | null;
+  /** The loaded upload's checksum (src/data/checksum.ts), once computed; null for built-in data. The link carries it. */
+  datasetChecksum: string | null;
   loadBuiltin(preset: Preset): Promise<void>;
   /** Previews and loads the files; a choice not given is the default (the usual column names, a detected encoding). */
   uploadFiles(files: File[], choices?: Partial<UploadChoices>): Promise<void>;
@@ -128,6 +130,12 @@ export interface DatasetSlice {
   cancelDatasetLoad(): void;
 }
 
+/** Uploaded data as a link names it: the files' names and the prepared dataset's checksum (its first 16 hex digits). */
+export interface LinkedUpload {
+  files: string[];
+  checksum: string;
+}
+
 export interface ConfigSlice {
   config: TrainConfig;
   /** The built-in preset the link names (and that is loaded unless a file was uploaded). */
@@ -136,6 +144,8 @@ export interface ConfigSlice {
   prep: DataPrep;
   /** Values of the opened link that could not be used, explained. */
   linkProblems: string[];
+  /** The uploaded data a link was made on (its files and checksum): the page asks for those files. */
+  linkedUpload: LinkedUpload | null;
   check: FullConfigCheck;
   setConfig(patch: Partial<Omit<TrainConfig, 'model'>>): void;
   setModel(patch: Partial<ModelSize>): void;

@@ -37,6 +37,20 @@ describe('URL hash', () => {
     ]);
   });
 
+  it('names uploaded data by its files (a name may hold a comma) and its checksum instead of the preset', () => {
+    const upload = { files: ['ratings, v2.csv', 'movies.csv'], checksum: 'ab'.repeat(32) };
+    const hash = encodeHash({ config: custom, preset: 'small', prep: DEFAULT_PREP, upload });
+    expect(hash).toMatch(/^ds=upload&file=ratings%2C\+v2\.csv&file=movies\.csv&data=abababababababab&/);
+    const decoded = decodeHash(`#${hash}`);
+    expect(decoded.problems).toEqual([]);
+    expect(decoded.upload).toEqual({ files: upload.files, checksum: 'abababababababab' });
+    expect(decoded.preset).toBe('small'); // the default, shown until the files are dropped
+    expect(decodeHash('#ds=small').upload).toBeNull();
+    expect(decodeHash('#ds=upload&file=a.csv&data=xyz').problems).toEqual([
+      'The link\'s data checksum "xyz" is not hexadecimal; the files it names cannot be checked against it.',
+    ]);
+  });
+
   it('writes every field, so a link keeps its meaning if defaults change', () => {
     const params = new URLSearchParams(encodeHash({ config: DEFAULT_TRAIN_CONFIG, preset: 'small', prep: DEFAULT_PREP }));
     for (const key of ['ds', 'split', 'click', 'n', 'k', 'p', 'iso', 'pe', 'fg', 'd', 'h', 'l', 'ff', 'lr', 'bt', 'ep', 'steps', 'seed', 'wd', 'clip', 'vpe', 'pat', 'it']) {

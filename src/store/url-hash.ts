@@ -9,12 +9,18 @@ import { ISOLATION_LEVELS, ITEM_TEXTS, type IsolationLevel, type ItemText, POSIT
 import { upgradeConfig } from '../train/config';
 import { DEFAULT_TRAIN_CONFIG, type Paradigm, type TrainConfig } from '../train/protocol';
 import { DEFAULT_PREP, type DataPrep } from './data-prep';
+import type { LinkedUpload } from './types';
 
 export interface HashState {
   config: TrainConfig;
   preset: Preset;
   prep: DataPrep;
+  /** Uploaded data, named instead of the preset (a link cannot carry the files, only which they were). */
+  upload?: LinkedUpload | null;
 }
+
+/** Hex digits of the dataset checksum a link carries: enough to tell files apart, short enough to paste. */
+export const LINK_CHECKSUM_DIGITS = 16;
 
 export const DEFAULT_PRESET: Preset = 'small';
 
@@ -52,7 +58,12 @@ export function cloneConfig(config: TrainConfig): TrainConfig {
 
 export function encodeHash(state: HashState): string {
   const params = new URLSearchParams();
-  params.set('ds', state.preset);
+  if (state.upload) {
+    params.set('ds', 'upload');
+    // One `file` per file: a name may hold a comma.
+    for (const file of state.upload.files) params.append('file', file);
+    if (state.upload.checksum) params.set('data', state.upload.checksum.slice(0, LINK_CHECKSUM_DIGITS));
+  } else params.set('ds', state.preset);
   params.set('split', state.prep.split === 'per-user' ? 'user' : 'time');
   params.set('click', state.prep.clickAtLeast === null ? 'auto' : String(state.prep.clickAtLeast));
   params.set('p', state.config.paradigm);
@@ -105,7 +116,13 @@ export function decodeHash(
   const params = new URLSearchParams(hash.replace(/^#/, ''));
   const problems: string[] = [];
   const config = cloneConfig(defaults.config);
-  const preset = pickEnum(params, 'ds', 'the dataset preset', PRESETS_ORDER, defaults.preset, problems);
+  const linkedUpload = params.get('ds') === 'upload';
+  const upload = linkedUpload ? { files: params.getAll('file').filter(Boolean), checksum: (params.get('data') ?? '').toLowerCase() } : null;
+  if (upload && !/^[0-9a-f]*$/.test(upload.checksum)) {
+    problems.push(`The link's data checksum ${quoted(upload.checksum)} is not hexadecimal; the files it names cannot be checked against it.`);
+    upload.checksum = '';
+  }
+  const preset = linkedUpload ? defaults.preset : pickEnum(params, 'ds', 'the dataset preset', PRESETS_ORDER, defaults.preset, problems);
   const splitKey = pickEnum(params, 'split', 'the split rule', ['user', 'time'] as const, defaults.prep.split === 'per-user' ? 'user' : 'time', problems);
   const prep: DataPrep = { split: splitKey === 'user' ? 'per-user' : 'global-time', clickAtLeast: defaults.prep.clickAtLeast };
   const click = params.get('click');
@@ -154,5 +171,5 @@ export function decodeHash(
         `${config.patience ? `patience ${config.patience}` : 'no early stopping'}, as it trained then.`,
     );
   }
-  return { config, preset, prep, problems };
+  return { config, preset, prep, upload, problems };
 }

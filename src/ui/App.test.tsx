@@ -45,6 +45,19 @@ const finishedRun = (id: string, paradigm: 'sw' | 'dti', trainMs: number, auc: n
 });
 
 describe('the lab page', () => {
+  it('asks for the files a link to uploaded data names, then says whether the dropped files are its data', async () => {
+    const { store } = await readyStore('#ds=upload&file=mine.csv&data=0123456789abcdef&n=4');
+    renderApp(store);
+    expect(screen.getByTestId('linked-upload').textContent).toMatch(/^This link was made on uploaded data: mine\.csv \(data checksum 0123456789abcdef\)\. Drop the same files below/);
+    const rows = ['user,item,rating'];
+    for (let u = 0; u < 4; u++) for (let t = 0; t < 30; t++) rows.push(`u${u},i${(u * 7 + t) % 25},${1 + ((u + t) % 5)}`);
+    await act(async () => {
+      await store.getState().uploadFiles([new File([rows.join('\n')], 'mine.csv')]);
+      await waitFor(() => store.getState().datasetChecksum !== null);
+    });
+    expect(screen.getByTestId('linked-upload').textContent).toMatch(/^The loaded data is not the link’s: the link was made on mine\.csv .*checksum starts [0-9a-f]{16}\./);
+  });
+
   it('shows the loaded dataset, a real prompt and the mask statistics', async () => {
     const { store } = await readyStore('#n=4&k=3');
     renderApp(store);

@@ -62,6 +62,7 @@ export function DatasetPanel() {
 
   return (
     <Section id="dataset" title="Dataset" intro="Users’ time-ordered interactions, each a click or not: a rating turns into a click by the rule the summary below names (for MovieLens and the built-in data, a rating above 3 of 5).">
+      <LinkedUploadNote />
       <fieldset className="field radio-group">
         <legend>Built-in dataset</legend>
         <div className="radio-row">
@@ -449,5 +450,36 @@ function DatasetSummary({ dataset }: { dataset: LoadedDataset }) {
         </>
       )}
     </div>
+  );
+}
+
+/**
+ * A link made on uploaded data names its files and the prepared data's checksum: the page asks for those files, and
+ * says whether the files dropped are the link's data.
+ */
+function LinkedUploadNote() {
+  const linked = useLab((s) => s.linkedUpload);
+  const dataset = useLab((s) => s.dataset);
+  const checksum = useLab((s) => s.datasetChecksum);
+  if (!linked) return null;
+  const files = linked.files.length ? linked.files.join(', ') : 'files it does not name';
+  const digest = linked.checksum ? ` (data checksum ${linked.checksum})` : '';
+  const upload = dataset?.source.kind === 'upload';
+  const matches = upload && checksum !== null && linked.checksum !== '' && checksum.startsWith(linked.checksum);
+  if (upload && checksum === null) return <p className="message note" data-testid="linked-upload">Checking the loaded files against the link’s data{digest}…</p>;
+  if (matches) return <p className="message info" data-testid="linked-upload">✓ The loaded data is the link’s: {files}{digest}.</p>;
+  if (upload && !linked.checksum) return <p className="message note" data-testid="linked-upload">The link names {files} but no data checksum: the loaded files cannot be checked against it.</p>;
+  if (upload) {
+    return (
+      <p className="message error" data-testid="linked-upload">
+        The loaded data is not the link’s: the link was made on {files}{digest}, the loaded data’s checksum starts {checksum!.slice(0, linked.checksum.length)}.
+        Other files, or the same files under other split or click rules (the link sets those: see the summary).
+      </p>
+    );
+  }
+  return (
+    <p className="message note" data-testid="linked-upload">
+      This link was made on uploaded data: {files}{digest}. Drop the same files below to train on it; {dataset ? `${dataset.data.name} is shown meanwhile` : 'the built-in data loads meanwhile'}.
+    </p>
   );
 }
