@@ -68,6 +68,7 @@ def parse_args(argv=None):
     p.add_argument("--fsdp", action="store_true", help="shard parameters, gradients and optimizer state (FSDP) instead of DDP")
     p.add_argument("--attention", choices=("auto", "dense", "flex"), default="auto", help="auto: FlexAttention on CUDA when torch has it")
     p.add_argument("--bf16", action="store_true", help="autocast to bfloat16 on CUDA (the lab itself trains in float32)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (torch >= 2.0; FlexAttention is fast only compiled)")
     p.add_argument("--no-test", action="store_true", help="skip the final validation and test scoring")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
@@ -107,6 +108,11 @@ def main(argv=None):
         model = DtiLabModel(manifest["model"], manifest["specialTokens"]["yes"], manifest["specialTokens"]["no"])
         model.reset_parameters(torch.Generator().manual_seed(config["seed"]))
     model.to(device)
+    forward_model = model
+    if args.compile:
+        if not hasattr(torch, "compile"):
+            raise SystemExit(f"--compile needs torch >= 2.0; this torch is {torch.__version__}")
+        forward_model = torch.compile(model)
     if distributed and args.fsdp:
         try:
             from torch.distributed.fsdp import FullyShardedDataParallel
@@ -115,11 +121,11 @@ def main(argv=None):
 
         if "use_orig_params" not in inspect.signature(FullyShardedDataParallel.__init__).parameters:
             raise SystemExit(f"--fsdp needs torch >= 2.0 (FSDP with use_orig_params); this torch is {torch.__version__}: use DDP")
-        wrapped = FullyShardedDataParallel(model, use_orig_params=True, device_id=device if cuda else None)
+        wrapped = FullyShardedDataParallel(forward_model, use_orig_params=True, device_id=device if cuda else None)
     elif distributed:
-        wrapped = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+        wrapped = torch.nn.parallel.DistributedDataParallel(forward_model, device_ids=[device.index] if cuda else None)
     else:
-        wrapped = model
+        wrapped = forward_model
     # After wrapping, from the wrapper's parameters: FSDP's are the ones its optimizer must see.
     named = list(wrapped.named_parameters())
     groups = [
