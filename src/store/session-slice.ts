@@ -60,11 +60,13 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
   /** Releases the live run's tab lock (other tabs then know the run is no longer trained anywhere). */
   let releaseRun: (() => void) | null = null;
   /** The prompt view the worker was last asked to score, and the request's key (its answers carry it). */
-  let inspected: { view: PromptView | null; layer: number; head: number; key: string } = { view: null, layer: -1, head: -1, key: '0' };
+  const NOTHING_INSPECTED = { view: null, layer: -1, head: -1, key: '' };
+  let inspected: { view: PromptView | null; layer: number; head: number; key: string } = NOTHING_INSPECTED;
+  let inspectRequests = 0;
 
   const ensureTrainer = (): TrainerPort => {
     if (!trainer) {
-      inspected = { view: null, layer: -1, head: -1, key: inspected.key };
+      inspected = NOTHING_INSPECTED; // a new worker has been asked nothing
       trainer = deps.createTrainer();
       trainer.listen(onEvent);
     }
@@ -308,7 +310,7 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       const view = s.session.state !== 'idle' && s.dataset === sessionDataset ? s.promptView : null;
       const { layer, head } = s.inspectHead;
       if (view === inspected.view && layer === inspected.layer && head === inspected.head) return;
-      inspected = { view, layer, head, key: String(Number(inspected.key) + 1) };
+      inspected = { view, layer, head, key: String(++inspectRequests) };
       trainer.post({ type: 'inspect', request: view ? { key: inspected.key, prompt: view.prompt, layer, head } : null });
     },
     pauseWhenHidden: false,

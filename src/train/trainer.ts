@@ -94,7 +94,7 @@ export interface TrainOptions {
   /** Called with every event, in order. */
   emit: (event: TrainerEvent) => void;
   control?: TrainingControl;
-  /** The prompt the page shows, read at every inspection (inspectPrompt); null or absent: none. */
+  /** The prompt the page shows, read at each inspection (at most every INSPECT_INTERVAL_MS); null or absent: none. */
   inspect?: () => InspectRequest | null;
 }
 
@@ -226,9 +226,9 @@ export async function train(
      * Scores the page's prompt with the current weights (read back from the GPU) on the CPU reference, which also gives
      * the attention probabilities the GPU kernels never store. Off the training clock; at most every INSPECT_INTERVAL_MS.
      */
-    const inspect = async (now = false) => {
+    const inspect = async (force = false) => {
       const request = options.inspect?.();
-      if (!request || (!now && performance.now() - lastInspection < INSPECT_INTERVAL_MS)) return;
+      if (!request || (!force && performance.now() - lastInspection < INSPECT_INTERVAL_MS)) return;
       lastInspection = performance.now();
       const { prompt } = request;
       const fits = prompt.tokens.every((token) => token < modelConfig.vocabSize) && (config.model.positionEncoding !== 'learned' || prompt.tokens.length <= modelConfig.maxSeqLen);
