@@ -292,12 +292,52 @@ test('explain mode walks from SW to DTI on the real views', async ({ page }) => 
   await expect(page.getByRole('button', { name: /Resume the DTI walk \(step 5\)/ })).toBeVisible();
 });
 
-test('works in a narrow window', async ({ page }) => {
-  await page.setViewportSize({ width: 420, height: 860 });
+/** How much of an element lies inside the window (0–1), and where it starts. */
+async function inView(page: Page, locator: Locator): Promise<{ top: number; shown: number }> {
+  const box = (await locator.boundingBox())!;
+  const height = page.viewportSize()!.height;
+  const shown = Math.max(0, Math.min(box.y + box.height, height) - Math.max(box.y, 0));
+  return { top: box.y, shown: shown / box.height };
+}
+
+test('one screen: at 1440×900 the prompt, its mask, the training controls and the live curves are in view together', async ({ page }) => {
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await openLab(page, '#ds=small&n=10&k=20');
+  await expect(page.getByTestId('mask-canvas')).toBeVisible();
+  const seen = {
+    prompt: await inView(page, page.getByTestId('prompt-tokens')),
+    mask: await inView(page, page.getByTestId('mask-canvas')),
+    train: await inView(page, page.getByRole('button', { name: 'Start training' })),
+    compare: await inView(page, page.getByRole('button', { name: 'Train SW, then DTI (compare)' })),
+    curves: await inView(page, page.getByTestId('loss-chart')),
+  };
+  console.log(`in view at 1440×900 (share shown): ${Object.entries(seen).map(([k, v]) => `${k} ${v.shown.toFixed(2)} from ${Math.round(v.top)} px`).join(', ')}`);
+  expect(seen.prompt.shown).toBe(1);
+  expect(seen.train.shown).toBe(1);
+  expect(seen.compare.shown).toBe(1);
+  expect(seen.mask.shown).toBeGreaterThanOrEqual(0.6);
+  expect(seen.curves.shown).toBeGreaterThanOrEqual(0.9);
+  await page.screenshot({ path: `${SHOTS}/one-screen.png` });
+});
+
+test('works in a narrow window: a phone reads the prompt, its mask, training, then the data, and the walk covers at most a third', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
   await openLab(page);
   await page.getByLabel('n (context)').fill('6');
   await expect(page.getByTestId('mask-stats')).toBeVisible();
+  const top = async (locator: Locator) => (await locator.boundingBox())!.y;
+  const order = [
+    await top(page.getByTestId('prompt-tokens')),
+    await top(page.getByTestId('mask-canvas')),
+    await top(page.getByRole('button', { name: 'Start training' })),
+    await top(page.locator('#dataset')),
+  ];
+  expect([...order].sort((a, b) => a - b)).toEqual(order);
+  expect(order[0]).toBeLessThan(844); // the prompt starts on the first screen
   await page.screenshot({ path: `${SHOTS}/narrow.png` });
+  await page.getByRole('button', { name: /Explain DTI/ }).click();
+  const sheet = (await page.getByTestId('explain').boundingBox())!;
+  expect(sheet.height).toBeLessThanOrEqual(844 / 3 + 1);
 });
 
 test('without WebGPU the page says so and still shows data, prompts and masks', async ({ page }) => {

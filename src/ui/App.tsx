@@ -47,18 +47,30 @@ export function App() {
           </button>
         </div>
       )}
+      {/* One screen on a wide display: data and configuration in a side column that scrolls on its own, the prompt and
+          its mask in the middle, training and its live curves on the right, the runs below. A narrow screen reads it
+          in the order the lab is explained: the prompt, its mask, training, then the data and configuration. */}
       <div className="layout">
+        <div className="work">
+          {/* Its own box, so that the training column stays in view beside the views only, never over the runs. */}
+          <div className="bench">
+            <main className="views">
+              <PromptView />
+              <MaskView />
+            </main>
+            <div className="training-column">
+              <TrainingPanel />
+            </div>
+          </div>
+          <div className="results">
+            <RunsPanel />
+            <SweepPanel />
+          </div>
+        </div>
         <div className="sidebar">
           <DatasetPanel />
           <ConfigPanel />
         </div>
-        <main className="main">
-          <PromptView />
-          <MaskView />
-          <TrainingPanel />
-          <RunsPanel />
-          <SweepPanel />
-        </main>
       </div>
       <ExplainPanel />
     </div>

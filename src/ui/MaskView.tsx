@@ -11,6 +11,8 @@ import { LEGEND_REASONS, REASON_STYLE, describeToken, explainCell, forgettingNot
 /** Width in CSS pixels of the token strips drawn above and left of the mask. */
 const STRIP = 16;
 const MAX_SIZE = 560;
+/** The picture's most height, as a share of the window's. */
+const MAX_HEIGHT_SHARE = 0.38;
 
 const TOKEN_COLORS = {
   context: '#9ecae1',
@@ -63,7 +65,7 @@ const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
   const sameRule = inspection !== null && inspection.n === request.n && inspection.isolation === request.level;
   const attention = inspectHead.show && sameRule ? inspection : null;
   const attentionNote = !runModel
-    ? 'Train a run to draw its attention on this prompt here.'
+    ? 'Attention: train a run.'
     : !inspection
       ? 'The run reads this prompt every few seconds; its attention appears when it has.'
       : !sameRule
@@ -74,31 +76,8 @@ const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
     <Section
       id="mask-view"
       title="Attention mask"
-      intro="Row = query token, column = key token, for the prompt above. Each cell says whether the query may attend the key, and why not."
+      intro="Row = query, column = key token of the prompt above: may the query attend the key? Hover a cell for why."
     >
-      <ul className="legend" aria-label="Mask colours">
-        {LEGEND_REASONS.map((reason) => (
-          <li key={reason}>
-            <span className="swatch" style={{ background: reasonHex(reason) }} /> {REASON_STYLE[reason].label}
-          </li>
-        ))}
-        {showSkipped && (
-          <li>
-            <span className="swatch striped" /> key tile the kernel skips
-          </li>
-        )}
-        {forgetting && <li data-testid="mask-forgetting">forgetting on: an allowed key d interactions back weighs e^(−slope·d) less (hover a cell)</li>}
-        {field && (
-          <>
-            <li>
-              <span className="swatch" style={{ background: TOKEN_COLORS.reach }} /> top bar: token reaches the target’s [SUM]
-            </li>
-            <li>
-              <span className="swatch" style={{ background: TOKEN_COLORS.leak }} /> reaches it from before its window (leakage)
-            </li>
-          </>
-        )}
-      </ul>
       <div className="mask-toolbar">
         <label className="checkbox">
           <input type="checkbox" checked={showSkipped} onChange={(e) => setShowSkipped(e.target.checked)} /> Stripe the tiles the kernel skips
@@ -118,16 +97,11 @@ const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
               </option>
             ))}
           </select>
-          <span id="field-target-help" className="help">
-            Marks every token whose information reaches that target’s [SUM] through the model’s {layers} layer{layers > 1 ? 's' : ''}.
-          </span>
         </div>
-      </div>
-      <div className="mask-toolbar" data-testid="attention-controls">
         <label className="checkbox">
-          <input type="checkbox" checked={inspectHead.show} onChange={(e) => setInspectHead({ show: e.target.checked })} /> Draw the model’s attention
+          <input type="checkbox" checked={inspectHead.show} onChange={(e) => setInspectHead({ show: e.target.checked })} /> Draw the model’s attention:
         </label>
-        <div className="field inline">
+        <div className="field inline" data-testid="attention-controls">
           <label htmlFor="inspect-layer">layer</label>
           <select id="inspect-layer" value={inspectHead.layer} disabled={!runModel} onChange={(e) => setInspectHead({ layer: Number(e.target.value) })}>
             {Array.from({ length: runModel?.nLayers ?? 1 }, (_, l) => (
@@ -145,18 +119,46 @@ const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
             ))}
           </select>
         </div>
-        <span className="help" data-testid="attention-note">
-          {attentionNote}
-        </span>
       </div>
+      <p className="help mask-notes">
+        <span id="field-target-help">
+          Receptive field: tokens reaching the target’s [SUM] in {layers} layer{layers > 1 ? 's' : ''}.
+        </span>{' '}
+        <span data-testid="attention-note">{attentionNote}</span>
+      </p>
       {fieldTarget !== null && field === null && view.reasons !== null && <p className="help">This prompt has no target to follow.</p>}
-      {view.reasons ? (
-        <MaskCanvas view={view} n={request.n} level={request.level} vocab={vocab} showSkipped={showSkipped} attention={attention} />
-      ) : (
-        <p className="message note">
-          This prompt has {fmtInt(L)} tokens: too many to draw as an L×L picture or to trace its receptive field here. Lower n or k to see them.
-        </p>
-      )}
+      <div className="mask-body">
+        {view.reasons ? (
+          <MaskCanvas view={view} n={request.n} level={request.level} vocab={vocab} showSkipped={showSkipped} attention={attention} />
+        ) : (
+          <p className="message note">
+            This prompt has {fmtInt(L)} tokens: too many to draw as an L×L picture or to trace its receptive field here. Lower n or k to see them.
+          </p>
+        )}
+        <ul className="legend mask-legend" aria-label="Mask colours">
+          {LEGEND_REASONS.map((reason) => (
+            <li key={reason}>
+              <span className="swatch" style={{ background: reasonHex(reason) }} /> {REASON_STYLE[reason].label}
+            </li>
+          ))}
+          {showSkipped && (
+            <li>
+              <span className="swatch striped" /> key tile the kernel skips
+            </li>
+          )}
+          {forgetting && <li data-testid="mask-forgetting">forgetting on: an allowed key d interactions back weighs e^(−slope·d) less (hover a cell)</li>}
+          {field && (
+            <>
+              <li>
+                <span className="swatch" style={{ background: TOKEN_COLORS.reach }} /> top bar: token reaches the target’s [SUM]
+              </li>
+              <li>
+                <span className="swatch" style={{ background: TOKEN_COLORS.leak }} /> reaches it from before its window (leakage)
+              </li>
+            </>
+          )}
+        </ul>
+      </div>
       <dl className="stats mask-stats" data-testid="mask-stats">
         <dt>Allowed cells</dt>
         <dd>
@@ -225,11 +227,16 @@ function MaskCanvas({
   useEffect(() => {
     const container = containerRef.current;
     if (!container) return;
-    const measure = () => setSize(Math.max(120, Math.min(MAX_SIZE, container.clientWidth - STRIP * 2 - 4)));
+    // As wide as the column allows, and short enough to leave the prompt above it on the screen.
+    const measure = () => setSize(Math.max(120, Math.min(MAX_SIZE, container.clientWidth - STRIP * 2 - 4, Math.round(globalThis.innerHeight * MAX_HEIGHT_SHARE))));
     measure();
     const observer = new ResizeObserver(measure);
     observer.observe(container);
-    return () => observer.disconnect();
+    globalThis.addEventListener('resize', measure);
+    return () => {
+      observer.disconnect();
+      globalThis.removeEventListener('resize', measure);
+    };
   }, []);
 
   // The mask itself: one pixel per cell at native resolution, scaled by CSS (pixelated), never one DOM node per cell.

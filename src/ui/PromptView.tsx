@@ -60,6 +60,9 @@ const PromptDrawing = memo(function PromptDrawing({ view }: { view: PromptViewDa
       }
       actions={
         <div className="button-row">
+          <label className="checkbox">
+            <input type="checkbox" checked={showPositions} onChange={(e) => setShowPositions(e.target.checked)} /> Show each token’s position index
+          </label>
           <button type="button" onClick={() => showOtherPrompt(-1)} aria-label="Previous user’s prompt">
             ← Previous user
           </button>
@@ -75,19 +78,17 @@ const PromptDrawing = memo(function PromptDrawing({ view }: { view: PromptViewDa
         <li><span className="swatch tok-sum" /> [SUM] (prediction read here)</li>
         <li><span className="swatch tok-like" /> [LIKE] label</li>
         <li><span className="swatch tok-dislike" /> [DISLIKE] label</li>
+        <li><span className="prediction right">P 0.73 ✓</span> the model’s P(click), while a run trains</li>
         {field && <li><span className="swatch reach" /> reaches the chosen target</li>}
         {field && <li><span className="swatch leak" /> reaches it from outside its window (leakage)</li>}
       </ul>
-      <p className="help" data-testid="prompt-predictions">
-        {inspection
-          ? `${inspection.final ? `P(click) of each target by ${inspectedRun ?? 'the run'}'s kept weights` : `P(click) of each target by ${inspectedRun ?? 'the run'} at step ${inspection.step}, read again every few seconds while it trains`}: ✓ on the right side of 0.5 for its label, ✗ not.`
-          : running
-            ? 'The run in progress scores this prompt every few seconds: its P(click) of each target appears here.'
-            : 'Train a run to see its P(click) of each target here, updated while it trains.'}
-      </p>
-      <label className="checkbox">
-        <input type="checkbox" checked={showPositions} onChange={(e) => setShowPositions(e.target.checked)} /> Show each token’s position index
-      </label>
+      {(inspection || running) && (
+        <p className="help" data-testid="prompt-predictions">
+          {inspection
+            ? `${inspection.final ? `P(click) of each target by ${inspectedRun ?? 'the run'}'s kept weights` : `P(click) of each target by ${inspectedRun ?? 'the run'} at step ${inspection.step}, read again every few seconds while it trains`}: ✓ on the right side of 0.5 for its label, ✗ not.`
+            : 'The run in progress scores this prompt every few seconds: its P(click) of each target appears here.'}
+        </p>
+      )}
       {prompt.tokens.length > MAX_DRAWN_TOKENS ? (
         <p className="help">This prompt has {fmtInt(prompt.tokens.length)} tokens: too many to draw one by one. Lower n or k to see its tokens.</p>
       ) : (
