@@ -101,7 +101,6 @@ def main(argv=None):
     if attention == "flex" and not flex_available():
         raise SystemExit("--attention flex needs torch >= 2.5 (FlexAttention); this torch is " + torch.__version__)
 
-    torch.manual_seed(config["seed"])
     if args.init:
         model, _, _ = load_lab_checkpoint(args.init)
     else:
@@ -228,8 +227,8 @@ def main(argv=None):
                     break
     train_seconds = time.time() - started
     kept_step = step
-    if best is not None and stop_reason == "early-stopped":
-        # As in the lab: the best validation point's weights are the run's model.
+    if best is not None:
+        # As in the lab: the best validation point's weights are the run's model, however the run ended.
         load_full_state(best["state"])
         kept_step = best["step"]
     result = {
