@@ -10,7 +10,7 @@ source scripts/gpu-env.sh
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null && ! python3 -c 'import torch' 2>/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing python3-torch from Debian's packages (for the PyTorch cross-checks)..."
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch >/dev/null \
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch >/dev/null; } \
       || echo "apt-get install python3-torch failed: the PyTorch cross-checks will be skipped" >&2
   else
     echo "No Python with torch (Debian: sudo apt-get install python3-torch): the PyTorch cross-checks will be skipped" >&2
