@@ -622,6 +622,10 @@ describe('runs', () => {
     deps.trainer.emit(doneEvent());
     expect(store.getState().inspection?.final).toBe(true);
     expect(requests().at(-1)).toEqual({ type: 'inspect', request: null }); // nothing to score between runs
+    // A next run with fewer heads reads one it has.
+    store.getState().setModel({ nHeads: 1, dModel: 32 });
+    store.getState().startTraining();
+    expect(store.getState().inspectHead).toMatchObject({ layer: 0, head: 0 });
   });
 
   it('names an upload in the link by its files and checksum, keeps it for a link to it, and loads the preset a link names instead', async () => {

@@ -131,6 +131,8 @@ export const createSessionSlice: SliceCreator<SessionSlice> = (set, get, deps) =
       startProblem: null,
       pausedWhileHidden: false,
       inspection: null,
+      // A layer or head the new run's model lacks would be read from nothing.
+      inspectHead: { ...s.inspectHead, layer: Math.min(s.inspectHead.layer, config.model.nLayers - 1), head: Math.min(s.inspectHead.head, config.model.nHeads - 1) },
     }));
     releaseRun?.();
     releaseRun = deps.tabs.holdRun(run.id);
