@@ -26,6 +26,7 @@ import { Rng } from '../util/rng';
 import { evaluateParams } from './evaluate';
 import { DEFAULT_TRAIN_CONFIG, type Metrics, type TrainConfig } from './protocol';
 import { runPrompts } from './run-prompts';
+import { datasetChecksum } from '../data/checksum';
 import { MANIFEST_FILE, type ShardManifest, exportShards, shardTensors } from './shards';
 
 const PROVENANCE = { source: 'built-in small', split: 'per-user', clickRule: 'rating > 3' };
@@ -145,6 +146,7 @@ describe('shards: the prompts the lab packs, as tensors', () => {
     expect(manifest.model).toEqual(packed.modelConfig);
     expect(manifest.trainTargetsPerPrompt).toBe(4);
     expect(manifest.vocabulary).toEqual(dataset.vocab.tokens);
+    expect(manifest.dataset.sha256).toBe(await datasetChecksum(dataset)); // the loaded data's, as the page's link carries it
   });
 });
 

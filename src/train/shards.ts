@@ -168,7 +168,8 @@ export async function exportShards(
       name: dataset.name,
       users: dataset.users.length,
       interactions: dataset.users.reduce((s, u) => s + u.items.length, 0),
-      sha256: await datasetChecksum(run.written),
+      // Of the data as loaded (before the item text is applied): the checksum the page's link carries.
+      sha256: await datasetChecksum(dataset),
       ...provenance,
     },
     vocabulary: dataset.vocab.tokens,
