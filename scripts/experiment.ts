@@ -35,7 +35,7 @@ import { evaluateParams } from '../src/train/evaluate';
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../src/train/protocol';
 import { exportShards } from '../src/train/shards';
 import { SafetensorsError, readSafetensors, writeSafetensors } from '../src/model/safetensors';
-import { sameVocab } from '../src/store/vocab';
+import { sameVocab, savedVocab } from '../src/store/vocab';
 import { train } from '../src/train/trainer';
 import { TrainingError } from '../src/train/training-error';
 import type { ItemText, IsolationLevel, PositionEncoding } from '../src/prompt/types';
@@ -246,13 +246,7 @@ async function evaluateSaved(path: string): Promise<void> {
     throw new SafetensorsError(`${path}: ${(error as Error).message}`);
   }
   const config = upgradeConfig(saved.config);
-  const vocab = (() => {
-    try {
-      return JSON.parse(saved.extra?.vocab ?? 'null') as string[] | null;
-    } catch {
-      return null;
-    }
-  })();
+  const vocab = savedVocab(saved.extra);
   if (vocab && !sameVocab(vocab, dataset.vocab.tokens)) {
     throw new UsageError(
       `${path} was trained on data whose vocabulary differs from ${dataset.name}'s (${vocab.length} against ${dataset.vocab.tokens.length} tokens): ` +

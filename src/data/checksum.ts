@@ -16,7 +16,10 @@ async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayB
   return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
 }
 
-export const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+
+/** SHA-256 of some bytes, in hex (a file's checksum). */
+export const sha256Hex = async (bytes: Uint8Array<ArrayBuffer>) => hex(await sha256(bytes));
 
 export async function datasetChecksum(dataset: TokenizedDataset, blockBytes = CHECKSUM_BLOCK): Promise<string> {
   const digests: Uint8Array[] = [];

@@ -28,9 +28,9 @@ export const createConfigSlice: SliceCreator<ConfigSlice> = (set, get) => ({
     const { dataset, datasetTask } = get();
     // A link to an upload keeps the data that is loaded (the page asks for the files); a link to a preset loads it in
     // place of an upload. Other split or click rules prepare the data that is loaded again.
-    const presetChanged = !upload && (preset !== previousPreset || dataset?.source.kind === 'upload');
+    const loadPreset = !upload && (preset !== previousPreset || dataset?.source.kind === 'upload');
     const nothingLoaded = !dataset && !datasetTask;
-    if (presetChanged || nothingLoaded) {
+    if (loadPreset || nothingLoaded) {
       set({ prep });
       void get().loadBuiltin(preset);
     } else if (!samePrep(prep, previousPrep)) void get().setPrep(prep);

@@ -8,7 +8,7 @@ import type { RunRecord, RunResult } from './run-types';
 import type { TabMessage } from './tabs';
 import type { GetLab, LabDeps, RunsSlice, SetLab, SliceCreator } from './types';
 import { cloneConfig } from './url-hash';
-import { vocabFingerprint } from './vocab';
+import { savedVocab, vocabFingerprint } from './vocab';
 
 /** How often runs shown as live in another tab are checked (that tab may have been closed or reloaded meanwhile). */
 export const FOREIGN_RUN_CHECK_MS = 4000;
@@ -229,8 +229,7 @@ export const createRunsSlice: SliceCreator<RunsSlice> = (set, get, deps) => {
         }
       };
       const preset = PRESETS_ORDER.includes(extra.dataset_preset as Preset) ? (extra.dataset_preset as Preset) : null;
-      const vocab = parse<unknown>(extra.vocab, []);
-      const tokens = Array.isArray(vocab) && vocab.every((t) => typeof t === 'string') ? (vocab as string[]) : [];
+      const tokens = savedVocab(extra) ?? [];
       const run: RunRecord = {
         id: deps.newId(),
         name: `${extra.run_name ?? name} (imported)`,

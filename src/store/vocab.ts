@@ -19,3 +19,13 @@ export function vocabFingerprint(tokens: readonly string[]): VocabFingerprint {
 export function sameVocab(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((token, i) => token === b[i]);
 }
+
+/** The vocabulary a model file names in its metadata (`vocab`, a JSON list of tokens), or null when it names none. */
+export function savedVocab(extra: Record<string, string> | undefined): string[] | null {
+  try {
+    const vocab: unknown = JSON.parse(extra?.vocab ?? 'null');
+    return Array.isArray(vocab) && vocab.every((t) => typeof t === 'string') ? vocab : null;
+  } catch {
+    return null;
+  }
+}

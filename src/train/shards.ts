@@ -8,7 +8,7 @@
  * per target: target_prompt (its row in the shard), target_pos (its [SUM] token), target_label, target_history (its
  * index in the user's history); per prompt: prompt_user, prompt_first_history.
  */
-import { datasetChecksum, hex } from '../data/checksum';
+import { datasetChecksum, sha256Hex } from '../data/checksum';
 import { type NamedTensor, encodeSafetensors } from '../model/safetensors';
 import { tarArchive } from '../util/tar';
 import type { ModelConfig } from '../model/config';
@@ -71,8 +71,6 @@ export interface ShardExport {
   /** Every file of the export, the manifest last: name and bytes. */
   files: { name: string; bytes: Uint8Array<ArrayBuffer> }[];
 }
-
-const sha256 = async (bytes: Uint8Array<ArrayBuffer>) => hex(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
 
 /** One shard's tensors: the prompts padded to their longest, and their targets in the prompts' order. */
 export function shardTensors(prompts: readonly PackedPrompt[]): NamedTensor[] {
@@ -155,7 +153,7 @@ export async function exportShards(
         targets: chunk.reduce((s, p) => s + p.targets.length, 0),
         tokens: chunk.reduce((s, p) => s + p.tokens.length, 0),
         length: tensors[0].shape[1],
-        sha256: await sha256(bytes),
+        sha256: await sha256Hex(bytes),
       });
       written += chunk.length;
       onProgress(total ? written / total : 1);

@@ -102,22 +102,8 @@ const MaskDrawing = memo(function MaskDrawing({ view }: { view: PromptView }) {
           <input type="checkbox" checked={inspectHead.show} onChange={(e) => setInspectHead({ show: e.target.checked })} /> Draw the model’s attention:
         </label>
         <div className="field inline" data-testid="attention-controls">
-          <label htmlFor="inspect-layer">layer</label>
-          <select id="inspect-layer" value={inspectHead.layer} disabled={!runModel} onChange={(e) => setInspectHead({ layer: Number(e.target.value) })}>
-            {Array.from({ length: runModel?.nLayers ?? 1 }, (_, l) => (
-              <option key={l} value={l}>
-                {l + 1}
-              </option>
-            ))}
-          </select>
-          <label htmlFor="inspect-head">head</label>
-          <select id="inspect-head" value={inspectHead.head} disabled={!runModel} onChange={(e) => setInspectHead({ head: Number(e.target.value) })}>
-            {Array.from({ length: runModel?.nHeads ?? 1 }, (_, h) => (
-              <option key={h} value={h}>
-                {h + 1}
-              </option>
-            ))}
-          </select>
+          <IndexSelect id="inspect-layer" label="layer" count={runModel?.nLayers ?? 1} value={inspectHead.layer} disabled={!runModel} onChange={(layer) => setInspectHead({ layer })} />
+          <IndexSelect id="inspect-head" label="head" count={runModel?.nHeads ?? 1} value={inspectHead.head} disabled={!runModel} onChange={(head) => setInspectHead({ head })} />
         </div>
       </div>
       <p className="help mask-notes">
@@ -349,5 +335,21 @@ function MaskCanvas({
         {description}
       </p>
     </div>
+  );
+}
+
+/** A labelled choice of one of `count` things, shown 1-based (a layer, a head). */
+function IndexSelect(props: { id: string; label: string; count: number; value: number; disabled: boolean; onChange: (index: number) => void }) {
+  return (
+    <>
+      <label htmlFor={props.id}>{props.label}</label>
+      <select id={props.id} value={props.value} disabled={props.disabled} onChange={(e) => props.onChange(Number(e.target.value))}>
+        {Array.from({ length: props.count }, (_, i) => (
+          <option key={i} value={i}>
+            {i + 1}
+          </option>
+        ))}
+      </select>
+    </>
   );
 }
